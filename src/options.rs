@@ -1,0 +1,188 @@
+//! [`Options`] for [`crate::Store::open`], each setter stating its default, and
+//! the [`SyncPolicy`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use trendlog::{Options, SyncPolicy};
+//! let opts = Options::default()
+//!     .sync_policy(SyncPolicy::Interval(Duration::from_millis(200)))
+//!     .minute_retention(Some(Duration::from_secs(3 * 86_400)))
+//!     .background_compaction(false);
+//! assert_eq!(opts.get_minute_retention_minutes(), Some(3 * 1440));
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::storage::vfs::{RealFs, Vfs};
+
+/// When committed batches are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Every `Batch::commit` (and every `record`) is fsynced before it returns.
+    EveryBatch,
+    /// Commits are written at once and fsynced by a background thread this
+    /// often; `sync()` still forces it.
+    Interval(Duration),
+    /// Only `sync()` makes data durable.
+    Manual,
+}
+
+/// Settings for opening a store. Every setter documents its default.
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) sync: SyncPolicy,
+    pub(crate) minute_retention: Option<u32>,
+    pub(crate) hour_retention: Option<u32>,
+    pub(crate) max_future_skew: u32,
+    pub(crate) background_compaction: bool,
+    pub(crate) compaction_interval: Duration,
+    pub(crate) seal_minutes: u32,
+    pub(crate) seal_cells: u64,
+    pub(crate) log_file_bytes: u64,
+    pub(crate) max_hour_segments: usize,
+    pub(crate) max_minute_segments: usize,
+    pub(crate) vfs: Arc<dyn Vfs>,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("sync", &self.sync)
+            .field("minute_retention", &self.minute_retention)
+            .field("hour_retention", &self.hour_retention)
+            .field("max_future_skew", &self.max_future_skew)
+            .field("background_compaction", &self.background_compaction)
+            .field("compaction_interval", &self.compaction_interval)
+            .field("seal_minutes", &self.seal_minutes)
+            .field("seal_cells", &self.seal_cells)
+            .field("log_file_bytes", &self.log_file_bytes)
+            .field("vfs", &self.vfs)
+            .finish()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            sync: SyncPolicy::EveryBatch,
+            minute_retention: Some(7 * 1440),
+            hour_retention: None,
+            max_future_skew: 1440,
+            background_compaction: true,
+            compaction_interval: Duration::from_secs(1),
+            seal_minutes: 60,
+            seal_cells: 4_000_000,
+            log_file_bytes: 64 << 20,
+            max_hour_segments: 8,
+            max_minute_segments: 48,
+            vfs: Arc::new(RealFs),
+        }
+    }
+}
+
+fn whole_minutes(d: Duration) -> u32 {
+    u32::try_from(d.as_secs() / 60).unwrap_or(u32::MAX)
+}
+
+impl Options {
+    /// When commits become durable. Default: [`SyncPolicy::EveryBatch`].
+    pub fn sync_policy(mut self, policy: SyncPolicy) -> Options {
+        self.sync = policy;
+        self
+    }
+
+    /// How long minutes are kept at minute resolution, measured back from the
+    /// store's now (its newest minute), before compaction rolls them into hourly
+    /// buckets; `None` keeps minutes forever. Rounded down to whole hours, and at
+    /// least one hour. Default: 7 days.
+    pub fn minute_retention(mut self, keep: Option<Duration>) -> Options {
+        self.minute_retention = keep.map(|d| (whole_minutes(d) / 60).max(1) * 60);
+        self
+    }
+
+    /// How long hourly buckets are kept, measured back from the store's now;
+    /// older data is dropped and events older than this are rejected.
+    /// `None` keeps everything. Rounded down to whole hours, at least one hour.
+    /// Default: `None` (keep forever).
+    pub fn hour_retention(mut self, keep: Option<Duration>) -> Options {
+        self.hour_retention = keep.map(|d| (whole_minutes(d) / 60).max(1) * 60);
+        self
+    }
+
+    /// How far past the store's now an event may lie before it is rejected, so
+    /// one bad clock cannot roll up a week of minutes. Default: 1 day.
+    pub fn max_future_skew(mut self, skew: Duration) -> Options {
+        self.max_future_skew = whole_minutes(skew);
+        self
+    }
+
+    /// Run compaction passes on a background thread of the store. Default: `true`.
+    pub fn background_compaction(mut self, on: bool) -> Options {
+        self.background_compaction = on;
+        self
+    }
+
+    /// How often the background compactor looks for work. Default: 1 second.
+    pub fn compaction_interval(mut self, every: Duration) -> Options {
+        self.compaction_interval = every;
+        self
+    }
+
+    /// Seal the active log segment once the store's now is this far (in event
+    /// time) past the first minute it holds. Default: 60 minutes.
+    ///
+    /// # Panics
+    /// If `span` is shorter than one minute.
+    pub fn seal_after(mut self, span: Duration) -> Options {
+        let m = whole_minutes(span);
+        assert!(m >= 1, "seal_after must be at least one minute");
+        self.seal_minutes = m;
+        self
+    }
+
+    /// Seal the active log segment once it holds this many distinct
+    /// `(tag, minute)` cells. Default: 4,000,000.
+    ///
+    /// # Panics
+    /// If `cells` is 0.
+    pub fn seal_cells(mut self, cells: u64) -> Options {
+        assert!(cells > 0, "seal_cells must be positive");
+        self.seal_cells = cells;
+        self
+    }
+
+    /// Size of each preallocated log segment file. A batch larger than this gets
+    /// a file of its own size. Default: 64 MiB.
+    ///
+    /// # Panics
+    /// If `bytes` is below 4 KiB.
+    pub fn log_file_bytes(mut self, bytes: u64) -> Options {
+        assert!(bytes >= 4096, "log_file_bytes must be at least 4 KiB");
+        self.log_file_bytes = bytes;
+        self
+    }
+
+    /// The file system under the store. Default: the operating system's
+    /// ([`RealFs`]). Tests pass a fault-injecting one.
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Options {
+        self.vfs = vfs;
+        self
+    }
+
+    /// The minute retention in minutes (`None`: forever).
+    pub fn get_minute_retention_minutes(&self) -> Option<u32> {
+        self.minute_retention
+    }
+
+    /// The hour retention in minutes (`None`: forever).
+    pub fn get_hour_retention_minutes(&self) -> Option<u32> {
+        self.hour_retention
+    }
+
+    /// The sync policy.
+    pub fn get_sync_policy(&self) -> SyncPolicy {
+        self.sync
+    }
+}
