@@ -4,4 +4,5 @@
 //! dictionary and the manifest.
 
 pub mod mmap;
+pub mod sim;
 pub mod vfs;
