@@ -1,11 +1,65 @@
-//! trendlog: an embedded storage engine for per-minute hashtag counts.
+//! # trendlog
+//!
+//! An embedded storage engine for time-series counts: how many posts carried a
+//! hashtag in a range of time, minute by minute or hour by hour, and which
+//! hashtags are growing fastest right now.
+//!
+//! - **Ingest**: [`Store::record`] and atomic [`Batch`]es of
+//!   `(tag, unix second, count)` events, pre-aggregated into per-minute cells and
+//!   appended to a checksummed columnar log; [`Store::sync`] is the durability
+//!   point, and a batch may carry a source position for exactly-once resume.
+//! - **Seal**: the active log segment is merged into an immutable,
+//!   memory-mapped segment sorted by `(tag, time)` with an index.
+//! - **Compact**: minutes older than the minute retention roll up into hourly
+//!   buckets; hours older than the hour retention are dropped.
+//! - **Query**: a [`Snapshot`] answers totals, dense series at 1m/1h/1d, growth,
+//!   trending (top-k by growth) and top-k by volume, exactly.
+//!
+//! It is not a general time-series database: values are counts (commutative
+//! sums), the series key is a normalised tag, and one process writes a store at
+//! a time (others may read it).
+//!
+//! ```
+//! use trendlog::{Options, Store, TrendQuery};
+//! use trendlog::time::{Step, TimeRange};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path(), Options::default())?;
+//! let mut batch = store.batch();
+//! for (i, tag) in ["#MeToo", "metoo", "#TimesUp"].iter().enumerate() {
+//!     batch.add(tag, 1_508_167_800 + i as i64 * 60, 1)?;
+//! }
+//! batch.commit()?;
+//! store.sync()?;
+//!
+//! let snap = store.snapshot();
+//! let hour = TimeRange::new(1_508_166_000, 1_508_169_600)?;
+//! assert_eq!(snap.total("MeToo", hour)?, 2);
+//! assert_eq!(snap.series("metoo", hour, Step::Minute)?.points.len(), 60);
+//! let trending = snap.trending(&TrendQuery { min_count: 1, ..TrendQuery::default() })?;
+//! assert_eq!(trending[0].tag, "metoo");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod compaction;
+mod dict;
 pub mod error;
+pub mod format;
+mod memtable;
 pub mod options;
+pub mod parse;
+pub mod query;
 pub mod storage;
+pub mod store;
+pub mod tag;
 pub mod time;
+pub mod verify;
+pub mod workload;
 
+pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, SyncPolicy};
+pub use query::{Series, SegmentInfo, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+pub use store::{Batch, CommitInfo, RecoveryReport, Store};

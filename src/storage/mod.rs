@@ -6,3 +6,4 @@
 pub mod mmap;
 pub mod sim;
 pub mod vfs;
+pub mod files;

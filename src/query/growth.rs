@@ -1,0 +1,396 @@
+//! Growth and ranking: [`Snapshot::growth`], [`Snapshot::trending`] and
+//! [`Snapshot::top`], exactly as the design brief defines them:
+//!
+//! - `rate(tag, R) = count(tag, R) / minutes(R)`
+//! - `growth = (rate(recent) + p) / (rate(baseline) + p)`, `p` in events per
+//!   minute (default 1/60: one event an hour)
+//! - trending: the k tags with the highest growth among tags with at least
+//!   `min_count` events in the recent window; ties by recent count, then tag.
+//! - top: the k tags with the most events, ties by tag.
+//!
+//! Both rankings make one sequential pass over the cells of their window into
+//! one counter per tag id (ids are dense), then keep a k-sized heap: they never
+//! sort every tag.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{minutes_of, query_error, Snapshot};
+use crate::error::Result;
+use crate::time::{Step, TimeRange};
+
+/// A trending query. `Default` gives: `at` = the store's now (end of its newest
+/// minute), a 1h window, a 24h baseline, k = 10, min_count = 10, prior = 1/60.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendQuery {
+    /// End of the recent window, unix seconds; `None` for the store's now.
+    pub at: Option<i64>,
+    /// Length of the recent window (whole minutes).
+    pub window: Duration,
+    /// Length of the baseline window just before it (whole minutes).
+    pub baseline: Duration,
+    /// How many rows to return.
+    pub k: usize,
+    /// Least events in the recent window for a tag to be ranked.
+    pub min_count: u64,
+    /// The smoothing prior `p`, events per minute; must be finite and `>= 0`.
+    pub prior: f64,
+}
+
+impl Default for TrendQuery {
+    fn default() -> TrendQuery {
+        TrendQuery {
+            at: None,
+            window: Duration::from_secs(3600),
+            baseline: Duration::from_secs(24 * 3600),
+            k: 10,
+            min_count: 10,
+            prior: 1.0 / 60.0,
+        }
+    }
+}
+
+/// One row of [`Snapshot::trending`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendRow {
+    /// The tag.
+    pub tag: String,
+    /// Events in the recent window.
+    pub recent: u64,
+    /// Events in the baseline window.
+    pub baseline: u64,
+    /// `(rate(recent) + p) / (rate(baseline) + p)`; `f64::INFINITY` only when
+    /// `p = 0` and the baseline is empty.
+    pub growth: f64,
+}
+
+/// One row of [`Snapshot::top`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopRow {
+    /// The tag.
+    pub tag: String,
+    /// Events in the range.
+    pub count: u64,
+}
+
+fn whole_minutes(d: Duration, what: &str) -> Result<u32> {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs % 60 != 0 || secs == 0 {
+        return Err(query_error(format!(
+            "the {what} must be a positive whole number of minutes"
+        )));
+    }
+    u32::try_from(secs / 60).map_err(|_| query_error(format!("the {what} is too long")))
+}
+
+fn check_prior(prior: f64) -> Result<()> {
+    if !prior.is_finite() || prior < 0.0 {
+        return Err(query_error(format!(
+            "the prior must be a finite number >= 0 (got {prior})"
+        )));
+    }
+    Ok(())
+}
+
+/// The growth formula. `None` when it is undefined (`p = 0`, both windows empty).
+fn growth_of(recent: u64, rmin: u32, base: u64, bmin: u32, prior: f64) -> Option<f64> {
+    let r = recent as f64 / f64::from(rmin) + prior;
+    let b = base as f64 / f64::from(bmin) + prior;
+    if b == 0.0 {
+        return (r > 0.0).then_some(f64::INFINITY);
+    }
+    Some(r / b)
+}
+
+/// A ranked candidate; the heap keeps the worst on top.
+struct Ranked {
+    key: f64,
+    recent: u64,
+    baseline: u64,
+    tag: Arc<str>,
+}
+
+impl Ranked {
+    /// `Less` = ranks higher (better).
+    fn rank_cmp(&self, other: &Ranked) -> Ordering {
+        other
+            .key
+            .total_cmp(&self.key)
+            .then(other.recent.cmp(&self.recent))
+            .then_with(|| self.tag.cmp(&other.tag))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank_cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Max-heap on "worse": the top is the worst kept row.
+        self.rank_cmp(other)
+    }
+}
+
+/// Keeps the best `k` of what is offered.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Ranked>,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+        }
+    }
+
+    /// Cheap pre-check before a name is looked up: can `(key, recent)` enter?
+    fn may_enter(&self, key: f64, recent: u64) -> bool {
+        if self.k == 0 {
+            return false;
+        }
+        if self.heap.len() < self.k {
+            return true;
+        }
+        let worst = self.heap.peek().expect("heap is full");
+        match key.total_cmp(&worst.key).then(recent.cmp(&worst.recent)) {
+            Ordering::Greater => true,
+            Ordering::Equal => true, // decided by tag name
+            Ordering::Less => false,
+        }
+    }
+
+    fn offer(&mut self, r: Ranked) {
+        if self.heap.len() < self.k {
+            self.heap.push(r);
+        } else if let Some(worst) = self.heap.peek() {
+            if r.rank_cmp(worst) == Ordering::Less {
+                self.heap.pop();
+                self.heap.push(r);
+            }
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Ranked> {
+        // into_sorted_vec is ascending by Ord, i.e. best first.
+        self.heap.into_sorted_vec()
+    }
+}
+
+impl Snapshot {
+    /// `(rate(recent) + prior) / (rate(baseline) + prior)` for one tag, rates in
+    /// events per minute. With `prior = 0`: infinity when the baseline is empty
+    /// and the recent window is not; an error when both are empty (0/0).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::time::TimeRange;
+    /// store.record("metoo", 0, 60).unwrap();        // baseline: 60 in the first hour
+    /// store.record("metoo", 3600, 600).unwrap();    // recent: 600 in the second
+    /// let g = store.snapshot().growth(
+    ///     "metoo",
+    ///     TimeRange::new(3600, 7200).unwrap(),
+    ///     TimeRange::new(0, 3600).unwrap(),
+    ///     0.0,
+    /// ).unwrap();
+    /// assert_eq!(g, 10.0);
+    /// ```
+    pub fn growth(
+        &self,
+        tag: &str,
+        recent: TimeRange,
+        baseline: TimeRange,
+        prior: f64,
+    ) -> Result<f64> {
+        check_prior(prior)?;
+        let rmin = u32::try_from(recent.len_minutes()).unwrap_or(u32::MAX);
+        let bmin = u32::try_from(baseline.len_minutes()).unwrap_or(u32::MAX);
+        if rmin == 0 || bmin == 0 {
+            return Err(query_error("growth needs two non-empty windows"));
+        }
+        let r = self.total(tag, recent)?;
+        let b = self.total(tag, baseline)?;
+        growth_of(r, rmin, b, bmin, prior).ok_or_else(|| {
+            query_error("growth is undefined with prior 0 and no events in either window (0/0)")
+        })
+    }
+
+    /// The k tags with the highest growth of the recent window
+    /// `[at - window, at)` over the baseline `[at - window - baseline, at - window)`,
+    /// among tags with at least `min_count` recent events; ties by recent count
+    /// (higher first), then tag. See [`TrendQuery`] for the defaults.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::TrendQuery;
+    /// let t0 = 1_508_112_000;
+    /// for h in 0..25 {
+    ///     store.record("steady", t0 + h * 3600, 100).unwrap();
+    /// }
+    /// store.record("metoo", t0 + 24 * 3600, 50).unwrap();
+    /// let rows = store.snapshot().trending(&TrendQuery::default()).unwrap();
+    /// assert_eq!(rows[0].tag, "metoo");
+    /// assert_eq!((rows[0].recent, rows[0].baseline), (50, 0));
+    /// ```
+    pub fn trending(&self, q: &TrendQuery) -> Result<Vec<TrendRow>> {
+        check_prior(q.prior)?;
+        let wmin = whole_minutes(q.window, "window")?;
+        let bmin = whole_minutes(q.baseline, "baseline")?;
+        let Some(at) = q.at.or_else(|| self.now_end()) else {
+            return Ok(Vec::new());
+        };
+        let w = i64::from(wmin) * 60;
+        let b = i64::from(bmin) * 60;
+        let rec = TimeRange::new((at - w).max(0), at.max(0))?;
+        let base = TimeRange::new((at - w - b).max(0), (at - w).max(0))?;
+        let (rlo, rhi) = minutes_of(rec);
+        let (blo, bhi) = minutes_of(base);
+        self.check_resolution(rlo, rhi, Step::Hour)?;
+        self.check_resolution(blo, bhi, Step::Hour)?;
+        if q.k == 0 {
+            return Ok(Vec::new());
+        }
+        let n = self.dict().read().len();
+        let mut recent = vec![0u64; n];
+        let mut basec = vec![0u64; n];
+        self.scan_window(blo.min(rlo), rhi, |tag, m, c| {
+            let i = tag as usize;
+            if i >= n {
+                return;
+            }
+            if m >= rlo {
+                recent[i] += c;
+            } else if m >= blo && m < bhi {
+                basec[i] += c;
+            }
+        })?;
+        let dict = self.dict().read();
+        let mut top = TopK::new(q.k);
+        for i in 0..n {
+            let r = recent[i];
+            if r < q.min_count {
+                continue;
+            }
+            let Some(g) = growth_of(r, wmin, basec[i], bmin, q.prior) else {
+                continue;
+            };
+            if !top.may_enter(g, r) {
+                continue;
+            }
+            if let Some(name) = dict.name(i as u32) {
+                top.offer(Ranked {
+                    key: g,
+                    recent: r,
+                    baseline: basec[i],
+                    tag: name.clone(),
+                });
+            }
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .map(|r| TrendRow {
+                tag: r.tag.to_string(),
+                recent: r.recent,
+                baseline: r.baseline,
+                growth: r.key,
+            })
+            .collect())
+    }
+
+    /// The k tags with the most events in `range`, ties by tag.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::time::TimeRange;
+    /// store.record("b", 60, 5).unwrap();
+    /// store.record("a", 60, 5).unwrap();
+    /// store.record("c", 60, 9).unwrap();
+    /// let rows = store.snapshot().top(TimeRange::new(0, 3600).unwrap(), 2).unwrap();
+    /// let tags: Vec<_> = rows.iter().map(|r| (r.tag.as_str(), r.count)).collect();
+    /// assert_eq!(tags, vec![("c", 9), ("a", 5)]);
+    /// ```
+    pub fn top(&self, range: TimeRange, k: usize) -> Result<Vec<TopRow>> {
+        let (lo, hi) = minutes_of(range);
+        self.check_resolution(lo, hi, Step::Hour)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let n = self.dict().read().len();
+        let mut counts = vec![0u64; n];
+        self.scan_window(lo, hi, |tag, _, c| {
+            if let Some(x) = counts.get_mut(tag as usize) {
+                *x += c;
+            }
+        })?;
+        let dict = self.dict().read();
+        let mut top = TopK::new(k);
+        for (i, &c) in counts.iter().enumerate() {
+            if c == 0 || !top.may_enter(c as f64, c) {
+                continue;
+            }
+            if let Some(name) = dict.name(i as u32) {
+                top.offer(Ranked {
+                    key: c as f64,
+                    recent: c,
+                    baseline: 0,
+                    tag: name.clone(),
+                });
+            }
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .map(|r| TopRow {
+                tag: r.tag.to_string(),
+                count: r.recent,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_formula() {
+        assert_eq!(growth_of(60, 60, 60, 60, 0.0), Some(1.0));
+        assert_eq!(growth_of(0, 60, 0, 60, 0.0), None);
+        assert_eq!(growth_of(1, 60, 0, 60, 0.0), Some(f64::INFINITY));
+        let p = 1.0 / 60.0;
+        let g = growth_of(1, 60, 0, 1440, p).unwrap();
+        assert!((g - 2.0).abs() < 1e-12, "{g}");
+    }
+
+    #[test]
+    fn topk_keeps_best_with_ties_by_tag() {
+        let mut t = TopK::new(2);
+        for (k, r, name) in [(1.0, 5, "b"), (1.0, 5, "a"), (2.0, 1, "z"), (1.0, 5, "c")] {
+            if t.may_enter(k, r) {
+                t.offer(Ranked {
+                    key: k,
+                    recent: r,
+                    baseline: 0,
+                    tag: Arc::from(name),
+                });
+            }
+        }
+        let v: Vec<_> = t.into_sorted().into_iter().map(|r| r.tag).collect();
+        assert_eq!(v, vec![Arc::from("z"), Arc::from("a")]);
+    }
+}

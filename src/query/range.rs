@@ -1,0 +1,252 @@
+//! Range queries: [`Snapshot::total`], [`Snapshot::totals`],
+//! [`Snapshot::series`], and the two cell walks every query is built from: one
+//! tag through each source's index ([`Snapshot::tag_cells`]), or every cell of a
+//! time window ([`Snapshot::scan_window`]).
+
+use std::collections::HashMap;
+
+use super::{minutes_of, query_error, Snapshot};
+use crate::error::{Error, Result};
+use crate::format::Resolution;
+use crate::time::{Step, TimeRange};
+
+/// Most points a single series may hold (about 19 years at 1m).
+pub const MAX_SERIES_POINTS: u64 = 10_000_000;
+
+/// A dense series: one point per bucket of the range, zeros included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// The normalised tag.
+    pub tag: String,
+    /// Start of the range, unix seconds (inclusive).
+    pub from: i64,
+    /// End of the range, unix seconds (exclusive).
+    pub to: i64,
+    /// Bucket width.
+    pub step: Step,
+    /// `(bucket start in unix seconds, count)`, one per bucket, in time order.
+    pub points: Vec<(i64, u64)>,
+    /// Sum of all points.
+    pub total: u64,
+}
+
+impl Snapshot {
+    /// Calls `f(minute, count)` for each cell of tag `id` that lies in
+    /// `[lo, hi)` minutes and is still kept. Hour cells report their hour's
+    /// first minute.
+    pub(crate) fn tag_cells(
+        &self,
+        id: u32,
+        lo: u32,
+        hi: u32,
+        mut f: impl FnMut(u32, u64),
+    ) -> Result<()> {
+        let lo = lo.max(self.retain_floor().unwrap_or(0));
+        if lo >= hi {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for seg in &self.view().segments {
+            let (s_lo, s_hi) = seg.minute_span();
+            if s_hi <= lo || s_lo >= hi {
+                continue;
+            }
+            buf.clear();
+            seg.view
+                .tag_cells(id, &mut buf)
+                .map_err(|e| Error::corrupted(&seg.name, e.offset, e.kind))?;
+            let to_minute = minute_mapper(seg.entry.resolution);
+            for &(t, c) in &buf {
+                let m = to_minute(t);
+                if m >= lo && m < hi {
+                    f(m, c);
+                }
+            }
+        }
+        for run in &self.view().runs {
+            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
+                continue;
+            }
+            let r = run.tag_range(id);
+            let times = &run.cells.times[r.clone()];
+            let start = times.partition_point(|&m| m < lo);
+            let end = times.partition_point(|&m| m < hi);
+            for i in r.start + start..r.start + end {
+                f(run.cells.times[i], run.cells.counts[i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f(tag id, minute, count)` for every kept cell in `[lo, hi)`
+    /// minutes, source by source (not in any global order).
+    pub(crate) fn scan_window(
+        &self,
+        lo: u32,
+        hi: u32,
+        mut f: impl FnMut(u32, u32, u64),
+    ) -> Result<()> {
+        let lo = lo.max(self.retain_floor().unwrap_or(0));
+        if lo >= hi {
+            return Ok(());
+        }
+        for seg in &self.view().segments {
+            let (s_lo, s_hi) = seg.minute_span();
+            if s_hi <= lo || s_lo >= hi {
+                continue;
+            }
+            let to_minute = minute_mapper(seg.entry.resolution);
+            let contained = s_lo >= lo && s_hi <= hi;
+            seg.view
+                .for_each_cell(|tag, t, c| {
+                    let m = to_minute(t);
+                    if contained || (m >= lo && m < hi) {
+                        f(tag, m, c);
+                    }
+                })
+                .map_err(|e| Error::corrupted(&seg.name, e.offset, e.kind))?;
+        }
+        for run in &self.view().runs {
+            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
+                continue;
+            }
+            let c = &run.cells;
+            for i in 0..c.tags.len() {
+                let m = c.times[i];
+                if m >= lo && m < hi {
+                    f(c.tags[i], m, c.counts[i]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Total events of `tag` in `range`. A minute counts when its first second
+    /// lies in the range (events are stored per minute). A tag never seen has
+    /// total 0.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::time::TimeRange;
+    /// store.record("#MeToo", 120, 4).unwrap();
+    /// let snap = store.snapshot();
+    /// assert_eq!(snap.total("metoo", TimeRange::new(0, 3600).unwrap()).unwrap(), 4);
+    /// assert_eq!(snap.total("metoo", TimeRange::new(180, 3600).unwrap()).unwrap(), 0);
+    /// assert_eq!(snap.total("never-seen", TimeRange::new(0, 3600).unwrap()).unwrap(), 0);
+    /// ```
+    pub fn total(&self, tag: &str, range: TimeRange) -> Result<u64> {
+        let (lo, hi) = minutes_of(range);
+        self.check_resolution(lo, hi, Step::Hour)?;
+        let Some(id) = self.tag_id(tag)? else {
+            return Ok(0);
+        };
+        let mut sum = 0u64;
+        // Cannot overflow: the store's grand total fits in u64.
+        self.tag_cells(id, lo, hi, |_, c| sum += c)?;
+        Ok(sum)
+    }
+
+    /// Totals of many tags over one range, in the order given.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::time::TimeRange;
+    /// store.record("a", 60, 1).unwrap();
+    /// store.record("b", 60, 2).unwrap();
+    /// let r = TimeRange::new(0, 3600).unwrap();
+    /// assert_eq!(store.snapshot().totals(&["b", "a", "c"], r).unwrap(), vec![2, 1, 0]);
+    /// ```
+    pub fn totals(&self, tags: &[&str], range: TimeRange) -> Result<Vec<u64>> {
+        tags.iter().map(|t| self.total(t, range)).collect()
+    }
+
+    /// The dense series of `tag` over `range` at `step`: one point per bucket,
+    /// zeros included. The range must be aligned to the step (UTC buckets).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// use trendlog::time::{Step, TimeRange};
+    /// store.record("metoo", 3600 + 30, 2).unwrap();
+    /// let s = store.snapshot().series("MeToo", TimeRange::new(0, 3 * 3600).unwrap(), Step::Hour).unwrap();
+    /// assert_eq!(s.points, vec![(0, 0), (3600, 2), (7200, 0)]);
+    /// assert!(store.snapshot().series("metoo", TimeRange::new(60, 3600).unwrap(), Step::Hour).is_err());
+    /// ```
+    pub fn series(&self, tag: &str, range: TimeRange, step: Step) -> Result<Series> {
+        if !range.is_aligned(step) {
+            return Err(query_error(format!(
+                "the range [{}, {}) is not aligned to the {step} step; start and end must fall on \
+                 {step} boundaries (UTC)",
+                range.from(),
+                range.to()
+            )));
+        }
+        let n = ((range.to() - range.from()) / step.seconds()) as u64;
+        if n > MAX_SERIES_POINTS {
+            return Err(query_error(format!(
+                "the series would have {n} points; at most {MAX_SERIES_POINTS} are allowed \
+                 (use a coarser step or a shorter range)"
+            )));
+        }
+        let (lo, hi) = minutes_of(range);
+        self.check_resolution(lo, hi, step)?;
+        let norm = crate::tag::normalize(tag)?.into_owned();
+        let mut counts = vec![0u64; n as usize];
+        let width = step.minutes();
+        if let Some(id) = self.dict().read().lookup(&norm) {
+            self.tag_cells(id, lo, hi, |m, c| counts[((m - lo) / width) as usize] += c)?;
+        }
+        let points: Vec<(i64, u64)> = counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (range.from() + i as i64 * step.seconds(), c))
+            .collect();
+        Ok(Series {
+            tag: norm,
+            from: range.from(),
+            to: range.to(),
+            step,
+            total: points.iter().map(|p| p.1).sum(),
+            points,
+        })
+    }
+
+    /// Every tag's non-zero buckets over `range` at `step`, sorted by tag, then
+    /// time: `(tag, bucket start in unix seconds, count)`. What `trendlog
+    /// export` writes, so that ingesting it into an empty store reproduces the
+    /// data at that step.
+    pub fn buckets(&self, range: TimeRange, step: Step) -> Result<Vec<(String, i64, u64)>> {
+        if !range.is_aligned(step) {
+            return Err(query_error(format!(
+                "the range is not aligned to the {step} step"
+            )));
+        }
+        let (lo, hi) = minutes_of(range);
+        self.check_resolution(lo, hi, step)?;
+        let width = step.minutes();
+        let mut acc: HashMap<(u32, u32), u64> = HashMap::new();
+        self.scan_window(lo, hi, |tag, m, c| {
+            *acc.entry((tag, m - (m - lo) % width)).or_default() += c;
+        })?;
+        let dict = self.dict().read();
+        let mut rows: Vec<(String, i64, u64)> = acc
+            .into_iter()
+            .filter_map(|((tag, m), c)| {
+                dict.name(tag)
+                    .map(|n| (n.to_string(), i64::from(m) * 60, c))
+            })
+            .collect();
+        rows.sort_unstable();
+        Ok(rows)
+    }
+}
+
+/// Maps a stored time to its first minute.
+fn minute_mapper(res: Resolution) -> fn(u32) -> u32 {
+    match res {
+        Resolution::Minute => |t| t,
+        Resolution::Hour => |t| t.saturating_mul(60),
+    }
+}
