@@ -5,6 +5,7 @@
 pub mod error;
 pub mod options;
 pub mod storage;
+pub mod tag;
 pub mod time;
 
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
