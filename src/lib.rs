@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod options;
+pub mod parse;
 pub mod storage;
 pub mod tag;
 pub mod time;
