@@ -157,7 +157,10 @@ impl fmt::Display for InvalidInput {
         match self {
             InvalidInput::EmptyTag => f.write_str("the tag is empty"),
             InvalidInput::TagTooLong { len } => {
-                write!(f, "the tag is {len} bytes long; at most 255 bytes are allowed")
+                write!(
+                    f,
+                    "the tag is {len} bytes long; at most 255 bytes are allowed"
+                )
             }
             InvalidInput::BadTagChar { ch } => write!(
                 f,
@@ -167,7 +170,10 @@ impl fmt::Display for InvalidInput {
                 write!(f, "time {seconds} is before 1970-01-01T00:00:00Z")
             }
             InvalidInput::TimeOutOfRange { seconds } => {
-                write!(f, "time {seconds} is past the last minute trendlog can store")
+                write!(
+                    f,
+                    "time {seconds} is past the last minute trendlog can store"
+                )
             }
             InvalidInput::CountOverflow => {
                 f.write_str("the count would overflow a 64-bit counter; it was not added")

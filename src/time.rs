@@ -150,10 +150,9 @@ impl Step {
             "1m" | "m" | "minute" => Ok(Step::Minute),
             "1h" | "h" | "hour" => Ok(Step::Hour),
             "1d" | "d" | "day" => Ok(Step::Day),
-            other => Err(InvalidInput::Parse(format!(
-                "{other:?} is not a step; use 1m, 1h or 1d"
-            ))
-            .into()),
+            other => Err(
+                InvalidInput::Parse(format!("{other:?} is not a step; use 1m, 1h or 1d")).into(),
+            ),
         }
     }
 }
