@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod format;
 pub mod options;
 pub mod storage;
 pub mod time;
