@@ -1020,7 +1020,8 @@ mod tests {
         }
     }
 
-    /// A realistic sample: Zipf-distributed tags over one hour of minutes.
+    /// A realistic sample: one hour of minutes, 50,000 tags each seen at least
+    /// once plus Zipf-distributed events, 150,000 cells.
     #[test]
     fn bytes_per_cell_on_a_zipf_hour() {
         let mut rng = 0x0123_4567_89AB_CDEFu64;
@@ -1046,6 +1047,11 @@ mod tests {
         }
         let mut map = std::collections::HashMap::new();
         let base = 29_000_000u32;
+        // Every tag is seen at least once in the hour, the rest is Zipf.
+        for &id in &ids[..TAGS] {
+            let minute = base + (next() % 60) as u32;
+            map.insert((id, minute), 1u64);
+        }
         while map.len() < 150_000 {
             let u = (next() >> 11) as f64 / (1u64 << 53) as f64 * acc;
             let r = cum.partition_point(|&c| c < u).min(TAGS - 1);
