@@ -1,0 +1,223 @@
+//! Pure encode and decode of every on-disk structure of a store, over byte
+//! slices: no files, no I/O. The `storage` layer reads and writes files and
+//! attaches file names to the [`DecodeError`]s returned here.
+//!
+//! The file kinds, each with its own magic and format version
+//! (`docs/format.md` is the byte-by-byte specification):
+//!
+//! - **Log segments** ([`block`]): a 64-byte file header, then an append-only
+//!   sequence of checksummed columnar blocks, one per committed batch, each
+//!   holding `(tag, time, count)` cells and an optional opaque source position.
+//!   [`block::scan_log`] tells a torn tail from damage before valid data.
+//! - **Sealed segments** ([`segment`]): immutable files of cells sorted by
+//!   `(tag, time)` at one [`Resolution`], packed into varint-encoded groups of
+//!   up to 64 tags with a fixed-width skip index at the end. Opening checks the
+//!   header and the index only; each group's CRC is checked when it is read.
+//! - **The tag dictionary** ([`dict`]): an append-only list of checksummed,
+//!   8-byte-aligned entries; entry `i` is the tag with id `i`.
+//! - **The manifest** ([`manifest`]): the list of live files and the store's
+//!   counters, rewritten whole and covered by one CRC.
+//!
+//! Common rules: every file starts with a 4-byte magic whose first byte is
+//! `0xB7` (high bit set, never the first byte of valid UTF-8), then a `u16`
+//! little-endian format version. All integers are little-endian with explicit
+//! widths. A decoder checks every length against the bytes actually present
+//! before slicing or allocating, never panics, and reports the offset (relative
+//! to the start of the buffer it was given) and a [`CorruptionKind`].
+
+use std::fmt;
+
+use byteorder::{ByteOrder, LittleEndian};
+
+pub use crate::error::CorruptionKind;
+
+pub mod block;
+pub mod dict;
+pub mod manifest;
+pub mod segment;
+pub mod varint;
+
+pub use block::{
+    decode_block, decode_log_header, encode_block, encode_log_header, encoded_block_len, scan_log,
+    BlockView, Cells, CountOverflow, LogScan, ScanEnd, LOG_HEADER_LEN,
+};
+pub use dict::{encode_dict_entry, encode_dict_header, scan_dict, DictScan, DICT_HEADER_LEN};
+pub use manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
+pub use segment::{
+    encode_segment, try_encode_segment, SegmentBuildError, SegmentBuilder, SegmentMeta, SegmentView,
+};
+
+/// The oldest format version this build reads (all file kinds).
+pub const MIN_VERSION: u16 = 1;
+/// The newest format version this build reads, and the one it writes (all file kinds).
+pub const MAX_VERSION: u16 = 1;
+/// The format version this build writes.
+pub const VERSION: u16 = 1;
+
+/// A decoding failure: what was wrong and where, relative to the start of the
+/// buffer handed to the decoder. The caller adds the file name (see
+/// [`crate::error::Corruption`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Byte offset of the damaged structure, from the start of the decoded buffer.
+    pub offset: u64,
+    /// What was wrong.
+    pub kind: CorruptionKind,
+}
+
+impl DecodeError {
+    /// Builds an error at `offset`.
+    pub fn new(offset: u64, kind: CorruptionKind) -> DecodeError {
+        DecodeError { offset, kind }
+    }
+
+    /// Builds a [`CorruptionKind::Invalid`] error at `offset`.
+    pub fn invalid(offset: u64, why: impl Into<String>) -> DecodeError {
+        DecodeError::new(offset, CorruptionKind::Invalid(why.into()))
+    }
+
+    /// Builds a [`CorruptionKind::Truncated`] error at `offset`.
+    pub fn truncated(offset: u64, needed: u64, available: u64) -> DecodeError {
+        DecodeError::new(offset, CorruptionKind::Truncated { needed, available })
+    }
+
+    /// Shifts the offset by `base`, for errors found in a sub-slice.
+    pub fn at_base(mut self, base: u64) -> DecodeError {
+        self.offset = self.offset.saturating_add(base);
+        self
+    }
+
+    /// Attaches a file name, producing the crate's public corruption record.
+    pub fn in_file(self, file: impl Into<std::path::PathBuf>) -> crate::error::Corruption {
+        crate::error::Corruption {
+            file: file.into(),
+            offset: self.offset,
+            kind: self.kind,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.offset, self.kind)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The time resolution of a sealed segment; a `u8` on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Resolution {
+    /// Times are minutes since the epoch.
+    Minute = 1,
+    /// Times are hours since the epoch.
+    Hour = 2,
+}
+
+impl Resolution {
+    /// Decodes the on-disk byte; `None` for an unknown value.
+    pub fn from_u8(v: u8) -> Option<Resolution> {
+        match v {
+            1 => Some(Resolution::Minute),
+            2 => Some(Resolution::Hour),
+            _ => None,
+        }
+    }
+
+    /// The on-disk byte.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The CRC32 (IEEE, as computed by `crc32fast`) of `bytes`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+/// Rounds `n` up to a multiple of 8.
+pub(crate) const fn align8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+/// Checks a fixed-size file header laid out the same way in every version:
+/// `magic` at 0, a `u16` version at 4, and a CRC32 of `buf[..crc_at]` stored
+/// at `crc_at` (the last 4 bytes of a `header_len`-byte header).
+///
+/// The order of checks is magic, length, CRC, version, so a damaged version
+/// field reads as a checksum mismatch rather than as a file from the future.
+/// Returns the version found.
+pub(crate) fn check_file_header(
+    buf: &[u8],
+    magic: [u8; 4],
+    header_len: usize,
+) -> Result<u16, DecodeError> {
+    let crc_at = header_len - 4;
+    let prefix = buf.len().min(4);
+    if buf[..prefix] != magic[..prefix] {
+        return Err(DecodeError::new(0, CorruptionKind::BadMagic));
+    }
+    if buf.len() < header_len {
+        return Err(DecodeError::truncated(
+            0,
+            header_len as u64,
+            buf.len() as u64,
+        ));
+    }
+    let stored = LittleEndian::read_u32(&buf[crc_at..header_len]);
+    let computed = crc32(&buf[..crc_at]);
+    if stored != computed {
+        return Err(DecodeError::new(
+            crc_at as u64,
+            CorruptionKind::ChecksumMismatch { stored, computed },
+        ));
+    }
+    let version = LittleEndian::read_u16(&buf[4..6]);
+    check_version(version, 4)?;
+    Ok(version)
+}
+
+/// Accepts `found` if it lies in `MIN_VERSION..=MAX_VERSION`.
+pub(crate) fn check_version(found: u16, offset: u64) -> Result<(), DecodeError> {
+    if (MIN_VERSION..=MAX_VERSION).contains(&found) {
+        Ok(())
+    } else {
+        Err(DecodeError::new(
+            offset,
+            CorruptionKind::UnsupportedVersion {
+                found,
+                min: MIN_VERSION,
+                max: MAX_VERSION,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magics_are_not_utf8_and_have_the_high_bit() {
+        for magic in [
+            block::LOG_MAGIC,
+            block::BLOCK_MAGIC,
+            segment::SEGMENT_MAGIC,
+            dict::DICT_MAGIC,
+            manifest::MANIFEST_MAGIC,
+        ] {
+            assert!(magic[0] & 0x80 != 0);
+            assert!(std::str::from_utf8(&magic).is_err());
+        }
+    }
+
+    #[test]
+    fn resolution_bytes() {
+        for r in [Resolution::Minute, Resolution::Hour] {
+            assert_eq!(Resolution::from_u8(r.as_u8()), Some(r));
+        }
+        assert_eq!(Resolution::from_u8(0), None);
+        assert_eq!(Resolution::from_u8(3), None);
+    }
+}
