@@ -61,5 +61,5 @@ pub mod workload;
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, SyncPolicy};
-pub use query::{Series, SegmentInfo, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+pub use query::{SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
 pub use store::{Batch, CommitInfo, RecoveryReport, Store};

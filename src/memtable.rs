@@ -132,10 +132,6 @@ impl Memtable {
         };
         it.fold((**first).clone(), |acc, r| Run::merge(&acc, r))
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -38,11 +38,11 @@ use crate::format::segment::SegmentView;
 use crate::format::{DecodeError, Resolution};
 use crate::memtable::{Memtable, Run};
 use crate::options::{Options, SyncPolicy};
-use crate::query::{Limits, Snapshot};
+use crate::query::{Limits, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::vfs::{LockGuard, Mapped, OpenMode, Vfs};
 use crate::tag;
-use crate::time::Minute;
+use crate::time::{Minute, Step, TimeRange};
 
 /// What opening the store found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,8 +130,6 @@ pub(crate) struct View {
 pub(crate) struct ActiveInfo {
     pub(crate) name: String,
     pub(crate) bytes_used: u64,
-    pub(crate) capacity: u64,
-    pub(crate) blocks: u64,
 }
 
 struct ActiveLog {
@@ -387,9 +385,7 @@ impl Store {
         )?;
         let dict_bytes = dict_file.read_all()?;
         let scan = scan_dict(&dict_bytes);
-        scan.header
-            .clone()
-            .map_err(|e| corrupted(&dict_path, e))?;
+        scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
         let dict_end = match &scan.end {
             ScanEnd::Clean => scan.valid_end,
             ScanEnd::TornTail { offset, .. } => {
@@ -439,9 +435,9 @@ impl Store {
         let mut now = manifest.now;
         for entry in &manifest.segments {
             let seg = open_segment(&*vfs, dir, entry, dict_len)?;
-            grand_total = grand_total.checked_add(entry.total).ok_or_else(|| {
-                invalid(&manifest_path, 0, "segment totals overflow 64 bits")
-            })?;
+            grand_total = grand_total
+                .checked_add(entry.total)
+                .ok_or_else(|| invalid(&manifest_path, 0, "segment totals overflow 64 bits"))?;
             let (_, end) = seg.minute_span();
             now = max_opt(now, Some(end - 1));
             segments.push(Arc::new(seg));
@@ -489,7 +485,9 @@ impl Store {
                     },
                 )
             })?;
-            if block.cell_count() > 0 && block.max_tag() >= dict_len as u32 {
+            if block.cell_count() > 0
+                && u64::from(block.tag(block.cell_count() as usize - 1)) >= dict_len
+            {
                 // Its tags' dictionary entries were lost with the crash, so the
                 // block (and all after it) was never made durable: a torn tail.
                 report.log_blocks_dropped = (scan.blocks.len() - i) as u64;
@@ -535,8 +533,6 @@ impl Store {
             active_log: Some(ActiveInfo {
                 name: files::log_name(manifest.active_log),
                 bytes_used: log_end,
-                capacity,
-                blocks,
             }),
         };
         let writer = Writer {
@@ -729,8 +725,29 @@ impl Store {
             .store(true, Ordering::SeqCst);
     }
 
-    pub(crate) fn inner(&self) -> &Arc<Inner> {
-        &self.inner
+    /// `self.snapshot().total(tag, range)`: see [`Snapshot::total`].
+    pub fn total(&self, tag: &str, range: TimeRange) -> Result<u64> {
+        self.snapshot().total(tag, range)
+    }
+
+    /// `self.snapshot().series(..)`: see [`Snapshot::series`].
+    pub fn series(&self, tag: &str, range: TimeRange, step: Step) -> Result<Series> {
+        self.snapshot().series(tag, range, step)
+    }
+
+    /// `self.snapshot().top(range, k)`: see [`Snapshot::top`].
+    pub fn top(&self, range: TimeRange, k: usize) -> Result<Vec<TopRow>> {
+        self.snapshot().top(range, k)
+    }
+
+    /// `self.snapshot().trending(q)`: see [`Snapshot::trending`].
+    pub fn trending(&self, q: &TrendQuery) -> Result<Vec<TrendRow>> {
+        self.snapshot().trending(q)
+    }
+
+    /// `self.snapshot().stats()`: see [`Snapshot::stats`].
+    pub fn stats(&self) -> Stats {
+        self.snapshot().stats()
     }
 }
 
@@ -1025,8 +1042,6 @@ impl Inner {
         let log_info = ActiveInfo {
             name: files::log_name(log.id),
             bytes_used: log.end,
-            capacity: log.capacity,
-            blocks: log.blocks,
         };
         w.mem.push(cells);
         if let Some(src) = source {
@@ -1066,7 +1081,7 @@ impl Inner {
         self.seal_with_capacity(w, need)
     }
 
-    pub(crate) fn seal_locked(&self, w: &mut Writer) -> Result<()> {
+    fn seal_locked(&self, w: &mut Writer) -> Result<()> {
         self.seal_with_capacity(w, 0)
     }
 
@@ -1100,9 +1115,12 @@ impl Inner {
                 dir,
                 id,
                 Resolution::Minute,
-                run.cells.tags.iter().zip(&run.cells.times).zip(&run.cells.counts).map(
-                    |((&t, &m), &c)| (t, m, c),
-                ),
+                run.cells
+                    .tags
+                    .iter()
+                    .zip(&run.cells.times)
+                    .zip(&run.cells.counts)
+                    .map(|((&t, &m), &c)| (t, m, c)),
             )?;
             new_entry = Some(entry);
         }
@@ -1153,8 +1171,6 @@ impl Inner {
         let info = ActiveInfo {
             name: files::log_name(log_id),
             bytes_used: LOG_HEADER_LEN as u64,
-            capacity,
-            blocks: 0,
         };
         self.publish(|v| {
             if let Some(s) = segment {
@@ -1285,7 +1301,8 @@ impl Batch {
         self.sum = sum;
         self.events += 1;
         self.max_minute = max_opt(self.max_minute, Some(minute.0));
-        self.items.push(((u64::from(id) << 32) | u64::from(minute.0), count));
+        self.items
+            .push(((u64::from(id) << 32) | u64::from(minute.0), count));
         Ok(())
     }
 

@@ -130,7 +130,12 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
     let mut seen = HashSet::new();
     for (i, t) in scan.entries.iter().enumerate() {
         if crate::tag::validate_normalized(t).is_err() {
-            invalid(&mut r, &dict_path, 0, format!("entry {i} ({t:?}) is not a normalised tag"));
+            invalid(
+                &mut r,
+                &dict_path,
+                0,
+                format!("entry {i} ({t:?}) is not a normalised tag"),
+            );
         }
         if !seen.insert(*t) {
             invalid(&mut r, &dict_path, 0, format!("tag {t:?} appears twice"));
@@ -183,12 +188,9 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
     let scan = scan_log(&log_bytes);
     match scan.file_id {
         Err(e) => problem(&mut r, &log_path, e, 0),
-        Ok(id) if id != manifest.active_log => invalid(
-            &mut r,
-            &log_path,
-            0,
-            format!("the header names file {id}"),
-        ),
+        Ok(id) if id != manifest.active_log => {
+            invalid(&mut r, &log_path, 0, format!("the header names file {id}"))
+        }
         Ok(_) => {}
     }
     match &scan.end {

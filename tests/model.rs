@@ -152,24 +152,42 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let r = TimeRange::new(secs(a), secs(b)).unwrap();
                 let got = store.total(TAGS[t], r);
                 if model.refuses(base_min + a, base_min + b, 60) {
-                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })), "{got:?}");
+                    prop_assert!(
+                        matches!(got, Err(Error::ResolutionUnavailable { .. })),
+                        "{got:?}"
+                    );
                 } else {
-                    prop_assert_eq!(got.unwrap(), model.total(TAGS[t], base_min + a, base_min + b));
+                    prop_assert_eq!(
+                        got.unwrap(),
+                        model.total(TAGS[t], base_min + a, base_min + b)
+                    );
                 }
             }
             Op::Series(t, a, b, s) => {
                 let step = [Step::Minute, Step::Hour, Step::Day][s as usize];
                 let w = step.minutes();
-                let (lo, hi) = if step == Step::Day { (0, (b > a) as u32 * w) } else { (a * 60, b * 60) };
+                let (lo, hi) = if step == Step::Day {
+                    (0, (b > a) as u32 * w)
+                } else {
+                    (a * 60, b * 60)
+                };
                 let r = TimeRange::new(secs(lo), secs(hi)).unwrap();
                 let got = store.snapshot().series(TAGS[t], r, step);
                 if model.refuses(base_min + lo, base_min + hi, w) {
-                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })), "{got:?}");
+                    prop_assert!(
+                        matches!(got, Err(Error::ResolutionUnavailable { .. })),
+                        "{got:?}"
+                    );
                 } else {
                     let got = got.unwrap();
                     let want: Vec<(i64, u64)> = (lo..hi)
                         .step_by(w as usize)
-                        .map(|m| (secs(m), model.total(TAGS[t], base_min + m, base_min + m + w)))
+                        .map(|m| {
+                            (
+                                secs(m),
+                                model.total(TAGS[t], base_min + m, base_min + m + w),
+                            )
+                        })
                         .collect();
                     prop_assert_eq!(got.points, want);
                 }
@@ -178,13 +196,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let r = TimeRange::new(secs(a), secs(b)).unwrap();
                 let got = store.snapshot().top(r, k);
                 if model.refuses(base_min + a, base_min + b, 60) {
-                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })));
+                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })), "{:?}", got);
                 } else {
-                    let mut want: Vec<(String, u64)> =
-                        model.totals_by_tag(base_min + a, base_min + b).into_iter().filter(|x| x.1 > 0).collect();
+                    let mut want: Vec<(String, u64)> = model
+                        .totals_by_tag(base_min + a, base_min + b)
+                        .into_iter()
+                        .filter(|x| x.1 > 0)
+                        .collect();
                     want.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
                     want.truncate(k);
-                    let got: Vec<(String, u64)> = got.unwrap().into_iter().map(|r| (r.tag, r.count)).collect();
+                    let got: Vec<(String, u64)> =
+                        got.unwrap().into_iter().map(|r| (r.tag, r.count)).collect();
                     prop_assert_eq!(got, want);
                 }
             }
@@ -202,7 +224,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let (rlo, blo) = (at_m.saturating_sub(w), at_m.saturating_sub(w + b));
                 let refuse = model.refuses(rlo, at_m, 60) || model.refuses(blo, rlo, 60);
                 if refuse {
-                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })), "{got:?}");
+                    prop_assert!(
+                        matches!(got, Err(Error::ResolutionUnavailable { .. })),
+                        "{got:?}"
+                    );
                     continue;
                 }
                 let rec = model.totals_by_tag(rlo, at_m);
@@ -237,7 +262,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let store = Store::open(dir.path(), opts()).unwrap();
     for t in TAGS {
         let r = TimeRange::new(T0, secs(SPAN_MIN)).unwrap();
-        prop_assert_eq!(store.total(t, r).unwrap(), model.total(t, base_min, base_min + SPAN_MIN));
+        prop_assert_eq!(
+            store.total(t, r).unwrap(),
+            model.total(t, base_min, base_min + SPAN_MIN)
+        );
     }
     Ok(())
 }

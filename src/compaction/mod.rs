@@ -266,18 +266,18 @@ pub(crate) fn write_segment(
 ) -> Result<SegmentEntry> {
     let mut b = SegmentBuilder::new(res, id);
     for (tag, t, c) in cells {
-        b.push(tag, t, c).map_err(|why| {
-            Error::Poisoned {
-                reason: format!("internal error building segment {id}: {why}"),
-            }
+        b.push(tag, t, c).map_err(|why| Error::Poisoned {
+            reason: format!("internal error building segment {id}: {why}"),
         })?;
     }
     let bytes = b.finish();
-    let view = crate::format::segment::SegmentView::open(&bytes[..]).map_err(|e| {
-        Error::Poisoned {
-            reason: format!("internal error: a freshly built segment does not decode: {:?}", e.kind),
-        }
-    })?;
+    let view =
+        crate::format::segment::SegmentView::open(&bytes[..]).map_err(|e| Error::Poisoned {
+            reason: format!(
+                "internal error: a freshly built segment does not decode: {:?}",
+                e.kind
+            ),
+        })?;
     let m = view.meta().clone();
     let name = files::segment_name(id, res);
     let tmp = dir.join(format!("{name}{}", files::TMP_SUFFIX));

@@ -494,6 +494,14 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(())
     }
 
+    /// The largest tag id in the segment (from the skip index; 0 when empty).
+    pub fn max_tag(&self) -> u32 {
+        match self.group_count.checked_sub(1) {
+            Some(last) => self.entry(last).map_or(0, |e| e.last_tag),
+            None => 0,
+        }
+    }
+
     /// What the header says about the segment.
     pub fn meta(&self) -> &SegmentMeta {
         &self.meta

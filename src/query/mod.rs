@@ -228,8 +228,7 @@ impl Snapshot {
             return Ok(());
         };
         let splits_hour = |m: u32| m < floor && m % 60 != 0;
-        if lo < hi && ((step == Step::Minute && lo < floor) || splits_hour(lo) || splits_hour(hi))
-        {
+        if lo < hi && ((step == Step::Minute && lo < floor) || splits_hour(lo) || splits_hour(hi)) {
             return Err(Error::ResolutionUnavailable {
                 earliest_minute: floor,
             });
@@ -329,7 +328,12 @@ impl Snapshot {
 
     /// All tags ever interned, in id order.
     pub fn tags(&self) -> Vec<String> {
-        self.dict.read().names().iter().map(|s| s.to_string()).collect()
+        self.dict
+            .read()
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 

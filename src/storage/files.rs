@@ -76,7 +76,10 @@ pub fn classify(name: &str) -> Option<FileKind> {
             .then(|| u64::from_str_radix(s, 16).ok())
             .flatten()
     };
-    if let Some(rest) = name.strip_prefix("log-").and_then(|r| r.strip_suffix(".log")) {
+    if let Some(rest) = name
+        .strip_prefix("log-")
+        .and_then(|r| r.strip_suffix(".log"))
+    {
         return hex_id(rest).map(FileKind::Log);
     }
     if let Some(rest) = name.strip_prefix("seg-") {

@@ -3,7 +3,7 @@
 //! module), and the files of a store: log segments, sealed segments, the
 //! dictionary and the manifest.
 
+pub mod files;
 pub mod mmap;
 pub mod sim;
 pub mod vfs;
-pub mod files;
