@@ -6,6 +6,7 @@ pub mod error;
 pub mod options;
 pub mod storage;
 pub mod time;
+pub mod workload;
 
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, SyncPolicy};
