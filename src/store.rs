@@ -887,7 +887,7 @@ pub(crate) fn open_segment(
         ));
     }
     Ok(Segment {
-        entry: entry.clone(),
+        entry: *entry,
         name,
         view,
     })
@@ -1133,7 +1133,7 @@ impl Inner {
         let new_log = create_log(vfs, dir, log_id, capacity)?;
         files::sync_dir(vfs, dir)?;
         if let Some(e) = &new_entry {
-            next.segments.push(e.clone());
+            next.segments.push(*e);
         }
         let old_log = next.active_log;
         next.active_log = log_id;

@@ -76,7 +76,7 @@ impl Model {
         let Some(f) = self.minute_floor() else {
             return false;
         };
-        let splits = |m: u32| m < f && m % 60 != 0;
+        let splits = |m: u32| m < f && !m.is_multiple_of(60);
         lo < hi && ((step_min == 1 && lo < f) || splits(lo) || splits(hi))
     }
 

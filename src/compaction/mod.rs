@@ -82,7 +82,7 @@ pub(crate) fn run_pass(inner: &Arc<Inner>) -> Result<CompactionReport> {
             }
             let view = inner.current_view();
             let entries: Vec<SegmentEntry> =
-                view.segments.iter().map(|s| s.entry.clone()).collect();
+                view.segments.iter().map(|s| s.entry).collect();
             let cfg = PolicyConfig {
                 limits: inner.limits(),
                 max_hour_segments: inner.opts.max_hour_segments,
@@ -278,7 +278,7 @@ pub(crate) fn write_segment(
                 e.kind
             ),
         })?;
-    let m = view.meta().clone();
+    let m = *view.meta();
     let name = files::segment_name(id, res);
     let tmp = dir.join(format!("{name}{}", files::TMP_SUFFIX));
     files::write_new_file(vfs, &tmp, &bytes)?;

@@ -403,7 +403,7 @@ pub fn decode_block(buf: &[u8]) -> Result<BlockView<'_>, DecodeError> {
         ));
     }
     let total = LittleEndian::read_u32(&buf[B_LEN..]) as usize;
-    if total < BLOCK_HEADER_LEN || total % 8 != 0 {
+    if total < BLOCK_HEADER_LEN || !total.is_multiple_of(8) {
         return Err(DecodeError::invalid(
             B_LEN as u64,
             format!("block length {total} is not a multiple of 8 of at least {BLOCK_HEADER_LEN}"),

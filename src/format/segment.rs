@@ -1011,7 +1011,7 @@ mod tests {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
-                if round % 2 == 0 || rng % 8 == 0 {
+                if round % 2 == 0 || rng.is_multiple_of(8) {
                     *byte = (rng >> 24) as u8;
                 }
             }

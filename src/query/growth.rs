@@ -77,7 +77,7 @@ pub struct TopRow {
 
 fn whole_minutes(d: Duration, what: &str) -> Result<u32> {
     let secs = d.as_secs();
-    if d.subsec_nanos() != 0 || secs % 60 != 0 || secs == 0 {
+    if d.subsec_nanos() != 0 || !secs.is_multiple_of(60) || secs == 0 {
         return Err(query_error(format!(
             "the {what} must be a positive whole number of minutes"
         )));

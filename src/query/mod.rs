@@ -227,7 +227,7 @@ impl Snapshot {
         let Some(floor) = self.minute_floor() else {
             return Ok(());
         };
-        let splits_hour = |m: u32| m < floor && m % 60 != 0;
+        let splits_hour = |m: u32| m < floor && !m.is_multiple_of(60);
         if lo < hi && ((step == Step::Minute && lo < floor) || splits_hour(lo) || splits_hour(hi)) {
             return Err(Error::ResolutionUnavailable {
                 earliest_minute: floor,

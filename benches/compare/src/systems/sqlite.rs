@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection};
-use trendlog::workload::Event;
+use ::trendlog::workload::Event;
 
 use super::{add_to_hour, aggregate, Res, System, TrendQuery, TrendRow};
 

@@ -17,9 +17,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use trendlog::time::{Step, TimeRange};
-use trendlog::workload::Event;
-use trendlog::{Options, Store, SyncPolicy};
+use ::trendlog::time::{Step, TimeRange};
+use ::trendlog::workload::Event;
+use ::trendlog::{Options, Store, SyncPolicy};
 
 use super::{Res, System, TrendQuery, TrendRow};
 
