@@ -69,7 +69,14 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply only carries entropy upwards, and hashbrown picks
+        // buckets from the low bits: without this finaliser (the last steps
+        // of MurmurHash3's fmix64) tags sharing a prefix, like `tag1` and
+        // `tag2`, collide into a few buckets.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
@@ -167,6 +174,22 @@ impl Dict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similar_keys_spread_over_low_bits() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<FxHasher>::default();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..4096 {
+            seen.insert(b.hash_one(format!("tag{i}")) & 0xfff);
+        }
+        // 4096 keys into 4096 buckets: a good hash fills about 63% of them.
+        assert!(
+            seen.len() > 2000,
+            "only {} distinct low-12-bit values",
+            seen.len()
+        );
+    }
 
     #[test]
     fn interns_densely_and_rejects_duplicates_on_load() {

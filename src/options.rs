@@ -74,7 +74,7 @@ impl Default for Options {
             compaction_interval: Duration::from_secs(1),
             seal_minutes: 60,
             seal_cells: 4_000_000,
-            log_file_bytes: 64 << 20,
+            log_file_bytes: 16 << 20,
             max_hour_segments: 8,
             max_minute_segments: 48,
             vfs: Arc::new(RealFs),
@@ -154,7 +154,8 @@ impl Options {
     }
 
     /// Size of each preallocated log segment file. A batch larger than this gets
-    /// a file of its own size. Default: 64 MiB.
+    /// a file of its own size. Opening a store reads the active log whole, so
+    /// this bounds the data-proportional part of open time. Default: 16 MiB.
     ///
     /// # Panics
     /// If `bytes` is below 4 KiB.
