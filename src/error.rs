@@ -145,6 +145,12 @@ pub enum InvalidInput {
     Parse(String),
     /// A query argument is out of its domain (an unaligned range, a reversed range, ...).
     Query(String),
+    /// The batch already holds the most events one batch may (commit it and
+    /// start another).
+    BatchTooLarge {
+        /// The limit.
+        max: usize,
+    },
     /// A source position longer than the 64 KiB a block can carry.
     SourcePositionTooLong {
         /// Its length in bytes.
@@ -197,6 +203,11 @@ impl fmt::Display for InvalidInput {
             ),
             InvalidInput::Parse(msg) => f.write_str(msg),
             InvalidInput::Query(msg) => f.write_str(msg),
+            InvalidInput::BatchTooLarge { max } => write!(
+                f,
+                "the batch already holds {max} events, the most one batch may; commit it and \
+                 start another"
+            ),
             InvalidInput::SourcePositionTooLong { len } => write!(
                 f,
                 "the source position is {len} bytes long; at most 65535 bytes are allowed"

@@ -244,6 +244,11 @@ fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
 
 const NO_NOW: u64 = u64::MAX;
 
+/// Most events one batch may hold: a block holds at most
+/// [`crate::format::block::MAX_BLOCK_CELLS`] cells, and every event may be a cell.
+pub const MAX_BATCH_CELLS: usize = 64 << 20;
+const _: () = assert!(MAX_BATCH_CELLS <= crate::format::block::MAX_BLOCK_CELLS);
+
 impl Store {
     /// Opens the store in `dir` for writing, creating it if needed. Takes the
     /// store's lock (a second writer gets [`Error::Locked`]), reads the manifest
@@ -1251,6 +1256,15 @@ impl Batch {
     /// at a minute.
     pub fn add_normalized(&mut self, tag: &str, minute: Minute, count: u64) -> Result<()> {
         let inner = &self.store.inner;
+        if inner.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.items.len() >= MAX_BATCH_CELLS {
+            return Err(InvalidInput::BatchTooLarge {
+                max: MAX_BATCH_CELLS,
+            }
+            .into());
+        }
         let now = max_opt(inner.now().map(|m| m.0), self.max_minute);
         if let Some(n) = now {
             let latest = n.saturating_add(inner.opts.max_future_skew);
