@@ -15,7 +15,7 @@ use crate::Global;
 /// reproduces the data.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Timestamps are bucket starts in unix seconds. Without --step, minutes are written at 1m and any
+Rows are in time order, then tag; timestamps are bucket starts in unix seconds. Without --step, minutes are written at 1m and any
 range already rolled up into hours at 1h, so nothing held is lost. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
@@ -82,7 +82,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         if from >= to {
             continue;
         }
-        let rows = snap.buckets(TimeRange::new(from, to)?, step)?;
+        let mut rows = snap.buckets(TimeRange::new(from, to)?, step)?;
+        // Time order, so re-ingest never sees an event far ahead of the
+        // store's now (which it would reject as clock skew).
+        rows.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         for (tag, ts, count) in rows {
             let t = ingestable(&tag);
             if csv {

@@ -75,6 +75,14 @@ pub struct Args {
     /// Reject the whole input, committing nothing, if any line is bad.
     #[arg(long)]
     pub strict: bool,
+    /// How far past the store's now (its newest minute) an event may lie;
+    /// raise it to load input that is not in time order.
+    #[arg(long, default_value = "1d", value_parser = parse_dur)]
+    pub max_future_skew: Duration,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    trendlog::parse::parse_duration(s).map_err(|e| e.to_string())
 }
 
 enum Format {
@@ -256,7 +264,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         "interval" => SyncPolicy::Interval(SYNC_INTERVAL),
         _ => SyncPolicy::Manual,
     };
-    let store = Store::open(&g.db, Options::default().sync_policy(policy))?;
+    let opts = Options::default()
+        .sync_policy(policy)
+        .max_future_skew(a.max_future_skew);
+    let store = Store::open(&g.db, opts)?;
 
     let read_bytes = Arc::new(AtomicU64::new(0));
     let rx = spawn_reader(inputs, read_bytes.clone());
