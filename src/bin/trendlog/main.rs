@@ -1,1 +1,111 @@
-fn main() {}
+//! `trendlog`: the command-line face of the trendlog engine. One module per
+//! subcommand; `out` holds what they share (exit codes, time ranges, tables,
+//! numbers and sparklines for people, JSON for scripts).
+//!
+//! The interface (names, flags, exit codes, JSON shapes) is a contract that
+//! users' scripts rely on (issue 5): add to it, never change it.
+
+mod compact;
+mod demo;
+mod export;
+mod ingest;
+mod inspect;
+mod out;
+mod query;
+mod top;
+mod trending;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use out::Fail;
+
+/// Per-minute hashtag counts: load events, ask for series, top tags and
+/// trends, look inside a store and check it for damage.
+#[derive(Parser, Debug)]
+#[command(name = "trendlog", version, about, long_about = None)]
+#[command(after_help = "\
+Exit codes: 0 success; 1 runtime error (I/O, damage found, store locked);
+2 bad usage or rejected input.
+
+Example:
+  trendlog demo
+  trendlog --db ./trendlog-data/demo-1 top -k 5")]
+struct Cli {
+    /// The store directory.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "./trendlog-data"
+    )]
+    db: PathBuf,
+    /// Print exactly one JSON document on stdout instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Ingest(ingest::Args),
+    Query(query::Args),
+    Top(top::Args),
+    Trending(trending::Args),
+    Compact(compact::Args),
+    Inspect(inspect::Args),
+    Verify(verify::Args),
+    Export(export::Args),
+    Demo(demo::Args),
+}
+
+/// What every subcommand is given besides its own arguments.
+pub struct Global {
+    /// `--db`.
+    pub db: PathBuf,
+    /// `--json`.
+    pub json: bool,
+    /// Whether `--db` was given (the demo picks its own place otherwise).
+    pub db_given: bool,
+}
+
+fn main() -> ExitCode {
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine)
+        || matches.subcommand().is_some_and(|(_, m)| {
+            m.value_source("db") == Some(clap::parser::ValueSource::CommandLine)
+        });
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let g = Global {
+        db: cli.db,
+        json: cli.json,
+        db_given,
+    };
+    let res = match cli.command {
+        Command::Ingest(a) => ingest::run(&g, a),
+        Command::Query(a) => query::run(&g, a),
+        Command::Top(a) => top::run(&g, a),
+        Command::Trending(a) => trending::run(&g, a),
+        Command::Compact(a) => compact::run(&g, a),
+        Command::Inspect(a) => inspect::run(&g, a),
+        Command::Verify(a) => verify::run(&g, a),
+        Command::Export(a) => export::run(&g, a),
+        Command::Demo(a) => demo::run(&g, a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail { code, msg }) => {
+            if !msg.is_empty() {
+                eprintln!("trendlog: {msg}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `trendlog compact`: one compaction pass, on demand.
+
+use serde_json::json;
+use trendlog::{Options, Store};
+
+use crate::out::{self, CmdResult, Fail};
+use crate::Global;
+
+/// Run one compaction pass now (roll old minutes into hours, drop expired
+/// hours, merge small segments) and print what it did.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Needs the store's write lock: stop the writer first (exit 1 if it is locked).
+
+JSON: {\"steps\":N,\"segments_read\":N,\"segments_written\":N,\"segments_dropped\":N,
+       \"cells_before\":N,\"cells_after\":N,\"bytes_before\":N,\"bytes_after\":N,
+       \"events_expired\":N,\"seconds\":S}
+
+Example:
+  trendlog --db ./trendlog-data compact")]
+pub struct Args {}
+
+pub fn run(g: &Global, _a: Args) -> CmdResult {
+    if !g.db.join("MANIFEST").exists() {
+        return Err(Fail::from(trendlog::Error::NotAStore { dir: g.db.clone() }));
+    }
+    let store = Store::open(&g.db, Options::default().background_compaction(false))?;
+    let r = store.compact()?;
+    store.close()?;
+    if g.json {
+        out::print_json(&json!({
+            "steps": r.steps,
+            "segments_read": r.segments_read,
+            "segments_written": r.segments_written,
+            "segments_dropped": r.segments_dropped,
+            "cells_before": r.cells_before,
+            "cells_after": r.cells_after,
+            "bytes_before": r.bytes_before,
+            "bytes_after": r.bytes_after,
+            "events_expired": r.events_expired,
+            "seconds": r.elapsed.as_secs_f64(),
+        }));
+        return Ok(());
+    }
+    if r.is_empty() {
+        println!("nothing to compact");
+        return Ok(());
+    }
+    println!(
+        "compacted in {:.2} s: {} step{}, read {} segment{}, wrote {}, dropped {}",
+        r.elapsed.as_secs_f64(),
+        r.steps,
+        if r.steps == 1 { "" } else { "s" },
+        r.segments_read,
+        if r.segments_read == 1 { "" } else { "s" },
+        r.segments_written,
+        r.segments_dropped
+    );
+    println!(
+        "cells  {} → {}",
+        out::thousands(r.cells_before),
+        out::thousands(r.cells_after)
+    );
+    println!(
+        "bytes  {} → {}",
+        out::bytes(r.bytes_before),
+        out::bytes(r.bytes_after)
+    );
+    if r.events_expired > 0 {
+        println!(
+            "expired {} events older than the hour retention",
+            out::thousands(r.events_expired)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,519 @@
+//! `trendlog ingest`: load events from CSV, NDJSON or tweet-id files (or
+//! stdin) in batches, reporting every rejected line with its file and line.
+//!
+//! Input is read by a thread that hands over lines in chunks, so a slow pipe
+//! (`tail -f | trendlog ingest`) still gets its events committed: when no line
+//! arrives for [`IDLE_COMMIT`], the partial batch is committed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trendlog::parse::{
+    is_csv_header, parse_csv_line, parse_ndjson_line, parse_tweet_id_line, tweet_id_to_unix,
+    CsvLayout,
+};
+use trendlog::{Batch, Options, Store, SyncPolicy};
+
+use crate::out::{self, CmdResult, Fail};
+use crate::Global;
+
+/// How long the input may stay silent before a partial batch is committed.
+const IDLE_COMMIT: Duration = Duration::from_secs(1);
+/// How often `--sync interval` makes commits durable.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// How many rejected lines are printed one by one.
+const SHOW_REJECTED: u64 = 20;
+
+/// Load events from files (or stdin) into the store, creating it if needed.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Formats:
+  csv        timestamp,tag,count per line (count optional, default 1); an optional header line
+             naming the columns is skipped; --columns reorders (tag,timestamp,count for NAB's
+             ticker,timestamp,value). Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
+  ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
+  tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
+
+Bad lines are reported on stderr as FILE:LINE: reason (the first 20, then a count); every good
+line is still ingested, and the exit code is 2 if any line was rejected. With --strict, one bad
+line rejects the whole input and nothing is committed.
+
+With --ack, `committed N` is printed on stdout (flushed) each time a batch is durable: N counts
+the input lines (all files, headers and rejected lines included) whose events are now safe.
+A summary (lines read, accepted, rejected, events per second) goes to stderr.
+
+Example:
+  trendlog ingest events.csv
+  trendlog ingest --format tweet-ids --tag metoo ids.csv
+  tail -f events.ndjson | trendlog ingest --format ndjson --ack -")]
+pub struct Args {
+    /// Input files; `-` or none for stdin.
+    pub files: Vec<PathBuf>,
+    /// Input format.
+    #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson", "tweet-ids"])]
+    pub format: String,
+    /// CSV column order, e.g. tag,timestamp,count (other names: ignored columns).
+    #[arg(long, default_value = "timestamp,tag,count")]
+    pub columns: String,
+    /// The tag of every event (required with --format tweet-ids).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Events per batch (each batch is one atomic commit).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// When commits are made durable: every batch, every second, or only at the end.
+    #[arg(long, default_value = "batch", value_parser = ["batch", "interval", "none"])]
+    pub sync: String,
+    /// Print `committed N` on stdout after every batch made durable.
+    #[arg(long)]
+    pub ack: bool,
+    /// Reject the whole input, committing nothing, if any line is bad.
+    #[arg(long)]
+    pub strict: bool,
+    /// How far past the store's now (its newest minute) an event may lie;
+    /// raise it to load input that is not in time order.
+    #[arg(long, default_value = "1d", value_parser = parse_dur)]
+    pub max_future_skew: Duration,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    trendlog::parse::parse_duration(s).map_err(|e| e.to_string())
+}
+
+enum Format {
+    Csv(CsvLayout),
+    Ndjson,
+    TweetIds(String),
+}
+
+/// One input line: which input, its line number (from 1), its bytes.
+struct Line {
+    input: usize,
+    no: u64,
+    text: Vec<u8>,
+}
+
+/// Reads every input in order on a thread, sending lines in chunks; a chunk
+/// is sent early whenever the reader would block, so slow pipes are not held
+/// back.
+fn spawn_reader(
+    inputs: Vec<Box<dyn Read + Send>>,
+    read_bytes: Arc<AtomicU64>,
+) -> Receiver<std::io::Result<Vec<Line>>> {
+    let (tx, rx) = sync_channel::<std::io::Result<Vec<Line>>>(64);
+    std::thread::spawn(move || {
+        for (input, r) in inputs.into_iter().enumerate() {
+            let mut r = BufReader::with_capacity(1 << 16, r);
+            let mut chunk = Vec::with_capacity(1024);
+            let mut no = 0;
+            loop {
+                let mut text = Vec::new();
+                match r.read_until(b'\n', &mut text) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        read_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        no += 1;
+                        chunk.push(Line { input, no, text });
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                let flush = chunk.len() >= 1024 || r.buffer().is_empty();
+                if flush && tx.send(Ok(std::mem::take(&mut chunk))).is_err() {
+                    return;
+                }
+            }
+            if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// One parsed line: `Ok(None)` for a line that holds no event (blank, header).
+type Parsed = Result<Option<(String, i64, u64)>, String>;
+
+struct Parser {
+    format: Format,
+    /// The input whose first non-blank line has been seen (for CSV headers).
+    header_checked: Vec<bool>,
+}
+
+impl Parser {
+    fn parse(&mut self, line: &Line) -> Parsed {
+        let Ok(text) = std::str::from_utf8(&line.text) else {
+            return Err("the line is not valid UTF-8".into());
+        };
+        let t = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let first = !std::mem::replace(&mut self.header_checked[line.input], true);
+        match &self.format {
+            Format::Csv(layout) => {
+                if first && is_csv_header(text, layout) {
+                    return Ok(None);
+                }
+                let e = parse_csv_line(text, layout).map_err(|e| trim_invalid(&e))?;
+                Ok(Some((e.tag, e.ts, e.count)))
+            }
+            Format::Ndjson => {
+                let e = parse_ndjson_line(text).map_err(|e| trim_invalid(&e))?;
+                Ok(Some((e.tag, e.ts, e.count)))
+            }
+            Format::TweetIds(tag) => {
+                match parse_tweet_id_line(text).map_err(|e| trim_invalid(&e))? {
+                    None => Ok(None),
+                    Some(id) => {
+                        let ts = tweet_id_to_unix(id).map_err(|e| trim_invalid(&e))?;
+                        Ok(Some((tag.clone(), ts, 1)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Counters and the rejected-line report.
+struct Tally {
+    names: Vec<String>,
+    read: u64,
+    accepted: u64,
+    rejected: u64,
+    counted: u64,
+}
+
+impl Tally {
+    fn reject(&mut self, line: &Line, why: &str) {
+        self.rejected += 1;
+        if self.rejected <= SHOW_REJECTED {
+            eprintln!("{}:{}: {why}", self.names[line.input], line.no);
+        }
+    }
+}
+
+struct Acker {
+    on: bool,
+    last: Option<u64>,
+}
+
+impl Acker {
+    fn ack(&mut self, lines: u64) -> Result<(), Fail> {
+        if self.on && self.last != Some(lines) {
+            let mut o = std::io::stdout().lock();
+            writeln!(o, "committed {lines}")?;
+            o.flush()?;
+            self.last = Some(lines);
+        }
+        Ok(())
+    }
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    let format = match a.format.as_str() {
+        "csv" => Format::Csv(
+            CsvLayout::parse(&a.columns).map_err(|e| Fail::usage(format!("--columns: {e}")))?,
+        ),
+        "ndjson" => Format::Ndjson,
+        _ => {
+            let Some(tag) = &a.tag else {
+                return Err(Fail::usage(
+                    "--format tweet-ids needs --tag TAG, the tag of every id",
+                ));
+            };
+            trendlog::tag::normalize(tag).map_err(|e| Fail::usage(format!("--tag: {e}")))?;
+            Format::TweetIds(tag.clone())
+        }
+    };
+    if a.tag.is_some() && !matches!(format, Format::TweetIds(_)) {
+        return Err(Fail::usage("--tag is only used with --format tweet-ids"));
+    }
+    // Open every input before touching the store, so a typo changes nothing.
+    let mut files = a.files.clone();
+    if files.is_empty() {
+        files.push(PathBuf::from("-"));
+    }
+    let mut inputs: Vec<Box<dyn Read + Send>> = Vec::new();
+    let mut names = Vec::new();
+    let mut total_bytes = Some(0u64);
+    for f in &files {
+        if f.as_os_str() == "-" {
+            inputs.push(Box::new(std::io::stdin()));
+            names.push("<stdin>".to_string());
+            total_bytes = None;
+        } else {
+            let file = File::open(f)
+                .map_err(|e| Fail::runtime(format!("cannot open {}: {e}", f.display())))?;
+            if let (Some(t), Ok(m)) = (total_bytes.as_mut(), file.metadata()) {
+                *t += m.len();
+            }
+            inputs.push(Box::new(file));
+            names.push(f.display().to_string());
+        }
+    }
+    let policy = match a.sync.as_str() {
+        "batch" => SyncPolicy::EveryBatch,
+        "interval" => SyncPolicy::Interval(SYNC_INTERVAL),
+        _ => SyncPolicy::Manual,
+    };
+    let opts = Options::default()
+        .sync_policy(policy)
+        .max_future_skew(a.max_future_skew);
+    let store = Store::open(&g.db, opts)?;
+
+    let read_bytes = Arc::new(AtomicU64::new(0));
+    let rx = spawn_reader(inputs, read_bytes.clone());
+    let mut parser = Parser {
+        format,
+        header_checked: vec![false; files.len()],
+    };
+    let mut tally = Tally {
+        names,
+        read: 0,
+        accepted: 0,
+        rejected: 0,
+        counted: 0,
+    };
+    let mut acker = Acker {
+        on: a.ack,
+        last: None,
+    };
+    let bar = progress_bar(total_bytes);
+    let started = Instant::now();
+
+    let result = if a.strict {
+        ingest_strict(&store, &rx, &mut parser, &mut tally, &mut acker)
+    } else {
+        ingest_streaming(
+            &store,
+            &rx,
+            &mut parser,
+            &mut tally,
+            &mut acker,
+            &a,
+            &bar,
+            &read_bytes,
+        )
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    let closed = store.close();
+    result?;
+    closed?;
+    if !a.strict || tally.rejected == 0 {
+        acker.ack(tally.read)?;
+    }
+
+    if tally.rejected > SHOW_REJECTED {
+        eprintln!(
+            "… and {} more rejected lines",
+            out::thousands(tally.rejected - SHOW_REJECTED)
+        );
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!("lines read   {:>14}", out::thousands(tally.read));
+    eprintln!(
+        "accepted     {:>14}  ({} events counted)",
+        out::thousands(tally.accepted),
+        out::thousands(tally.counted)
+    );
+    eprintln!("rejected     {:>14}", out::thousands(tally.rejected));
+    eprintln!(
+        "events/s     {:>14}  ({:.2} s)",
+        out::thousands((tally.accepted as f64 / secs) as u64),
+        secs
+    );
+    if tally.rejected > 0 {
+        return Err(Fail::usage(if a.strict {
+            format!(
+                "{} line{} rejected, so nothing was committed (--strict)",
+                out::thousands(tally.rejected),
+                if tally.rejected == 1 {
+                    " was"
+                } else {
+                    "s were"
+                }
+            )
+        } else {
+            format!(
+                "{} line{} rejected; every other line was ingested",
+                out::thousands(tally.rejected),
+                if tally.rejected == 1 {
+                    " was"
+                } else {
+                    "s were"
+                }
+            )
+        }));
+    }
+    Ok(())
+}
+
+fn progress_bar(total_bytes: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match total_bytes {
+        Some(t) => indicatif::ProgressBar::new(t).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {binary_bytes} read {msg}").ok()?,
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    Some(bar)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the state of one ingest run"
+)]
+fn ingest_streaming(
+    store: &Store,
+    rx: &Receiver<std::io::Result<Vec<Line>>>,
+    parser: &mut Parser,
+    tally: &mut Tally,
+    acker: &mut Acker,
+    a: &Args,
+    bar: &Option<indicatif::ProgressBar>,
+    read_bytes: &AtomicU64,
+) -> CmdResult {
+    let mut batch: Option<Batch> = None;
+    let mut last_sync = Instant::now();
+    let mut synced_lines = 0u64;
+    // Commits the open batch and acks what is durable: `synced_lines` is the
+    // number of input lines whose events survive a crash.
+    let commit = |batch: &mut Option<Batch>,
+                  tally: &Tally,
+                  acker: &mut Acker,
+                  last_sync: &mut Instant,
+                  synced_lines: &mut u64|
+     -> CmdResult {
+        let mut durable = true;
+        if let Some(b) = batch.take() {
+            durable = b.commit()?.durable;
+        }
+        let lines = tally.read;
+        if durable {
+            *synced_lines = lines;
+        } else if a.sync == "interval" && last_sync.elapsed() >= SYNC_INTERVAL {
+            store.sync()?;
+            *last_sync = Instant::now();
+            *synced_lines = lines;
+        }
+        if a.sync != "none" {
+            acker.ack(*synced_lines)?;
+        }
+        Ok(())
+    };
+    loop {
+        let chunk = match rx.recv_timeout(IDLE_COMMIT) {
+            Ok(c) => c.map_err(|e| Fail::runtime(format!("reading input: {e}")))?,
+            Err(RecvTimeoutError::Timeout) => {
+                if batch.as_ref().is_some_and(|b| !b.is_empty()) {
+                    commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        for line in &chunk {
+            tally.read += 1;
+            match parser.parse(line) {
+                Ok(None) => {}
+                Err(why) => tally.reject(line, &why),
+                Ok(Some((tag, ts, count))) => {
+                    let b = batch.get_or_insert_with(|| store.batch());
+                    match b.add(&tag, ts, count) {
+                        Ok(()) => {
+                            tally.accepted += 1;
+                            tally.counted = tally.counted.saturating_add(count);
+                        }
+                        Err(e) => tally.reject(line, &trim_invalid(&e)),
+                    }
+                    if b.len() >= a.batch_size {
+                        commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
+                    }
+                }
+            }
+        }
+        if let Some(bar) = bar {
+            bar.set_position(read_bytes.load(Ordering::Relaxed));
+            bar.set_message(format!("{} lines", out::thousands(tally.read)));
+        }
+    }
+    if let Some(b) = batch.take() {
+        b.commit()?;
+    }
+    store.sync()?;
+    Ok(())
+}
+
+fn trim_invalid(e: &trendlog::Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix("invalid input: ")
+        .map(str::to_string)
+        .unwrap_or(s)
+}
+
+fn ingest_strict(
+    store: &Store,
+    rx: &Receiver<std::io::Result<Vec<Line>>>,
+    parser: &mut Parser,
+    tally: &mut Tally,
+    _acker: &mut Acker,
+) -> CmdResult {
+    // Parse and check everything first; only a fully clean input is added,
+    // as one atomic batch.
+    let mut events = Vec::new();
+    for chunk in rx.iter() {
+        let chunk = chunk.map_err(|e| Fail::runtime(format!("reading input: {e}")))?;
+        for line in &chunk {
+            tally.read += 1;
+            match parser.parse(line) {
+                Ok(None) => {}
+                Err(why) => tally.reject(line, &why),
+                Ok(Some((tag, ts, count))) => match trendlog::tag::normalize(&tag) {
+                    Ok(_) => events.push((line.input, line.no, tag, ts, count)),
+                    Err(e) => tally.reject(line, &trim_invalid(&e)),
+                },
+            }
+        }
+    }
+    if tally.rejected > 0 {
+        return Ok(());
+    }
+    let mut batch = store.batch();
+    for (input, no, tag, ts, count) in &events {
+        if let Err(e) = batch.add(tag, *ts, *count) {
+            let line = Line {
+                input: *input,
+                no: *no,
+                text: Vec::new(),
+            };
+            tally.reject(&line, &trim_invalid(&e));
+        }
+    }
+    if tally.rejected > 0 {
+        return Ok(());
+    }
+    tally.accepted = events.len() as u64;
+    tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.4));
+    batch.commit()?;
+    store.sync()?;
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! `trendlog inspect`: what a store holds, or what one file of it holds.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use trendlog::format::block::{decode_block, scan_log, LOG_MAGIC};
+use trendlog::format::dict::{scan_dict, DICT_MAGIC};
+use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
+use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
+use trendlog::format::{DecodeError, Resolution, ScanEnd};
+use trendlog::time::Minute;
+use trendlog::Options;
+
+use crate::out::{self, Align, CmdResult, Fail, Table, EXIT_RUNTIME};
+use crate::Global;
+
+/// Print what a store holds: its now, earliest minute, tags, every segment and
+/// the totals. Read-only: never changes the store.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+With --segment FILE, decode that one file alone (a log segment, a sealed segment, the tag
+dictionary or the manifest, told apart by their magic bytes): header, blocks or groups, and
+every checksum, without opening the rest of the store. Exit 1 if the file is damaged.
+
+Example:
+  trendlog --db ./trendlog-data inspect
+  trendlog inspect --segment ./trendlog-data/seg-0000000000000003.min")]
+pub struct Args {
+    /// Decode this one file instead of the whole store.
+    #[arg(long, value_name = "FILE")]
+    pub segment: Option<PathBuf>,
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    match a.segment {
+        Some(f) => inspect_file(g, &f),
+        None => inspect_store(g),
+    }
+}
+
+fn minute_str(m: Option<Minute>) -> String {
+    m.map_or_else(|| "-".to_string(), |m| m.to_string())
+}
+
+fn days(minutes: Option<u32>) -> String {
+    match minutes {
+        None => "keep forever".into(),
+        Some(m) if m % 1440 == 0 => format!("{} d", m / 1440),
+        Some(m) => format!("{} h", m / 60),
+    }
+}
+
+fn inspect_store(g: &Global) -> CmdResult {
+    let store = out::open_read(&g.db)?;
+    let snap = store.snapshot();
+    let st = snap.stats();
+    let segs = snap.segments();
+    let opts = Options::default();
+    if g.json {
+        let segments: Vec<Value> = segs
+            .iter()
+            .map(|s| {
+                json!({
+                    "file": s.file, "resolution": s.resolution, "sealed": s.sealed,
+                    "first": s.first.map(|m| m.to_unix()),
+                    "last": s.last.map(|m| m.to_unix()),
+                    "cells": s.cells, "total": s.total, "bytes": s.bytes,
+                })
+            })
+            .collect();
+        out::print_json(&json!({
+            "dir": g.db.display().to_string(),
+            "now": st.now.map(|m| m.to_unix()),
+            "earliest_minute": st.earliest_minute.map(|m| m.to_unix()),
+            "earliest_kept": st.earliest_kept.map(|m| m.to_unix()),
+            "tags": st.tags,
+            "cells": st.cells,
+            "minute_cells": st.minute_cells,
+            "hour_cells": st.hour_cells,
+            "active_cells": st.active_cells,
+            "total": st.total_count,
+            "bytes": st.bytes,
+            "rejected_too_old": st.rejected_too_old,
+            "rejected_future": st.rejected_future,
+            "source_position": store.source_position().map(|p| String::from_utf8_lossy(&p).into_owned()),
+            "segments": segments,
+            "retention": {
+                "minute_minutes": opts.get_minute_retention_minutes(),
+                "hour_minutes": opts.get_hour_retention_minutes(),
+            },
+        }));
+        return Ok(());
+    }
+    println!("store           {}", g.db.display());
+    println!("now             {}", minute_str(st.now));
+    println!(
+        "earliest minute {}  (at minute resolution)",
+        minute_str(st.earliest_minute)
+    );
+    println!("earliest kept   {}", minute_str(st.earliest_kept));
+    println!("tags            {}", out::thousands(st.tags));
+    println!(
+        "cells           {}  ({} minute, {} hour, {} in the active log)",
+        out::thousands(st.cells),
+        out::thousands(st.minute_cells),
+        out::thousands(st.hour_cells),
+        out::thousands(st.active_cells)
+    );
+    println!("events          {}", out::thousands(st.total_count));
+    let per_cell = if st.cells > 0 {
+        format!("  ({:.1} bytes/cell)", st.bytes as f64 / st.cells as f64)
+    } else {
+        String::new()
+    };
+    println!("bytes           {}{per_cell}", out::bytes(st.bytes));
+    if st.rejected_too_old + st.rejected_future > 0 {
+        println!(
+            "rejected        {} too old, {} too far in the future",
+            out::thousands(st.rejected_too_old),
+            out::thousands(st.rejected_future)
+        );
+    }
+    if let Some(p) = store.source_position() {
+        println!("source position {}", String::from_utf8_lossy(&p));
+    }
+    println!(
+        "retention       minutes {}, hours {}  (this build's defaults; retention is an open option, not stored)",
+        days(opts.get_minute_retention_minutes()),
+        days(opts.get_hour_retention_minutes())
+    );
+    println!();
+    let mut t = Table::new(&[
+        ("file", Align::Left),
+        ("resolution", Align::Left),
+        ("state", Align::Left),
+        ("first", Align::Left),
+        ("last", Align::Left),
+        ("cells", Align::Right),
+        ("events", Align::Right),
+        ("bytes", Align::Right),
+    ]);
+    for s in &segs {
+        t.row(vec![
+            s.file.clone(),
+            s.resolution.to_string(),
+            if s.sealed { "sealed" } else { "active" }.to_string(),
+            minute_str(s.first),
+            minute_str(s.last),
+            out::thousands(s.cells),
+            out::thousands(s.total),
+            out::thousands(s.bytes),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}
+
+/// What one file decoded to: lines for people, a JSON object, the problems.
+struct Report {
+    kind: &'static str,
+    lines: Vec<String>,
+    json: serde_json::Map<String, Value>,
+    problems: Vec<(u64, String)>,
+}
+
+impl Report {
+    fn new(kind: &'static str) -> Report {
+        Report {
+            kind,
+            lines: Vec::new(),
+            json: serde_json::Map::new(),
+            problems: Vec::new(),
+        }
+    }
+    fn field(&mut self, key: &str, human: String, v: Value) {
+        self.lines.push(format!("{key:<16}{human}"));
+        self.json.insert(key.replace(' ', "_"), v);
+    }
+    fn problem(&mut self, e: &DecodeError) {
+        self.problems.push((e.offset, e.kind.to_string()));
+    }
+}
+
+fn inspect_file(g: &Global, path: &Path) -> CmdResult {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Fail::runtime(format!("cannot read {}: {e}", path.display())))?;
+    let magic = bytes.get(..4).unwrap_or(&bytes);
+    let r = if magic == LOG_MAGIC {
+        log_report(&bytes)
+    } else if magic == SEGMENT_MAGIC {
+        segment_report(&bytes)
+    } else if magic == DICT_MAGIC {
+        dict_report(&bytes)
+    } else if magic == MANIFEST_MAGIC {
+        manifest_report(&bytes)
+    } else {
+        let mut r = Report::new("unknown");
+        r.problems.push((
+            0,
+            "bad magic bytes: not a trendlog log segment, sealed segment, dictionary or manifest"
+                .into(),
+        ));
+        r
+    };
+    if g.json {
+        let mut m = r.json.clone();
+        m.insert("file".into(), json!(path.display().to_string()));
+        m.insert("kind".into(), json!(r.kind));
+        m.insert("bytes".into(), json!(bytes.len()));
+        m.insert("clean".into(), json!(r.problems.is_empty()));
+        let p: Vec<_> = r
+            .problems
+            .iter()
+            .map(|(o, k)| json!({"offset": o, "kind": k}))
+            .collect();
+        m.insert("problems".into(), json!(p));
+        out::print_json(&Value::Object(m));
+    } else {
+        println!("file            {}", path.display());
+        println!("kind            {}", r.kind);
+        println!(
+            "size            {} bytes",
+            out::thousands(bytes.len() as u64)
+        );
+        for l in &r.lines {
+            println!("{l}");
+        }
+        for (o, k) in &r.problems {
+            println!("DAMAGED at byte {o}: {k}");
+        }
+        println!(
+            "{}",
+            if r.problems.is_empty() {
+                "checksums: all valid"
+            } else {
+                "checksums: damage found"
+            }
+        );
+    }
+    if r.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Fail::silent(EXIT_RUNTIME))
+    }
+}
+
+fn scan_end(r: &mut Report, end: &ScanEnd) {
+    match end {
+        ScanEnd::Clean => r.field("end", "clean".into(), json!("clean")),
+        ScanEnd::TornTail { offset, kind } => r.field(
+            "end",
+            format!("torn tail at byte {offset} ({kind}); a writable open cuts it"),
+            json!({"torn_tail": offset, "kind": kind.to_string()}),
+        ),
+        ScanEnd::Corrupt(e) => r.problem(e),
+    }
+}
+
+fn log_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("log segment");
+    let scan = scan_log(bytes);
+    match &scan.file_id {
+        Ok(id) => r.field("file id", id.to_string(), json!(id)),
+        Err(e) => r.problem(e),
+    }
+    let mut t = Table::new(&[
+        ("offset", Align::Right),
+        ("bytes", Align::Right),
+        ("cells", Align::Right),
+        ("first minute", Align::Left),
+        ("last minute", Align::Left),
+        ("source", Align::Left),
+    ]);
+    let mut blocks = Vec::new();
+    let mut cells = 0u64;
+    for &(off, len) in &scan.blocks {
+        let Some(b) = bytes
+            .get(off as usize..off as usize + len as usize)
+            .and_then(|s| decode_block(s).ok())
+        else {
+            continue;
+        };
+        cells += u64::from(b.cell_count());
+        let src = b.source().map(|s| String::from_utf8_lossy(s).into_owned());
+        blocks.push(json!({"offset": off, "bytes": len, "cells": b.cell_count(),
+            "min_minute": b.min_time(), "max_minute": b.max_time(), "source": src}));
+        t.row(vec![
+            out::thousands(off),
+            out::thousands(u64::from(len)),
+            out::thousands(u64::from(b.cell_count())),
+            Minute(b.min_time()).to_string(),
+            Minute(b.max_time()).to_string(),
+            src.unwrap_or_default(),
+        ]);
+    }
+    r.field(
+        "blocks",
+        format!("{} (each with a valid CRC32)", blocks.len()),
+        json!(blocks),
+    );
+    r.field("cells", out::thousands(cells), json!(cells));
+    r.field(
+        "valid end",
+        format!("byte {}", scan.valid_end),
+        json!(scan.valid_end),
+    );
+    scan_end(&mut r, &scan.end);
+    if !scan.blocks.is_empty() {
+        r.lines.push(String::new());
+        r.lines.extend(t.render().lines().map(str::to_string));
+    }
+    r.json.remove("blocks");
+    r.json.insert("blocks".into(), json!(blocks));
+    r
+}
+
+fn segment_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("sealed segment");
+    let view = match SegmentView::open(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            r.problem(&e);
+            return r;
+        }
+    };
+    let m = *view.meta();
+    let (res, unit) = match m.resolution {
+        Resolution::Minute => ("minute", 60),
+        Resolution::Hour => ("hour", 3600),
+    };
+    r.field("file id", m.file_id.to_string(), json!(m.file_id));
+    r.field("resolution", res.into(), json!(res));
+    r.field(
+        "tags",
+        out::thousands(u64::from(m.tag_count)),
+        json!(m.tag_count),
+    );
+    r.field("cells", out::thousands(m.cell_count), json!(m.cell_count));
+    r.field("events", out::thousands(m.total), json!(m.total));
+    let (first, last) = (i64::from(m.min_time) * unit, i64::from(m.max_time) * unit);
+    r.field(
+        "span",
+        format!("{} → {}", out::when(first), out::when(last)),
+        json!({"first": first, "last": last}),
+    );
+    r.field(
+        "groups",
+        view.group_count().to_string(),
+        json!(view.group_count()),
+    );
+    if m.cell_count > 0 {
+        r.field(
+            "bytes/cell",
+            format!("{:.2}", bytes.len() as f64 / m.cell_count as f64),
+            json!(bytes.len() as f64 / m.cell_count as f64),
+        );
+    }
+    if let Err(e) = view.verify() {
+        r.problem(&e);
+    }
+    r
+}
+
+fn dict_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("tag dictionary");
+    let scan = scan_dict(bytes);
+    if let Err(e) = &scan.header {
+        r.problem(e);
+    }
+    let n = scan.entries.len();
+    r.field("entries", out::thousands(n as u64), json!(n));
+    let first: Vec<&str> = scan.entries.iter().take(10).copied().collect();
+    r.field(
+        "first entries",
+        format!("{}{}", first.join(", "), if n > 10 { ", …" } else { "" }),
+        json!(first),
+    );
+    r.field(
+        "valid end",
+        format!("byte {}", scan.valid_end),
+        json!(scan.valid_end),
+    );
+    scan_end(&mut r, &scan.end);
+    r
+}
+
+fn manifest_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("manifest");
+    let m = match decode_manifest(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            r.problem(&e);
+            return r;
+        }
+    };
+    r.field("generation", m.generation.to_string(), json!(m.generation));
+    r.field(
+        "now",
+        minute_str(m.now.map(Minute)),
+        json!(m.now.map(|x| Minute(x).to_unix())),
+    );
+    r.field(
+        "active log",
+        format!("file id {}", m.active_log),
+        json!(m.active_log),
+    );
+    r.field(
+        "next file id",
+        m.next_file_id.to_string(),
+        json!(m.next_file_id),
+    );
+    r.field(
+        "dict entries",
+        out::thousands(m.dict_entries),
+        json!(m.dict_entries),
+    );
+    let src = m
+        .source_position
+        .as_ref()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    r.field(
+        "source position",
+        src.clone().unwrap_or_else(|| "-".into()),
+        json!(src),
+    );
+    let mut t = Table::new(&[
+        ("file id", Align::Right),
+        ("resolution", Align::Left),
+        ("cells", Align::Right),
+        ("events", Align::Right),
+        ("bytes", Align::Right),
+    ]);
+    let mut segs = Vec::new();
+    for s in &m.segments {
+        let res = match s.resolution {
+            Resolution::Minute => "minute",
+            Resolution::Hour => "hour",
+        };
+        segs.push(
+            json!({"file_id": s.file_id, "resolution": res, "min_time": s.min_time,
+            "max_time": s.max_time, "cells": s.cell_count, "total": s.total, "bytes": s.byte_len}),
+        );
+        t.row(vec![
+            s.file_id.to_string(),
+            res.into(),
+            out::thousands(s.cell_count),
+            out::thousands(s.total),
+            out::thousands(s.byte_len),
+        ]);
+    }
+    r.field("segments", m.segments.len().to_string(), json!(segs));
+    if !m.segments.is_empty() {
+        r.lines.push(String::new());
+        r.lines.extend(t.render().lines().map(str::to_string));
+    }
+    r
+}

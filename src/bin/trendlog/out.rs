@@ -1,0 +1,335 @@
+//! What the subcommands share: the exit-code mapping ([`Fail`]), opening a
+//! store for reading, resolving `--from/--to/--at` against the store's now,
+//! and output for people (thousands separators, aligned tables, sparklines).
+
+use std::path::Path;
+
+use trendlog::parse::{parse_time_spec, TimeSpec};
+use trendlog::time::{format_rfc3339, Step};
+use trendlog::{Error, Snapshot, Store};
+
+/// Exit code 1: a runtime error (I/O, corruption found, store locked).
+pub const EXIT_RUNTIME: u8 = 1;
+/// Exit code 2: bad usage or rejected input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// A failed command: the exit code and one sentence for stderr (empty when
+/// the command already reported everything itself).
+#[derive(Debug)]
+pub struct Fail {
+    pub code: u8,
+    pub msg: String,
+}
+
+impl Fail {
+    pub fn usage(msg: impl Into<String>) -> Fail {
+        Fail {
+            code: EXIT_USAGE,
+            msg: msg.into(),
+        }
+    }
+
+    pub fn runtime(msg: impl Into<String>) -> Fail {
+        Fail {
+            code: EXIT_RUNTIME,
+            msg: msg.into(),
+        }
+    }
+
+    /// Exit with `code` and print nothing more.
+    pub fn silent(code: u8) -> Fail {
+        Fail {
+            code,
+            msg: String::new(),
+        }
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        let code = match e {
+            Error::InvalidInput(_) | Error::ResolutionUnavailable { .. } => EXIT_USAGE,
+            _ => EXIT_RUNTIME,
+        };
+        Fail {
+            code,
+            msg: e.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Fail {
+        Fail::runtime(format!("I/O error: {e}"))
+    }
+}
+
+pub type CmdResult = Result<(), Fail>;
+
+/// Opens the store in `dir` read-only: works while another process writes it,
+/// and never changes it.
+pub fn open_read(dir: &Path) -> Result<Store, Fail> {
+    require_dir(dir)?;
+    Ok(Store::open_read_only(dir)?)
+}
+
+/// Fails (exit 1) with a sentence when the store directory does not exist.
+pub fn require_dir(dir: &Path) -> Result<(), Fail> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Fail::runtime(format!(
+        "{} does not exist, so there is no store to read; check --db, or load data \
+         with `trendlog ingest` first",
+        dir.display()
+    )))
+}
+
+/// Parses a command-line time and resolves it against the store's now.
+pub fn resolve_time(flag: &str, text: &str, snap: &Snapshot) -> Result<i64, Fail> {
+    let spec = parse_time_spec(text).map_err(|e| Fail::usage(format!("{flag}: {e}")))?;
+    let now = match (spec, snap.now_end()) {
+        (TimeSpec::Absolute(_), _) => 0,
+        (TimeSpec::RelativeToNow(_), Some(n)) => n,
+        (TimeSpec::RelativeToNow(_), None) => {
+            return Err(Fail::usage(format!(
+                "{flag} {text:?} is relative to the store's now, but the store is empty and has \
+                 no now; give an absolute time"
+            )))
+        }
+    };
+    // `now` means the end of the newest minute, so `--to now` includes it.
+    spec.resolve(now)
+        .map_err(|e| Fail::usage(format!("{flag}: {e}")))
+}
+
+fn align_down(t: i64, step: i64) -> i64 {
+    t.div_euclid(step) * step
+}
+
+fn align_up(t: i64, step: i64) -> i64 {
+    align_down(t + step - 1, step)
+}
+
+/// The range `[from, to)` of a query at `step`: explicit times are aligned
+/// outwards to the step (from down, to up); `from` defaults to the earliest
+/// time held (at 1m, not before the earliest minute still held at minute
+/// resolution), `to` to the store's now plus one minute. An empty store gives
+/// the empty range `[0, 0)` unless times are given.
+pub fn resolve_range(
+    snap: &Snapshot,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: Step,
+) -> Result<(i64, i64), Fail> {
+    let s = step.seconds();
+    let from = match from {
+        Some(t) => resolve_time("--from", t, snap)?,
+        None => {
+            let earliest = snap.earliest_time().unwrap_or(0);
+            match (step, snap.earliest_minute()) {
+                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
+                _ => earliest,
+            }
+        }
+    };
+    let to = match to {
+        Some(t) => resolve_time("--to", t, snap)?,
+        None => snap.now_end().unwrap_or(0),
+    };
+    let (from, to) = (align_down(from, s), align_up(to, s));
+    if to < from {
+        return Err(Fail::usage(format!(
+            "--to ({}) is before --from ({}); the range is [from, to)",
+            format_rfc3339(to),
+            format_rfc3339(from)
+        )));
+    }
+    Ok((from, to))
+}
+
+/// Parses `--step`.
+pub fn parse_step(s: &str) -> Result<Step, String> {
+    Step::parse(s).map_err(|e| e.to_string())
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A float with thousands separators and `decimals` places.
+pub fn thousands_f(x: f64, decimals: usize) -> String {
+    if !x.is_finite() {
+        return if x > 0.0 { "∞".into() } else { "-".into() };
+    }
+    let s = format!("{:.*}", decimals, x.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let int: u64 = int.parse().unwrap_or(0);
+    let mut out = thousands(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if x < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Bytes for people: `12.3 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = n as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u < UNITS.len() - 1 {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{x:.1} {}", UNITS[u])
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A unicode sparkline of `values`, at most `width` characters: longer series
+/// are summed into `width` equal groups first. Zero is the lowest bar and any
+/// non-zero value at least the second, so the line keeps one character per
+/// bucket and a small count never looks like none.
+pub fn sparkline(values: &[u64], width: usize) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let groups: Vec<u64> = if values.len() <= width {
+        values.to_vec()
+    } else {
+        let per = values.len().div_ceil(width);
+        values.chunks(per).map(|c| c.iter().sum()).collect()
+    };
+    let max = groups.iter().copied().max().unwrap_or(0);
+    groups
+        .iter()
+        .map(|&v| {
+            if max == 0 || v == 0 {
+                BARS[0]
+            } else {
+                let i = ((v as f64 / max as f64) * 7.0).round() as usize;
+                BARS[i.clamp(1, 7)]
+            }
+        })
+        .collect()
+}
+
+/// Column alignment for [`Table`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// An aligned text table: a header row and data rows, columns padded to
+/// their widest cell (counted in characters).
+pub struct Table {
+    head: Vec<String>,
+    align: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(cols: &[(&str, Align)]) -> Table {
+        Table {
+            head: cols.iter().map(|c| c.0.to_string()).collect(),
+            align: cols.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let n = self.head.len();
+        let mut w = vec![0usize; n];
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            for (i, c) in r.iter().enumerate().take(n) {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate().take(n) {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = w[i] - c.chars().count();
+                match self.align[i] {
+                    Align::Left => {
+                        line.push_str(c);
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(c);
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A time for people: RFC 3339 in UTC.
+pub fn when(secs: i64) -> String {
+    format_rfc3339(secs)
+}
+
+/// A growth value for JSON: a number, or `null` when it is infinite (only with
+/// `--prior 0` and an empty baseline; JSON has no infinity).
+pub fn growth_json(g: f64) -> serde_json::Value {
+    if g.is_finite() {
+        serde_json::json!(g)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_by_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands_f(1234.5, 1), "1,234.5");
+    }
+
+    #[test]
+    fn sparkline_scales_and_groups() {
+        assert_eq!(sparkline(&[0, 1, 2, 4, 8], 10), "▁▂▃▅█");
+        assert_eq!(sparkline(&[0, 0], 10), "▁▁");
+        assert_eq!(sparkline(&[1; 100], 10).chars().count(), 10);
+    }
+}

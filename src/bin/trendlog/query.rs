@@ -1,0 +1,77 @@
+//! `trendlog query TAG`: one tag's dense series over a range at 1m, 1h or 1d.
+
+use serde_json::json;
+use trendlog::time::{Step, TimeRange};
+
+use crate::out::{self, Align, CmdResult, Table};
+use crate::Global;
+
+/// Print one tag's counts per bucket over a range (dense: zeros included).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Times: unix seconds, RFC 3339 (2017-10-16T15:30:00Z), 'YYYY-MM-DD HH:MM:SS' (UTC), or relative
+to the store's now (now, -24h, now-90m). --from defaults to the earliest time held, --to to the
+store's now plus one minute; both are aligned outwards to the step.
+
+JSON: {\"tag\":\"metoo\",\"from\":F,\"to\":T,\"step\":3600,\"total\":N,\"points\":[[t,count],...]}
+
+Example:
+  trendlog query '#MeToo' --step 1h --from -24h")]
+pub struct Args {
+    /// The tag (normalised: one leading # removed, lower-cased).
+    pub tag: String,
+    /// Start of the range (inclusive).
+    #[arg(long, allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// End of the range (exclusive).
+    #[arg(long, allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// Bucket width: 1m, 1h or 1d.
+    #[arg(long, default_value = "1m", value_parser = out::parse_step)]
+    pub step: Step,
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    let store = out::open_read(&g.db)?;
+    let snap = store.snapshot();
+    let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), a.step)?;
+    let s = snap.series(&a.tag, TimeRange::new(from, to)?, a.step)?;
+    if g.json {
+        let points: Vec<_> = s.points.iter().map(|&(t, c)| json!([t, c])).collect();
+        out::print_json(&json!({
+            "tag": s.tag,
+            "from": s.from,
+            "to": s.to,
+            "step": a.step.seconds(),
+            "total": s.total,
+            "points": points,
+        }));
+        return Ok(());
+    }
+    let counts: Vec<u64> = s.points.iter().map(|p| p.1).collect();
+    println!(
+        "{}  {} → {}  step {}  total {}",
+        s.tag,
+        out::when(s.from),
+        out::when(s.to),
+        a.step,
+        out::thousands(s.total)
+    );
+    println!("{}", out::sparkline(&counts, 120));
+    let max = counts.iter().copied().max().unwrap_or(0);
+    let mut t = Table::new(&[
+        ("time", Align::Left),
+        ("count", Align::Right),
+        ("", Align::Left),
+    ]);
+    for &(ts, c) in &s.points {
+        let bar = if max == 0 {
+            0
+        } else {
+            (c as f64 / max as f64 * 40.0).round() as usize
+        };
+        t.row(vec![out::when(ts), out::thousands(c), "█".repeat(bar)]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}

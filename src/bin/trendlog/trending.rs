@@ -1,0 +1,132 @@
+//! `trendlog trending`: the tags growing fastest at a time.
+
+use std::time::Duration;
+
+use serde_json::json;
+use trendlog::parse::parse_duration;
+use trendlog::time::{Step, TimeRange};
+use trendlog::TrendQuery;
+
+use crate::out::{self, Align, CmdResult, Table};
+use crate::Global;
+
+/// Print the k tags with the highest growth of the recent window over the baseline.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+growth = (rate(recent) + P) / (rate(baseline) + P), rates in events per minute, over the recent
+window [at - window, at) and the baseline [at - window - baseline, at - window). Only tags with at
+least --min-count recent events are ranked; ties by recent count, then tag.
+
+JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
+G is a number. With --prior 0 and an empty baseline the growth is infinite, which JSON cannot
+hold: it is printed as null (and as ∞ in the table).
+
+Example:
+  trendlog trending --at '2017-10-16 00:00:00' --window 1h --baseline 24h -k 10")]
+pub struct Args {
+    /// End of the recent window (default: the store's now plus one minute).
+    #[arg(long, allow_hyphen_values = true)]
+    pub at: Option<String>,
+    /// Length of the recent window (90s, 15m, 1h, 7d; whole minutes).
+    #[arg(long, default_value = "1h", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Length of the baseline window just before it.
+    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    pub baseline: Duration,
+    /// How many tags.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Least events in the recent window for a tag to be ranked.
+    #[arg(long, default_value_t = 10)]
+    pub min_count: u64,
+    /// Smoothing prior P, events per minute (default 1/60: one event an hour).
+    #[arg(long, default_value_t = 1.0 / 60.0)]
+    pub prior: f64,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    let store = out::open_read(&g.db)?;
+    let snap = store.snapshot();
+    let at = match &a.at {
+        Some(t) => Some(out::resolve_time("--at", t, &snap)?),
+        None => None,
+    };
+    let q = TrendQuery {
+        at,
+        window: a.window,
+        baseline: a.baseline,
+        k: a.k,
+        min_count: a.min_count,
+        prior: a.prior,
+    };
+    let rows = snap.trending(&q)?;
+    if g.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({"tag": r.tag, "recent": r.recent, "baseline": r.baseline,
+                       "growth": out::growth_json(r.growth)})
+            })
+            .collect();
+        out::print_json(&json!(v));
+        return Ok(());
+    }
+    let Some(at) = at.or_else(|| snap.now_end()) else {
+        println!("(the store is empty)");
+        return Ok(());
+    };
+    let w = a.window.as_secs() as i64;
+    let b = a.baseline.as_secs() as i64;
+    println!(
+        "trending at {}  window {} → {}  baseline {} → {}",
+        out::when(at),
+        out::when(at - w),
+        out::when(at),
+        out::when((at - w - b).max(0)),
+        out::when((at - w).max(0)),
+    );
+    let mut t = Table::new(&[
+        ("rank", Align::Right),
+        ("tag", Align::Left),
+        ("recent", Align::Right),
+        ("baseline", Align::Right),
+        ("growth", Align::Right),
+        ("series", Align::Left),
+    ]);
+    // A sparkline over baseline + window at a step that gives a readable line.
+    let span = w + b;
+    let step = if span <= 6 * 3600 {
+        Step::Minute
+    } else {
+        Step::Hour
+    };
+    let s = step.seconds();
+    let lo = ((at - span).max(0)).div_euclid(s) * s;
+    let hi = (at + s - 1).div_euclid(s) * s;
+    for (i, r) in rows.iter().enumerate() {
+        let spark = TimeRange::new(lo, hi)
+            .and_then(|range| snap.series(&r.tag, range, step))
+            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
+            .unwrap_or_default();
+        t.row(vec![
+            (i + 1).to_string(),
+            r.tag.clone(),
+            out::thousands(r.recent),
+            out::thousands(r.baseline),
+            format!("×{}", out::thousands_f(r.growth, 1)),
+            spark,
+        ]);
+    }
+    print!("{}", t.render());
+    if rows.is_empty() {
+        println!(
+            "(no tag had at least {} events in the recent window)",
+            a.min_count
+        );
+    }
+    Ok(())
+}

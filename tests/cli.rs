@@ -1,0 +1,464 @@
+//! The `trendlog` binary keeps its contract (issue 5): every subcommand, its JSON shapes and exit
+//! codes, bad input, `--strict`, `--ack`, reads beside a live writer, and `export | ingest`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_trendlog"))
+}
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    bin().arg("--db").arg(db).args(args).output().unwrap()
+}
+
+fn run_stdin(db: &Path, args: &[&str], input: &str) -> Output {
+    let mut c = bin()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may exit before reading (a locked store): ignore a broken pipe.
+    let _ = c.stdin.take().unwrap().write_all(input.as_bytes());
+    c.wait_with_output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert_eq!(code(o), 0, "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
+
+/// A store with `steady` every hour for a day and a `metoo` burst in the last hour.
+fn sample(db: &Path) {
+    let mut csv = String::from("timestamp,tag,count\n");
+    for h in 0..25 {
+        csv.push_str(&format!("{},steady,100\n", T0 + h * 3600));
+    }
+    for m in 0..30 {
+        csv.push_str(&format!("{},#MeToo,{}\n", T0 + 24 * 3600 + m * 60, m + 1));
+    }
+    csv.push_str("2017-10-16T12:30:00Z,TimesUp,7\n");
+    let o = run_stdin(db, &["ingest"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn query_json_shape_is_dense_and_normalised() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let from = (T0 + 24 * 3600).to_string();
+    let to = (T0 + 26 * 3600).to_string();
+    let v = json(&run(
+        &db,
+        &[
+            "--json", "query", "#METOO", "--from", &from, "--to", &to, "--step", "1h",
+        ],
+    ));
+    assert_eq!(v["tag"], "metoo");
+    assert_eq!(v["from"], T0 + 24 * 3600);
+    assert_eq!(v["to"], T0 + 26 * 3600);
+    assert_eq!(v["step"], 3600);
+    assert_eq!(v["total"], (1..=30).sum::<i64>());
+    assert_eq!(
+        v["points"],
+        serde_json::json!([[T0 + 24 * 3600, 465], [T0 + 25 * 3600, 0]])
+    );
+    // Defaults: from the earliest time held to the store's now plus a minute.
+    let v = json(&run(&db, &["--json", "query", "metoo", "--step", "1m"]));
+    assert_eq!(v["from"], T0);
+    assert_eq!(v["to"], T0 + 24 * 3600 + 30 * 60);
+    assert_eq!(v["points"].as_array().unwrap().len(), 24 * 60 + 30);
+    // Relative times resolve against the store's now, not the wall clock.
+    let v = json(&run(
+        &db,
+        &["--json", "query", "metoo", "--from", "-10m", "--to", "now"],
+    ));
+    assert_eq!(v["from"], T0 + 24 * 3600 + 20 * 60);
+    assert_eq!(v["total"], (21..=30).sum::<i64>());
+    // People get a table with a sparkline.
+    let o = run(&db, &["query", "metoo", "--step", "1h"]);
+    assert_eq!(code(&o), 0);
+    let s = stdout(&o);
+    assert!(s.contains('█') && s.contains("total 465"), "{s}");
+}
+
+#[test]
+fn top_and_trending_json_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let v = json(&run(&db, &["--json", "top", "-k", "2"]));
+    assert_eq!(
+        v,
+        serde_json::json!([{"tag": "steady", "count": 2500}, {"tag": "metoo", "count": 465}])
+    );
+    let v = json(&run(&db, &["--json", "trending", "-k", "1"]));
+    let row = &v[0];
+    assert_eq!(row["tag"], "metoo");
+    assert_eq!(row["recent"], 465);
+    assert_eq!(row["baseline"], 0);
+    assert!(row["growth"].as_f64().unwrap() > 100.0, "{v}");
+    // Prior 0 with an empty baseline: infinite growth is null in JSON.
+    let v = json(&run(
+        &db,
+        &[
+            "--json",
+            "trending",
+            "--prior",
+            "0",
+            "--min-count",
+            "1",
+            "--at",
+            "now",
+        ],
+    ));
+    assert_eq!(v[0]["tag"], "metoo");
+    assert!(v[0]["growth"].is_null(), "{v}");
+    let o = run(&db, &["trending"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("metoo"), "{}", stdout(&o));
+}
+
+#[test]
+fn inspect_verify_compact_report_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let v = json(&run(&db, &["--json", "inspect"]));
+    assert_eq!(v["now"], T0 + 24 * 3600 + 29 * 60);
+    assert_eq!(v["tags"], 3);
+    assert_eq!(v["total"], 2500 + 465 + 7);
+    assert!(!v["segments"].as_array().unwrap().is_empty());
+    let v = json(&run(&db, &["--json", "compact"]));
+    assert!(v["steps"].is_u64(), "{v}");
+    let v = json(&run(&db, &["--json", "verify"]));
+    assert_eq!(v["clean"], true);
+    assert_eq!(v["problems"], serde_json::json!([]));
+    assert_eq!(code(&run(&db, &["verify"])), 0);
+    // Each file of the store decodes alone.
+    for entry in std::fs::read_dir(&db).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name == "LOCK" {
+            continue;
+        }
+        let o = run(
+            &db,
+            &["--json", "inspect", "--segment", p.to_str().unwrap()],
+        );
+        let v = json(&o);
+        assert_eq!(v["clean"], true, "{name}: {v}");
+        assert_ne!(v["kind"], "unknown", "{name}");
+    }
+    // Damage: flip a byte in the dictionary; verify names the file and exits 1.
+    let dict = db.join("tags.dict");
+    let mut bytes = std::fs::read(&dict).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(&dict, &bytes).unwrap();
+    let o = run(&db, &["--json", "verify"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clean"], false);
+    assert!(v["problems"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("tags.dict"));
+    assert!(v["problems"][0]["offset"].is_u64());
+    let o = run(&db, &["inspect", "--segment", dict.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+}
+
+#[test]
+fn bad_lines_are_reported_with_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let f = dir.path().join("in.csv");
+    std::fs::write(
+        &f,
+        "timestamp,tag,count\n\
+         1508112000,good,1\n\
+         not-a-time,x,1\n\
+         1508112000,me too,1\n\
+         -60,old,1\n\
+         1969-12-31T23:59:00Z,old,1\n\
+         1508112060,good,2\n",
+    )
+    .unwrap();
+    let o = run(&db, &["ingest", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    let name = f.display().to_string();
+    for line in [3, 4, 5, 6] {
+        assert!(
+            err.contains(&format!("{name}:{line}: ")),
+            "line {line}: {err}"
+        );
+    }
+    assert!(err.contains("before 1970"), "{err}");
+    assert!(err.contains("whitespace"), "{err}");
+    assert!(
+        err.contains("accepted") && err.contains("rejected"),
+        "{err}"
+    );
+    // Every good line was still ingested.
+    let v = json(&run(&db, &["--json", "top"]));
+    assert_eq!(v, serde_json::json!([{"tag": "good", "count": 3}]));
+}
+
+#[test]
+fn only_the_first_20_bad_lines_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input: String = (0..25).map(|i| format!("{i}bad\n")).collect();
+    let o = run_stdin(&db, &["ingest"], &input);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert_eq!(err.matches("<stdin>:").count(), 20, "{err}");
+    assert!(err.contains("5 more"), "{err}");
+}
+
+#[test]
+fn strict_rejects_the_whole_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(
+        &db,
+        &["ingest", "--strict", "--batch-size", "1"],
+        "1508112000,a,1\n1508112060,b,1\n1508112120,c d,1\n",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("<stdin>:3:"), "{}", stderr(&o));
+    let v = json(&run(&db, &["--json", "inspect"]));
+    assert_eq!(v["total"], 0, "{v}");
+    // A clean input goes in whole.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--strict"],
+        "1508112000,a,1\n1508112060,b,1\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&run(&db, &["--json", "inspect"]))["total"], 2);
+}
+
+#[test]
+fn ndjson_tweet_ids_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(
+        &db,
+        &["ingest", "--format", "ndjson"],
+        "{\"ts\": 1508112000, \"tag\": \"A\", \"count\": 3}\n{\"ts\": \"2017-10-16 00:01:00\", \"tag\": \"a\"}\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_stdin(
+        &db,
+        &["ingest", "--columns", "tag,timestamp,count"],
+        "ticker,timestamp,value\nB,2017-10-16 00:00:53,5\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // 929000000000000000 is 2017-11-10T14:57:14Z.
+    let o = run_stdin(
+        &db,
+        &[
+            "ingest",
+            "--format",
+            "tweet-ids",
+            "--tag",
+            "#MeToo",
+            "--max-future-skew",
+            "60d",
+        ],
+        "id\n929000000000000000\n929000000000000001\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&run(&db, &["--json", "top"]));
+    assert_eq!(
+        v,
+        serde_json::json!([{"tag":"b","count":5},{"tag":"a","count":4},{"tag":"metoo","count":2}])
+    );
+    // tweet-ids without --tag is bad usage.
+    let o = run_stdin(&db, &["ingest", "--format", "tweet-ids"], "1\n");
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn ack_prints_committed_lines_after_each_durable_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input: String = (0..5).map(|i| format!("{},t,1\n", T0 + i * 60)).collect();
+    let o = run_stdin(&db, &["ingest", "--ack", "--batch-size", "2"], &input);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "committed 2\ncommitted 4\ncommitted 5\n");
+}
+
+#[test]
+fn usage_and_time_errors_exit_2_runtime_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    for args in [
+        &["query", "metoo", "--from", "yesterday-ish"][..],
+        &["query", "metoo", "--from", "2017-13-01"][..],
+        &["query", "metoo", "--from", "1969-12-31T00:00:00Z"][..],
+        &["query", "metoo", "--step", "5m"][..],
+        &["query", "me too"][..],
+        &["trending", "--window", "soon"][..],
+        &["no-such-command"][..],
+    ] {
+        let o = run(&db, args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).is_empty());
+    }
+    // A missing store for each read command: exit 1, one clear sentence.
+    let missing = dir.path().join("missing");
+    for args in [
+        &["query", "metoo"][..],
+        &["top"][..],
+        &["trending"][..],
+        &["inspect"][..],
+        &["verify"][..],
+        &["export"][..],
+        &["compact"][..],
+    ] {
+        let o = run(&missing, args);
+        assert_eq!(code(&o), 1, "{args:?}");
+        assert!(stderr(&o).contains("missing"), "{args:?}: {}", stderr(&o));
+        assert!(!missing.exists(), "{args:?} created the store");
+    }
+}
+
+#[test]
+fn export_then_ingest_gives_identical_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    sample(&a);
+    // A tag that normalises to something starting with '#' must survive too,
+    // as must one that needs CSV quoting.
+    let o = run_stdin(
+        &a,
+        &["ingest"],
+        "1508112000,##hash,2\n1508112000,\"a,b\",3\n1508112000,\"q\"\"uote\",4\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for format in ["csv", "ndjson"] {
+        let b = dir.path().join(format!("b-{format}"));
+        let exported = run(&a, &["export", "--format", format]);
+        assert_eq!(code(&exported), 0, "{}", stderr(&exported));
+        let o = run_stdin(&b, &["ingest", "--format", format], &stdout(&exported));
+        assert_eq!(code(&o), 0, "{format}: {}", stderr(&o));
+        for args in [
+            &["--json", "top", "-k", "100"][..],
+            &["--json", "query", "metoo"][..],
+            &["--json", "query", "##hash", "--step", "1h"][..],
+            &["--json", "trending", "--min-count", "1"][..],
+        ] {
+            assert_eq!(
+                json(&run(&a, args)),
+                json(&run(&b, args)),
+                "{format} {args:?}"
+            );
+        }
+        let top = json(&run(&b, &["--json", "top", "-k", "100"]));
+        let tags: Vec<&str> = top
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["tag"].as_str().unwrap())
+            .collect();
+        assert!(tags.contains(&"#hash") && tags.contains(&"a,b") && tags.contains(&"q\"uote"));
+    }
+}
+
+#[test]
+fn read_commands_work_while_another_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut writer = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["ingest", "--ack", "--batch-size", "1", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = writer.stdin.take().unwrap();
+    let mut acks = BufReader::new(writer.stdout.take().unwrap());
+    let mut line = String::new();
+    for i in 0..3i64 {
+        writeln!(input, "{},live,{}", T0 + i * 60, i + 1).unwrap();
+        input.flush().unwrap();
+        line.clear();
+        acks.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("committed {}\n", i + 1));
+        // The writer holds the lock now; readers still see what it committed.
+        let v = json(&run(&db, &["--json", "query", "live"]));
+        assert_eq!(v["total"], (1..=i + 1).sum::<i64>(), "{v}");
+        json(&run(&db, &["--json", "top"]));
+        json(&run(&db, &["--json", "trending", "--min-count", "1"]));
+        json(&run(&db, &["--json", "inspect"]));
+        json(&run(&db, &["--json", "verify"]));
+        assert_eq!(code(&run(&db, &["export"])), 0);
+    }
+    // A second writer is refused with exit 1.
+    let o = run_stdin(&db, &["ingest"], "1508112000,x,1\n");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("locked"), "{}", stderr(&o));
+    drop(input);
+    assert!(writer.wait().unwrap().success());
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for sub in [
+        "ingest", "query", "top", "trending", "compact", "inspect", "verify", "export", "demo",
+    ] {
+        let o = bin().args([sub, "--help"]).output().unwrap();
+        assert_eq!(code(&o), 0, "{sub}");
+        assert!(stdout(&o).contains("Example"), "{sub}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn demo_runs_small_and_never_wipes_a_users_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data");
+    sample(&db);
+    let o = run(&db, &["--json", "demo", "--events", "20000"]);
+    let v = json(&o);
+    assert_eq!(v["exact"], true);
+    // The user's store is untouched; the demo went into a subdirectory.
+    assert_eq!(
+        json(&run(&db, &["--json", "inspect"]))["total"],
+        2500 + 465 + 7
+    );
+    let store = v["store"].as_str().unwrap();
+    assert!(store.ends_with("demo-1"), "{store}");
+    assert!(Path::new(v["svg"].as_str().unwrap()).exists());
+    // A demo store of its own is rebuilt in place.
+    let own = dir.path().join("own");
+    json(&run(&own, &["--json", "demo", "--events", "20000"]));
+    let v = json(&run(&own, &["--json", "demo", "--events", "20000"]));
+    assert_eq!(v["store"].as_str().unwrap(), own.to_str().unwrap());
+    assert!(dir.path().join("metoo.svg").exists());
+}
