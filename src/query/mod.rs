@@ -214,8 +214,24 @@ impl Snapshot {
         Some(m.max(self.retain_floor().unwrap_or(0)))
     }
 
+    /// The earliest minute answerable at minute resolution: the floor the
+    /// minute retention implies, and never inside an hour that is held only as
+    /// an hourly bucket. The second part matters when this snapshot's options
+    /// differ from the writer's (a read-only open with default options of a
+    /// store compacted with a shorter retention): an hourly bucket must never
+    /// be read as its hour's first minute.
     pub(crate) fn minute_floor(&self) -> Option<u32> {
-        self.limits.minute_floor(self.view.now)
+        let held_hours = self
+            .view
+            .segments
+            .iter()
+            .filter(|s| s.entry.resolution == Resolution::Hour && s.entry.cell_count > 0)
+            .map(|s| s.minute_span().1)
+            .max();
+        match (self.limits.minute_floor(self.view.now), held_hours) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub(crate) fn retain_floor(&self) -> Option<u32> {
