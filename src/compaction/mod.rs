@@ -81,8 +81,7 @@ pub(crate) fn run_pass(inner: &Arc<Inner>) -> Result<CompactionReport> {
                 panic!("injected compaction panic");
             }
             let view = inner.current_view();
-            let entries: Vec<SegmentEntry> =
-                view.segments.iter().map(|s| s.entry).collect();
+            let entries: Vec<SegmentEntry> = view.segments.iter().map(|s| s.entry).collect();
             let cfg = PolicyConfig {
                 limits: inner.limits(),
                 max_hour_segments: inner.opts.max_hour_segments,

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use ::trendlog::workload::Event;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use super::{
     add_to_hour, aggregate, cell_key, split_key, Res, System, TrendQuery, TrendRow, WindowFold,

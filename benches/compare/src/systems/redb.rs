@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use ::trendlog::workload::Event;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
     add_to_hour, aggregate, cell_key, split_key, Res, System, TrendQuery, TrendRow, WindowFold,

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection};
 use ::trendlog::workload::Event;
+use rusqlite::{params, Connection};
 
 use super::{add_to_hour, aggregate, Res, System, TrendQuery, TrendRow};
 
