@@ -266,14 +266,15 @@ impl Snapshot {
         let n = self.dict().read().len();
         let mut recent = vec![0u64; n];
         let mut basec = vec![0u64; n];
-        self.scan_window(blo.min(rlo), rhi, |tag, m, c| {
+        debug_assert!(blo <= bhi && bhi == rlo && rlo <= rhi);
+        self.sum_windows(&[blo, rlo, rhi], |w, tag, c| {
             let i = tag as usize;
             if i >= n {
                 return;
             }
-            if m >= rlo {
+            if w == 1 {
                 recent[i] += c;
-            } else if m >= blo && m < bhi {
+            } else {
                 basec[i] += c;
             }
         })?;
@@ -332,7 +333,7 @@ impl Snapshot {
         }
         let n = self.dict().read().len();
         let mut counts = vec![0u64; n];
-        self.scan_window(lo, hi, |tag, _, c| {
+        self.sum_windows(&[lo, hi], |_, tag, c| {
             if let Some(x) = counts.get_mut(tag as usize) {
                 *x += c;
             }

@@ -121,6 +121,73 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Per-tag sums over adjacent windows: `cuts` (ascending) split
+    /// `[cuts[0], cuts[last])` minutes into windows `[cuts[i], cuts[i + 1])`,
+    /// and `f(i, tag id, count)` is called with counts that add up, per tag
+    /// and window, to that tag's total in window `i` (a tag may be reported
+    /// several times per window). A sealed segment lying wholly inside one
+    /// window contributes its cached per-tag totals
+    /// ([`crate::format::segment::SegmentView::tag_totals`]): one call per tag
+    /// instead of one per cell. Segments cut by a window edge, and the
+    /// in-memory tail, are walked cell by cell.
+    pub(crate) fn sum_windows(
+        &self,
+        cuts: &[u32],
+        mut f: impl FnMut(usize, u32, u64),
+    ) -> Result<()> {
+        let floor = self.retain_floor().unwrap_or(0);
+        let cuts: Vec<u32> = cuts.iter().map(|&c| c.max(floor)).collect();
+        let (Some(&lo), Some(&hi)) = (cuts.first(), cuts.last()) else {
+            return Ok(());
+        };
+        if lo >= hi {
+            return Ok(());
+        }
+        let part = |m: u32| -> Option<usize> {
+            if m < lo || m >= hi {
+                return None;
+            }
+            // Few windows: a linear search beats a binary one.
+            Some(cuts[1..].iter().position(|&c| m < c).unwrap_or(0))
+        };
+        for seg in &self.view().segments {
+            let (s_lo, s_hi) = seg.minute_span();
+            if s_hi <= lo || s_lo >= hi {
+                continue;
+            }
+            let corrupt =
+                |e: crate::format::DecodeError| Error::corrupted(&seg.name, e.offset, e.kind);
+            let whole = cuts.windows(2).position(|w| s_lo >= w[0] && s_hi <= w[1]);
+            if let Some(i) = whole {
+                let t = seg.view.tag_totals().map_err(corrupt)?;
+                for (&tag, &c) in t.tags.iter().zip(&t.totals) {
+                    f(i, tag, c);
+                }
+                continue;
+            }
+            let to_minute = minute_mapper(seg.entry.resolution);
+            seg.view
+                .for_each_cell(|tag, t, c| {
+                    if let Some(i) = part(to_minute(t)) {
+                        f(i, tag, c);
+                    }
+                })
+                .map_err(corrupt)?;
+        }
+        for run in &self.view().runs {
+            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
+                continue;
+            }
+            let c = &run.cells;
+            for ((&tag, &m), &n) in c.tags.iter().zip(&c.times).zip(&c.counts) {
+                if let Some(i) = part(m) {
+                    f(i, tag, n);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Total events of `tag` in `range`. A minute counts when its first second
     /// lies in the range (events are stored per minute). A tag never seen has
     /// total 0.

@@ -345,9 +345,10 @@ fn child(a: &Args, name: &str) -> Res<ExitCode> {
     }
     let mut s = kept.ok_or("no ingest run")?;
 
-    let (bytes_on_disk, reopen_ms) = if kind.persistent {
+    let (bytes_on_disk, preallocated, reopen_ms) = if kind.persistent {
         s.close()?;
-        let bytes = dir_size(&last_dir)?;
+        let preallocated = systems::unused_preallocation(&kind, &last_dir)?;
+        let bytes = dir_size(&last_dir)?.saturating_sub(preallocated);
         let mut times = Vec::new();
         let mut reopened = None;
         for j in 0..a.runs {
@@ -361,9 +362,9 @@ fn child(a: &Args, name: &str) -> Res<ExitCode> {
             }
         }
         s = reopened.ok_or("no reopen")?;
-        (Some(bytes), Some(median(times)))
+        (Some(bytes), Some(preallocated), Some(median(times)))
     } else {
-        (None, None)
+        (None, None, None)
     };
 
     let q = Questions::new(max_minute);
@@ -386,6 +387,7 @@ fn child(a: &Args, name: &str) -> Res<ExitCode> {
         "ingest_secs": ingest_secs,
         "ingest_events_per_sec": spec.events as f64 / ingest_median,
         "bytes_on_disk": bytes_on_disk,
+        "preallocated_unused_bytes": preallocated,
         "cells": cells,
         "bytes_per_cell": bytes_on_disk.map(|b| b as f64 / cells.max(1) as f64),
         "peak_rss_delta_bytes": peak,
@@ -727,6 +729,15 @@ fn parent(a: &Args) -> Res<ExitCode> {
             r["system"].as_str().unwrap_or("?"),
             r["durability"].as_str().unwrap_or("?")
         ));
+    }
+    for r in &results {
+        if let Some(p) = r["preallocated_unused_bytes"].as_u64().filter(|&p| p > 0) {
+            table.push_str(&format!(
+                "  {:<9} bytes/cell excludes {:.1} MiB preallocated but unused (the empty active log)\n",
+                r["system"].as_str().unwrap_or("?"),
+                p as f64 / 1_048_576.0
+            ));
+        }
     }
     let v = versions();
     table.push_str(&format!(

@@ -136,7 +136,7 @@ pub fn kinds() -> Vec<Kind> {
             name: "trendlog",
             persistent: true,
             pre_aggregates: false,
-            durability: "sync per batch (SyncPolicy::EveryBatch)",
+            durability: "sync per batch (SyncPolicy::EveryBatch); flush = sync + seal",
         },
         Kind {
             name: "hashmap",
@@ -181,6 +181,19 @@ pub fn open(kind: &Kind, dir: &Path) -> Res<Box<dyn System>> {
         "fjall" => Box::new(fjall::FjallSys::open(dir)?),
         other => return Err(format!("unknown system {other:?}").into()),
     })
+}
+
+/// Bytes in `dir` that a system reserved ahead of use (preallocated, still
+/// zero), which the harness reports apart from the bytes per cell.
+pub fn unused_preallocation(kind: &Kind, dir: &Path) -> Res<u64> {
+    match kind.name {
+        #[cfg(feature = "trendlog-engine")]
+        "trendlog" => trendlog::unused_preallocation(dir),
+        _ => {
+            let _ = dir;
+            Ok(0)
+        }
+    }
 }
 
 /// Pre-aggregates a batch into `(tag, minute) -> count` with the std hasher,

@@ -1,0 +1,77 @@
+//! `ingest`: events per second into a fresh store, durable per batch
+//! (`SyncPolicy::EveryBatch`), one thread or two sharing the store, batches
+//! of 1,000 and 100,000 events. Each iteration opens a fresh store (untimed)
+//! and times the ingest of the first 500,000 events of the issue-7 workload
+//! (5M events / 24 h, 200,000 tags), including the interning of new tags.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use trendlog::Store;
+
+const EVENTS: usize = 500_000;
+
+fn bench(c: &mut Criterion) {
+    let data = common::workload(5_000_000, 24 * 3600);
+    let events = &data.events[..EVENTS];
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    for (name, batch) in [("batch_1k", 1_000), ("batch_100k", 100_000)] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let store = Store::open(dir.path(), common::opts()).expect("open");
+                    let t = Instant::now();
+                    common::ingest(&store, &data.names, events, batch);
+                    total += t.elapsed();
+                    drop(store);
+                }
+                total
+            })
+        });
+    }
+    for (name, batch) in [
+        ("threads2_batch_1k", 1_000),
+        ("threads2_batch_100k", 100_000),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let store = Store::open(dir.path(), common::opts()).expect("open");
+                    let t = Instant::now();
+                    std::thread::scope(|s| {
+                        for part in 0..2 {
+                            let store = store.clone();
+                            let names = &data.names;
+                            s.spawn(move || {
+                                // Batches alternate between the threads.
+                                for (i, chunk) in events.chunks(batch).enumerate() {
+                                    if i % 2 == part {
+                                        common::ingest(&store, names, chunk, batch);
+                                    }
+                                }
+                            });
+                        }
+                    });
+                    total += t.elapsed();
+                    drop(store);
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = bench
+}
+criterion_main!(benches);
