@@ -99,8 +99,12 @@ impl Dict {
     pub(crate) fn from_names<'a>(
         names: impl IntoIterator<Item = &'a str>,
     ) -> std::result::Result<Dict, (usize, String)> {
+        let names = names.into_iter();
         let mut d = Dict::default();
-        for (i, n) in names.into_iter().enumerate() {
+        let hint = names.size_hint().0;
+        d.names.reserve(hint);
+        d.ids.reserve(hint);
+        for (i, n) in names.enumerate() {
             let name: Arc<str> = Arc::from(n);
             if d.ids.insert(name.clone(), i as u32).is_some() {
                 return Err((i, n.to_string()));

@@ -520,7 +520,13 @@ impl Store {
             blocks += 1;
         }
         report.blocks_replayed = blocks;
-        let garbage = garbage_len(&log_bytes, log_end);
+        // A clean end means everything past the last block is zeros already.
+        let clean = matches!(scan.end, ScanEnd::Clean) && report.log_blocks_dropped == 0;
+        let garbage = if clean {
+            0
+        } else {
+            garbage_len(&log_bytes, log_end)
+        };
         if garbage > 0 {
             report.log_tail_bytes_cut = garbage;
             if !read_only {

@@ -118,7 +118,10 @@ pub struct Stats {
     pub earliest_kept: Option<Minute>,
     /// Distinct tags ever interned.
     pub tags: u64,
-    /// Non-zero `(tag, time)` cells held in total (sealed segments plus the active tail).
+    /// Non-zero `(tag, time)` cells as stored (sealed segments plus the active
+    /// tail). A late event for a minute whose segment is already sealed is a
+    /// second cell for that minute in a later segment until compaction merges
+    /// them, so this can exceed the number of distinct `(tag, minute)` keys.
     pub cells: u64,
     /// Cells in sealed minute segments.
     pub minute_cells: u64,
