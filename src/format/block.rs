@@ -574,7 +574,7 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
                 blocks.push((pos as u64, view.len() as u32));
                 pos += view.len();
             }
-            Err(e) => break damaged_end(buf, pos, e.kind, |b| decode_block(b).is_ok()),
+            Err(e) => break damaged_end(buf, pos, 8, e.kind, |b| decode_block(b).is_ok()),
         }
     };
     LogScan {
@@ -591,10 +591,11 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
 pub(crate) fn damaged_end(
     buf: &[u8],
     pos: usize,
+    step: usize,
     kind: CorruptionKind,
     is_valid: impl Fn(&[u8]) -> bool,
 ) -> ScanEnd {
-    let mut q = pos + 8;
+    let mut q = pos + step;
     while q < buf.len() {
         if is_valid(&buf[q..]) {
             return ScanEnd::Corrupt(DecodeError::new(
@@ -604,7 +605,7 @@ pub(crate) fn damaged_end(
                 },
             ));
         }
-        q += 8;
+        q += step;
     }
     ScanEnd::TornTail {
         offset: pos as u64,

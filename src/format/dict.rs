@@ -2,11 +2,11 @@
 //! file order, from 0) is the tag with id `i`.
 //!
 //! A 16-byte file header ([`encode_dict_header`]) is followed by entries
-//! ([`encode_dict_entry`]). Every entry starts at an 8-byte-aligned offset and
-//! is padded with zeros to a multiple of 8, so [`scan_dict`] can look for a
-//! later valid entry at every aligned offset after damage, exactly as
-//! [`super::scan_log`] does for blocks: the alignment plus the entry's CRC are
-//! its recognisable start.
+//! ([`encode_dict_entry`]), packed with no padding: a dictionary holds one
+//! entry per distinct tag, often more bytes than the cells of rare tags, so
+//! every byte counts. After damage, [`scan_dict`] looks for a later valid entry
+//! at every byte offset (the file is small next to the segments); the entry's
+//! length range and CRC are its recognisable start.
 //!
 //! An entry's payload starts with a key kind byte. Kind 0 is a plain tag; later
 //! versions may add kinds whose key carries labels beside the tag, which is a
@@ -52,11 +52,10 @@ pub fn decode_dict_header(buf: &[u8]) -> Result<(), DecodeError> {
 
 /// The encoded length of an entry for a tag of `tag_len` bytes (a multiple of 8).
 pub fn encoded_dict_entry_len(tag_len: usize) -> usize {
-    (ENTRY_PREFIX_LEN + 1 + tag_len + 7) & !7
+    ENTRY_PREFIX_LEN + 1 + tag_len
 }
 
-/// Appends the entry for `tag` to `out` (which the caller keeps 8-aligned
-/// relative to the file start: the header and every entry are multiples of 8).
+/// Appends the entry for `tag` to `out`: `8 + 1 + tag.len()` bytes.
 ///
 /// # Panics
 /// If `tag` is empty or longer than [`MAX_KEY_LEN`] bytes; callers validate
@@ -117,12 +116,6 @@ pub fn decode_dict_entry(buf: &[u8]) -> Result<(&str, usize), DecodeError> {
         ));
     }
     let payload_end = ENTRY_PREFIX_LEN + payload_len;
-    if entry[payload_end..].iter().any(|&b| b != 0) {
-        return Err(DecodeError::invalid(
-            payload_end as u64,
-            "dictionary entry padding is not zero",
-        ));
-    }
     let kind = entry[ENTRY_PREFIX_LEN];
     if kind != KEY_KIND_TAG {
         return Err(DecodeError::invalid(
@@ -159,7 +152,7 @@ pub struct DictScan<'a> {
 /// Ends cleanly at the end of `buf` or at the first entry offset after which
 /// every byte is zero. An entry that fails to decode at `X` ends the scan with
 /// [`ScanEnd::Corrupt`] (`DamageBeforeValidData`) if a valid entry starts at
-/// some later 8-aligned offset, and with [`ScanEnd::TornTail`] at `X`
+/// some later offset, and with [`ScanEnd::TornTail`] at `X`
 /// otherwise.
 pub fn scan_dict(buf: &[u8]) -> DictScan<'_> {
     let header = decode_dict_header(buf);
@@ -190,7 +183,7 @@ pub fn scan_dict(buf: &[u8]) -> DictScan<'_> {
                 entries.push(key);
                 pos += len;
             }
-            Err(e) => break damaged_end(buf, pos, e.kind, |b| decode_dict_entry(b).is_ok()),
+            Err(e) => break damaged_end(buf, pos, 1, e.kind, |b| decode_dict_entry(b).is_ok()),
         }
     };
     DictScan {
