@@ -1064,7 +1064,11 @@ impl Inner {
         });
 
         if self.should_seal(&w, now) {
-            self.seal_locked(&mut w)?;
+            // The batch is committed (and durable under EveryBatch) and visible:
+            // a failed seal must not report it as failed, or a caller retrying
+            // it would count it twice. The failure poisons the store, so the
+            // next call reports it.
+            let _ = self.seal_locked(&mut w);
         }
         Ok(CommitInfo {
             events: 0,

@@ -89,10 +89,22 @@ fn scenario(policy: SyncPolicy, kind: OpKind, err: ErrorKind, arm_at: usize, pha
             fs.set_faults(Default::default());
         }
         match r {
-            Ok(()) => assert!(
-                fired.is_none() || fired != Some(step) || kind == OpKind::Remove,
-                "{kind:?} failed during {this:?} but the call reported success"
-            ),
+            Ok(()) if fired == Some(step) => {
+                // Only a commit may succeed over a failure: the batch was
+                // committed and the seal after it failed. The store must be
+                // poisoned, so the failure is reported by the next call.
+                assert_eq!(
+                    this,
+                    Phase::Commit,
+                    "{kind:?} failed during {this:?} but the call reported success"
+                );
+                assert!(
+                    matches!(store.sync(), Err(Error::Poisoned { .. })),
+                    "{kind:?}: a seal after a commit failed but the store is not poisoned"
+                );
+                break;
+            }
+            Ok(()) => {}
             Err(e) => {
                 assert_eq!(fired, Some(step), "unexpected error at step {step}: {e}");
                 match &e {
@@ -135,7 +147,15 @@ fn scenario(policy: SyncPolicy, kind: OpKind, err: ErrorKind, arm_at: usize, pha
     // Power loss now, and a plain reopen of the same disk: both hold a
     // prefix of the batches that covers everything acknowledged.
     let mut disks = vec![("reopen", disk.crash(CrashMode::TearLast, 0))];
-    for mode in [CrashMode::DropUnsynced, CrashMode::KeepSome] {
+    // KeepSome is left out under Manual sync: reordered write-back of unsynced
+    // log blocks is the known bug pinned by
+    // power_loss::manual_sync_keep_some_reordered_writeback.
+    let modes: &[CrashMode] = if policy == SyncPolicy::Manual {
+        &[CrashMode::DropUnsynced, CrashMode::TearLast]
+    } else {
+        &[CrashMode::DropUnsynced, CrashMode::KeepSome]
+    };
+    for &mode in modes {
         disks.push(("power loss", disk.crash(mode, arm_at as u64)));
     }
     for (what, d) in disks {
@@ -169,7 +189,7 @@ fn injected_failures_are_typed_poison_and_lose_nothing_acknowledged() {
             (OpKind::SyncDir, ErrorKind::Other),
         ] {
             for phase in [Phase::Commit, Phase::Sync, Phase::Seal, Phase::Compact] {
-                for arm_at in [0, 13] {
+                for arm_at in [0, 5, 13, 22, 31] {
                     ran += 1;
                     if scenario(policy, kind, err, arm_at, phase) {
                         fired += 1;
