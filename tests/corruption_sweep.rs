@@ -317,7 +317,7 @@ fn finish(name: &str, ctx: &Ctx, t: Instant) {
 fn flipped_bytes() {
     let t = Instant::now();
     let mut ctx = setup();
-    let names: Vec<String> = ctx.good.keys().cloned().filter(|n| n != "LOCK").collect();
+    let names: Vec<String> = ctx.good.keys().filter(|&n| n != "LOCK").cloned().collect();
     eprintln!(
         "store files: {:?}",
         ctx.good
@@ -353,7 +353,7 @@ fn flipped_bytes() {
             ctx.trial(
                 &format!("flip {name}[{pos}] bit {bit}"),
                 &files,
-                n % 16 == 0,
+                n.is_multiple_of(16),
             );
         }
     }
@@ -364,7 +364,7 @@ fn flipped_bytes() {
 fn truncations_and_zeroed_sectors() {
     let t = Instant::now();
     let mut ctx = setup();
-    let names: Vec<String> = ctx.good.keys().cloned().filter(|n| n != "LOCK").collect();
+    let names: Vec<String> = ctx.good.keys().filter(|&n| n != "LOCK").cloned().collect();
     let mut n = 0u64;
     for name in &names {
         let len = ctx.good[name].len();
@@ -377,7 +377,11 @@ fn truncations_and_zeroed_sectors() {
             let mut files = ctx.good.clone();
             files.get_mut(name).unwrap().truncate(cut);
             n += 1;
-            ctx.trial(&format!("truncate {name} to {cut}"), &files, n % 8 == 0);
+            ctx.trial(
+                &format!("truncate {name} to {cut}"),
+                &files,
+                n.is_multiple_of(8),
+            );
         }
         for sector in 0..len.div_ceil(512) {
             let mut files = ctx.good.clone();
@@ -412,7 +416,7 @@ fn swaps(cross: impl Fn(&str) -> bool, intra: bool) -> Ctx {
     let mut ctx = setup();
     let other_dir = tempfile::tempdir_in(shm()).unwrap();
     let other = build(other_dir.path(), 2, LOG_BATCHES);
-    let names: Vec<String> = ctx.good.keys().cloned().filter(|n| n != "LOCK").collect();
+    let names: Vec<String> = ctx.good.keys().filter(|&n| n != "LOCK").cloned().collect();
     for name in &names {
         if let Some(theirs) = other.get(name).filter(|_| cross(name)) {
             let mut files = ctx.good.clone();

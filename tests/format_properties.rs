@@ -75,7 +75,7 @@ fn real_files() -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-fn file<'a>(files: &'a [(PathBuf, Vec<u8>)], pred: impl Fn(&str) -> bool) -> &'a [u8] {
+fn file(files: &[(PathBuf, Vec<u8>)], pred: impl Fn(&str) -> bool) -> &[u8] {
     &files
         .iter()
         .find(|(p, _)| pred(p.file_name().unwrap().to_str().unwrap()))
