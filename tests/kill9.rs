@@ -70,7 +70,20 @@ fn child_main() {
     let seed: u64 = it.next().unwrap().parse().unwrap();
     let start: u64 = it.next().unwrap().parse().unwrap();
     let compact_mode = it.next().unwrap() == "compact";
-    let store = Store::open(&dir, child_opts(!compact_mode)).unwrap();
+    // The parent's other test thread may fork (to spawn its own child) while
+    // the parent has this store open; the forked process shares the LOCK file
+    // description until it execs (O_CLOEXEC), so the lock can look held for a
+    // moment. Retry a little.
+    let mut tries = 0;
+    let store = loop {
+        match Store::open(&dir, child_opts(!compact_mode)) {
+            Err(trendlog::Error::Locked { .. }) if tries < 500 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other.unwrap(),
+        }
+    };
     let resumed = store.source_position().map_or(0, |p| {
         u64::from_le_bytes(p.try_into().expect("an 8-byte source position"))
     });
