@@ -209,7 +209,11 @@ pub fn open_store(data: &[u8]) {
             Err(e) => panic!("{what}: query failed: {e:?}"),
         }
     };
-    check(Store::open_read_only_with(DIR, opts(&fs)), "read-only open");
+    // A read-only open retries a damaged store a few times with sleeps (a
+    // writer may be mid-append), which would throttle the fuzzer: sample it.
+    if mode & 0x0e == 0 {
+        check(Store::open_read_only_with(DIR, opts(&fs)), "read-only open");
+    }
     let _ = verify::verify(Path::new(DIR), &opts(&fs));
     check(Store::open(DIR, opts(&fs)), "open");
 }
