@@ -323,7 +323,7 @@ impl Store {
                 Err(e) => return Err(Error::io(p, e)),
             }
         };
-        let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
+        let mut names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
         let manifest_path = dir.join(files::MANIFEST);
         let manifest = if names.iter().any(|n| n == files::MANIFEST) {
             let bytes = files::read_file(&*vfs, &manifest_path)?;
@@ -339,7 +339,11 @@ impl Store {
                     "the manifest is missing but sealed segments exist",
                 ));
             }
-            create_store(&*vfs, dir, &names)?
+            let m = create_store(&*vfs, dir, &names, opts.log_file_bytes)?;
+            // create_store removed the leftovers of an interrupted creation;
+            // the old listing would send the cleanup below after them again.
+            names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
+            m
         };
         validate_manifest(&manifest, &manifest_path)?;
 
@@ -825,7 +829,12 @@ fn validate_manifest(m: &Manifest, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn create_store(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<Manifest> {
+fn create_store(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    names: &[String],
+    log_file_bytes: u64,
+) -> Result<Manifest> {
     // Only the files of an interrupted creation can be here (no manifest was
     // ever written, so nothing was ever acknowledged).
     for n in names {
@@ -838,7 +847,7 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<Manifest>
         }
     }
     files::write_new_file(vfs, &dir.join(files::DICT), &encode_dict_header())?;
-    create_log(vfs, dir, 1, Options::default().log_file_bytes)?;
+    create_log(vfs, dir, 1, log_file_bytes)?;
     let m = Manifest {
         generation: 1,
         next_file_id: 2,
@@ -1066,7 +1075,11 @@ impl Inner {
         });
 
         if self.should_seal(&w, now) {
-            self.seal_locked(&mut w)?;
+            // The batch is committed (and durable under EveryBatch) and visible:
+            // a failed seal must not report it as failed, or a caller retrying
+            // it would count it twice. The failure poisons the store, so the
+            // next call reports it.
+            let _ = self.seal_locked(&mut w);
         }
         Ok(CommitInfo {
             events: 0,

@@ -1,0 +1,5 @@
+//! Arbitrary input lines through every parser of `trendlog::parse`: no panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| trendlog_fuzz::parse_lines(data));

@@ -1,0 +1,403 @@
+//! The bodies of the fuzz targets, in a library so the regression tests in the
+//! main crate's `tests/` can replay found inputs through the same code.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arbitrary::Arbitrary;
+use trendlog::format::block::{decode_block, scan_log};
+use trendlog::format::dict::scan_dict;
+use trendlog::format::manifest::encode_manifest;
+use trendlog::format::segment::SegmentView;
+use trendlog::storage::sim::{CrashMode, SimFs};
+use trendlog::storage::vfs::{OpenMode, Vfs};
+use trendlog::time::{Step, TimeRange};
+use trendlog::{verify, Error, Options, Store, SyncPolicy};
+
+/// Segment bytes: decode, verify, read every cell; a verified segment's cells
+/// add up to its header.
+pub fn decode_segment(data: &[u8]) {
+    let Ok(view) = SegmentView::open(data) else {
+        return;
+    };
+    let meta = *view.meta();
+    let _ = view.max_tag();
+    let mut out = Vec::new();
+    for tag in [0, 1, 2, view.max_tag(), u32::MAX] {
+        let _ = view.tag_cells(tag, &mut out);
+    }
+    let (mut n, mut sum) = (0u64, 0u128);
+    let walked = view.for_each_cell(|_, _, c| {
+        n += 1;
+        sum += u128::from(c);
+    });
+    if view.verify().is_ok() {
+        assert!(walked.is_ok(), "a verified segment fails to walk");
+        assert_eq!(n, meta.cell_count, "verified segment: cell count differs from its header");
+        assert_eq!(sum, u128::from(meta.total), "verified segment: total differs from its header");
+    }
+}
+
+/// Log bytes: scan, and every block the scan calls valid decodes.
+pub fn decode_log(data: &[u8]) {
+    let scan = scan_log(data);
+    for &(off, len) in &scan.blocks {
+        let b = decode_block(&data[off as usize..]).expect("a block the scan accepted must decode");
+        assert_eq!(b.len(), len as usize);
+        let _ = b.to_cells();
+        let _ = b.source();
+    }
+    // Any offset as a block start.
+    if let Some(&first) = data.first() {
+        let at = usize::from(first) % data.len();
+        if let Ok(b) = decode_block(&data[at..]) {
+            for (t, m, c) in b.iter() {
+                std::hint::black_box((t, m, c));
+            }
+        }
+    }
+}
+
+/// Dictionary bytes.
+pub fn decode_dict(data: &[u8]) {
+    let scan = scan_dict(data);
+    for e in &scan.entries {
+        std::hint::black_box(e.len());
+    }
+}
+
+/// Manifest bytes: what decodes re-encodes to the same manifest.
+pub fn decode_manifest(data: &[u8]) {
+    use trendlog::format::manifest::decode_manifest as decode;
+    if let Ok(m) = decode(data) {
+        let again = decode(&encode_manifest(&m)).expect("a re-encoded manifest decodes");
+        assert_eq!(m, again);
+    }
+}
+
+const DIR: &str = "/db";
+const T0: i64 = 1_508_025_600;
+const TAGS: [&str; 4] = ["metoo", "timesup", "été", "x"];
+
+fn opts(fs: &SimFs) -> Options {
+    Options::default()
+        .sync_policy(SyncPolicy::Manual)
+        .background_compaction(false)
+        .minute_retention(Some(Duration::from_secs(3600)))
+        .seal_cells(16)
+        .log_file_bytes(4096)
+        .vfs(Arc::new(fs.clone()))
+}
+
+/// Queries everything a store can answer; errors other than corruption and
+/// resolution are not expected.
+fn query_all(store: &Store) -> Result<Vec<u64>, Error> {
+    let all = TimeRange::new(T0 - 86_400, T0 + 3 * 86_400)?;
+    let snap = store.snapshot();
+    let mut out = Vec::new();
+    for t in TAGS {
+        out.push(snap.total(t, all)?);
+        let s = snap.series(t, all, Step::Hour)?;
+        assert_eq!(s.total, *out.last().unwrap());
+    }
+    let _ = snap.top(all, 5)?;
+    let _ = snap.stats();
+    let _ = snap.segments();
+    Ok(out)
+}
+
+fn write_file(fs: &SimFs, name: &str, bytes: &[u8]) {
+    let p = Path::new(DIR).join(name);
+    if fs.exists(&p).unwrap() {
+        fs.remove(&p).unwrap();
+    }
+    let f = fs.open(&p, OpenMode::CREATE).unwrap();
+    f.write_all_at(bytes, 0).unwrap();
+    f.sync_data().unwrap();
+}
+
+const NAMES: [&str; 8] = [
+    "MANIFEST",
+    "tags.dict",
+    "log-0000000000000001.log",
+    "seg-0000000000000002.min",
+    "seg-0000000000000003.hour",
+    "log-0000000000000004.log",
+    "MANIFEST.tmp",
+    "seg-0000000000000005.min",
+];
+
+/// Builds a small real store in `fs` and returns its per-tag totals.
+fn build_store(fs: &SimFs) -> Vec<u64> {
+    let s = Store::open(DIR, opts(fs)).unwrap();
+    for h in 0..3i64 {
+        for i in 0..6i64 {
+            s.record(TAGS[(h + i) as usize % 4], T0 + h * 3600 + i * 300, 1 + i as u64).unwrap();
+        }
+        s.seal().unwrap();
+    }
+    s.compact().unwrap();
+    s.record("metoo", T0 + 3 * 3600, 5).unwrap();
+    s.record("x", T0 + 3 * 3600 + 60, 2).unwrap();
+    s.sync().unwrap();
+    let t = query_all(&s).unwrap();
+    s.close().unwrap();
+    t
+}
+
+/// A store directory from arbitrary bytes. First byte even: every file is
+/// arbitrary (split by a length-prefixed format). Odd: a real store is built
+/// and then edited by `(file, offset, xor)` triples from the data; an edited
+/// store must open with the same totals, or report corruption.
+pub fn open_store(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let fs = SimFs::new();
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    let mut expected = None;
+    if mode & 1 == 0 {
+        let mut rest = rest;
+        while rest.len() >= 3 {
+            let which = NAMES[usize::from(rest[0]) % NAMES.len()];
+            let len = (usize::from(u16::from_le_bytes([rest[1], rest[2]]))).min(rest.len() - 3);
+            write_file(&fs, which, &rest[3..3 + len]);
+            rest = &rest[3 + len..];
+        }
+    } else {
+        expected = Some(build_store(&fs));
+        let files: Vec<_> = fs.paths();
+        for edit in rest.chunks_exact(4) {
+            let f = &files[usize::from(edit[0]) % files.len()];
+            let mut bytes = fs.contents(f).unwrap();
+            if bytes.is_empty() {
+                continue;
+            }
+            let off = usize::from(u16::from_le_bytes([edit[1], edit[2]])) % bytes.len();
+            if edit[3] == 0 {
+                bytes.truncate(off);
+            } else {
+                bytes[off] ^= edit[3];
+            }
+            write_file(&fs, f.file_name().unwrap().to_str().unwrap(), &bytes);
+        }
+    }
+    fs.sync_dir(Path::new(DIR)).unwrap();
+    let check = |r: Result<Store, Error>, what: &str| {
+        let store = match r {
+            Ok(s) => s,
+            Err(Error::Corrupted(_)) | Err(Error::Io { .. }) | Err(Error::NotAStore { .. }) => return,
+            Err(e) => panic!("{what}: unexpected error {e:?}"),
+        };
+        match query_all(&store) {
+            Ok(t) => {
+                if let Some(exp) = &expected {
+                    // A torn-looking tail of the log may be cut (never acknowledged
+                    // data can look the same); otherwise totals are exact.
+                    if store.recovery().is_clean() {
+                        assert_eq!(&t, exp, "{what}: wrong totals without any reported repair");
+                    } else {
+                        for (g, e) in t.iter().zip(exp) {
+                            assert!(g <= e, "{what}: a total grew: {t:?} vs {exp:?}");
+                        }
+                    }
+                }
+            }
+            Err(Error::Corrupted(_)) => {}
+            Err(e) => panic!("{what}: query failed: {e:?}"),
+        }
+    };
+    // A read-only open retries a damaged store a few times with sleeps (a
+    // writer may be mid-append), which would throttle the fuzzer: sample it.
+    if mode & 0x0e == 0 {
+        check(Store::open_read_only_with(DIR, opts(&fs)), "read-only open");
+    }
+    let _ = verify::verify(Path::new(DIR), &opts(&fs));
+    check(Store::open(DIR, opts(&fs)), "open");
+}
+
+/// One operation of the model target.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum Op {
+    /// A batch of (tag, minute offset, count).
+    Batch(Vec<(u8, u16, u8)>),
+    /// One record.
+    Record(u8, u16, u8),
+    /// `sync()`.
+    Sync,
+    /// `seal()`.
+    Seal,
+    /// `compact()`.
+    Compact,
+    /// Close and reopen.
+    Reopen,
+    /// Check a total against the model.
+    Total(u8, u16, u16),
+    /// Power loss after this many more file-system operations (mod 64).
+    CrashAfter(u8, u8),
+}
+
+type Model = BTreeMap<(usize, u32), u64>;
+
+fn add(m: &mut Model, tag: usize, minute: u16, c: u8) {
+    if c == 0 {
+        return; // a zero count adds nothing (the store keeps no empty cells)
+    }
+    *m.entry((tag % TAGS.len(), u32::from(minute) / 60)).or_default() += u64::from(c);
+}
+
+fn hours_of(store: &Store) -> Model {
+    let mut m = Model::new();
+    let all = TimeRange::new(T0, T0 + 1_100 * 3600).unwrap();
+    for (i, t) in TAGS.iter().enumerate() {
+        let s = store.series(t, all, Step::Hour).expect("hour series");
+        for (start, c) in s.points {
+            if c > 0 {
+                m.insert((i, ((start - T0) / 3600) as u32), c);
+            }
+        }
+    }
+    m
+}
+
+/// Arbitrary operations against the model; a crash picks the prefix of
+/// batches the disk kept, which must include every acknowledged one.
+pub fn ops_model(ops: Vec<Op>) {
+    let mut fs = SimFs::new();
+    let mut store = Store::open(DIR, opts(&fs)).unwrap();
+    // states[k]: model after k committed batches; acked: durable prefix.
+    let mut states: Vec<Model> = vec![Model::new()];
+    let mut acked = 0usize;
+    let mut crash: Option<(u8, u64)> = None;
+    for op in ops.into_iter().take(64) {
+        if crash.is_some() && matches!(op, Op::Reopen) {
+            break; // the armed power loss decides what the disk holds
+        }
+        let cur = states.len() - 1;
+        let r: Result<(), Error> = match op {
+            Op::Batch(evs) => {
+                let mut b = store.batch();
+                let mut next = states[cur].clone();
+                for (t, m, c) in evs.into_iter().take(32) {
+                    let t = usize::from(t) % TAGS.len();
+                    if b.add(TAGS[t], T0 + i64::from(m) * 60, u64::from(c)).is_ok() {
+                        add(&mut next, t, m, c);
+                    }
+                }
+                states.push(next);
+                b.commit().map(|_| ())
+            }
+            Op::Record(t, m, c) => {
+                let t = usize::from(t) % TAGS.len();
+                let mut next = states[cur].clone();
+                let mut b = store.batch();
+                if b.add(TAGS[t], T0 + i64::from(m) * 60, u64::from(c)).is_ok() {
+                    add(&mut next, t, m, c);
+                }
+                states.push(next);
+                b.commit().map(|_| ())
+            }
+            Op::Sync => store.sync().map(|_| acked = cur),
+            Op::Seal => store.seal().map(|_| acked = cur),
+            Op::Compact => store.compact().map(|_| ()),
+            Op::Reopen => {
+                let r = store.clone().close().map(|_| acked = cur);
+                drop(store);
+                store = Store::open(DIR, opts(&fs)).expect("reopen");
+                if r.is_ok() {
+                    assert_eq!(hours_of(&store), states[cur], "reopen changed the counts");
+                }
+                r
+            }
+            Op::Total(t, a, b) => {
+                if crash.is_none() {
+                    let t = usize::from(t) % TAGS.len();
+                    let (lo, hi) = (u32::from(a.min(b)) / 60, u32::from(a.max(b)) / 60);
+                    let want: u64 = states[cur]
+                        .range((t, lo)..(t, hi))
+                        .map(|(_, c)| c)
+                        .sum();
+                    let range = TimeRange::new(T0 + i64::from(lo) * 3600, T0 + i64::from(hi) * 3600)
+                        .unwrap();
+                    assert_eq!(store.total(TAGS[t], range).unwrap(), want, "total");
+                }
+                Ok(())
+            }
+            Op::CrashAfter(n, mode) => {
+                if crash.is_none() {
+                    fs.crash_after(u64::from(n % 64));
+                    crash = Some((mode, u64::from(n)));
+                }
+                Ok(())
+            }
+        };
+        if r.is_err() || fs.is_crashed() {
+            break;
+        }
+    }
+    if let Some((mode, seed)) = crash {
+        // Whatever happened, the power goes out now.
+        let attempted = states.len() - 1;
+        // KeepSome is left out: under Manual sync it reaches the known bug of
+        // reordered write-back of unsynced log blocks (docs/reliability.md,
+        // known limit 1), which would stop the fuzzer at once.
+        let modes = [CrashMode::DropUnsynced, CrashMode::TearLast, CrashMode::ZeroLast];
+        let mode = modes[usize::from(mode) % modes.len()];
+        let disk = fs.crash(mode, seed);
+        drop(store);
+        fs = disk;
+        let s = Store::open(DIR, opts(&fs)).expect("open after a crash");
+        let got = hours_of(&s);
+        assert!(
+            (acked..=attempted).any(|k| states[k] == got),
+            "after a {mode:?} crash the store holds no prefix of batches {acked}..={attempted}"
+        );
+    } else {
+        if store.clone().close().is_ok() {
+            acked = states.len() - 1;
+        }
+        drop(store);
+        let s = Store::open(DIR, opts(&fs)).expect("final reopen");
+        assert_eq!(hours_of(&s), states[acked]);
+    }
+}
+
+/// Every parser of `trendlog::parse` on one line (and the line as a CSV layout).
+pub fn parse_lines(data: &[u8]) {
+    use trendlog::parse::*;
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = parse_timestamp(s);
+    let _ = parse_duration(s);
+    if let Ok(spec) = parse_time_spec(s) {
+        let _ = spec.resolve(1_508_025_600);
+        let _ = spec.resolve(i64::MAX);
+        let _ = spec.resolve(i64::MIN);
+    }
+    let _ = parse_count(s);
+    let _ = split_csv_line(s);
+    let layout = CsvLayout::default();
+    if let Ok(e) = parse_csv_line(s, &layout) {
+        assert!((0..=MAX_UNIX_SECS).contains(&e.ts));
+    }
+    let _ = is_csv_header(s, &layout);
+    if let Some((spec, line)) = s.split_once('\n') {
+        if let Ok(l) = CsvLayout::parse(spec) {
+            let _ = parse_csv_line(line, &l);
+        }
+    }
+    let esc = csv_escape(s);
+    std::hint::black_box(&esc);
+    if let Ok(e) = parse_ndjson_line(s) {
+        assert!((0..=MAX_UNIX_SECS).contains(&e.ts));
+    }
+    let _ = parse_tweet_id_line(s);
+    if data.len() >= 8 {
+        let _ = tweet_id_to_unix(u64::from_le_bytes(data[..8].try_into().unwrap()));
+    }
+    let _ = trendlog::tag::normalize(s);
+    let _ = trendlog::time::Step::parse(s);
+}
