@@ -21,19 +21,36 @@ if [ "${#targets[@]}" -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
 cargo fuzz build -s "$san"
-status=0
-for t in "${targets[@]}"; do
+# Targets run FUZZ_JOBS at a time (default 2, one per core of the CI machine),
+# each for SECONDS, so the whole run takes about ceil(targets / jobs) * SECONDS.
+jobs="${FUZZ_JOBS:-2}"
+run_one() {
+    local t="$1"
     mkdir -p "corpus/$t" "artifacts/$t"
-    log="artifacts/$t/last-run.log"
+    local log="artifacts/$t/last-run.log"
     if cargo fuzz run -s "$san" "$t" "corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
         >"$log" 2>&1; then
+        local execs
         execs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         echo "fuzz $t: ok, $execs execs in ${secs}s"
     else
         echo "fuzz $t: FAILED (see fuzz/$log); crash inputs are in fuzz/artifacts/$t/"
         tail -40 "$log"
-        status=1
+        return 1
     fi
+}
+status=0
+pids=()
+for t in "${targets[@]}"; do
+    run_one "$t" &
+    pids+=("$!")
+    if [ "${#pids[@]}" -ge "$jobs" ]; then
+        wait "${pids[0]}" || status=1
+        pids=("${pids[@]:1}")
+    fi
+done
+for p in "${pids[@]}"; do
+    wait "$p" || status=1
 done
 exit $status
