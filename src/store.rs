@@ -29,8 +29,8 @@ use crate::compaction::{self, CompactionReport};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::block::{
-    decode_block, encode_block, encode_log_header, encoded_block_len, scan_log, Cells, ScanEnd,
-    LOG_HEADER_LEN,
+    decode_block, encode_block_with, encode_log_header, encoded_block_len, scan_log, Cells,
+    ScanEnd, LOG_HEADER_LEN,
 };
 use crate::format::dict::{encode_dict_header, scan_dict};
 use crate::format::manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
@@ -138,6 +138,9 @@ struct ActiveLog {
     capacity: u64,
     end: u64,
     blocks: u64,
+    /// The offset up to which the log is known durable (fsynced); recorded in
+    /// every block so recovery can tell lost unsynced writes from damage.
+    durable_end: u64,
     /// The store's now after this segment's first block, for the seal rule.
     start_now: Option<u32>,
 }
@@ -395,9 +398,17 @@ impl Store {
         let dict_bytes = dict_file.read_all()?;
         let scan = scan_dict(&dict_bytes);
         scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
+        // Entries past those the manifest promises may have been unsynced
+        // writes that a power failure lost out of order (a later one survived):
+        // that is a torn tail, not damage. A block naming a lost entry was
+        // never durable either (entries are fsynced before the log), and is
+        // dropped with the log's tail below.
         let dict_end = match &scan.end {
             ScanEnd::Clean => scan.valid_end,
-            ScanEnd::TornTail { offset, .. } => {
+            ScanEnd::Corrupt(e) if (scan.entries.len() as u64) < manifest.dict_entries => {
+                return Err(corrupted(&dict_path, e.clone()))
+            }
+            ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
                 let cut = garbage_len(&dict_bytes, *offset);
                 if !read_only && cut > 0 {
                     dict_file.write_at(&vec![0; cut as usize], *offset)?;
@@ -406,7 +417,6 @@ impl Store {
                 report.dict_tail_bytes_cut = cut;
                 *offset
             }
-            ScanEnd::Corrupt(e) => return Err(corrupted(&dict_path, e.clone())),
         };
         if (scan.entries.len() as u64) < manifest.dict_entries {
             return Err(invalid(
@@ -540,6 +550,15 @@ impl Store {
         }
         let capacity = log_bytes.len() as u64;
         drop(log_bytes);
+        // What survived a crash of the process may still sit in the page
+        // cache only; make it durable before blocks claim it is.
+        let durable_end = if read_only {
+            0
+        } else {
+            log_file.sync()?;
+            dict_file.sync()?;
+            log_end
+        };
 
         let view = View {
             segments,
@@ -557,6 +576,7 @@ impl Store {
                 capacity,
                 end: log_end,
                 blocks,
+                durable_end,
                 start_now,
             }),
             mem,
@@ -988,6 +1008,9 @@ impl Inner {
         })();
         self.guard("sync", r)?;
         w.unsynced = false;
+        if let Some(l) = &mut w.log {
+            l.durable_end = l.end;
+        }
         Ok(())
     }
 
@@ -1017,7 +1040,8 @@ impl Inner {
             self.roll_locked(&mut w, block_len as u64)?;
         }
         let mut bytes = Vec::with_capacity(block_len);
-        encode_block(&cells, source.as_deref(), &mut bytes);
+        let durable_end = w.log.as_ref().map_or(0, |l| l.durable_end);
+        encode_block_with(&cells, source.as_deref(), durable_end, &mut bytes);
         debug_assert_eq!(bytes.len(), block_len);
 
         // Dictionary entries first: a block must never reach the disk before
@@ -1188,6 +1212,7 @@ impl Inner {
             capacity,
             end: LOG_HEADER_LEN as u64,
             blocks: 0,
+            durable_end: LOG_HEADER_LEN as u64,
             start_now: None,
         });
         w.mem = Memtable::default();

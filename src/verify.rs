@@ -113,7 +113,15 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
             "{}: torn tail at byte {offset} ({kind}); a writable open cuts it",
             dict_path.display()
         )),
-        ScanEnd::Corrupt(e) => problem(&mut r, &dict_path, e.clone(), 0),
+        ScanEnd::Corrupt(e) if (scan.entries.len() as u64) < manifest.dict_entries => {
+            problem(&mut r, &dict_path, e.clone(), 0)
+        }
+        ScanEnd::Corrupt(e) => r.notes.push(format!(
+            "{}: unsynced entries lost out of order at byte {} (a power failure); \
+             a writable open cuts them",
+            dict_path.display(),
+            e.offset
+        )),
     }
     let dict_len = scan.entries.len() as u64;
     if dict_len < manifest.dict_entries {

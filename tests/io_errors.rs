@@ -147,11 +147,12 @@ fn scenario(policy: SyncPolicy, kind: OpKind, err: ErrorKind, arm_at: usize, pha
     // Power loss now, and a plain reopen of the same disk: both hold a
     // prefix of the batches that covers everything acknowledged.
     let mut disks = vec![("reopen", disk.crash(CrashMode::TearLast, 0))];
-    // KeepSome is left out under Manual sync: reordered write-back of unsynced
-    // log blocks is the known bug pinned by
-    // power_loss::manual_sync_keep_some_reordered_writeback.
     let modes: &[CrashMode] = if policy == SyncPolicy::Manual {
-        &[CrashMode::DropUnsynced, CrashMode::TearLast]
+        &[
+            CrashMode::DropUnsynced,
+            CrashMode::TearLast,
+            CrashMode::KeepSome,
+        ]
     } else {
         &[CrashMode::DropUnsynced, CrashMode::KeepSome]
     };

@@ -228,24 +228,19 @@ fn crash_everywhere(
     (states, total_ops)
 }
 
-/// KeepSome is left out of the manual-sync run: see
-/// `manual_sync_keep_some_reordered_writeback` (a known engine bug).
-const MANUAL_MODES: [CrashMode; 3] = [
-    CrashMode::DropUnsynced,
-    CrashMode::TearLast,
-    CrashMode::ZeroLast,
-];
+/// Every crash mode, KeepSome (reordered write-back of unsynced writes)
+/// included: see `manual_sync_keep_some_reordered_writeback`.
+const MANUAL_MODES: [CrashMode; 4] = CrashMode::ALL;
 
-/// KNOWN BUG (reported, not fixed: needs a log format change). Under
-/// `SyncPolicy::Manual` two unsynced blocks are written; power is lost; the
-/// page cache had written back the second but not the first. Neither was
-/// acknowledged, but open refuses the store: the scan sees a damaged (zero)
-/// block followed by a valid one (`DamageBeforeValidData`) and cannot tell
-/// lost unsynced writes from damage to synced data, because the log does not
-/// record how far it was synced. Repro: crash after op 19 of workload 100,
-/// `CrashMode::KeepSome`, seed 0. Run with `--ignored`.
+/// Regression (was a known bug). Under `SyncPolicy::Manual` two unsynced
+/// blocks are written; power is lost; the page cache had written back the
+/// second but not the first. Neither was acknowledged, but open refused the
+/// store: the scan saw a damaged (zero) block followed by a valid one
+/// (`DamageBeforeValidData`). Every block now records how far the log was
+/// durable when it was written, so recovery tells lost unsynced writes (a
+/// torn tail) from damage to durable data. Repro: crash after op 19 of
+/// workload 100, `CrashMode::KeepSome`, seed 0.
 #[test]
-#[ignore = "known bug: reordered write-back of unsynced log blocks makes open refuse the store"]
 fn manual_sync_keep_some_reordered_writeback() {
     let (s, ops) = crash_everywhere(SyncPolicy::Manual, 100, 40, &[CrashMode::KeepSome]);
     eprintln!("power_loss manual KeepSome: {ops} operations, {s} crash states");

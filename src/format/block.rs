@@ -26,7 +26,7 @@ pub const BLOCK_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'B'];
 /// Length of the log file header; the first block starts here.
 pub const LOG_HEADER_LEN: usize = 64;
 /// Length of a block header (before the source position and the columns).
-pub const BLOCK_HEADER_LEN: usize = 32;
+pub const BLOCK_HEADER_LEN: usize = 40;
 /// The longest source position a block can carry.
 pub const MAX_SOURCE_LEN: usize = 65_535;
 /// The most cells one block can hold (its length must fit a `u32`).
@@ -44,6 +44,7 @@ const B_COUNT: usize = 16;
 const B_MIN: usize = 20;
 const B_MAX: usize = 24;
 const B_SRC_LEN: usize = 28;
+const B_DURABLE: usize = 32;
 
 /// Encodes the 64-byte header of log file `file_id`.
 pub fn encode_log_header(file_id: u64) -> [u8; LOG_HEADER_LEN] {
@@ -222,6 +223,23 @@ pub fn encoded_block_len(n_cells: usize, source_len: usize) -> usize {
 /// than [`MAX_BLOCK_CELLS`] cells, or if its columns differ in length. Callers
 /// validate these first.
 pub fn encode_block(cells: &Cells, source: Option<&[u8]>, out: &mut Vec<u8>) {
+    encode_block_with(cells, source, u64::MAX, out)
+}
+
+/// [`encode_block`], recording `durable_end`: the log offset up to which the
+/// writer knew the log to be durable (fsynced) when it wrote this block.
+/// [`scan_log`] uses it to tell unsynced writes lost out of order in a power
+/// failure (a torn tail) from damage to data that was durable (corruption).
+/// `u64::MAX` claims everything before the block was durable.
+///
+/// # Panics
+/// As [`encode_block`].
+pub fn encode_block_with(
+    cells: &Cells,
+    source: Option<&[u8]>,
+    durable_end: u64,
+    out: &mut Vec<u8>,
+) {
     let n = cells.len();
     assert!(
         cells.times.len() == n && cells.counts.len() == n,
@@ -257,6 +275,7 @@ pub fn encode_block(cells: &Cells, source: Option<&[u8]>, out: &mut Vec<u8>) {
     LittleEndian::write_u32(&mut h[B_MIN..], min_time);
     LittleEndian::write_u32(&mut h[B_MAX..], max_time);
     LittleEndian::write_u32(&mut h[B_SRC_LEN..], src.len() as u32);
+    LittleEndian::write_u64(&mut h[B_DURABLE..], durable_end);
     out.extend_from_slice(&h);
     out.extend_from_slice(src);
     let mut b4 = [0u8; 4];
@@ -308,6 +327,11 @@ impl<'a> BlockView<'a> {
     /// The source position, or `None` when the block carries none.
     pub fn source(&self) -> Option<&'a [u8]> {
         self.source
+    }
+
+    /// How far the log was known durable when this block was written.
+    pub fn durable_end(&self) -> u64 {
+        LittleEndian::read_u64(&self.bytes[B_DURABLE..])
     }
 
     /// The block's length in bytes, padding included; the next block starts
@@ -540,11 +564,13 @@ pub struct LogScan {
 ///
 /// The scan stops cleanly at the end of `buf` or at the first block offset
 /// after which all bytes are zero. If the block at offset `X` fails to decode,
-/// every later 8-aligned offset is tried for a fully valid block: if one is
-/// found at `Y` the end is [`ScanEnd::Corrupt`] with
+/// every later 8-aligned offset is tried for fully valid blocks: if one is
+/// found at `Y` and some valid block after `X` records a
+/// [`BlockView::durable_end`] past `X` (the log was fsynced beyond `X` before
+/// it was written), the end is [`ScanEnd::Corrupt`] with
 /// `DamageBeforeValidData { next_valid: Y }` at `X`; otherwise it is a
-/// [`ScanEnd::TornTail`] at `X`. A buffer shorter than the header ends as a
-/// torn tail at 0.
+/// [`ScanEnd::TornTail`] at `X` (unsynced writes lost out of order). A buffer
+/// shorter than the header ends as a torn tail at 0.
 pub fn scan_log(buf: &[u8]) -> LogScan {
     let file_id = decode_log_header(buf);
     if buf.len() < LOG_HEADER_LEN {
@@ -574,7 +600,7 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
                 blocks.push((pos as u64, view.len() as u32));
                 pos += view.len();
             }
-            Err(e) => break damaged_end(buf, pos, 8, e.kind, |b| decode_block(b).is_ok()),
+            Err(e) => break log_damage_end(buf, pos, e.kind),
         }
     };
     LogScan {
@@ -582,6 +608,39 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
         blocks,
         valid_end: pos as u64,
         end,
+    }
+}
+
+/// Decides what a block that fails to decode at `pos` means. Later valid
+/// blocks prove damage to durable data only if one of them was written when
+/// the log was already durable past `pos`; otherwise the bytes at `pos` were
+/// an unsynced write that a power failure lost while a later unsynced write
+/// survived (write-back is not ordered), which is a torn tail.
+fn log_damage_end(buf: &[u8], pos: usize, kind: CorruptionKind) -> ScanEnd {
+    let mut q = pos + 8;
+    let mut first_valid = None;
+    let mut durable = 0u64;
+    while q < buf.len() {
+        match decode_block(&buf[q..]) {
+            Ok(v) => {
+                first_valid.get_or_insert(q);
+                durable = durable.max(v.durable_end());
+                q += v.len();
+            }
+            Err(_) => q += 8,
+        }
+    }
+    match first_valid {
+        Some(y) if durable > pos as u64 => ScanEnd::Corrupt(DecodeError::new(
+            pos as u64,
+            CorruptionKind::DamageBeforeValidData {
+                next_valid: y as u64,
+            },
+        )),
+        _ => ScanEnd::TornTail {
+            offset: pos as u64,
+            kind,
+        },
     }
 }
 
