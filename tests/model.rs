@@ -196,7 +196,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let r = TimeRange::new(secs(a), secs(b)).unwrap();
                 let got = store.snapshot().top(r, k);
                 if model.refuses(base_min + a, base_min + b, 60) {
-                    prop_assert!(matches!(got, Err(Error::ResolutionUnavailable { .. })), "{:?}", got);
+                    prop_assert!(
+                        matches!(got, Err(Error::ResolutionUnavailable { .. })),
+                        "{:?}",
+                        got
+                    );
                 } else {
                     let mut want: Vec<(String, u64)> = model
                         .totals_by_tag(base_min + a, base_min + b)

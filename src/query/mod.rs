@@ -215,7 +215,20 @@ impl Snapshot {
     }
 
     pub(crate) fn minute_floor(&self) -> Option<u32> {
-        self.limits.minute_floor(self.view.now)
+        // Hours already rolled up stay hours whatever the options say now (a
+        // read-only open with default options, a writer reopened with a longer
+        // minute retention): never answer a minute query from them.
+        let rolled = self
+            .view
+            .segments
+            .iter()
+            .filter(|s| s.entry.resolution == Resolution::Hour && s.entry.cell_count > 0)
+            .map(|s| s.minute_span().1)
+            .max();
+        match (self.limits.minute_floor(self.view.now), rolled) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub(crate) fn retain_floor(&self) -> Option<u32> {
