@@ -60,7 +60,7 @@ fn lock_holder_child() {
     };
     let store = Store::open(&dir, Options::default()).unwrap();
     store.record("metoo", 1_508_025_600, 5).unwrap();
-    println!("LOCKED");
+    println!("\nLOCKED");
     // Hold the lock until the parent closes our stdin (or kills us).
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
@@ -91,7 +91,7 @@ fn second_writer_in_another_process_is_locked() {
             out.read_line(&mut line).unwrap() > 0,
             "the child exited before locking"
         );
-        if line.trim() == "LOCKED" {
+        if line.contains("LOCKED") {
             break;
         }
     }

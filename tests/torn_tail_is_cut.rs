@@ -16,6 +16,8 @@ fn opts() -> Options {
     Options::default()
         .sync_policy(SyncPolicy::Manual)
         .background_compaction(false)
+        // Small preallocation: every cut copies the store.
+        .log_file_bytes(4096)
 }
 
 fn all() -> TimeRange {
@@ -104,21 +106,30 @@ fn torn_tail_is_cut_at_every_offset_of_the_last_block() {
                 }
             };
             std::fs::write(&lp, &damaged).unwrap();
+            // Zeroing bytes that were zero already (high bytes of small
+            // counts) leaves the block whole.
+            let intact = damaged.get(last_off..last_off + last_len)
+                == Some(&original[last_off..last_off + last_len]);
+            let whole = if intact { N } else { N - 1 };
             // Non-zero bytes of the partial block that an open must cut.
-            let garbage = original[last_off..cut]
-                .iter()
-                .rposition(|&b| b != 0)
-                .map_or(0, |p| p + 1) as u64;
+            let garbage = if intact {
+                0
+            } else {
+                original[last_off..cut]
+                    .iter()
+                    .rposition(|&b| b != 0)
+                    .map_or(0, |p| p + 1) as u64
+            };
             let ctx = format!("{damage:?} at {cut} (last block {last_off}+{last_len})");
 
             // Read-only: sees the whole blocks, reports the tail, changes nothing.
             let ro = Store::open_read_only(&d).unwrap();
-            assert_eq!(totals(&ro), expected(N - 1), "{ctx}");
-            assert_eq!(ro.recovery().blocks_replayed, (N - 1) as u64, "{ctx}");
+            assert_eq!(totals(&ro), expected(whole), "{ctx}");
+            assert_eq!(ro.recovery().blocks_replayed, whole as u64, "{ctx}");
             assert_eq!(ro.recovery().log_tail_bytes_cut, garbage, "{ctx}");
             assert_eq!(
                 ro.source_position(),
-                Some(format!("pos-{}", N - 2).into_bytes()),
+                Some(format!("pos-{}", whole - 1).into_bytes()),
                 "{ctx}"
             );
             drop(ro);
@@ -131,23 +142,25 @@ fn torn_tail_is_cut_at_every_offset_of_the_last_block() {
             // Writable: cuts the tail and reports it.
             let store = Store::open(&d, opts()).unwrap();
             let rec = store.recovery().clone();
-            assert_eq!(rec.blocks_replayed, (N - 1) as u64, "{ctx}");
+            assert_eq!(rec.blocks_replayed, whole as u64, "{ctx}");
             assert_eq!(rec.log_tail_bytes_cut, garbage, "{ctx}");
             assert_eq!(rec.is_clean(), garbage == 0, "{ctx}: {rec:?}");
-            assert_eq!(totals(&store), expected(N - 1), "{ctx}");
+            assert_eq!(totals(&store), expected(whole), "{ctx}");
             assert_eq!(
                 store.source_position(),
-                Some(format!("pos-{}", N - 2).into_bytes()),
+                Some(format!("pos-{}", whole - 1).into_bytes()),
                 "{ctx}"
             );
             // The repaired store takes the lost batch again, durably.
-            let mut batch = store.batch();
-            for (i, t) in TAGS.iter().enumerate() {
-                batch
-                    .add(t, T0 + (N - 1) as i64 * 60 + 5, (N * (i + 1)) as u64)
-                    .unwrap();
+            if !intact {
+                let mut batch = store.batch();
+                for (i, t) in TAGS.iter().enumerate() {
+                    batch
+                        .add(t, T0 + (N - 1) as i64 * 60 + 5, (N * (i + 1)) as u64)
+                        .unwrap();
+                }
+                batch.commit().unwrap();
             }
-            batch.commit().unwrap();
             store.close().unwrap();
 
             let store = Store::open(&d, opts()).unwrap();
