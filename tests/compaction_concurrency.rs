@@ -99,7 +99,7 @@ fn compaction_concurrency() {
                     );
                 }
                 // The same snapshot answers the same way twice, whatever compaction does meanwhile.
-                if snaps % 16 == 0 {
+                if snaps.is_multiple_of(16) {
                     let top = snap.top(all(), 5).unwrap();
                     thread::sleep(Duration::from_millis(1));
                     assert_eq!(snap.top(all(), 5).unwrap(), top);
@@ -147,7 +147,7 @@ fn compaction_concurrency() {
                 store.record("timed", T0 + now_min, 1).unwrap();
                 calls.push((t, t.elapsed()));
                 n += 1;
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     thread::sleep(Duration::from_micros(200));
                 }
             }

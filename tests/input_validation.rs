@@ -47,6 +47,9 @@ fn expect_invalid(r: trendlog::Result<()>, what: &str) -> InvalidInput {
     }
 }
 
+/// Which rejection a case expects.
+type Expect = fn(&InvalidInput) -> bool;
+
 #[test]
 fn bad_tags_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +58,7 @@ fn bad_tags_are_rejected() {
     let before = observe(&store);
     let long = "x".repeat(256);
     let exactly = "y".repeat(255);
-    let cases: Vec<(&str, fn(&InvalidInput) -> bool)> = vec![
+    let cases: Vec<(&str, Expect)> = vec![
         ("", |w| matches!(w, InvalidInput::EmptyTag)),
         ("#", |w| matches!(w, InvalidInput::EmptyTag)),
         (&long, |w| {

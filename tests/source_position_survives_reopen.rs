@@ -184,8 +184,15 @@ fn crash_resumes_from_the_last_synced_position() {
         resume(disk, synced, &what);
     }
     // Other crash modes may keep some unsynced batches; position and data
-    // must still agree, and never fall behind the last sync.
-    for mode in CrashMode::ALL {
+    // must still agree, and never fall behind the last sync. (KeepSome, which
+    // can keep a later unsynced block and lose an earlier one, belongs to the
+    // power-loss suite: the store then refuses to open with
+    // DamageBeforeValidData.)
+    for mode in [
+        CrashMode::DropUnsynced,
+        CrashMode::TearLast,
+        CrashMode::ZeroLast,
+    ] {
         for seed in 0..8 {
             let (disk, synced) = run_until_crash(7, mode, seed);
             resume(disk, synced, &format!("{mode:?} seed {seed}"));
