@@ -54,11 +54,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir,
         Options::default()
             .sync_policy(SyncPolicy::Interval(Duration::from_millis(200)))
-            .background_compaction(true)
-            .minute_retention(Some(Duration::from_secs(12 * 3600))),
+            .background_compaction(true),
     )?;
     let spec = WorkloadSpec {
-        events: 60_000_000,
+        events: 20_000_000,
         tags: 50_000,
         span_secs: 2 * 86_400,
         ..WorkloadSpec::default()

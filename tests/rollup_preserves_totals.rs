@@ -65,15 +65,13 @@ fn model_totals(cells: &BTreeMap<(usize, u32), u64>) -> Totals {
         per_hour[t][(m / 60) as usize] += c;
     }
     let mut out = Totals::new();
-    for t in 0..TAGS.len() {
+    for (t, hours) in per_hour.iter().enumerate() {
         for a in 0..=HOURS {
             for b in a..=HOURS + 1 {
-                out.insert(
-                    (t, a, b),
-                    (a..b)
-                        .map(|h| per_hour[t].get(h as usize).copied().unwrap_or(0))
-                        .sum(),
-                );
+                let sum = (a..b)
+                    .map(|h| hours.get(h as usize).copied().unwrap_or(0))
+                    .sum();
+                out.insert((t, a, b), sum);
             }
         }
     }
