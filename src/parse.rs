@@ -157,17 +157,11 @@ fn parse_unix_seconds(t: &str) -> Result<i64> {
     if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
         return Err(not_a_timestamp(t));
     }
-    let mut v: i64 = 0;
-    for d in int.bytes() {
-        let next = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(i64::from(d - b'0')));
-        match next {
-            Some(n) => v = n,
-            None if negative => return Err(InvalidInput::BeforeEpoch { seconds: i64::MIN }.into()),
-            None => return Err(InvalidInput::TimeOutOfRange { seconds: i64::MAX }.into()),
-        }
-    }
+    let mut v: i64 = match decimal(int).and_then(|v| i64::try_from(v).ok()) {
+        Some(v) => v,
+        None if negative => return Err(InvalidInput::BeforeEpoch { seconds: i64::MIN }.into()),
+        None => return Err(InvalidInput::TimeOutOfRange { seconds: i64::MAX }.into()),
+    };
     if negative {
         // v <= i64::MAX, so -v cannot overflow; flooring a negative fraction
         // goes one second further down.
@@ -393,14 +387,10 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
     let mut i = 0;
     while i < b.len() {
         let start = i;
-        let mut n: u64 = 0;
-        while let Some(d) = b.get(i).filter(|b| b.is_ascii_digit()) {
-            n = n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                .ok_or_else(too_long)?;
+        while b.get(i).is_some_and(|b| b.is_ascii_digit()) {
             i += 1;
         }
+        let n = decimal(&t[start..i]).ok_or_else(too_long)?;
         if i == start {
             return Err(bad());
         }
@@ -531,14 +521,16 @@ pub fn parse_count(s: &str) -> Result<u64> {
             show(t)
         )));
     }
-    let mut v: u64 = 0;
-    for d in t.bytes() {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(InvalidInput::CountOverflow)?;
-    }
+    let v = decimal(t).ok_or(InvalidInput::CountOverflow)?;
     Ok(v)
+}
+
+/// The value of `digits`, which the caller has checked are all ASCII digits;
+/// `None` when it does not fit in a `u64` (0 for an empty string).
+fn decimal(digits: &str) -> Option<u64> {
+    digits.bytes().try_fold(0u64, |v, d| {
+        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1287,13 +1279,8 @@ pub fn parse_tweet_id_line(line: &str) -> Result<Option<u64>> {
             show(t)
         )));
     }
-    let mut v: u64 = 0;
-    for d in t.bytes() {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(|| parse_error(format!("{} is larger than any tweet id", show(t))))?;
-    }
+    let v = decimal(t)
+        .ok_or_else(|| parse_error(format!("{} is larger than any tweet id", show(t))))?;
     Ok(Some(v))
 }
 
