@@ -188,7 +188,10 @@ impl Drop for Handle {
         self.stop_threads();
         if !self.inner.read_only && !self.inner.is_poisoned() {
             // Best effort: a store dropped without close() still flushes.
-            let _ = self.inner.sync();
+            let _ = self
+                .inner
+                .sync()
+                .and_then(|()| self.inner.checkpoint_dict());
         }
     }
 }
@@ -398,14 +401,18 @@ impl Store {
         let dict_bytes = dict_file.read_all()?;
         let scan = scan_dict(&dict_bytes);
         scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
-        // Entries past those the manifest promises may have been unsynced
-        // writes that a power failure lost out of order (a later one survived):
-        // that is a torn tail, not damage. A block naming a lost entry was
-        // never durable either (entries are fsynced before the log), and is
-        // dropped with the log's tail below.
+        // Damage followed by valid entries is corruption, unless the damaged
+        // entries may be unsynced writes that a power failure lost out of order
+        // (a later one survived): past the entries the manifest promises, and
+        // named by no block of the active log (a block naming a tag proves its
+        // entry was written before it).
+        let lost_unsynced = |x: usize| {
+            x as u64 >= manifest.dict_entries
+                && !log_names_tag_from(&*vfs, dir, manifest.active_log, x as u32)
+        };
         let dict_end = match &scan.end {
             ScanEnd::Clean => scan.valid_end,
-            ScanEnd::Corrupt(e) if (scan.entries.len() as u64) < manifest.dict_entries => {
+            ScanEnd::Corrupt(e) if !lost_unsynced(scan.entries.len()) => {
                 return Err(corrupted(&dict_path, e.clone()))
             }
             ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
@@ -745,7 +752,9 @@ impl Store {
         let res = if self.inner.read_only {
             Ok(())
         } else {
-            self.inner.sync()
+            self.inner
+                .sync()
+                .and_then(|()| self.inner.checkpoint_dict())
         };
         drop(self);
         res
@@ -825,6 +834,36 @@ fn garbage_len(bytes: &[u8], from: u64) -> u64 {
         Some(p) => (p + 1) as u64,
         None => 0,
     }
+}
+
+/// True when a block of the log `id` that is known to have been durable names
+/// a tag id `>= from` (or the log cannot be read: then nothing may be assumed
+/// lost). A block is known durable when some valid block records a
+/// `durable_end` at or past its end; the writer fsyncs the dictionary before
+/// the log, so the entries such a block names were durable too, and damage to
+/// them is corruption, not a lost unsynced write.
+pub(crate) fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) -> bool {
+    let Ok(bytes) = files::read_file(vfs, &dir.join(files::log_name(id))) else {
+        return true;
+    };
+    // Every valid block, including any after damage.
+    let mut blocks = Vec::new();
+    let mut q = LOG_HEADER_LEN;
+    while q < bytes.len() {
+        match decode_block(&bytes[q..]) {
+            Ok(b) => {
+                blocks.push(b);
+                q += b.len();
+            }
+            Err(_) => q += 8,
+        }
+    }
+    let durable = blocks.iter().map(|b| b.durable_end()).max().unwrap_or(0);
+    let base = bytes.as_ptr() as usize;
+    blocks.iter().any(|b| {
+        let end = (b.as_bytes().as_ptr() as usize - base + b.len()) as u64;
+        end <= durable && b.cell_count() > 0 && b.tag(b.cell_count() as usize - 1) >= from
+    })
 }
 
 fn validate_manifest(m: &Manifest, path: &Path) -> Result<()> {
@@ -1011,6 +1050,41 @@ impl Inner {
         if let Some(l) = &mut w.log {
             l.durable_end = l.end;
         }
+        Ok(())
+    }
+
+    /// After a clean shutdown's sync: records in the manifest how many
+    /// dictionary entries are durable, so that damage to any of them is
+    /// reported as corruption instead of being taken for unsynced writes a
+    /// power failure lost (which recovery cuts). Only writes when new entries
+    /// became durable since the manifest was last written.
+    fn checkpoint_dict(&self) -> Result<()> {
+        self.check_writable()?;
+        let w = self.writer.lock();
+        if w.unsynced {
+            return Ok(());
+        }
+        let durable = self.dict.read().flushed_count() as u64;
+        let mut m = self.manifest.lock();
+        if durable <= m.dict_entries {
+            return Ok(());
+        }
+        let mut next = m.clone();
+        next.generation += 1;
+        next.dict_entries = durable;
+        next.now = self.now().map(|m| m.0);
+        next.source_position = self.source_position.lock().clone();
+        next.rejected_too_old = self.rejected_too_old.load(Ordering::Relaxed);
+        next.rejected_future = self.rejected_future.load(Ordering::Relaxed);
+        let r = files::write_atomic(
+            self.vfs(),
+            &self.dir,
+            files::MANIFEST,
+            &encode_manifest(&next),
+        );
+        self.guard("writing the manifest", r)?;
+        *m = next;
+        drop(w);
         Ok(())
     }
 

@@ -113,7 +113,15 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
             "{}: torn tail at byte {offset} ({kind}); a writable open cuts it",
             dict_path.display()
         )),
-        ScanEnd::Corrupt(e) if (scan.entries.len() as u64) < manifest.dict_entries => {
+        ScanEnd::Corrupt(e)
+            if (scan.entries.len() as u64) < manifest.dict_entries
+                || crate::store::log_names_tag_from(
+                    vfs,
+                    dir,
+                    manifest.active_log,
+                    scan.entries.len() as u32,
+                ) =>
+        {
             problem(&mut r, &dict_path, e.clone(), 0)
         }
         ScanEnd::Corrupt(e) => r.notes.push(format!(

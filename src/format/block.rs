@@ -329,6 +329,11 @@ impl<'a> BlockView<'a> {
         self.source
     }
 
+    /// The encoded block, padding included.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// How far the log was known durable when this block was written.
     pub fn durable_end(&self) -> u64 {
         LittleEndian::read_u64(&self.bytes[B_DURABLE..])
