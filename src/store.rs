@@ -29,8 +29,8 @@ use crate::compaction::{self, CompactionReport};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::block::{
-    decode_block, encode_block_with, encode_log_header, encoded_block_len, scan_log, Cells,
-    ScanEnd, LOG_HEADER_LEN,
+    decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
+    log_header_capacity, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
 };
 use crate::format::dict::{encode_dict_header, scan_dict};
 use crate::format::manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
@@ -55,6 +55,10 @@ pub struct RecoveryReport {
     /// Complete blocks dropped from the tail because they name tags whose
     /// dictionary entries did not survive the crash (never acknowledged).
     pub log_blocks_dropped: u64,
+    /// Bytes missing from the end of the active log file: it is shorter than
+    /// the length it was preallocated to, so it was truncated and any blocks
+    /// past the cut are lost (extended back on a writable open).
+    pub log_truncated_bytes: u64,
     /// Bytes of a torn tail cut from the tag dictionary.
     pub dict_tail_bytes_cut: u64,
     /// Temporary files of an interrupted seal or compaction that were removed.
@@ -68,6 +72,7 @@ impl RecoveryReport {
     pub fn is_clean(&self) -> bool {
         self.log_tail_bytes_cut == 0
             && self.log_blocks_dropped == 0
+            && self.log_truncated_bytes == 0
             && self.dict_tail_bytes_cut == 0
             && self.temp_files_removed == 0
             && self.orphan_files_removed == 0
@@ -555,7 +560,14 @@ impl Store {
                 log_file.sync()?;
             }
         }
-        let capacity = log_bytes.len() as u64;
+        let recorded = log_header_capacity(&log_bytes);
+        let capacity = (log_bytes.len() as u64).max(recorded);
+        if recorded > log_bytes.len() as u64 {
+            report.log_truncated_bytes = recorded - log_bytes.len() as u64;
+            if !read_only {
+                log_file.allocate(recorded)?;
+            }
+        }
         drop(log_bytes);
         // What survived a crash of the process may still sit in the page
         // cache only; make it durable before blocks claim it is.
@@ -927,7 +939,7 @@ fn create_log(vfs: &dyn Vfs, dir: &Path, id: u64, capacity: u64) -> Result<PathF
     let path = dir.join(files::log_name(id));
     let f = PathFile::open(vfs, path, OpenMode::CREATE)?;
     f.allocate(capacity)?;
-    f.write_at(&encode_log_header(id), 0)?;
+    f.write_at(&encode_log_header_with(id, capacity), 0)?;
     f.sync()?;
     Ok(f)
 }

@@ -209,6 +209,15 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
         }
         Ok(_) => {}
     }
+    let recorded = crate::format::block::log_header_capacity(&log_bytes);
+    if recorded > log_bytes.len() as u64 {
+        r.notes.push(format!(
+            "{}: the file is {} bytes shorter than it was preallocated: it was truncated, and \
+             any blocks past the cut are lost",
+            log_path.display(),
+            recorded - log_bytes.len() as u64
+        ));
+    }
     match &scan.end {
         ScanEnd::Clean => {}
         ScanEnd::TornTail { offset, kind } => r.notes.push(format!(

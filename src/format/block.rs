@@ -48,10 +48,17 @@ const B_DURABLE: usize = 32;
 
 /// Encodes the 64-byte header of log file `file_id`.
 pub fn encode_log_header(file_id: u64) -> [u8; LOG_HEADER_LEN] {
+    encode_log_header_with(file_id, 0)
+}
+
+/// A log file header recording the file's preallocated length `capacity`
+/// (0 = not recorded), so a file found shorter was truncated.
+pub fn encode_log_header_with(file_id: u64, capacity: u64) -> [u8; LOG_HEADER_LEN] {
     let mut h = [0u8; LOG_HEADER_LEN];
     h[..4].copy_from_slice(&LOG_MAGIC);
     LittleEndian::write_u16(&mut h[4..6], VERSION);
     LittleEndian::write_u64(&mut h[8..16], file_id);
+    LittleEndian::write_u64(&mut h[16..24], capacity);
     let crc = crc32(&h[..LOG_HEADER_LEN - 4]);
     LittleEndian::write_u32(&mut h[LOG_HEADER_LEN - 4..], crc);
     h
@@ -62,7 +69,7 @@ pub fn decode_log_header(buf: &[u8]) -> Result<u64, DecodeError> {
     check_file_header(buf, LOG_MAGIC, LOG_HEADER_LEN)?;
     if buf[6..8]
         .iter()
-        .chain(&buf[16..LOG_HEADER_LEN - 4])
+        .chain(&buf[24..LOG_HEADER_LEN - 4])
         .any(|&b| b != 0)
     {
         return Err(DecodeError::invalid(
@@ -71,6 +78,12 @@ pub fn decode_log_header(buf: &[u8]) -> Result<u64, DecodeError> {
         ));
     }
     Ok(LittleEndian::read_u64(&buf[8..16]))
+}
+
+/// The preallocated length a valid log header records (0 = not recorded).
+/// Call after [`decode_log_header`] succeeded.
+pub fn log_header_capacity(buf: &[u8]) -> u64 {
+    buf.get(16..24).map_or(0, LittleEndian::read_u64)
 }
 
 /// Columnar `(tag, time, count)` cells, sorted by `(tag, time)` strictly
