@@ -110,14 +110,7 @@ pub(crate) struct Segment {
 impl Segment {
     /// First and one-past-last minute this segment's cells cover.
     pub(crate) fn minute_span(&self) -> (u32, u32) {
-        let e = &self.entry;
-        match e.resolution {
-            Resolution::Minute => (e.min_time, e.max_time.saturating_add(1)),
-            Resolution::Hour => (
-                e.min_time.saturating_mul(60),
-                e.max_time.saturating_add(1).saturating_mul(60),
-            ),
-        }
+        self.entry.minute_span()
     }
 }
 

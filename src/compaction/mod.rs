@@ -222,10 +222,7 @@ fn collect_cells(
         let res = seg.entry.resolution;
         seg.view
             .for_each_cell(|tag, t, c| {
-                let m = match res {
-                    Resolution::Minute => t,
-                    Resolution::Hour => t.saturating_mul(60),
-                };
+                let m = res.first_minute(t);
                 if m < rf {
                     return;
                 }

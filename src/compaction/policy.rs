@@ -39,16 +39,6 @@ pub struct PolicyConfig {
     pub(crate) max_minute_segments: usize,
 }
 
-fn span(e: &SegmentEntry) -> (u32, u32) {
-    match e.resolution {
-        Resolution::Minute => (e.min_time, e.max_time.saturating_add(1)),
-        Resolution::Hour => (
-            e.min_time.saturating_mul(60),
-            e.max_time.saturating_add(1).saturating_mul(60),
-        ),
-    }
-}
-
 /// Chooses the next step for `segments` at the store's `now`.
 pub fn choose(segments: &[SegmentEntry], now: Option<u32>, cfg: &PolicyConfig) -> Plan {
     if now.is_none() || segments.is_empty() {
@@ -61,7 +51,7 @@ pub fn choose(segments: &[SegmentEntry], now: Option<u32>, cfg: &PolicyConfig) -
     if let Some(rf) = retain_floor {
         let expired: Vec<u64> = segments
             .iter()
-            .filter(|e| span(e).1 <= rf)
+            .filter(|e| e.minute_span().1 <= rf)
             .map(|e| e.file_id)
             .collect();
         if !expired.is_empty() {
@@ -74,7 +64,7 @@ pub fn choose(segments: &[SegmentEntry], now: Option<u32>, cfg: &PolicyConfig) -
     let mut inputs: Vec<u64> = segments
         .iter()
         .filter(|e| {
-            let lo = span(e).0;
+            let lo = e.minute_span().0;
             let old_minutes =
                 e.resolution == Resolution::Minute && minute_floor.is_some_and(|f| lo < f);
             let expiring = retain_floor.is_some_and(|f| lo < f);

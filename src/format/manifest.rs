@@ -79,6 +79,17 @@ pub struct SegmentEntry {
     pub byte_len: u64,
 }
 
+impl SegmentEntry {
+    /// The first and one-past-last minute this segment's cells cover.
+    pub fn minute_span(&self) -> (u32, u32) {
+        let r = self.resolution;
+        (
+            r.first_minute(self.min_time),
+            r.first_minute(self.max_time.saturating_add(1)),
+        )
+    }
+}
+
 /// Encodes a manifest.
 ///
 /// # Panics

@@ -129,6 +129,16 @@ impl Resolution {
     pub fn as_u8(self) -> u8 {
         self as u8
     }
+
+    /// The first minute (since the epoch) of stored time `t`: `t` itself for
+    /// minute resolution, `t * 60` for hours (saturating).
+    #[inline]
+    pub fn first_minute(self, t: u32) -> u32 {
+        match self {
+            Resolution::Minute => t,
+            Resolution::Hour => t.saturating_mul(60),
+        }
+    }
 }
 
 /// The CRC32 (IEEE, as computed by `crc32fast`) of `bytes`.

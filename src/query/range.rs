@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use super::{minutes_of, query_error, Snapshot};
 use crate::error::{Error, Result};
-use crate::format::Resolution;
 use crate::time::{Step, TimeRange};
 
 /// Most points a single series may hold (about 19 years at 1m).
@@ -55,9 +54,9 @@ impl Snapshot {
             seg.view
                 .tag_cells(id, &mut buf)
                 .map_err(|e| Error::corrupted(&seg.name, e.offset, e.kind))?;
-            let to_minute = minute_mapper(seg.entry.resolution);
+            let res = seg.entry.resolution;
             for &(t, c) in &buf {
-                let m = to_minute(t);
+                let m = res.first_minute(t);
                 if m >= lo && m < hi {
                     f(m, c);
                 }
@@ -95,11 +94,11 @@ impl Snapshot {
             if s_hi <= lo || s_lo >= hi {
                 continue;
             }
-            let to_minute = minute_mapper(seg.entry.resolution);
+            let res = seg.entry.resolution;
             let contained = s_lo >= lo && s_hi <= hi;
             seg.view
                 .for_each_cell(|tag, t, c| {
-                    let m = to_minute(t);
+                    let m = res.first_minute(t);
                     if contained || (m >= lo && m < hi) {
                         f(tag, m, c);
                     }
@@ -165,10 +164,10 @@ impl Snapshot {
                 }
                 continue;
             }
-            let to_minute = minute_mapper(seg.entry.resolution);
+            let res = seg.entry.resolution;
             seg.view
                 .for_each_cell(|tag, t, c| {
-                    if let Some(i) = part(to_minute(t)) {
+                    if let Some(i) = part(res.first_minute(t)) {
                         f(i, tag, c);
                     }
                 })
@@ -307,13 +306,5 @@ impl Snapshot {
             .collect();
         rows.sort_unstable();
         Ok(rows)
-    }
-}
-
-/// Maps a stored time to its first minute.
-fn minute_mapper(res: Resolution) -> fn(u32) -> u32 {
-    match res {
-        Resolution::Minute => |t| t,
-        Resolution::Hour => |t| t.saturating_mul(60),
     }
 }
