@@ -29,7 +29,7 @@ use crate::compaction::{self, CompactionReport};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::block::{
-    decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
+    blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
     log_header_capacity, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
 };
 use crate::format::dict::{encode_dict_header, scan_dict};
@@ -851,23 +851,16 @@ pub(crate) fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) 
     let Ok(bytes) = files::read_file(vfs, &dir.join(files::log_name(id))) else {
         return true;
     };
-    // Every valid block, including any after damage.
-    let mut blocks = Vec::new();
-    let mut q = LOG_HEADER_LEN;
-    while q < bytes.len() {
-        match decode_block(&bytes[q..]) {
-            Ok(b) => {
-                blocks.push(b);
-                q += b.len();
-            }
-            Err(_) => q += 8,
-        }
-    }
-    let durable = blocks.iter().map(|b| b.durable_end()).max().unwrap_or(0);
-    let base = bytes.as_ptr() as usize;
-    blocks.iter().any(|b| {
-        let end = (b.as_bytes().as_ptr() as usize - base + b.len()) as u64;
-        end <= durable && b.cell_count() > 0 && b.tag(b.cell_count() as usize - 1) >= from
+    let blocks: Vec<_> = blocks_from(&bytes, LOG_HEADER_LEN).collect();
+    let durable = blocks
+        .iter()
+        .map(|(_, b)| b.durable_end())
+        .max()
+        .unwrap_or(0);
+    blocks.iter().any(|(at, b)| {
+        at + b.len() as u64 <= durable
+            && b.cell_count() > 0
+            && b.tag(b.cell_count() as usize - 1) >= from
     })
 }
 

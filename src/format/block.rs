@@ -342,11 +342,6 @@ impl<'a> BlockView<'a> {
         self.source
     }
 
-    /// The encoded block, padding included.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
     /// How far the log was known durable when this block was written.
     pub fn durable_end(&self) -> u64 {
         LittleEndian::read_u64(&self.bytes[B_DURABLE..])
@@ -635,31 +630,42 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
 /// an unsynced write that a power failure lost while a later unsynced write
 /// survived (write-back is not ordered), which is a torn tail.
 fn log_damage_end(buf: &[u8], pos: usize, kind: CorruptionKind) -> ScanEnd {
-    let mut q = pos + 8;
     let mut first_valid = None;
     let mut durable = 0u64;
-    while q < buf.len() {
-        match decode_block(&buf[q..]) {
-            Ok(v) => {
-                first_valid.get_or_insert(q);
-                durable = durable.max(v.durable_end());
-                q += v.len();
-            }
-            Err(_) => q += 8,
-        }
+    for (q, v) in blocks_from(buf, pos + 8) {
+        first_valid.get_or_insert(q);
+        durable = durable.max(v.durable_end());
     }
     match first_valid {
         Some(y) if durable > pos as u64 => ScanEnd::Corrupt(DecodeError::new(
             pos as u64,
-            CorruptionKind::DamageBeforeValidData {
-                next_valid: y as u64,
-            },
+            CorruptionKind::DamageBeforeValidData { next_valid: y },
         )),
         _ => ScanEnd::TornTail {
             offset: pos as u64,
             kind,
         },
     }
+}
+
+/// Every block of a log buffer at or after `pos` that decodes fully, with its
+/// offset, including blocks after damage: a valid block is stepped over
+/// whole, anything else is searched past at every 8-aligned offset.
+pub fn blocks_from(buf: &[u8], pos: usize) -> impl Iterator<Item = (u64, BlockView<'_>)> {
+    let mut q = pos;
+    std::iter::from_fn(move || {
+        while q < buf.len() {
+            match decode_block(&buf[q..]) {
+                Ok(v) => {
+                    let at = q;
+                    q += v.len();
+                    return Some((at as u64, v));
+                }
+                Err(_) => q += 8,
+            }
+        }
+        None
+    })
 }
 
 /// Decides between a torn tail and damage before valid data, for a structure
