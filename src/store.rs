@@ -1109,7 +1109,7 @@ impl Inner {
             log.end + block_len as u64 <= log.capacity
         };
         if !fits {
-            self.roll_locked(&mut w, block_len as u64)?;
+            self.seal_with_capacity(&mut w, block_len as u64)?;
         }
         let mut bytes = Vec::with_capacity(block_len);
         let durable_end = w.log.as_ref().map_or(0, |l| l.durable_end);
@@ -1195,16 +1195,12 @@ impl Inner {
         }
     }
 
-    /// Makes room for a block of `need` bytes: seals the active segment (which
-    /// starts a new log file sized for the block).
-    fn roll_locked(&self, w: &mut Writer, need: u64) -> Result<()> {
-        self.seal_with_capacity(w, need)
-    }
-
     fn seal_locked(&self, w: &mut Writer) -> Result<()> {
         self.seal_with_capacity(w, 0)
     }
 
+    /// Seals the active segment and starts a new log file with room for a
+    /// block of at least `need` bytes (0: the configured size).
     fn seal_with_capacity(&self, w: &mut Writer, need: u64) -> Result<()> {
         self.check_writable()?;
         let r = self.seal_inner(w, need);

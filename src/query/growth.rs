@@ -17,7 +17,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{minutes_of, query_error, Snapshot};
+use super::{query_error, Snapshot};
 use crate::error::Result;
 use crate::time::{Step, TimeRange};
 
@@ -256,8 +256,8 @@ impl Snapshot {
         let b = i64::from(bmin) * 60;
         let rec = TimeRange::new((at - w).max(0), at.max(0))?;
         let base = TimeRange::new((at - w - b).max(0), (at - w).max(0))?;
-        let (rlo, rhi) = minutes_of(rec);
-        let (blo, bhi) = minutes_of(base);
+        let (rlo, rhi) = rec.minute_span();
+        let (blo, bhi) = base.minute_span();
         self.check_resolution(rlo, rhi, Step::Hour)?;
         self.check_resolution(blo, bhi, Step::Hour)?;
         if q.k == 0 {
@@ -326,7 +326,7 @@ impl Snapshot {
     /// assert_eq!(tags, vec![("c", 9), ("a", 5)]);
     /// ```
     pub fn top(&self, range: TimeRange, k: usize) -> Result<Vec<TopRow>> {
-        let (lo, hi) = minutes_of(range);
+        let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, Step::Hour)?;
         if k == 0 {
             return Ok(Vec::new());

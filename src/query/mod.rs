@@ -27,7 +27,7 @@ use crate::dict::Dict;
 use crate::error::{Error, InvalidInput, Result};
 use crate::format::Resolution;
 use crate::store::View;
-use crate::time::{Minute, Step, TimeRange};
+use crate::time::{Minute, Step};
 
 /// Retention settings, from which the resolution floors follow.
 #[derive(Debug, Clone, Copy, Default)]
@@ -354,11 +354,6 @@ impl Snapshot {
             .map(|s| s.to_string())
             .collect()
     }
-}
-
-/// Converts a range to minutes, checking it lies in the storable domain.
-pub(crate) fn minutes_of(range: TimeRange) -> (u32, u32) {
-    range.minute_span()
 }
 
 pub(crate) fn query_error(msg: impl Into<String>) -> Error {

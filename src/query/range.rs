@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{minutes_of, query_error, Snapshot};
+use super::{query_error, Snapshot};
 use crate::error::{Error, Result};
 use crate::time::{Step, TimeRange};
 
@@ -202,7 +202,7 @@ impl Snapshot {
     /// assert_eq!(snap.total("never-seen", TimeRange::new(0, 3600).unwrap()).unwrap(), 0);
     /// ```
     pub fn total(&self, tag: &str, range: TimeRange) -> Result<u64> {
-        let (lo, hi) = minutes_of(range);
+        let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, Step::Hour)?;
         let Some(id) = self.tag_id(tag)? else {
             return Ok(0);
@@ -256,7 +256,7 @@ impl Snapshot {
                  (use a coarser step or a shorter range)"
             )));
         }
-        let (lo, hi) = minutes_of(range);
+        let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, step)?;
         let norm = crate::tag::normalize(tag)?.into_owned();
         let mut counts = vec![0u64; n as usize];
@@ -289,7 +289,7 @@ impl Snapshot {
                 "the range is not aligned to the {step} step"
             )));
         }
-        let (lo, hi) = minutes_of(range);
+        let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, step)?;
         let width = step.minutes();
         let mut acc: HashMap<(u32, u32), u64> = HashMap::new();
