@@ -49,6 +49,15 @@ pub enum CorruptionKind {
         /// Offset of the next valid block after the damage.
         next_valid: u64,
     },
+    /// An intact file that belongs to another store: its header carries a
+    /// different store id than the manifest (a file copied or swapped in from
+    /// another store directory).
+    ForeignFile {
+        /// The store id of this store's manifest.
+        expected: u32,
+        /// The store id the file carries.
+        found: u32,
+    },
 }
 
 impl fmt::Display for CorruptionKind {
@@ -71,6 +80,11 @@ impl fmt::Display for CorruptionKind {
             CorruptionKind::DamageBeforeValidData { next_valid } => write!(
                 f,
                 "damaged block followed by a valid block at offset {next_valid}"
+            ),
+            CorruptionKind::ForeignFile { expected, found } => write!(
+                f,
+                "the file belongs to another store (store id {found:#010x}, \
+                 this store's manifest says {expected:#010x})"
             ),
         }
     }

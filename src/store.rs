@@ -30,12 +30,13 @@ use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::block::{
     blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
-    log_header_capacity, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
+    log_header_capacity, log_header_store_id, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
+    LOG_STORE_ID_AT,
 };
-use crate::format::dict::{encode_dict_header, scan_dict};
+use crate::format::dict::{encode_dict_header, scan_dict, DICT_STORE_ID_AT};
 use crate::format::manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
-use crate::format::segment::SegmentView;
-use crate::format::{DecodeError, Resolution};
+use crate::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
+use crate::format::{check_store_id, DecodeError, Resolution};
 use crate::memtable::{Memtable, Run};
 use crate::options::{Options, SyncPolicy};
 use crate::query::{Limits, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
@@ -398,7 +399,9 @@ impl Store {
         )?;
         let dict_bytes = dict_file.read_all()?;
         let scan = scan_dict(&dict_bytes);
-        scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
+        let dict_owner = scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
+        check_store_id(dict_owner, manifest.store_id, DICT_STORE_ID_AT as u64)
+            .map_err(|e| corrupted(&dict_path, e))?;
         // Damage followed by valid entries is corruption, unless the damaged
         // entries may be unsynced writes that a power failure lost out of order
         // (a later one survived): past the entries the manifest promises, and
@@ -458,7 +461,7 @@ impl Store {
         let mut grand_total: u64 = 0;
         let mut now = manifest.now;
         for entry in &manifest.segments {
-            let seg = open_segment(&*vfs, dir, entry, dict_len)?;
+            let seg = open_segment(&*vfs, dir, entry, dict_len, manifest.store_id)?;
             grand_total = grand_total
                 .checked_add(entry.total)
                 .ok_or_else(|| invalid(&manifest_path, 0, "segment totals overflow 64 bits"))?;
@@ -491,6 +494,12 @@ impl Store {
                 ),
             ));
         }
+        check_store_id(
+            log_header_store_id(&log_bytes),
+            manifest.store_id,
+            LOG_STORE_ID_AT as u64,
+        )
+        .map_err(|e| corrupted(&log_path, e))?;
         let mut log_end = match &scan.end {
             ScanEnd::Clean | ScanEnd::TornTail { .. } => scan.valid_end,
             ScanEnd::Corrupt(e) => return Err(corrupted(&log_path, e.clone())),
@@ -903,9 +912,11 @@ fn create_store(
             vfs.remove(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
-    files::write_new_file(vfs, &dir.join(files::DICT), &encode_dict_header())?;
-    create_log(vfs, dir, 1, log_file_bytes)?;
+    let store_id = new_store_id();
+    files::write_new_file(vfs, &dir.join(files::DICT), &encode_dict_header(store_id))?;
+    create_log(vfs, dir, 1, log_file_bytes, store_id)?;
     let m = Manifest {
+        store_id,
         generation: 1,
         next_file_id: 2,
         active_log: 1,
@@ -921,11 +932,31 @@ fn create_store(
     Ok(m)
 }
 
-fn create_log(vfs: &dyn Vfs, dir: &Path, id: u64, capacity: u64) -> Result<PathFile> {
+/// A random, non-zero id for a new store: std's hasher keys are seeded from
+/// the operating system's random source, mixed with the clock and the pid.
+fn new_store_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    let v = h.finish();
+    ((v >> 32) as u32 ^ v as u32).max(1)
+}
+
+fn create_log(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    id: u64,
+    capacity: u64,
+    store_id: u32,
+) -> Result<PathFile> {
     let path = dir.join(files::log_name(id));
     let f = PathFile::open(vfs, path, OpenMode::CREATE)?;
     f.allocate(capacity)?;
-    f.write_at(&encode_log_header_with(id, capacity), 0)?;
+    f.write_at(&encode_log_header_with(id, capacity, store_id), 0)?;
     f.sync()?;
     Ok(f)
 }
@@ -935,12 +966,15 @@ pub(crate) fn open_segment(
     dir: &Path,
     entry: &SegmentEntry,
     dict_len: u64,
+    store_id: u32,
 ) -> Result<Segment> {
     let name = files::segment_name(entry.file_id, entry.resolution);
     let path = dir.join(&name);
     let map = vfs.map(&path).map_err(|e| Error::io(&path, e))?;
     let view = SegmentView::open(MapBytes(map)).map_err(|e| corrupted(&path, e))?;
     let m = view.meta();
+    check_store_id(m.store_id, store_id, SEGMENT_STORE_ID_AT as u64)
+        .map_err(|e| corrupted(&path, e))?;
     let matches = m.file_id == entry.file_id
         && m.resolution == entry.resolution
         && m.cell_count == entry.cell_count
@@ -1222,6 +1256,7 @@ impl Inner {
         let mut m = self.manifest.lock();
         let mut next = m.clone();
         next.generation += 1;
+        let store_id = next.store_id;
         let mut new_entry = None;
         if run.len() > 0 {
             let id = next.next_file_id;
@@ -1230,6 +1265,7 @@ impl Inner {
                 vfs,
                 dir,
                 id,
+                store_id,
                 Resolution::Minute,
                 run.cells
                     .tags
@@ -1246,7 +1282,7 @@ impl Inner {
             .opts
             .log_file_bytes
             .max(LOG_HEADER_LEN as u64 + need.next_multiple_of(4096));
-        let new_log = create_log(vfs, dir, log_id, capacity)?;
+        let new_log = create_log(vfs, dir, log_id, capacity, store_id)?;
         files::sync_dir(vfs, dir)?;
         if let Some(e) = &new_entry {
             next.segments.push(*e);
@@ -1271,6 +1307,7 @@ impl Inner {
                 dir,
                 e,
                 self.dict.read().len() as u64,
+                store_id,
             )?)),
             None => None,
         };

@@ -17,11 +17,13 @@ use std::io;
 use std::path::Path;
 
 use crate::error::{Corruption, CorruptionKind, Error, Result};
-use crate::format::block::{decode_block, scan_log, ScanEnd};
-use crate::format::dict::scan_dict;
+use crate::format::block::{
+    decode_block, log_header_capacity, log_header_store_id, scan_log, ScanEnd, LOG_STORE_ID_AT,
+};
+use crate::format::dict::{scan_dict, DICT_STORE_ID_AT};
 use crate::format::manifest::decode_manifest;
-use crate::format::segment::SegmentView;
-use crate::format::DecodeError;
+use crate::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
+use crate::format::{check_store_id, DecodeError};
 use crate::options::Options;
 use crate::storage::files::{self, classify, FileKind};
 
@@ -104,7 +106,11 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
     let dict_bytes = files::read_file(vfs, &dict_path)?;
     r.files_checked += 1;
     let scan = scan_dict(&dict_bytes);
-    if let Err(e) = scan.header.clone() {
+    let owner = scan
+        .header
+        .clone()
+        .and_then(|id| check_store_id(id, manifest.store_id, DICT_STORE_ID_AT as u64));
+    if let Err(e) = owner {
         problem(&mut r, &dict_path, e, 0);
     }
     match &scan.end {
@@ -170,11 +176,13 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
                 continue;
             }
         };
-        if let Err(e) = view.verify() {
+        let m = view.meta();
+        let checked = check_store_id(m.store_id, manifest.store_id, SEGMENT_STORE_ID_AT as u64)
+            .and_then(|()| view.verify());
+        if let Err(e) = checked {
             problem(&mut r, &path, e, 0);
             continue;
         }
-        let m = view.meta();
         if m.cell_count != entry.cell_count
             || m.total != entry.total
             || m.resolution != entry.resolution
@@ -207,9 +215,14 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
         Ok(id) if id != manifest.active_log => {
             invalid(&mut r, &log_path, 0, format!("the header names file {id}"))
         }
-        Ok(_) => {}
+        Ok(_) => {
+            let found = log_header_store_id(&log_bytes);
+            if let Err(e) = check_store_id(found, manifest.store_id, LOG_STORE_ID_AT as u64) {
+                problem(&mut r, &log_path, e, 0);
+            }
+        }
     }
-    let recorded = crate::format::block::log_header_capacity(&log_bytes);
+    let recorded = log_header_capacity(&log_bytes);
     if recorded > log_bytes.len() as u64 {
         r.notes.push(format!(
             "{}: the file is {} bytes shorter than it was preallocated: it was truncated, and \

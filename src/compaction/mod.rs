@@ -147,16 +147,17 @@ fn execute(
                 if cells.is_empty() {
                     continue;
                 }
-                let id = {
+                let (id, store_id) = {
                     let mut m = inner.manifest.lock();
                     let id = m.next_file_id;
                     m.next_file_id += 1;
-                    id
+                    (id, m.store_id)
                 };
                 let entry = write_segment(
                     vfs,
                     dir,
                     id,
+                    store_id,
                     res,
                     cells.iter().map(|&(k, c)| ((k >> 32) as u32, k as u32, c)),
                 )?;
@@ -181,9 +182,10 @@ fn execute(
     report.events_expired += total_in - total_out.min(total_in);
 
     let dict_len = inner.dict.read().len() as u64;
+    let store_id = inner.manifest.lock().store_id;
     let opened: Vec<Arc<Segment>> = outputs
         .iter()
-        .map(|e| open_segment(vfs, dir, e, dict_len).map(Arc::new))
+        .map(|e| open_segment(vfs, dir, e, dict_len, store_id).map(Arc::new))
         .collect::<Result<_>>()?;
     {
         let mut m = inner.manifest.lock();
@@ -251,16 +253,18 @@ fn sum_sorted(mut v: Keyed) -> Keyed {
     out
 }
 
-/// Encodes sorted cells as a segment and writes it durably under its final
-/// name (through a temp file). The caller fsyncs the directory.
+/// Encodes sorted cells as segment `id` of store `store_id` and writes it
+/// durably under its final name (through a temp file). The caller fsyncs the
+/// directory.
 pub(crate) fn write_segment(
     vfs: &dyn crate::storage::vfs::Vfs,
     dir: &Path,
     id: u64,
+    store_id: u32,
     res: Resolution,
     cells: impl Iterator<Item = (u32, u32, u64)>,
 ) -> Result<SegmentEntry> {
-    let mut b = SegmentBuilder::new(res, id);
+    let mut b = SegmentBuilder::new(res, id).for_store(store_id);
     for (tag, t, c) in cells {
         b.push(tag, t, c).map_err(|why| Error::Poisoned {
             reason: format!("internal error building segment {id}: {why}"),

@@ -25,6 +25,8 @@ pub const LOG_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'L'];
 pub const BLOCK_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'B'];
 /// Length of the log file header; the first block starts here.
 pub const LOG_HEADER_LEN: usize = 64;
+/// Offset of the store id in a log file header.
+pub const LOG_STORE_ID_AT: usize = 24;
 /// Length of a block header (before the source position and the columns).
 pub const BLOCK_HEADER_LEN: usize = 40;
 /// The longest source position a block can carry.
@@ -46,19 +48,22 @@ const B_MAX: usize = 24;
 const B_SRC_LEN: usize = 28;
 const B_DURABLE: usize = 32;
 
-/// Encodes the 64-byte header of log file `file_id`.
+/// Encodes the 64-byte header of log file `file_id`, with no recorded
+/// capacity and store id 0.
 pub fn encode_log_header(file_id: u64) -> [u8; LOG_HEADER_LEN] {
-    encode_log_header_with(file_id, 0)
+    encode_log_header_with(file_id, 0, 0)
 }
 
 /// A log file header recording the file's preallocated length `capacity`
-/// (0 = not recorded), so a file found shorter was truncated.
-pub fn encode_log_header_with(file_id: u64, capacity: u64) -> [u8; LOG_HEADER_LEN] {
+/// (0 = not recorded), so a file found shorter was truncated, and the id of
+/// the store the file belongs to.
+pub fn encode_log_header_with(file_id: u64, capacity: u64, store_id: u32) -> [u8; LOG_HEADER_LEN] {
     let mut h = [0u8; LOG_HEADER_LEN];
     h[..4].copy_from_slice(&LOG_MAGIC);
     LittleEndian::write_u16(&mut h[4..6], VERSION);
     LittleEndian::write_u64(&mut h[8..16], file_id);
     LittleEndian::write_u64(&mut h[16..24], capacity);
+    LittleEndian::write_u32(&mut h[LOG_STORE_ID_AT..LOG_STORE_ID_AT + 4], store_id);
     let crc = crc32(&h[..LOG_HEADER_LEN - 4]);
     LittleEndian::write_u32(&mut h[LOG_HEADER_LEN - 4..], crc);
     h
@@ -69,7 +74,7 @@ pub fn decode_log_header(buf: &[u8]) -> Result<u64, DecodeError> {
     check_file_header(buf, LOG_MAGIC, LOG_HEADER_LEN)?;
     if buf[6..8]
         .iter()
-        .chain(&buf[24..LOG_HEADER_LEN - 4])
+        .chain(&buf[LOG_STORE_ID_AT + 4..LOG_HEADER_LEN - 4])
         .any(|&b| b != 0)
     {
         return Err(DecodeError::invalid(
@@ -84,6 +89,13 @@ pub fn decode_log_header(buf: &[u8]) -> Result<u64, DecodeError> {
 /// Call after [`decode_log_header`] succeeded.
 pub fn log_header_capacity(buf: &[u8]) -> u64 {
     buf.get(16..24).map_or(0, LittleEndian::read_u64)
+}
+
+/// The store id a valid log header records. Call after [`decode_log_header`]
+/// succeeded.
+pub fn log_header_store_id(buf: &[u8]) -> u32 {
+    buf.get(LOG_STORE_ID_AT..LOG_STORE_ID_AT + 4)
+        .map_or(0, LittleEndian::read_u32)
 }
 
 /// Columnar `(tag, time, count)` cells, sorted by `(tag, time)` strictly
@@ -727,6 +739,11 @@ mod tests {
     fn log_header_round_trip() {
         let h = encode_log_header(0xDEAD_BEEF_0123);
         assert_eq!(decode_log_header(&h), Ok(0xDEAD_BEEF_0123));
+        assert_eq!((log_header_capacity(&h), log_header_store_id(&h)), (0, 0));
+        let owned = encode_log_header_with(3, 1 << 24, 0x5EED_1D01);
+        assert_eq!(decode_log_header(&owned), Ok(3));
+        assert_eq!(log_header_capacity(&owned), 1 << 24);
+        assert_eq!(log_header_store_id(&owned), 0x5EED_1D01);
         assert_eq!(
             decode_log_header(&h[..10]).unwrap_err().kind,
             CorruptionKind::Truncated {

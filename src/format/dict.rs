@@ -21,6 +21,8 @@ use super::{check_file_header, crc32, CorruptionKind, DecodeError, ScanEnd, VERS
 pub const DICT_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'D'];
 /// Length of the dictionary file header; the first entry starts here.
 pub const DICT_HEADER_LEN: usize = 16;
+/// Offset of the store id in the dictionary file header.
+pub const DICT_STORE_ID_AT: usize = 8;
 /// The longest key, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 /// Key kind of a plain tag (the only kind of version 1).
@@ -28,26 +30,28 @@ pub const KEY_KIND_TAG: u8 = 0;
 /// Length of an entry's fixed prefix (payload length and CRC).
 const ENTRY_PREFIX_LEN: usize = 8;
 
-/// Encodes the 16-byte dictionary file header.
-pub fn encode_dict_header() -> Vec<u8> {
+/// Encodes the 16-byte dictionary file header of the store `store_id`.
+pub fn encode_dict_header(store_id: u32) -> Vec<u8> {
     let mut h = vec![0u8; DICT_HEADER_LEN];
     h[..4].copy_from_slice(&DICT_MAGIC);
     LittleEndian::write_u16(&mut h[4..6], VERSION);
+    LittleEndian::write_u32(&mut h[DICT_STORE_ID_AT..DICT_STORE_ID_AT + 4], store_id);
     let crc = crc32(&h[..DICT_HEADER_LEN - 4]);
     LittleEndian::write_u32(&mut h[DICT_HEADER_LEN - 4..], crc);
     h
 }
 
-/// Checks the dictionary file header at the start of `buf`.
-pub fn decode_dict_header(buf: &[u8]) -> Result<(), DecodeError> {
+/// Checks the dictionary file header at the start of `buf` and returns the
+/// store id it records.
+pub fn decode_dict_header(buf: &[u8]) -> Result<u32, DecodeError> {
     check_file_header(buf, DICT_MAGIC, DICT_HEADER_LEN)?;
-    if buf[6..DICT_HEADER_LEN - 4].iter().any(|&b| b != 0) {
+    if buf[6..DICT_STORE_ID_AT].iter().any(|&b| b != 0) {
         return Err(DecodeError::invalid(
             6,
             "reserved bytes of the dictionary header are not zero",
         ));
     }
-    Ok(())
+    Ok(LittleEndian::read_u32(&buf[DICT_STORE_ID_AT..]))
 }
 
 /// The encoded length of an entry for a tag of `tag_len` bytes (a multiple of 8).
@@ -135,9 +139,10 @@ pub fn decode_dict_entry(buf: &[u8]) -> Result<(&str, usize), DecodeError> {
 /// The result of [`scan_dict`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DictScan<'a> {
-    /// Whether the file header is valid. Entries are scanned even when it is
-    /// not, so a report can say what is still readable.
-    pub header: Result<(), DecodeError>,
+    /// The store id from the file header, or why the header is unusable.
+    /// Entries are scanned even when it is, so a report can say what is still
+    /// readable.
+    pub header: Result<u32, DecodeError>,
     /// The valid entries in order: entry `i` is the tag with id `i`.
     pub entries: Vec<&'a str>,
     /// The end of the last valid entry ([`DICT_HEADER_LEN`] when there is
@@ -159,7 +164,7 @@ pub fn scan_dict(buf: &[u8]) -> DictScan<'_> {
     if buf.len() < DICT_HEADER_LEN {
         let kind = match &header {
             Err(e) => e.kind.clone(),
-            Ok(()) => CorruptionKind::Truncated {
+            Ok(_) => CorruptionKind::Truncated {
                 needed: DICT_HEADER_LEN as u64,
                 available: buf.len() as u64,
             },
@@ -207,7 +212,7 @@ mod tests {
     ];
 
     fn sample() -> (Vec<u8>, Vec<u64>) {
-        let mut d = encode_dict_header();
+        let mut d = encode_dict_header(7);
         let mut ends = vec![d.len() as u64];
         for t in TAGS {
             encode_dict_entry(t, &mut d);
@@ -220,15 +225,15 @@ mod tests {
     fn round_trip() {
         let (d, ends) = sample();
         let s = scan_dict(&d);
-        assert_eq!(s.header, Ok(()));
+        assert_eq!(s.header, Ok(7));
         assert_eq!(s.entries, TAGS);
         assert_eq!(s.end, ScanEnd::Clean);
         assert_eq!(s.valid_end, *ends.last().unwrap());
         let long = "é".repeat(127) + "a";
-        let mut one = encode_dict_header();
+        let mut one = encode_dict_header(7);
         encode_dict_entry(&long, &mut one);
         assert_eq!(scan_dict(&one).entries, vec![long.as_str()]);
-        let empty = encode_dict_header();
+        let empty = encode_dict_header(7);
         let s = scan_dict(&empty);
         assert_eq!(
             (s.entries.len(), s.valid_end, s.end),

@@ -26,6 +26,9 @@ const FLAG_SOURCE: u16 = 2;
 // Field offsets of the fixed part.
 const M_FLAGS: usize = 6;
 const M_LEN: usize = 8;
+/// Offset of the store id in the manifest.
+pub const MANIFEST_STORE_ID_AT: usize = 12;
+const M_STORE_ID: usize = MANIFEST_STORE_ID_AT;
 const M_GENERATION: usize = 16;
 const M_NEXT_ID: usize = 24;
 const M_ACTIVE_LOG: usize = 32;
@@ -39,6 +42,10 @@ const M_SEG_COUNT: usize = 72;
 /// The list of live files and the store's durable counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
+    /// The store's id, chosen at random when the store is created and carried
+    /// by every file of the store, so a file swapped in from another store is
+    /// refused even when its file id and contents look plausible.
+    pub store_id: u32,
     /// Incremented on every rewrite.
     pub generation: u64,
     /// The next file id to allocate; every file id in use is below it.
@@ -118,6 +125,7 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     }
     LittleEndian::write_u16(&mut out[M_FLAGS..], flags);
     LittleEndian::write_u32(&mut out[M_LEN..], total as u32);
+    LittleEndian::write_u32(&mut out[M_STORE_ID..], m.store_id);
     LittleEndian::write_u64(&mut out[M_GENERATION..], m.generation);
     LittleEndian::write_u64(&mut out[M_NEXT_ID..], m.next_file_id);
     LittleEndian::write_u64(&mut out[M_ACTIVE_LOG..], m.active_log);
@@ -194,9 +202,9 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
             format!("unknown manifest flags {flags:#06x}"),
         ));
     }
-    if buf[12..16].iter().chain(&buf[76..80]).any(|&b| b != 0) {
+    if buf[76..80].iter().any(|&b| b != 0) {
         return Err(DecodeError::invalid(
-            12,
+            76,
             "reserved bytes of the manifest are not zero",
         ));
     }
@@ -289,6 +297,7 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         ));
     }
     Ok(Manifest {
+        store_id: LittleEndian::read_u32(&buf[M_STORE_ID..]),
         generation: LittleEndian::read_u64(&buf[M_GENERATION..]),
         next_file_id,
         active_log,
@@ -308,6 +317,7 @@ mod tests {
 
     fn sample() -> Manifest {
         Manifest {
+            store_id: 0x5EED_1D01,
             generation: 7,
             next_file_id: 100,
             active_log: 99,
@@ -344,6 +354,7 @@ mod tests {
         let m = sample();
         assert_eq!(decode_manifest(&encode_manifest(&m)), Ok(m.clone()));
         let empty = Manifest {
+            store_id: 0,
             generation: 0,
             next_file_id: 1,
             active_log: 0,

@@ -54,6 +54,26 @@ pub const MAX_VERSION: u16 = 1;
 /// The format version this build writes.
 pub const VERSION: u16 = 1;
 
+/// Checks that a file records `expected` as the id of the store it belongs
+/// to; `at` is the offset of the store id field in the file.
+///
+/// ```
+/// use trendlog::format::{check_store_id, CorruptionKind};
+/// assert!(check_store_id(7, 7, 24).is_ok());
+/// let e = check_store_id(8, 7, 24).unwrap_err();
+/// assert_eq!((e.offset, e.kind), (24, CorruptionKind::ForeignFile { expected: 7, found: 8 }));
+/// ```
+pub fn check_store_id(found: u32, expected: u32, at: u64) -> Result<(), DecodeError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(DecodeError::new(
+            at,
+            CorruptionKind::ForeignFile { expected, found },
+        ))
+    }
+}
+
 /// A decoding failure: what was wrong and where, relative to the start of the
 /// buffer handed to the decoder. The caller adds the file name (see
 /// [`crate::error::Corruption`]).

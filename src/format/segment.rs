@@ -53,7 +53,9 @@ const H_MIN: usize = 32;
 const H_MAX: usize = 36;
 const H_TOTAL: usize = 40;
 const H_INDEX: usize = 48;
-const H_RESERVED: usize = 56;
+/// Offset of the store id in a segment header.
+pub const SEGMENT_STORE_ID_AT: usize = 56;
+const H_STORE_ID: usize = SEGMENT_STORE_ID_AT;
 
 /// What the header of a segment says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,9 @@ pub struct SegmentMeta {
     pub resolution: Resolution,
     /// The segment's file id.
     pub file_id: u64,
+    /// The id of the store the segment was written for (0 when built outside
+    /// a store).
+    pub store_id: u32,
     /// The number of distinct tags.
     pub tag_count: u32,
     /// The number of cells.
@@ -136,6 +141,7 @@ impl std::error::Error for SegmentBuildError {}
 pub struct SegmentBuilder {
     resolution: Resolution,
     file_id: u64,
+    store_id: u32,
     out: Vec<u8>,
     index: Vec<u8>,
     group_count: u32,
@@ -153,11 +159,12 @@ pub struct SegmentBuilder {
 }
 
 impl SegmentBuilder {
-    /// A builder for segment `file_id` at `resolution`.
+    /// A builder for segment `file_id` at `resolution`, with store id 0.
     pub fn new(resolution: Resolution, file_id: u64) -> SegmentBuilder {
         SegmentBuilder {
             resolution,
             file_id,
+            store_id: 0,
             out: vec![0u8; SEGMENT_HEADER_LEN],
             index: Vec::new(),
             group_count: 0,
@@ -171,6 +178,12 @@ impl SegmentBuilder {
             min_time: u32::MAX,
             max_time: 0,
         }
+    }
+
+    /// Records `store_id` as the store the segment belongs to.
+    pub fn for_store(mut self, store_id: u32) -> SegmentBuilder {
+        self.store_id = store_id;
+        self
     }
 
     /// Adds a cell. Cells must come in strictly ascending `(tag, time)` order,
@@ -295,6 +308,7 @@ impl SegmentBuilder {
         LittleEndian::write_u16(&mut h[4..6], VERSION);
         h[H_RES] = self.resolution.as_u8();
         LittleEndian::write_u64(&mut h[H_FILE_ID..], self.file_id);
+        LittleEndian::write_u32(&mut h[H_STORE_ID..], self.store_id);
         LittleEndian::write_u32(&mut h[H_TAGS..], self.tag_count);
         LittleEndian::write_u32(&mut h[H_GROUPS..], self.group_count);
         LittleEndian::write_u64(&mut h[H_CELLS..], self.cell_count);
@@ -394,15 +408,16 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         let resolution = Resolution::from_u8(buf[H_RES]).ok_or_else(|| {
             DecodeError::invalid(H_RES as u64, format!("unknown resolution {}", buf[H_RES]))
         })?;
-        if buf[H_FLAGS] != 0 || buf[H_RESERVED..H_RESERVED + 4].iter().any(|&b| b != 0) {
+        if buf[H_FLAGS] != 0 {
             return Err(DecodeError::invalid(
                 H_FLAGS as u64,
-                "unknown segment flags or non-zero reserved bytes",
+                "unknown segment flags",
             ));
         }
         let meta = SegmentMeta {
             resolution,
             file_id: LittleEndian::read_u64(&buf[H_FILE_ID..]),
+            store_id: LittleEndian::read_u32(&buf[H_STORE_ID..]),
             tag_count: LittleEndian::read_u32(&buf[H_TAGS..]),
             cell_count: LittleEndian::read_u64(&buf[H_CELLS..]),
             min_time: LittleEndian::read_u32(&buf[H_MIN..]),
@@ -832,13 +847,22 @@ mod tests {
         got
     }
 
+    #[test]
+    fn store_id_is_recorded() {
+        let mut b = SegmentBuilder::new(Resolution::Hour, 4).for_store(0x5EED_1D01);
+        b.push(1, 2, 3).unwrap();
+        let bytes = b.finish();
+        let m = *SegmentView::open(&bytes[..]).unwrap().meta();
+        assert_eq!((m.file_id, m.store_id, m.total), (4, 0x5EED_1D01, 3));
+    }
+
     fn check_round_trip(cells: &[(u32, u32, u64)], res: Resolution) {
         let bytes = encode_segment(res, 9, cells.iter().copied());
         let s = SegmentView::open(&bytes[..]).unwrap();
         s.verify().unwrap();
         let m = s.meta();
         assert_eq!(m.resolution, res);
-        assert_eq!(m.file_id, 9);
+        assert_eq!((m.file_id, m.store_id), (9, 0));
         assert_eq!(m.cell_count, cells.len() as u64);
         assert_eq!(m.byte_len, bytes.len() as u64);
         assert_eq!(m.total, cells.iter().map(|c| c.2).sum::<u64>());

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use trendlog::format::block::{decode_block, scan_log, LOG_MAGIC};
+use trendlog::format::block::{decode_block, log_header_store_id, scan_log, LOG_MAGIC};
 use trendlog::format::dict::{scan_dict, DICT_MAGIC};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
 use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
@@ -256,11 +256,19 @@ fn scan_end(r: &mut Report, end: &ScanEnd) {
     }
 }
 
+/// The id every file of one store carries (hex, as error messages print it).
+fn store_id_field(r: &mut Report, id: u32) {
+    r.field("store id", format!("{id:#010x}"), json!(id));
+}
+
 fn log_report(bytes: &[u8]) -> Report {
     let mut r = Report::new("log segment");
     let scan = scan_log(bytes);
     match &scan.file_id {
-        Ok(id) => r.field("file id", id.to_string(), json!(id)),
+        Ok(id) => {
+            r.field("file id", id.to_string(), json!(id));
+            store_id_field(&mut r, log_header_store_id(bytes));
+        }
         Err(e) => r.problem(e),
     }
     let mut t = Table::new(&[
@@ -329,6 +337,7 @@ fn segment_report(bytes: &[u8]) -> Report {
         Resolution::Hour => ("hour", 3600),
     };
     r.field("file id", m.file_id.to_string(), json!(m.file_id));
+    store_id_field(&mut r, m.store_id);
     r.field("resolution", res.into(), json!(res));
     r.field(
         "tags",
@@ -364,8 +373,9 @@ fn segment_report(bytes: &[u8]) -> Report {
 fn dict_report(bytes: &[u8]) -> Report {
     let mut r = Report::new("tag dictionary");
     let scan = scan_dict(bytes);
-    if let Err(e) = &scan.header {
-        r.problem(e);
+    match &scan.header {
+        Ok(id) => store_id_field(&mut r, *id),
+        Err(e) => r.problem(e),
     }
     let n = scan.entries.len();
     r.field("entries", out::thousands(n as u64), json!(n));
@@ -393,6 +403,7 @@ fn manifest_report(bytes: &[u8]) -> Report {
             return r;
         }
     };
+    store_id_field(&mut r, m.store_id);
     r.field("generation", m.generation.to_string(), json!(m.generation));
     r.field(
         "now",
