@@ -3,6 +3,8 @@
 //! of 1,000 and 100,000 events. Each iteration opens a fresh store (untimed)
 //! and times the ingest of the first 500,000 events of the issue-7 workload
 //! (5M events / 24 h, 200,000 tags), including the interning of new tags.
+//! `normalize/*`: the cost of `tag::normalize` alone on short tags, already
+//! normal or not, the first step of every `Batch::add`.
 
 mod common;
 
@@ -69,9 +71,21 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+fn normalize(c: &mut Criterion) {
+    use std::hint::black_box;
+    let mut g = c.benchmark_group("normalize");
+    g.throughput(Throughput::Elements(1));
+    for tag in ["metoo", "#MeToo", "bitcoin", "#WeinsteinGuilty", "elenão"] {
+        g.bench_function(tag, |b| {
+            b.iter(|| trendlog::tag::normalize(black_box(tag)).map(|t| t.len()))
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion();
-    targets = bench
+    targets = bench, normalize
 }
 criterion_main!(benches);

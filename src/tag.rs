@@ -326,24 +326,4 @@ mod tests {
             let _ = validate_normalized(&raw);
         }
     }
-
-    /// Rough cost of `normalize` on short ASCII tags. Timings are not asserted
-    /// (tests never time); run with
-    /// `cargo test --release --lib tag::tests::timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing() {
-        use std::hint::black_box;
-        use std::time::Instant;
-        let tags = ["metoo", "#MeToo", "bitcoin", "#WeinsteinGuilty", "elenão"];
-        for tag in tags {
-            let n = 2_000_000u32;
-            let start = Instant::now();
-            for _ in 0..n {
-                let _ = black_box(normalize(black_box(tag)));
-            }
-            let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
-            println!("normalize({tag:?}): {ns:.1} ns");
-        }
-    }
 }
