@@ -497,7 +497,8 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         for g in 0..self.group_count {
             let e = self.entry(g)?;
             let at = self.entry_offset(g);
-            let span = u64::from(e.last_tag) - u64::from(e.first_tag) + 1;
+            // Saturating: an entry with first_tag > last_tag is refused below.
+            let span = u64::from(e.last_tag).saturating_sub(u64::from(e.first_tag)) + 1;
             let ok = e.offset == expected_offset
                 && e.len >= 1
                 && e.first_tag <= e.last_tag
@@ -958,6 +959,23 @@ mod tests {
         s.for_each_cell_in(0, 28_000_000, |_, _, _| none += 1)
             .unwrap();
         assert_eq!(none, 0);
+    }
+
+    /// Found by the `decode_segment` fuzz target once it recomputed CRCs: a
+    /// skip index entry with `first_tag > last_tag` and a valid index CRC
+    /// overflowed a subtraction (a panic in debug builds) before it was
+    /// refused.
+    #[test]
+    fn index_entry_with_reversed_tag_range_is_refused() {
+        let mut b = encode_segment(Resolution::Minute, 3, small());
+        let index = LittleEndian::read_u64(&b[H_INDEX..]) as usize;
+        LittleEndian::write_u32(&mut b[index..], u32::MAX - 1);
+        let footer = b.len() - FOOTER_LEN;
+        let crc = crc32(&b[index..footer]);
+        LittleEndian::write_u32(&mut b[footer..], crc);
+        let e = SegmentView::open(&b[..]).unwrap_err();
+        assert!(matches!(e.kind, CorruptionKind::Invalid(_)), "{e:?}");
+        assert_eq!(e.offset, index as u64);
     }
 
     fn detected(b: &[u8]) -> bool {
