@@ -58,7 +58,8 @@ pub struct RecoveryReport {
     pub log_blocks_dropped: u64,
     /// Bytes missing from the end of the active log file: it is shorter than
     /// the length it was preallocated to, so it was truncated and any blocks
-    /// past the cut are lost (extended back on a writable open).
+    /// past the cut are lost. A writable open seals the cut log and starts a
+    /// new one, so the next open does not report it again.
     pub log_truncated_bytes: u64,
     /// Bytes of a torn tail cut from the tag dictionary.
     pub dict_tail_bytes_cut: u64,
@@ -562,14 +563,13 @@ impl Store {
                 log_file.sync()?;
             }
         }
+        // A header recording more than the file holds: the file was cut. It
+        // is not extended back to the recorded length (a length field that a
+        // damaged or hostile header may inflate to any size); a writable open
+        // seals it away instead, below.
         let recorded = log_header_capacity(&log_bytes);
-        let capacity = (log_bytes.len() as u64).max(recorded);
-        if recorded > log_bytes.len() as u64 {
-            report.log_truncated_bytes = recorded - log_bytes.len() as u64;
-            if !read_only {
-                log_file.allocate(recorded)?;
-            }
-        }
+        let capacity = log_bytes.len() as u64;
+        report.log_truncated_bytes = recorded.saturating_sub(capacity);
         drop(log_bytes);
         // What survived a crash of the process may still sit in the page
         // cache only; make it durable before blocks claim it is.
@@ -632,6 +632,10 @@ impl Store {
         });
         let store = Store { inner, handle };
         if !read_only {
+            if store.inner.recovery.log_truncated_bytes > 0 {
+                // The next open must not report the same truncation again.
+                store.seal()?;
+            }
             store.start_background();
         }
         Ok(store)

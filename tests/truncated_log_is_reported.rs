@@ -1,7 +1,11 @@
 //! A log file cut exactly at a block boundary looks like a clean end; the
 //! preallocated length in its header shows it was truncated, so the lost
 //! blocks are reported as a repair, never silently missing. (Found by the
-//! `open_store` fuzz target: the input `39 8e 78 00 00 00 e9`.)
+//! `open_store` fuzz target: the input `39 8e 78 00 00 00 e9`.) A writable
+//! open then seals the truncated log away. It used to extend the file back
+//! to the recorded length, until the resealing `open_store` fuzz mode found
+//! that a header claiming a huge length made that a huge allocation (input
+//! `f7 f7 13 00 51`): see the second test.
 
 use std::time::Duration;
 
@@ -54,11 +58,46 @@ fn truncation_at_a_block_boundary_is_reported() {
     let store = Store::open(dir.path(), opts()).unwrap();
     assert!(store.recovery().log_truncated_bytes > 0);
     assert_eq!(store.total("metoo", all).unwrap(), 5);
-    // Extended back to its preallocated length: new writes land in reserved space.
-    assert_eq!(std::fs::metadata(&log).unwrap().len(), bytes.len() as u64);
+    // Sealed away, not extended back to the length its header records (a
+    // length field that could claim any size): a fresh log takes the writes.
+    assert!(!log.exists(), "the truncated log is still live");
     store.record("x", T0 + 60, 2).unwrap();
     store.close().unwrap();
     let store = Store::open(dir.path(), opts()).unwrap();
     assert!(store.recovery().is_clean(), "{:?}", store.recovery());
     assert_eq!(store.total("x", all).unwrap(), 2);
+}
+
+/// A checksum-valid log header that claims a huge preallocated length (here
+/// 2^62 bytes, and a claim of 1.3 GB from the fuzz input) is reported as a
+/// truncation and costs no allocation: nothing is extended to the claim.
+#[test]
+fn a_huge_recorded_length_allocates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    store.record("metoo", T0, 5).unwrap();
+    store.close().unwrap();
+    let log = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[16..24].copy_from_slice(&(1u64 << 62).to_le_bytes());
+    let crc = trendlog::format::crc32(&bytes[..60]);
+    bytes[60..64].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&log, &bytes).unwrap();
+    let all = TimeRange::new(T0 - 3600, T0 + 3600).unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert!(store.recovery().log_truncated_bytes > 1 << 61);
+    assert_eq!(store.total("metoo", all).unwrap(), 5);
+    let on_disk: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(on_disk < 1 << 20, "{on_disk} bytes in the store directory");
+    store.close().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert!(store.recovery().is_clean(), "{:?}", store.recovery());
+    assert_eq!(store.total("metoo", all).unwrap(), 5);
 }
