@@ -633,7 +633,8 @@ impl Store {
         let store = Store { inner, handle };
         if !read_only {
             if store.inner.recovery.log_truncated_bytes > 0 {
-                // The next open must not report the same truncation again.
+                // Seal the cut log away, so the next open does not report
+                // the same truncation again.
                 store.seal()?;
             }
             store.start_background();

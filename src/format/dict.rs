@@ -140,8 +140,8 @@ pub fn decode_dict_entry(buf: &[u8]) -> Result<(&str, usize), DecodeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DictScan<'a> {
     /// The store id from the file header, or why the header is unusable.
-    /// Entries are scanned even when it is, so a report can say what is still
-    /// readable.
+    /// Entries are scanned even when the header is unusable, so a report can
+    /// say what is still readable.
     pub header: Result<u32, DecodeError>,
     /// The valid entries in order: entry `i` is the tag with id `i`.
     pub entries: Vec<&'a str>,
