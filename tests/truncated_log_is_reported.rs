@@ -23,6 +23,15 @@ fn opts() -> Options {
         .log_file_bytes(4096)
 }
 
+/// The store's one log file.
+fn active_log(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap()
+}
+
 #[test]
 fn truncation_at_a_block_boundary_is_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -32,11 +41,7 @@ fn truncation_at_a_block_boundary_is_reported() {
     store.sync().unwrap();
     store.close().unwrap();
 
-    let log = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let log = active_log(dir.path());
     let bytes = std::fs::read(&log).unwrap();
     let scan = scan_log(&bytes);
     assert_eq!(scan.blocks.len(), 2);
@@ -77,11 +82,7 @@ fn a_huge_recorded_length_allocates_nothing() {
     let store = Store::open(dir.path(), opts()).unwrap();
     store.record("metoo", T0, 5).unwrap();
     store.close().unwrap();
-    let log = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let log = active_log(dir.path());
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[16..24].copy_from_slice(&(1u64 << 62).to_le_bytes());
     let crc = trendlog::format::crc32(&bytes[..60]);
