@@ -242,12 +242,7 @@ pub fn open_store(data: &[u8]) {
             if bytes.is_empty() {
                 continue;
             }
-            let off = usize::from(u16::from_le_bytes([edit[1], edit[2]])) % bytes.len();
-            if edit[3] == 0 {
-                bytes.truncate(off);
-            } else {
-                bytes[off] ^= edit[3];
-            }
+            reseal::apply_edits(&mut bytes, &edit[1..]);
             write(f.file_name().unwrap().to_str().unwrap(), &bytes);
         }
     }
