@@ -329,7 +329,7 @@ impl fmt::Display for Error {
                 f,
                 "minute resolution is not held for this range; the earliest minute still held \
                  is {} (use a 1h or 1d step, or start the range there)",
-                crate::time::Minute(*earliest_minute)
+                crate::civil::format_rfc3339(i64::from(*earliest_minute) * 60)
             ),
             Error::ReadOnly => f.write_str("the store is open read-only; open it for writing"),
             Error::NotAStore { dir } => write!(

@@ -43,23 +43,35 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod compaction;
+mod civil;
+mod compaction;
 mod dict;
 pub mod error;
 pub mod format;
 mod memtable;
-pub mod options;
+mod options;
 pub mod parse;
-pub mod query;
+mod query;
+mod recovery;
 pub mod storage;
-pub mod store;
+mod store;
 pub mod tag;
 pub mod time;
 pub mod verify;
+mod view;
 pub mod workload;
 
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
-pub use options::{Options, SyncPolicy};
-pub use query::{SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
-pub use store::{Batch, CommitInfo, RecoveryReport, Store};
+pub use options::{Options, Retention, SyncPolicy};
+pub use query::{
+    SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
+};
+pub use store::{Batch, CommitInfo, RecoveryReport, Store, MAX_BATCH_CELLS};
+
+/// The file-system seam: every byte trendlog reads or writes goes through a
+/// [`vfs::Vfs`], set with [`Options::vfs`]. The default is the operating
+/// system's; tests put a fault-injecting implementation in its place.
+pub mod vfs {
+    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+}

@@ -29,12 +29,80 @@ pub enum SyncPolicy {
     Manual,
 }
 
+/// How long a store keeps its data at each resolution, in minutes measured back
+/// from the store's now (its newest minute, not the wall clock).
+///
+/// Retention is a property of the store: it is stored in the manifest when the
+/// store is created (from [`Options::minute_retention`] and
+/// [`Options::hour_retention`]), every opener (read-only ones included) reads
+/// it from there, and [`crate::Store::set_retention`] changes it.
+///
+/// ```
+/// use trendlog::Retention;
+/// let r = Retention { minute_minutes: Some(7 * 1440), hour_minutes: None };
+/// // 2017-10-16T15:30 is minute 25_152_210; minutes are held back to the
+/// // start of the hour seven days before.
+/// assert_eq!(r.minute_floor(Some(25_152_210)), Some(25_152_210 - 7 * 1440 - 30));
+/// assert_eq!(r.retain_floor(Some(25_152_210)), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Minutes older than this (whole hours, at least 60) are held as hourly
+    /// buckets; `None` keeps minute resolution forever.
+    pub minute_minutes: Option<u32>,
+    /// Data older than this (whole hours, at least 60) is dropped and events
+    /// older than it are rejected; `None` keeps everything.
+    pub hour_minutes: Option<u32>,
+}
+
+impl Default for Retention {
+    /// Minutes for 7 days, hours forever.
+    fn default() -> Retention {
+        Retention {
+            minute_minutes: Some(7 * 1440),
+            hour_minutes: None,
+        }
+    }
+}
+
+fn floor_hour(m: u32) -> u32 {
+    m - m % 60
+}
+
+/// Rounds a retention down to whole hours, at least one hour.
+pub(crate) fn whole_hours(minutes: u32) -> u32 {
+    (minutes / 60).max(1) * 60
+}
+
+impl Retention {
+    /// The earliest minute held at minute resolution (hour-aligned) when the
+    /// store's now is `now`; `None` when every minute is.
+    pub fn minute_floor(&self, now: Option<u32>) -> Option<u32> {
+        let (now, keep) = (now?, self.minute_minutes?);
+        Some(floor_hour(now.saturating_sub(keep)))
+    }
+
+    /// The earliest minute kept at all (hour-aligned); `None` when all are.
+    pub fn retain_floor(&self, now: Option<u32>) -> Option<u32> {
+        let (now, keep) = (now?, self.hour_minutes?);
+        Some(floor_hour(now.saturating_sub(keep)))
+    }
+
+    /// The same retention with each period rounded down to whole hours (at
+    /// least one), as the store keeps it.
+    pub fn normalized(self) -> Retention {
+        Retention {
+            minute_minutes: self.minute_minutes.map(whole_hours),
+            hour_minutes: self.hour_minutes.map(whole_hours),
+        }
+    }
+}
+
 /// Settings for opening a store. Every setter documents its default.
 #[derive(Clone)]
 pub struct Options {
     pub(crate) sync: SyncPolicy,
-    pub(crate) minute_retention: Option<u32>,
-    pub(crate) hour_retention: Option<u32>,
+    pub(crate) retention: Retention,
     pub(crate) max_future_skew: u32,
     pub(crate) background_compaction: bool,
     pub(crate) compaction_interval: Duration,
@@ -50,8 +118,7 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("sync", &self.sync)
-            .field("minute_retention", &self.minute_retention)
-            .field("hour_retention", &self.hour_retention)
+            .field("retention", &self.retention)
             .field("max_future_skew", &self.max_future_skew)
             .field("background_compaction", &self.background_compaction)
             .field("compaction_interval", &self.compaction_interval)
@@ -67,8 +134,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             sync: SyncPolicy::EveryBatch,
-            minute_retention: Some(7 * 1440),
-            hour_retention: None,
+            retention: Retention::default(),
             max_future_skew: 1440,
             background_compaction: true,
             compaction_interval: Duration::from_secs(1),
@@ -97,8 +163,12 @@ impl Options {
     /// store's now (its newest minute), before compaction rolls them into hourly
     /// buckets; `None` keeps minutes forever. Rounded down to whole hours, and at
     /// least one hour. Default: 7 days.
+    ///
+    /// Applies when the store is **created**: it is then stored in the store,
+    /// and every later opener uses the stored value whatever its options say.
+    /// Change an existing store's retention with [`crate::Store::set_retention`].
     pub fn minute_retention(mut self, keep: Option<Duration>) -> Options {
-        self.minute_retention = keep.map(|d| (whole_minutes(d) / 60).max(1) * 60);
+        self.retention.minute_minutes = keep.map(|d| whole_hours(whole_minutes(d)));
         self
     }
 
@@ -106,8 +176,10 @@ impl Options {
     /// older data is dropped and events older than this are rejected.
     /// `None` keeps everything. Rounded down to whole hours, at least one hour.
     /// Default: `None` (keep forever).
+    ///
+    /// Like [`Options::minute_retention`], it applies when the store is created.
     pub fn hour_retention(mut self, keep: Option<Duration>) -> Options {
-        self.hour_retention = keep.map(|d| (whole_minutes(d) / 60).max(1) * 60);
+        self.retention.hour_minutes = keep.map(|d| whole_hours(whole_minutes(d)));
         self
     }
 
@@ -172,14 +244,19 @@ impl Options {
         self
     }
 
-    /// The minute retention in minutes (`None`: forever).
+    /// The minute retention in minutes (`None`: forever) a new store gets.
     pub fn get_minute_retention_minutes(&self) -> Option<u32> {
-        self.minute_retention
+        self.retention.minute_minutes
     }
 
-    /// The hour retention in minutes (`None`: forever).
+    /// The hour retention in minutes (`None`: forever) a new store gets.
     pub fn get_hour_retention_minutes(&self) -> Option<u32> {
-        self.hour_retention
+        self.retention.hour_minutes
+    }
+
+    /// The retention a new store gets.
+    pub fn get_retention(&self) -> Retention {
+        self.retention
     }
 
     /// The sync policy.

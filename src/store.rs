@@ -17,33 +17,35 @@
 //! never on the wall clock, so two stores fed the same batches hold the same
 //! segments and answer every query identically.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::compaction::{self, CompactionReport};
+use crate::compaction::worker::{self, Outcome};
+use crate::compaction::{choose, CompactionReport, Plan, PolicyConfig, MAX_STEPS};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
-use crate::format::block::{
-    blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
-    log_header_capacity, log_header_store_id, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
-    LOG_STORE_ID_AT,
-};
-use crate::format::dict::{encode_dict_header, scan_dict, DICT_STORE_ID_AT};
-use crate::format::manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
-use crate::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
-use crate::format::{check_store_id, DecodeError, Resolution};
-use crate::memtable::{Memtable, Run};
-use crate::options::{Options, SyncPolicy};
-use crate::query::{Limits, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+use crate::format::block::{encode_block_with, encoded_block_len, Cells, LOG_HEADER_LEN};
+use crate::format::dict::encode_dict_header;
+use crate::format::manifest::Manifest;
+use crate::format::Resolution;
+use crate::memtable::Memtable;
+use crate::options::{Options, Retention, SyncPolicy};
+use crate::query::{Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+use crate::recovery::{self, Depth};
 use crate::storage::files::{self, classify, FileKind, PathFile};
-use crate::storage::vfs::{LockGuard, Mapped, OpenMode, Vfs};
+use crate::storage::log::{create_log, ActiveLog, INITIAL_LOG_BYTES};
+use crate::storage::manifest::ManifestFile;
+use crate::storage::segment::{open_segment, write_segment};
+use crate::storage::vfs::{LockGuard, OpenMode, Vfs};
 use crate::tag;
 use crate::time::{Minute, Step, TimeRange};
+use crate::view::{ActiveInfo, View};
 
 /// What opening the store found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,59 +94,6 @@ pub struct CommitInfo {
     pub durable: bool,
 }
 
-/// A bytes handle for a mapped segment.
-#[derive(Clone)]
-pub(crate) struct MapBytes(Mapped);
-
-impl AsRef<[u8]> for MapBytes {
-    fn as_ref(&self) -> &[u8] {
-        (*self.0).as_ref()
-    }
-}
-
-/// A live sealed segment.
-pub(crate) struct Segment {
-    pub(crate) entry: SegmentEntry,
-    pub(crate) name: String,
-    pub(crate) view: SegmentView<MapBytes>,
-}
-
-impl Segment {
-    /// First and one-past-last minute this segment's cells cover.
-    pub(crate) fn minute_span(&self) -> (u32, u32) {
-        self.entry.minute_span()
-    }
-}
-
-/// The state a snapshot pins: live segments, the in-memory tail, and now.
-#[derive(Clone, Default)]
-pub(crate) struct View {
-    pub(crate) segments: Vec<Arc<Segment>>,
-    pub(crate) runs: Vec<Arc<Run>>,
-    pub(crate) now: Option<u32>,
-    pub(crate) active_log: Option<ActiveInfo>,
-}
-
-/// What `inspect` shows of the active log.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ActiveInfo {
-    pub(crate) name: String,
-    pub(crate) bytes_used: u64,
-}
-
-struct ActiveLog {
-    id: u64,
-    file: PathFile,
-    capacity: u64,
-    end: u64,
-    blocks: u64,
-    /// The offset up to which the log is known durable (fsynced); recorded in
-    /// every block so recovery can tell lost unsynced writes from damage.
-    durable_end: u64,
-    /// The store's now after this segment's first block, for the seal rule.
-    start_now: Option<u32>,
-}
-
 struct Writer {
     log: Option<ActiveLog>,
     mem: Memtable,
@@ -154,15 +103,17 @@ struct Writer {
 }
 
 pub(crate) struct Inner {
-    pub(crate) dir: PathBuf,
-    pub(crate) opts: Options,
-    pub(crate) read_only: bool,
+    dir: PathBuf,
+    opts: Options,
+    read_only: bool,
     _lock: Option<LockGuard>,
-    pub(crate) dict: Arc<RwLock<Dict>>,
-    pub(crate) view: Mutex<Arc<View>>,
+    dict: Arc<RwLock<Dict>>,
+    view: Mutex<Arc<View>>,
     writer: Mutex<Writer>,
-    pub(crate) manifest: Mutex<Manifest>,
-    pub(crate) compaction_lock: Mutex<()>,
+    manifest: Mutex<ManifestFile>,
+    /// The store's retention, as its manifest records it.
+    retention: RwLock<Retention>,
+    compaction_lock: Mutex<()>,
     poison: Mutex<Option<String>>,
     poisoned: AtomicBool,
     /// The store's now (newest minute), `u64::MAX` when empty.
@@ -170,11 +121,11 @@ pub(crate) struct Inner {
     /// Sum of every count held; no event may take it past `u64::MAX`, so no
     /// sum over any part of the store can overflow.
     grand_total: AtomicU64,
-    pub(crate) rejected_too_old: AtomicU64,
-    pub(crate) rejected_future: AtomicU64,
+    rejected_too_old: AtomicU64,
+    rejected_future: AtomicU64,
     recovery: RecoveryReport,
     source_position: Mutex<Option<Vec<u8>>>,
-    pub(crate) inject_compaction_panic: AtomicBool,
+    inject_compaction_panic: AtomicBool,
 }
 
 struct Handle {
@@ -187,11 +138,9 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.stop_threads();
         if !self.inner.read_only && !self.inner.is_poisoned() {
-            // Best effort: a store dropped without close() still flushes.
-            let _ = self
-                .inner
-                .sync()
-                .and_then(|()| self.inner.checkpoint_dict());
+            // Best effort: a store dropped without close() still closes
+            // cleanly.
+            let _ = self.inner.close_cleanly();
         }
     }
 }
@@ -240,10 +189,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn corrupted(path: &Path, e: DecodeError) -> Error {
-    Error::corrupted(path, e.offset, e.kind)
-}
-
 fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
     Error::corrupted(path, offset, CorruptionKind::Invalid(why.into()))
 }
@@ -271,53 +216,19 @@ impl Store {
         Self::open_read_only_with(dir, Options::default())
     }
 
-    /// [`Store::open_read_only`] with options (only the file system and the
-    /// retention settings matter).
+    /// [`Store::open_read_only`] with options (only the file system matters:
+    /// retention is read from the store).
     pub fn open_read_only_with(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
         let dir = dir.as_ref();
-        // A writer may seal or compact while we read its manifest: a file named
-        // there can vanish before we map it. Retry from a fresh manifest.
-        let mut last = None;
-        for attempt in 0..20 {
-            match Self::open_inner(dir, opts.clone(), true) {
-                Err(Error::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 19 =>
-                {
-                    last = Some(source);
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(Error::Corrupted(_)) if attempt < 3 => {
-                    // A block being written as we read looks torn-then-valid;
-                    // a second look tells a race from real damage.
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => return other,
-            }
-        }
-        Err(Error::io(
-            dir,
-            last.unwrap_or_else(|| std::io::Error::other("store kept changing")),
-        ))
+        retry_while_changing(dir, || Self::open_inner(dir, opts.clone(), true))
     }
 
     fn open_inner(dir: &Path, opts: Options, read_only: bool) -> Result<Store> {
         let vfs = opts.vfs.clone();
-        let mut report = RecoveryReport::default();
-        if read_only {
-            if !vfs
-                .exists(&dir.join(files::MANIFEST))
-                .map_err(|e| Error::io(dir, e))?
-            {
-                return Err(Error::NotAStore {
-                    dir: dir.to_path_buf(),
-                });
-            }
-        } else {
-            vfs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
         let lock = if read_only {
             None
         } else {
+            vfs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             let p = dir.join(files::LOCK);
             match vfs.lock(&p) {
                 Ok(g) => Some(g),
@@ -329,299 +240,102 @@ impl Store {
                 Err(e) => return Err(Error::io(p, e)),
             }
         };
-        let mut names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
-        let manifest_path = dir.join(files::MANIFEST);
-        let manifest = if names.iter().any(|n| n == files::MANIFEST) {
-            let bytes = files::read_file(&*vfs, &manifest_path)?;
-            decode_manifest(&bytes).map_err(|e| corrupted(&manifest_path, e))?
-        } else {
-            if names
-                .iter()
-                .any(|n| matches!(classify(n), Some(FileKind::Segment(..))))
-            {
-                return Err(invalid(
-                    &manifest_path,
-                    0,
-                    "the manifest is missing but sealed segments exist",
-                ));
+        let manifest = match recovery::read_manifest(&*vfs, dir)? {
+            Some(m) => m,
+            None if read_only => {
+                return Err(Error::NotAStore {
+                    dir: dir.to_path_buf(),
+                })
             }
-            let m = create_store(&*vfs, dir, &names, opts.log_file_bytes)?;
-            // create_store removed the leftovers of an interrupted creation;
-            // the old listing would send the cleanup below after them again.
-            names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
-            m
+            None => create_store(&*vfs, dir, &opts)?,
         };
-        validate_manifest(&manifest, &manifest_path)?;
-
-        // Leftovers of interrupted seals and compactions.
+        let found = recovery::examine(&*vfs, dir, manifest, Depth::Open)?;
+        let mut report = RecoveryReport::default();
+        let mode = if read_only {
+            OpenMode::READ
+        } else {
+            OpenMode::WRITE
+        };
+        let dict_file = PathFile::open(&*vfs, dir.join(files::DICT), mode)?;
+        let log_path = dir.join(files::log_name(found.manifest.active_log));
+        let log_file = PathFile::open(&*vfs, log_path, mode)?;
+        let log = found.log;
+        report.blocks_replayed = log.blocks;
+        report.log_blocks_dropped = log.dropped_blocks;
+        report.log_tail_bytes_cut = log.cut;
+        report.log_truncated_bytes = log.truncated_bytes;
+        report.dict_tail_bytes_cut = found.dict_cut;
         if !read_only {
-            let live: std::collections::HashSet<u64> = manifest
-                .segments
-                .iter()
-                .map(|s| s.file_id)
-                .chain(std::iter::once(manifest.active_log))
-                .collect();
-            let mut removed_any = false;
-            for n in &names {
-                let victim = match classify(n) {
-                    Some(FileKind::Temp) => {
-                        report.temp_files_removed += 1;
-                        true
-                    }
-                    Some(FileKind::Log(id)) | Some(FileKind::Segment(id, _))
-                        if !live.contains(&id) =>
-                    {
-                        report.orphan_files_removed += 1;
-                        true
-                    }
-                    _ => false,
-                };
-                if victim {
-                    let p = dir.join(n);
-                    vfs.remove(&p).map_err(|e| Error::io(&p, e))?;
-                    removed_any = true;
+            for n in &found.leftovers {
+                match classify(n) {
+                    Some(FileKind::Temp) => report.temp_files_removed += 1,
+                    _ => report.orphan_files_removed += 1,
                 }
+                let p = dir.join(n);
+                vfs.remove(&p).map_err(|e| Error::io(&p, e))?;
             }
-            if removed_any {
+            if !found.leftovers.is_empty() {
                 files::sync_dir(&*vfs, dir)?;
             }
-        }
-
-        // The dictionary.
-        let dict_path = dir.join(files::DICT);
-        let dict_file = PathFile::open(
-            &*vfs,
-            dict_path.clone(),
-            if read_only {
-                OpenMode::READ
-            } else {
-                OpenMode::WRITE
-            },
-        )?;
-        let dict_bytes = dict_file.read_all()?;
-        let scan = scan_dict(&dict_bytes);
-        let dict_owner = scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
-        check_store_id(dict_owner, manifest.store_id, DICT_STORE_ID_AT as u64)
-            .map_err(|e| corrupted(&dict_path, e))?;
-        // Damage followed by valid entries is corruption, unless the damaged
-        // entries may be unsynced writes that a power failure lost out of order
-        // (a later one survived): past the entries the manifest promises, and
-        // named by no block of the active log (a block naming a tag proves its
-        // entry was written before it).
-        let lost_unsynced = |x: usize| {
-            x as u64 >= manifest.dict_entries
-                && !log_names_tag_from(&*vfs, dir, manifest.active_log, x as u32)
-        };
-        let dict_end = match &scan.end {
-            ScanEnd::Clean => scan.valid_end,
-            ScanEnd::Corrupt(e) if !lost_unsynced(scan.entries.len()) => {
-                return Err(corrupted(&dict_path, e.clone()))
+            if found.dict_cut > 0 {
+                dict_file.write_at(&vec![0; found.dict_cut as usize], found.dict_end)?;
             }
-            ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
-                let cut = garbage_len(&dict_bytes, *offset);
-                if !read_only && cut > 0 {
-                    dict_file.write_at(&vec![0; cut as usize], *offset)?;
-                    dict_file.sync()?;
-                }
-                report.dict_tail_bytes_cut = cut;
-                *offset
+            if log.cut > 0 {
+                log_file.write_at(&vec![0; log.cut as usize], log.end)?;
             }
-        };
-        if (scan.entries.len() as u64) < manifest.dict_entries {
-            return Err(invalid(
-                &dict_path,
-                dict_end,
-                format!(
-                    "the dictionary holds {} tags but the manifest promises {}",
-                    scan.entries.len(),
-                    manifest.dict_entries
-                ),
-            ));
-        }
-        for (i, t) in scan.entries.iter().enumerate() {
-            if tag::validate_normalized(t).is_err() {
-                return Err(invalid(
-                    &dict_path,
-                    0,
-                    format!("entry {i} ({t:?}) is not a normalised tag"),
-                ));
-            }
-        }
-        let dict = Dict::from_names(scan.entries.iter().copied()).map_err(|(i, t)| {
-            invalid(
-                &dict_path,
-                0,
-                format!("tag {t:?} appears twice (entries {i} and earlier)"),
-            )
-        })?;
-        let dict_len = dict.len() as u64;
-        drop(dict_bytes);
-
-        // Sealed segments.
-        let mut segments = Vec::with_capacity(manifest.segments.len());
-        let mut grand_total: u64 = 0;
-        let mut now = manifest.now;
-        for entry in &manifest.segments {
-            let seg = open_segment(&*vfs, dir, entry, dict_len, manifest.store_id)?;
-            grand_total = grand_total
-                .checked_add(entry.total)
-                .ok_or_else(|| invalid(&manifest_path, 0, "segment totals overflow 64 bits"))?;
-            let (_, end) = seg.minute_span();
-            now = max_opt(now, Some(end - 1));
-            segments.push(Arc::new(seg));
-        }
-
-        // The active log.
-        let log_path = dir.join(files::log_name(manifest.active_log));
-        let log_file = PathFile::open(
-            &*vfs,
-            log_path.clone(),
-            if read_only {
-                OpenMode::READ
-            } else {
-                OpenMode::WRITE
-            },
-        )?;
-        let log_bytes = log_file.read_all()?;
-        let scan = scan_log(&log_bytes);
-        let file_id = scan.file_id.clone().map_err(|e| corrupted(&log_path, e))?;
-        if file_id != manifest.active_log {
-            return Err(invalid(
-                &log_path,
-                0,
-                format!(
-                    "the log header names file {file_id}, the manifest expects {}",
-                    manifest.active_log
-                ),
-            ));
-        }
-        check_store_id(
-            log_header_store_id(&log_bytes),
-            manifest.store_id,
-            LOG_STORE_ID_AT as u64,
-        )
-        .map_err(|e| corrupted(&log_path, e))?;
-        let mut log_end = match &scan.end {
-            ScanEnd::Clean | ScanEnd::TornTail { .. } => scan.valid_end,
-            ScanEnd::Corrupt(e) => return Err(corrupted(&log_path, e.clone())),
-        };
-        let mut mem = Memtable::default();
-        let mut source = manifest.source_position.clone();
-        let mut start_now = None;
-        let mut blocks = 0;
-        for (i, &(off, _len)) in scan.blocks.iter().enumerate() {
-            let block = decode_block(&log_bytes[off as usize..]).map_err(|e| {
-                corrupted(
-                    &log_path,
-                    DecodeError {
-                        offset: off + e.offset,
-                        kind: e.kind,
-                    },
-                )
-            })?;
-            if block.cell_count() > 0
-                && u64::from(block.tag(block.cell_count() as usize - 1)) >= dict_len
-            {
-                // Its tags' dictionary entries were lost with the crash, so the
-                // block (and all after it) was never made durable: a torn tail.
-                report.log_blocks_dropped = (scan.blocks.len() - i) as u64;
-                log_end = off;
-                break;
-            }
-            let cells = block.to_cells();
-            let block_total = cells
-                .counts
-                .iter()
-                .try_fold(0u64, |a, &c| a.checked_add(c))
-                .and_then(|s| grand_total.checked_add(s))
-                .ok_or_else(|| invalid(&log_path, off, "counts overflow 64 bits"))?;
-            grand_total = block_total;
-            if block.cell_count() > 0 {
-                now = max_opt(now, Some(block.max_time()));
-                if start_now.is_none() {
-                    start_now = now;
-                }
-            }
-            if let Some(src) = block.source() {
-                source = Some(src.to_vec());
-            }
-            mem.push(cells);
-            blocks += 1;
-        }
-        report.blocks_replayed = blocks;
-        // A clean end means everything past the last block is zeros already.
-        let clean = matches!(scan.end, ScanEnd::Clean) && report.log_blocks_dropped == 0;
-        let garbage = if clean {
-            0
-        } else {
-            garbage_len(&log_bytes, log_end)
-        };
-        if garbage > 0 {
-            report.log_tail_bytes_cut = garbage;
-            if !read_only {
-                log_file.write_at(&vec![0; garbage as usize], log_end)?;
-                log_file.sync()?;
-            }
-        }
-        // A header recording more than the file holds: the file was cut. It
-        // is not extended back to the recorded length (a length field that a
-        // damaged or hostile header may inflate to any size); a writable open
-        // seals it away instead, below.
-        let recorded = log_header_capacity(&log_bytes);
-        let capacity = log_bytes.len() as u64;
-        report.log_truncated_bytes = recorded.saturating_sub(capacity);
-        drop(log_bytes);
-        // What survived a crash of the process may still sit in the page
-        // cache only; make it durable before blocks claim it is.
-        let durable_end = if read_only {
-            0
-        } else {
+            // What survived a crash of the process may still sit in the page
+            // cache only; make it durable before blocks claim it is.
             log_file.sync()?;
             dict_file.sync()?;
-            log_end
-        };
-
+        }
+        let durable_end = if read_only { 0 } else { log.end };
+        let manifest = found.manifest;
         let view = View {
-            segments,
-            runs: mem.runs().to_vec(),
-            now,
+            segments: found.segments,
+            runs: log.mem.runs().to_vec(),
+            now: found.now,
             active_log: Some(ActiveInfo {
                 name: files::log_name(manifest.active_log),
-                bytes_used: log_end,
+                bytes_used: log.end,
             }),
         };
         let writer = Writer {
             log: Some(ActiveLog {
                 id: manifest.active_log,
                 file: log_file,
-                capacity,
-                end: log_end,
-                blocks,
+                capacity: log.file_len,
+                end: log.end,
+                blocks: log.blocks,
                 durable_end,
-                start_now,
+                start_now: log.start_now,
             }),
-            mem,
+            mem: log.mem,
             dict_file: Some(dict_file),
-            dict_end,
+            dict_end: found.dict_end,
             unsynced: false,
+        };
+        let retention = Retention {
+            minute_minutes: manifest.minute_retention,
+            hour_minutes: manifest.hour_retention,
         };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             read_only,
             _lock: lock,
-            dict: Arc::new(RwLock::new(dict)),
+            dict: Arc::new(RwLock::new(found.dict)),
             view: Mutex::new(Arc::new(view)),
             writer: Mutex::new(writer),
             rejected_too_old: AtomicU64::new(manifest.rejected_too_old),
             rejected_future: AtomicU64::new(manifest.rejected_future),
-            manifest: Mutex::new(manifest),
+            manifest: Mutex::new(ManifestFile::new(dir, manifest)),
+            retention: RwLock::new(retention),
             compaction_lock: Mutex::new(()),
             poison: Mutex::new(None),
             poisoned: AtomicBool::new(false),
-            now: AtomicU64::new(now.map_or(NO_NOW, u64::from)),
-            grand_total: AtomicU64::new(grand_total),
+            now: AtomicU64::new(found.now.map_or(NO_NOW, u64::from)),
+            grand_total: AtomicU64::new(found.grand_total),
             recovery: report,
-            source_position: Mutex::new(source),
+            source_position: Mutex::new(log.source),
             inject_compaction_panic: AtomicBool::new(false),
             opts,
         });
@@ -666,7 +380,7 @@ impl Store {
                     if inner.is_poisoned() {
                         return;
                     }
-                    let _ = compaction::run_pass(&inner);
+                    let _ = inner.compact_pass();
                 },
             ));
         }
@@ -707,7 +421,7 @@ impl Store {
         Snapshot::new(
             view,
             i.dict.clone(),
-            self.limits(),
+            i.retention(),
             crate::query::Counters {
                 grand_total: i.grand_total.load(Ordering::Acquire),
                 rejected_too_old: i.rejected_too_old.load(Ordering::Relaxed),
@@ -716,18 +430,15 @@ impl Store {
         )
     }
 
-    pub(crate) fn limits(&self) -> Limits {
-        self.inner.limits()
-    }
-
     /// Runs compaction now (roll-up of old minutes into hours, retention,
     /// merging of small segments) until there is nothing left to do, and
-    /// reports what it did.
+    /// reports what it did. Only sealed segments are compacted: call
+    /// [`Store::seal`] first to include the active log.
     pub fn compact(&self) -> Result<CompactionReport> {
         if self.inner.read_only {
             return Err(Error::ReadOnly);
         }
-        compaction::run_pass(&self.inner)
+        self.inner.compact_pass()
     }
 
     /// Seals the active log segment now, whatever its size, so its cells move
@@ -736,6 +447,49 @@ impl Store {
         self.inner.check_writable()?;
         let mut w = self.inner.writer.lock();
         self.inner.seal_locked(&mut w)
+    }
+
+    /// The store's retention, as stored in the store.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::time::Duration;
+    /// use trendlog::{Options, Store};
+    /// let opts = Options::default().minute_retention(Some(Duration::from_secs(2 * 86_400)));
+    /// let store = Store::open(dir.path(), opts).unwrap();
+    /// assert_eq!(store.retention().minute_minutes, Some(2 * 1440));
+    /// drop(store);
+    /// // Every later opener, read-only ones included, reads it from the store.
+    /// let ro = Store::open_read_only(dir.path()).unwrap();
+    /// assert_eq!(ro.retention().minute_minutes, Some(2 * 1440));
+    /// ```
+    pub fn retention(&self) -> Retention {
+        self.inner.retention()
+    }
+
+    /// Changes the store's retention (rounded down to whole hours, at least
+    /// one) and records it durably in the store; the next compaction pass
+    /// applies it. Shortening the hour retention makes older data invisible at
+    /// once and drops it at the next compaction.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{Retention, Store};
+    /// let store = Store::open(dir.path(), Default::default()).unwrap();
+    /// store.set_retention(Retention { minute_minutes: None, hour_minutes: Some(90 * 1440) }).unwrap();
+    /// assert_eq!(store.retention().minute_minutes, None);
+    /// ```
+    pub fn set_retention(&self, retention: Retention) -> Result<()> {
+        self.inner.check_writable()?;
+        let r = retention.normalized();
+        let mut m = self.inner.manifest.lock();
+        let res = m.commit(self.inner.vfs(), |next| {
+            next.minute_retention = r.minute_minutes;
+            next.hour_retention = r.hour_minutes;
+        });
+        self.inner.guard("writing the manifest", res)?;
+        *self.inner.retention.write() = r;
+        Ok(())
     }
 
     /// The source position of the newest committed batch that carried one
@@ -764,16 +518,16 @@ impl Store {
         self.inner.read_only
     }
 
-    /// Stops the background threads, syncs, and releases the lock (once the
-    /// last clone is gone). Reports a failed final sync, which `drop` cannot.
+    /// Stops the background threads, syncs, records the clean close in the
+    /// manifest (so that any later damage to what was written is reported as
+    /// corruption, never taken for a torn tail), and releases the lock (once
+    /// the last clone is gone). Reports a failure, which `drop` cannot.
     pub fn close(self) -> Result<()> {
         self.handle.stop_threads();
         let res = if self.inner.read_only {
             Ok(())
         } else {
-            self.inner
-                .sync()
-                .and_then(|()| self.inner.checkpoint_dict())
+            self.inner.close_cleanly()
         };
         drop(self);
         res
@@ -814,6 +568,33 @@ impl Store {
     }
 }
 
+/// Runs a read-only step that a concurrent writer may disturb: a file named
+/// by the manifest can vanish before it is read (a seal or compaction), and
+/// a block being written reads as torn-then-valid or as bytes past a clean
+/// end. Retries from a fresh manifest; a second look tells a race from real
+/// damage.
+pub(crate) fn retry_while_changing<T>(dir: &Path, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut last = None;
+    for attempt in 0..20 {
+        match f() {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempt < 19 =>
+            {
+                last = Some(source);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(Error::Corrupted(_)) if attempt < 3 => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+    Err(Error::io(
+        dir,
+        last.unwrap_or_else(|| std::io::Error::other("store kept changing")),
+    ))
+}
+
 fn spawn_periodic(
     name: &str,
     every: Duration,
@@ -846,69 +627,23 @@ fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     }
 }
 
-/// Length of the non-zero garbage from `from` to the last non-zero byte.
-fn garbage_len(bytes: &[u8], from: u64) -> u64 {
-    let from = (from as usize).min(bytes.len());
-    match bytes[from..].iter().rposition(|&b| b != 0) {
-        Some(p) => (p + 1) as u64,
-        None => 0,
-    }
-}
-
-/// True when a block of the log `id` that is known to have been durable names
-/// a tag id `>= from` (or the log cannot be read: then nothing may be assumed
-/// lost). A block is known durable when some valid block records a
-/// `durable_end` at or past its end; the writer fsyncs the dictionary before
-/// the log, so the entries such a block names were durable too, and damage to
-/// them is corruption, not a lost unsynced write.
-pub(crate) fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) -> bool {
-    let Ok(bytes) = files::read_file(vfs, &dir.join(files::log_name(id))) else {
-        return true;
-    };
-    let blocks: Vec<_> = blocks_from(&bytes, LOG_HEADER_LEN).collect();
-    let durable = blocks
+/// Creates a new store in `dir` (which has no manifest) with `opts`'
+/// retention, and returns its first manifest.
+fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
+    let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
+    if names
         .iter()
-        .map(|(_, b)| b.durable_end())
-        .max()
-        .unwrap_or(0);
-    blocks.iter().any(|(at, b)| {
-        at + b.len() as u64 <= durable
-            && b.cell_count() > 0
-            && b.tag(b.cell_count() as usize - 1) >= from
-    })
-}
-
-fn validate_manifest(m: &Manifest, path: &Path) -> Result<()> {
-    let mut ids: Vec<u64> = m.segments.iter().map(|s| s.file_id).collect();
-    ids.push(m.active_log);
-    ids.sort_unstable();
-    if ids.windows(2).any(|w| w[0] == w[1]) {
-        return Err(invalid(path, 0, "a file id is listed twice"));
+        .any(|n| matches!(classify(n), Some(FileKind::Segment(..))))
+    {
+        return Err(invalid(
+            &dir.join(files::MANIFEST),
+            0,
+            "the manifest is missing but sealed segments exist",
+        ));
     }
-    if ids.last().is_some_and(|&max| max >= m.next_file_id) {
-        return Err(invalid(path, 0, "a file id is not below next_file_id"));
-    }
-    for s in &m.segments {
-        if s.min_time > s.max_time || (s.cell_count == 0) != (s.total == 0) {
-            return Err(invalid(
-                path,
-                0,
-                format!("segment {} has an inconsistent entry", s.file_id),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn create_store(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    names: &[String],
-    log_file_bytes: u64,
-) -> Result<Manifest> {
     // Only the files of an interrupted creation can be here (no manifest was
     // ever written, so nothing was ever acknowledged).
-    for n in names {
+    for n in &names {
         if matches!(
             classify(n),
             Some(FileKind::Dict | FileKind::Log(_) | FileKind::Temp)
@@ -919,7 +654,8 @@ fn create_store(
     }
     let store_id = new_store_id();
     files::write_new_file(vfs, &dir.join(files::DICT), &encode_dict_header(store_id))?;
-    create_log(vfs, dir, 1, log_file_bytes, store_id)?;
+    create_log(vfs, dir, 1, initial_log_bytes(opts, 0), store_id)?;
+    let retention = opts.retention.normalized();
     let m = Manifest {
         store_id,
         generation: 1,
@@ -931,10 +667,27 @@ fn create_store(
         dict_entries: 0,
         rejected_too_old: 0,
         rejected_future: 0,
+        minute_retention: retention.minute_minutes,
+        hour_retention: retention.hour_minutes,
+        log_durable_end: LOG_HEADER_LEN as u64,
+        clean: true,
     };
     files::sync_dir(vfs, dir)?;
-    files::write_atomic(vfs, dir, files::MANIFEST, &encode_manifest(&m))?;
+    files::write_atomic(
+        vfs,
+        dir,
+        files::MANIFEST,
+        &crate::format::manifest::encode_manifest(&m),
+    )?;
     Ok(m)
+}
+
+/// The size a new log is preallocated to: small, so a small store is small,
+/// but with room for a first block of `need` bytes.
+fn initial_log_bytes(opts: &Options, need: u64) -> u64 {
+    INITIAL_LOG_BYTES
+        .min(opts.log_file_bytes)
+        .max(LOG_HEADER_LEN as u64 + need.next_multiple_of(4096))
 }
 
 /// A random, non-zero id for a new store: std's hasher keys are seeded from
@@ -951,88 +704,27 @@ fn new_store_id() -> u32 {
     ((v >> 32) as u32 ^ v as u32).max(1)
 }
 
-fn create_log(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    id: u64,
-    capacity: u64,
-    store_id: u32,
-) -> Result<PathFile> {
-    let path = dir.join(files::log_name(id));
-    let f = PathFile::open(vfs, path, OpenMode::CREATE)?;
-    f.allocate(capacity)?;
-    f.write_at(&encode_log_header_with(id, capacity, store_id), 0)?;
-    f.sync()?;
-    Ok(f)
-}
-
-pub(crate) fn open_segment(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    entry: &SegmentEntry,
-    dict_len: u64,
-    store_id: u32,
-) -> Result<Segment> {
-    let name = files::segment_name(entry.file_id, entry.resolution);
-    let path = dir.join(&name);
-    let map = vfs.map(&path).map_err(|e| Error::io(&path, e))?;
-    let view = SegmentView::open(MapBytes(map)).map_err(|e| corrupted(&path, e))?;
-    let m = view.meta();
-    check_store_id(m.store_id, store_id, SEGMENT_STORE_ID_AT as u64)
-        .map_err(|e| corrupted(&path, e))?;
-    let matches = m.file_id == entry.file_id
-        && m.resolution == entry.resolution
-        && m.cell_count == entry.cell_count
-        && m.total == entry.total
-        && (m.cell_count == 0 || (m.min_time == entry.min_time && m.max_time == entry.max_time));
-    if !matches {
-        return Err(invalid(
-            &path,
-            0,
-            "the segment header does not match its manifest entry",
-        ));
-    }
-    if m.cell_count > 0 && u64::from(view.max_tag()) >= dict_len {
-        return Err(invalid(
-            &path,
-            0,
-            format!(
-                "the segment names tag id {} but the dictionary holds {dict_len} tags",
-                view.max_tag()
-            ),
-        ));
-    }
-    Ok(Segment {
-        entry: *entry,
-        name,
-        view,
-    })
-}
-
 impl Inner {
-    pub(crate) fn vfs(&self) -> &dyn Vfs {
+    fn vfs(&self) -> &dyn Vfs {
         &*self.opts.vfs
     }
 
-    pub(crate) fn now(&self) -> Option<Minute> {
+    fn now(&self) -> Option<Minute> {
         match self.now.load(Ordering::Acquire) {
             NO_NOW => None,
             n => Some(Minute(n as u32)),
         }
     }
 
-    pub(crate) fn limits(&self) -> Limits {
-        Limits {
-            minute_retention: self.opts.minute_retention,
-            hour_retention: self.opts.hour_retention,
-        }
+    fn retention(&self) -> Retention {
+        *self.retention.read()
     }
 
-    pub(crate) fn is_poisoned(&self) -> bool {
+    fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
     }
 
-    pub(crate) fn poison(&self, reason: String) {
+    fn poison(&self, reason: String) {
         let mut p = self.poison.lock();
         if p.is_none() {
             *p = Some(reason);
@@ -1040,7 +732,7 @@ impl Inner {
         self.poisoned.store(true, Ordering::Release);
     }
 
-    pub(crate) fn check_writable(&self) -> Result<()> {
+    fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
@@ -1063,7 +755,7 @@ impl Inner {
         r
     }
 
-    pub(crate) fn sync(&self) -> Result<()> {
+    fn sync(&self) -> Result<()> {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.sync_locked(&mut w)
@@ -1077,52 +769,48 @@ impl Inner {
             if let Some(d) = &w.dict_file {
                 d.sync()?;
             }
-            if let Some(l) = &w.log {
-                l.file.sync()?;
+            if let Some(l) = &mut w.log {
+                l.sync()?;
             }
             Ok(())
         })();
         self.guard("sync", r)?;
         w.unsynced = false;
-        if let Some(l) = &mut w.log {
-            l.durable_end = l.end;
-        }
         Ok(())
     }
 
-    /// After a clean shutdown's sync: records in the manifest how many
-    /// dictionary entries are durable, so that damage to any of them is
-    /// reported as corruption instead of being taken for unsynced writes a
-    /// power failure lost (which recovery cuts). Only writes when new entries
-    /// became durable since the manifest was last written.
-    fn checkpoint_dict(&self) -> Result<()> {
+    /// The clean close: syncs, then records in the manifest how many
+    /// dictionary entries are durable and where the active log ends, with the
+    /// clean flag. From then on, damage to any of those bytes (or any non-zero
+    /// byte past the log's end) is reported as corruption instead of being
+    /// taken for what a crash may leave. Writes nothing when the manifest
+    /// already says exactly that.
+    fn close_cleanly(&self) -> Result<()> {
         self.check_writable()?;
-        let w = self.writer.lock();
-        if w.unsynced {
-            return Ok(());
-        }
+        let mut w = self.writer.lock();
+        self.sync_locked(&mut w)?;
         let durable = self.dict.read().flushed_count() as u64;
+        let log_end = w.log.as_ref().map_or(0, |l| l.end);
         let mut m = self.manifest.lock();
-        if durable <= m.dict_entries {
+        let cur = m.get();
+        if cur.clean && cur.dict_entries >= durable && cur.log_durable_end == log_end {
             return Ok(());
         }
-        let mut next = m.clone();
-        next.generation += 1;
-        next.dict_entries = durable;
+        let r = m.commit(self.vfs(), |next| {
+            self.fill_counters(next);
+            next.dict_entries = durable.max(next.dict_entries);
+            next.log_durable_end = log_end;
+            next.clean = true;
+        });
+        self.guard("writing the manifest", r)
+    }
+
+    /// The store's durable counters, as a manifest records them.
+    fn fill_counters(&self, next: &mut Manifest) {
         next.now = self.now().map(|m| m.0);
         next.source_position = self.source_position.lock().clone();
         next.rejected_too_old = self.rejected_too_old.load(Ordering::Relaxed);
         next.rejected_future = self.rejected_future.load(Ordering::Relaxed);
-        let r = files::write_atomic(
-            self.vfs(),
-            &self.dir,
-            files::MANIFEST,
-            &encode_manifest(&next),
-        );
-        self.guard("writing the manifest", r)?;
-        *m = next;
-        drop(w);
-        Ok(())
     }
 
     fn publish(&self, f: impl FnOnce(&mut View)) {
@@ -1137,17 +825,27 @@ impl Inner {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.check_writable()?;
-        let new_total = self
-            .grand_total
+        // Only this writer adds (under the writer lock) and compaction only
+        // subtracts, so a total that fits now still fits when it is added.
+        self.grand_total
             .load(Ordering::Acquire)
             .checked_add(sum)
             .ok_or(InvalidInput::CountOverflow)?;
         let block_len = encoded_block_len(cells.len(), source.as_ref().map_or(0, |s| s.len()));
+
+        // The manifest says the store is closed cleanly: say it no longer is
+        // before a byte past the recorded end is written.
+        if self.manifest.lock().get().clean {
+            let mut m = self.manifest.lock();
+            let r = m.commit(self.vfs(), |next| next.clean = false);
+            self.guard("writing the manifest", r)?;
+        }
+        let max = self.opts.log_file_bytes;
         let fits = {
-            let log = w.log.as_ref().expect("writer has a log");
-            log.end + block_len as u64 <= log.capacity
+            let log = w.log.as_mut().expect("writer has a log");
+            log.reserve(block_len as u64, max)
         };
-        if !fits {
+        if !self.guard("growing the log", fits)? {
             self.seal_with_capacity(&mut w, block_len as u64)?;
         }
         let mut bytes = Vec::with_capacity(block_len);
@@ -1171,10 +869,8 @@ impl Inner {
             w.dict_end += pending.len() as u64;
         }
         let log = w.log.as_mut().expect("writer has a log");
-        let r = log.file.write_at(&bytes, log.end);
+        let r = log.append(&bytes);
         self.guard("appending a block to the log", r)?;
-        log.end += bytes.len() as u64;
-        log.blocks += 1;
         w.unsynced = true;
         let durable = self.opts.sync == SyncPolicy::EveryBatch;
         if durable {
@@ -1183,13 +879,13 @@ impl Inner {
 
         let n_cells = cells.len() as u64;
         let batch_max = cells.times.iter().copied().max();
-        self.grand_total.store(new_total, Ordering::Release);
-        let now = match (self.now(), batch_max) {
-            (Some(n), Some(b)) => Some(n.0.max(b)),
-            (None, b) => b,
-            (n, None) => n.map(|m| m.0),
-        };
-        let _ = now.map(|n| self.now.store(u64::from(n), Ordering::Release));
+        // An add, not a store of a total read earlier: a compaction pass may
+        // have subtracted expired events in between.
+        self.grand_total.fetch_add(sum, Ordering::AcqRel);
+        let now = max_opt(self.now().map(|m| m.0), batch_max);
+        if let Some(n) = now {
+            self.now.store(u64::from(n), Ordering::Release);
+        }
         let log = w.log.as_mut().expect("writer has a log");
         if n_cells > 0 && log.start_now.is_none() {
             log.start_now = now;
@@ -1239,7 +935,7 @@ impl Inner {
     }
 
     /// Seals the active segment and starts a new log file with room for a
-    /// block of at least `need` bytes (0: the configured size).
+    /// block of at least `need` bytes.
     fn seal_with_capacity(&self, w: &mut Writer, need: u64) -> Result<()> {
         self.check_writable()?;
         let r = self.seal_inner(w, need);
@@ -1259,14 +955,11 @@ impl Inner {
         // the manifest only promises what is in the file.
         let flushed_entries = self.dict.read().flushed_count() as u64;
         let mut m = self.manifest.lock();
-        let mut next = m.clone();
-        next.generation += 1;
-        let store_id = next.store_id;
+        let store_id = m.get().store_id;
         let mut new_entry = None;
         if run.len() > 0 {
-            let id = next.next_file_id;
-            next.next_file_id += 1;
-            let entry = compaction::write_segment(
+            let id = m.allocate_id();
+            let entry = write_segment(
                 vfs,
                 dir,
                 id,
@@ -1281,26 +974,26 @@ impl Inner {
             )?;
             new_entry = Some(entry);
         }
-        let log_id = next.next_file_id;
-        next.next_file_id += 1;
-        let capacity = self
-            .opts
-            .log_file_bytes
-            .max(LOG_HEADER_LEN as u64 + need.next_multiple_of(4096));
-        let new_log = create_log(vfs, dir, log_id, capacity, store_id)?;
+        let log_id = m.allocate_id();
+        let new_log = create_log(
+            vfs,
+            dir,
+            log_id,
+            initial_log_bytes(&self.opts, need),
+            store_id,
+        )?;
         files::sync_dir(vfs, dir)?;
-        if let Some(e) = &new_entry {
-            next.segments.push(*e);
-        }
-        let old_log = next.active_log;
-        next.active_log = log_id;
-        next.now = self.now().map(|m| m.0);
-        next.source_position = self.source_position.lock().clone();
-        next.dict_entries = flushed_entries;
-        next.rejected_too_old = self.rejected_too_old.load(Ordering::Relaxed);
-        next.rejected_future = self.rejected_future.load(Ordering::Relaxed);
-        files::write_atomic(vfs, dir, files::MANIFEST, &encode_manifest(&next))?;
-        *m = next;
+        let old_log = m.get().active_log;
+        m.commit(vfs, |next| {
+            if let Some(e) = &new_entry {
+                next.segments.push(*e);
+            }
+            next.active_log = log_id;
+            self.fill_counters(next);
+            next.dict_entries = flushed_entries;
+            next.log_durable_end = LOG_HEADER_LEN as u64;
+            next.clean = true;
+        })?;
         drop(m);
         // The old log is no longer live; if removing it fails, the next open
         // removes it as an orphan.
@@ -1316,15 +1009,7 @@ impl Inner {
             )?)),
             None => None,
         };
-        w.log = Some(ActiveLog {
-            id: log_id,
-            file: new_log,
-            capacity,
-            end: LOG_HEADER_LEN as u64,
-            blocks: 0,
-            durable_end: LOG_HEADER_LEN as u64,
-            start_now: None,
-        });
+        w.log = Some(new_log);
         w.mem = Memtable::default();
         w.unsynced = false;
         let info = ActiveInfo {
@@ -1341,25 +1026,91 @@ impl Inner {
         Ok(())
     }
 
-    /// The live segments (for compaction).
-    pub(crate) fn current_view(&self) -> Arc<View> {
-        self.view.lock().clone()
+    /// Runs compaction plans until the policy says `Nothing` (at most
+    /// [`MAX_STEPS`]). Serialised by the compaction lock; an error or a panic
+    /// inside poisons the store.
+    fn compact_pass(&self) -> Result<CompactionReport> {
+        self.check_writable()?;
+        let _one_at_a_time = self.compaction_lock.lock();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut report = CompactionReport::default();
+            while report.steps < MAX_STEPS {
+                if self.inject_compaction_panic.swap(false, Ordering::SeqCst) {
+                    panic!("injected compaction panic");
+                }
+                let view = self.view.lock().clone();
+                let entries: Vec<_> = view.segments.iter().map(|s| s.entry).collect();
+                let cfg = PolicyConfig {
+                    retention: self.retention(),
+                    max_hour_segments: self.opts.max_hour_segments,
+                    max_minute_segments: self.opts.max_minute_segments,
+                };
+                let plan = choose(&entries, view.now, &cfg);
+                if plan == Plan::Nothing {
+                    break;
+                }
+                let ctx = worker::Ctx {
+                    vfs: self.vfs(),
+                    dir: &self.dir,
+                    store_id: self.manifest.lock().get().store_id,
+                    dict_len: self.dict.read().len() as u64,
+                };
+                let mut next_id = || self.manifest.lock().allocate_id();
+                let out = worker::execute(&ctx, &view.segments, &plan, &mut next_id, &mut report)?;
+                self.apply(out)?;
+                report.steps += 1;
+            }
+            Ok(report)
+        }));
+        match outcome {
+            Ok(Ok(mut report)) => {
+                report.elapsed = started.elapsed();
+                Ok(report)
+            }
+            Ok(Err(e)) => {
+                self.poison(format!("compaction failed: {e}"));
+                Err(e)
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let reason = format!("the compaction worker panicked: {msg}");
+                self.poison(reason.clone());
+                Err(Error::Poisoned { reason })
+            }
+        }
     }
 
-    /// Replaces `inputs` by `outputs` in the published view.
-    pub(crate) fn publish_segments(&self, inputs: &[u64], outputs: Vec<Arc<Segment>>) {
-        self.publish(|v| {
-            v.segments.retain(|s| !inputs.contains(&s.entry.file_id));
-            v.segments.extend(outputs);
-        });
-    }
-
-    pub(crate) fn grand_total_sub(&self, dropped: u64) {
+    /// Applies a compaction outcome: the manifest switch, the new view, the
+    /// grand total, then the deletion of the replaced files.
+    fn apply(&self, out: Outcome) -> Result<()> {
+        {
+            let mut m = self.manifest.lock();
+            m.commit(self.vfs(), |next| {
+                next.segments.retain(|e| !out.inputs.contains(&e.file_id));
+                next.segments.extend(out.outputs.iter().copied());
+            })?;
+            self.publish(|v| {
+                v.segments
+                    .retain(|s| !out.inputs.contains(&s.entry.file_id));
+                v.segments.extend(out.opened);
+            });
+        }
         let _ = self
             .grand_total
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                Some(t.saturating_sub(dropped))
+                Some(t.saturating_sub(out.expired))
             });
+        for name in &out.input_names {
+            // Already out of the manifest: a failed delete leaves an orphan
+            // that the next open removes.
+            let _ = self.vfs().remove(&self.dir.join(name));
+        }
+        Ok(())
     }
 }
 
@@ -1431,9 +1182,9 @@ impl Batch {
                 .into());
             }
         }
-        let limits = inner.limits();
+        let retention = inner.retention();
         let effective_now = max_opt(now, Some(minute.0));
-        if let Some(floor) = limits.retain_floor(effective_now) {
+        if let Some(floor) = retention.retain_floor(effective_now) {
             if minute.0 < floor {
                 inner.rejected_too_old.fetch_add(1, Ordering::Relaxed);
                 return Err(InvalidInput::TooOld {

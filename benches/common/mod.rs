@@ -11,7 +11,7 @@ use criterion::Criterion;
 use trendlog::format::manifest::{decode_manifest, encode_manifest};
 use trendlog::format::segment::{SegmentBuilder, SegmentView};
 use trendlog::format::{Resolution, SegmentEntry};
-use trendlog::storage::files;
+
 use trendlog::workload::{events, Event, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy};
 
@@ -105,7 +105,7 @@ pub fn synthetic_store(dir: &Path, tags: u32, target_bytes: u64) -> u64 {
         store.seal().expect("seal");
         store.close().expect("close");
     }
-    let mpath = dir.join(files::MANIFEST);
+    let mpath = dir.join("MANIFEST");
     let mut m = decode_manifest(&std::fs::read(&mpath).expect("read manifest")).expect("manifest");
     let mut written = 0u64;
     let mut hour = 1u32;
@@ -123,11 +123,7 @@ pub fn synthetic_store(dir: &Path, tags: u32, target_bytes: u64) -> u64 {
         }
         let bytes = b.finish();
         let meta = *SegmentView::open(&bytes[..]).expect("segment").meta();
-        std::fs::write(
-            dir.join(files::segment_name(id, Resolution::Minute)),
-            &bytes,
-        )
-        .expect("write segment");
+        std::fs::write(dir.join(format!("seg-{id:016x}.min")), &bytes).expect("write segment");
         m.segments.push(SegmentEntry {
             file_id: id,
             resolution: Resolution::Minute,

@@ -4,7 +4,7 @@
 
 use crate::format::manifest::SegmentEntry;
 use crate::format::Resolution;
-use crate::query::Limits;
+use crate::options::Retention;
 
 /// What one compaction step should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub enum Plan {
 /// Settings the policy needs besides the segments.
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyConfig {
-    pub(crate) limits: Limits,
+    pub(crate) retention: Retention,
     /// Merge hourly segments once there are more than this many.
     pub(crate) max_hour_segments: usize,
     /// Merge the oldest minute segments once there are more than this many.
@@ -44,8 +44,8 @@ pub fn choose(segments: &[SegmentEntry], now: Option<u32>, cfg: &PolicyConfig) -
     if now.is_none() || segments.is_empty() {
         return Plan::Nothing;
     }
-    let minute_floor = cfg.limits.minute_floor(now);
-    let retain_floor = cfg.limits.retain_floor(now);
+    let minute_floor = cfg.retention.minute_floor(now);
+    let retain_floor = cfg.retention.retain_floor(now);
 
     // 1. Whole segments past the retention: delete them.
     if let Some(rf) = retain_floor {
@@ -135,9 +135,9 @@ mod tests {
 
     fn cfg(minutes: Option<u32>, hours: Option<u32>) -> PolicyConfig {
         PolicyConfig {
-            limits: Limits {
-                minute_retention: minutes,
-                hour_retention: hours,
+            retention: Retention {
+                minute_minutes: minutes,
+                hour_minutes: hours,
             },
             max_hour_segments: 4,
             max_minute_segments: 8,

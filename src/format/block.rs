@@ -755,16 +755,16 @@ mod tests {
             decode_log_header(&[0u8; 64]).unwrap_err().kind,
             CorruptionKind::BadMagic
         );
-        let mut v2 = h;
-        LittleEndian::write_u16(&mut v2[4..6], 2);
-        let crc = crc32(&v2[..60]);
-        LittleEndian::write_u32(&mut v2[60..], crc);
+        let mut v3 = h;
+        LittleEndian::write_u16(&mut v3[4..6], 3);
+        let crc = crc32(&v3[..60]);
+        LittleEndian::write_u32(&mut v3[60..], crc);
         assert_eq!(
-            decode_log_header(&v2).unwrap_err().kind,
+            decode_log_header(&v3).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 2,
+                found: 3,
                 min: 1,
-                max: 1
+                max: 2
             }
         );
     }

@@ -2,8 +2,10 @@
 //! rewritten whole (write a temp file, fsync, rename, fsync the directory) on
 //! every change, and covered by one CRC32.
 //!
-//! Layout: an 80-byte fixed part, the source position bytes, one 48-byte entry
-//! per sealed segment, and a trailing CRC32 of everything before it.
+//! Layout: a fixed part (80 bytes in version 1, 104 in version 2: retention
+//! and the active log's durability point), the source position bytes, one
+//! 48-byte entry per sealed segment, and a trailing CRC32 of everything before
+//! it.
 //! [`decode_manifest`] checks the total length against the buffer before it
 //! allocates anything, so a damaged count cannot cause a large allocation.
 
@@ -13,8 +15,10 @@ use super::{check_version, crc32, CorruptionKind, DecodeError, Resolution, VERSI
 
 /// Magic of the manifest file.
 pub const MANIFEST_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'M'];
-/// Length of the fixed part, before the source position.
-pub const MANIFEST_FIXED_LEN: usize = 80;
+/// Length of the fixed part of a version 2 manifest, before the source position.
+pub const MANIFEST_FIXED_LEN: usize = 104;
+/// Length of the fixed part of a version 1 manifest.
+pub const MANIFEST_V1_FIXED_LEN: usize = 80;
 /// Length of one segment entry.
 pub const SEGMENT_ENTRY_LEN: usize = 48;
 /// The longest source position a manifest carries (the same limit as a block).
@@ -22,6 +26,11 @@ pub const MAX_SOURCE_LEN: usize = super::block::MAX_SOURCE_LEN;
 
 const FLAG_NOW: u16 = 1;
 const FLAG_SOURCE: u16 = 2;
+const FLAG_CLEAN: u16 = 4;
+/// Retention field value meaning "keep forever".
+const FOREVER: u32 = u32::MAX;
+/// The minute retention a version 1 store had by default (7 days).
+pub const V1_MINUTE_RETENTION: u32 = 7 * 1440;
 
 // Field offsets of the fixed part.
 const M_FLAGS: usize = 6;
@@ -38,6 +47,9 @@ const M_DICT: usize = 48;
 const M_TOO_OLD: usize = 56;
 const M_FUTURE: usize = 64;
 const M_SEG_COUNT: usize = 72;
+const M_MINUTE_RET: usize = 80;
+const M_HOUR_RET: usize = 84;
+const M_LOG_DURABLE: usize = 88;
 
 /// The list of live files and the store's durable counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +76,20 @@ pub struct Manifest {
     pub rejected_too_old: u64,
     /// Events rejected as too far in the future.
     pub rejected_future: u64,
+    /// The store's minute retention in whole hours of minutes (`None`:
+    /// forever). Version 1 manifests did not store retention; they read as
+    /// the defaults their writers applied: 7 days of minutes, hours forever.
+    pub minute_retention: Option<u32>,
+    /// The store's hour retention in whole hours of minutes (`None`: forever).
+    pub hour_retention: Option<u32>,
+    /// The active log's last recorded durability point: every byte of the
+    /// active log below it is whole, valid blocks that were made durable, so
+    /// damage there is corruption, never a torn tail. 0 when none is recorded.
+    pub log_durable_end: u64,
+    /// The store was closed cleanly and nothing was written since: the active
+    /// log ends exactly at `log_durable_end` and is zero after it, so any
+    /// other byte there is damage.
+    pub clean: bool,
 }
 
 /// One live sealed segment, as listed in the manifest. The fields repeat the
@@ -112,6 +138,8 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
         + src.len() as u64
         + SEGMENT_ENTRY_LEN as u64 * m.segments.len() as u64
         + 4;
+    let whole = |r: Option<u32>| r.map(|m| (m / 60).max(1) * 60);
+    let (minute_ret, hour_ret) = (whole(m.minute_retention), whole(m.hour_retention));
     assert!(total <= u64::from(u32::MAX), "manifest too large");
     let mut out = vec![0u8; MANIFEST_FIXED_LEN];
     out[..4].copy_from_slice(&MANIFEST_MAGIC);
@@ -122,6 +150,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     }
     if m.source_position.is_some() {
         flags |= FLAG_SOURCE;
+    }
+    if m.clean {
+        flags |= FLAG_CLEAN;
     }
     LittleEndian::write_u16(&mut out[M_FLAGS..], flags);
     LittleEndian::write_u32(&mut out[M_LEN..], total as u32);
@@ -135,6 +166,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     LittleEndian::write_u64(&mut out[M_TOO_OLD..], m.rejected_too_old);
     LittleEndian::write_u64(&mut out[M_FUTURE..], m.rejected_future);
     LittleEndian::write_u32(&mut out[M_SEG_COUNT..], m.segments.len() as u32);
+    LittleEndian::write_u32(&mut out[M_MINUTE_RET..], minute_ret.unwrap_or(FOREVER));
+    LittleEndian::write_u32(&mut out[M_HOUR_RET..], hour_ret.unwrap_or(FOREVER));
+    LittleEndian::write_u64(&mut out[M_LOG_DURABLE..], m.log_durable_end);
     out.reserve(total as usize - out.len());
     out.extend_from_slice(src);
     for s in &m.segments {
@@ -168,7 +202,7 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
     if buf[..prefix] != MANIFEST_MAGIC[..prefix] {
         return Err(DecodeError::new(0, CorruptionKind::BadMagic));
     }
-    let min_len = MANIFEST_FIXED_LEN + 4;
+    let min_len = MANIFEST_V1_FIXED_LEN + 4;
     if buf.len() < min_len {
         return Err(DecodeError::truncated(0, min_len as u64, buf.len() as u64));
     }
@@ -194,20 +228,59 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
             CorruptionKind::ChecksumMismatch { stored, computed },
         ));
     }
-    check_version(LittleEndian::read_u16(&buf[4..6]), 4)?;
+    let version = LittleEndian::read_u16(&buf[4..6]);
+    check_version(version, 4)?;
+    let fixed = if version >= 2 {
+        MANIFEST_FIXED_LEN
+    } else {
+        MANIFEST_V1_FIXED_LEN
+    };
+    if buf.len() < fixed + 4 {
+        return Err(DecodeError::truncated(
+            0,
+            (fixed + 4) as u64,
+            buf.len() as u64,
+        ));
+    }
     let flags = LittleEndian::read_u16(&buf[M_FLAGS..]);
-    if flags & !(FLAG_NOW | FLAG_SOURCE) != 0 {
+    let known = if version >= 2 {
+        FLAG_NOW | FLAG_SOURCE | FLAG_CLEAN
+    } else {
+        FLAG_NOW | FLAG_SOURCE
+    };
+    if flags & !known != 0 {
         return Err(DecodeError::invalid(
             M_FLAGS as u64,
             format!("unknown manifest flags {flags:#06x}"),
         ));
     }
-    if buf[76..80].iter().any(|&b| b != 0) {
+    let reserved_v2 = if version >= 2 { &buf[96..104] } else { &[][..] };
+    if let Some(i) = buf[76..80].iter().chain(reserved_v2).position(|&b| b != 0) {
         return Err(DecodeError::invalid(
-            76,
+            if i < 4 { 76 + i } else { 92 + i } as u64,
             "reserved bytes of the manifest are not zero",
         ));
     }
+    let (minute_retention, hour_retention) = if version >= 2 {
+        let read = |at: usize| -> Result<Option<u32>, DecodeError> {
+            match LittleEndian::read_u32(&buf[at..]) {
+                FOREVER => Ok(None),
+                m if m >= 60 && m % 60 == 0 => Ok(Some(m)),
+                m => Err(DecodeError::invalid(
+                    at as u64,
+                    format!("retention of {m} minutes is not a whole number of hours"),
+                )),
+            }
+        };
+        (read(M_MINUTE_RET)?, read(M_HOUR_RET)?)
+    } else {
+        (Some(V1_MINUTE_RETENTION), None)
+    };
+    let log_durable_end = if version >= 2 {
+        LittleEndian::read_u64(&buf[M_LOG_DURABLE..])
+    } else {
+        0
+    };
     let src_len = LittleEndian::read_u32(&buf[M_SRC_LEN..]);
     if src_len as usize > MAX_SOURCE_LEN || (flags & FLAG_SOURCE == 0 && src_len != 0) {
         return Err(DecodeError::invalid(
@@ -223,10 +296,8 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         ));
     }
     let seg_count = LittleEndian::read_u32(&buf[M_SEG_COUNT..]);
-    let needed = MANIFEST_FIXED_LEN as u64
-        + u64::from(src_len)
-        + SEGMENT_ENTRY_LEN as u64 * u64::from(seg_count)
-        + 4;
+    let needed =
+        fixed as u64 + u64::from(src_len) + SEGMENT_ENTRY_LEN as u64 * u64::from(seg_count) + 4;
     if needed != total as u64 {
         return Err(DecodeError::invalid(
             M_SEG_COUNT as u64,
@@ -236,7 +307,7 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
             ),
         ));
     }
-    let src_end = MANIFEST_FIXED_LEN + src_len as usize;
+    let src_end = fixed + src_len as usize;
     let next_file_id = LittleEndian::read_u64(&buf[M_NEXT_ID..]);
     let active_log = LittleEndian::read_u64(&buf[M_ACTIVE_LOG..]);
     if active_log >= next_file_id {
@@ -303,11 +374,14 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         active_log,
         segments,
         now: (flags & FLAG_NOW != 0).then_some(now_raw),
-        source_position: (flags & FLAG_SOURCE != 0)
-            .then(|| buf[MANIFEST_FIXED_LEN..src_end].to_vec()),
+        source_position: (flags & FLAG_SOURCE != 0).then(|| buf[fixed..src_end].to_vec()),
         dict_entries: LittleEndian::read_u64(&buf[M_DICT..]),
         rejected_too_old: LittleEndian::read_u64(&buf[M_TOO_OLD..]),
         rejected_future: LittleEndian::read_u64(&buf[M_FUTURE..]),
+        minute_retention,
+        hour_retention,
+        log_durable_end,
+        clean: flags & FLAG_CLEAN != 0,
     })
 }
 
@@ -346,6 +420,10 @@ mod tests {
             dict_entries: 50_000,
             rejected_too_old: 2,
             rejected_future: 1,
+            minute_retention: Some(3 * 1440),
+            hour_retention: Some(400 * 1440),
+            log_durable_end: 4096,
+            clean: true,
         }
     }
 
@@ -364,6 +442,10 @@ mod tests {
             dict_entries: 0,
             rejected_too_old: 0,
             rejected_future: 0,
+            minute_retention: None,
+            hour_retention: None,
+            log_durable_end: 0,
+            clean: false,
         };
         assert_eq!(decode_manifest(&encode_manifest(&empty)), Ok(empty.clone()));
         let with_empty_src = Manifest {
@@ -441,13 +523,45 @@ mod tests {
         let good = encode_manifest(&sample());
         let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 16 + 8] = 9);
         assert!(decode_manifest(&res).is_err());
-        let v2 = reseal(good, |b| LittleEndian::write_u16(&mut b[4..6], 2));
+        let v3 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 3));
         assert_eq!(
-            decode_manifest(&v2).unwrap_err().kind,
+            decode_manifest(&v3).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 2,
+                found: 3,
                 min: 1,
-                max: 1
+                max: 2
+            }
+        );
+        let odd = reseal(good, |b| {
+            LittleEndian::write_u32(&mut b[M_MINUTE_RET..], 61)
+        });
+        assert!(decode_manifest(&odd).is_err());
+    }
+
+    /// A version 1 manifest (80-byte fixed part) reads with the default
+    /// retention and no recorded durability point.
+    #[test]
+    fn version_1_reads() {
+        let m = sample();
+        let v2 = encode_manifest(&m);
+        let mut v1 = v2[..MANIFEST_V1_FIXED_LEN].to_vec();
+        v1.extend_from_slice(&v2[MANIFEST_FIXED_LEN..v2.len() - 4]);
+        LittleEndian::write_u16(&mut v1[4..6], 1);
+        let flags = LittleEndian::read_u16(&v1[M_FLAGS..]) & !FLAG_CLEAN;
+        LittleEndian::write_u16(&mut v1[M_FLAGS..], flags);
+        let len = v1.len() as u32 + 4;
+        LittleEndian::write_u32(&mut v1[M_LEN..], len);
+        v1.extend_from_slice(&[0; 4]);
+        let v1 = reseal(v1, |_| {});
+        let got = decode_manifest(&v1).unwrap();
+        assert_eq!(
+            got,
+            Manifest {
+                minute_retention: Some(V1_MINUTE_RETENTION),
+                hour_retention: None,
+                log_durable_end: 0,
+                clean: false,
+                ..m
             }
         );
     }

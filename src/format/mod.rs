@@ -50,9 +50,9 @@ pub use segment::{
 /// The oldest format version this build reads (all file kinds).
 pub const MIN_VERSION: u16 = 1;
 /// The newest format version this build reads, and the one it writes (all file kinds).
-pub const MAX_VERSION: u16 = 1;
+pub const MAX_VERSION: u16 = 2;
 /// The format version this build writes.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Checks that a file records `expected` as the id of the store it belongs
 /// to; `at` is the offset of the store id field in the file.

@@ -1075,13 +1075,13 @@ mod tests {
             let d = reseal_header(b.clone(), edit);
             assert!(detected(&d), "{what}");
         }
-        let v2 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 2));
+        let v3 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 3));
         assert_eq!(
-            SegmentView::open(&v2).unwrap_err().kind,
+            SegmentView::open(&v3).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 2,
+                found: 3,
                 min: 1,
-                max: 1
+                max: 2
             }
         );
     }

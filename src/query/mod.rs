@@ -21,39 +21,14 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 pub use growth::{TopRow, TrendQuery, TrendRow};
-pub use range::Series;
+pub use range::{Series, MAX_SERIES_POINTS};
 
 use crate::dict::Dict;
 use crate::error::{Error, InvalidInput, Result};
 use crate::format::Resolution;
-use crate::store::View;
+use crate::options::Retention;
 use crate::time::{Minute, Step};
-
-/// Retention settings, from which the resolution floors follow.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Limits {
-    pub(crate) minute_retention: Option<u32>,
-    pub(crate) hour_retention: Option<u32>,
-}
-
-fn floor_hour(m: u32) -> u32 {
-    m - m % 60
-}
-
-impl Limits {
-    /// The earliest minute held at minute resolution (hour-aligned); `None`
-    /// when every minute is.
-    pub(crate) fn minute_floor(&self, now: Option<u32>) -> Option<u32> {
-        let (now, keep) = (now?, self.minute_retention?);
-        Some(floor_hour(now.saturating_sub(keep)))
-    }
-
-    /// The earliest minute kept at all (hour-aligned); `None` when all are.
-    pub(crate) fn retain_floor(&self, now: Option<u32>) -> Option<u32> {
-        let (now, keep) = (now?, self.hour_retention?);
-        Some(floor_hour(now.saturating_sub(keep)))
-    }
-}
+use crate::view::View;
 
 /// Counters copied into a snapshot when it is taken.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,7 +66,7 @@ pub(crate) struct Counters {
 pub struct Snapshot {
     view: Arc<View>,
     dict: Arc<RwLock<Dict>>,
-    limits: Limits,
+    retention: Retention,
     counters: Counters,
 }
 
@@ -169,13 +144,13 @@ impl Snapshot {
     pub(crate) fn new(
         view: Arc<View>,
         dict: Arc<RwLock<Dict>>,
-        limits: Limits,
+        retention: Retention,
         counters: Counters,
     ) -> Snapshot {
         Snapshot {
             view,
             dict,
-            limits,
+            retention,
             counters,
         }
     }
@@ -231,14 +206,14 @@ impl Snapshot {
             .filter(|s| s.entry.resolution == Resolution::Hour && s.entry.cell_count > 0)
             .map(|s| s.minute_span().1)
             .max();
-        match (self.limits.minute_floor(self.view.now), held_hours) {
+        match (self.retention.minute_floor(self.view.now), held_hours) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
     }
 
     pub(crate) fn retain_floor(&self) -> Option<u32> {
-        self.limits.retain_floor(self.view.now)
+        self.retention.retain_floor(self.view.now)
     }
 
     /// Checks that `[lo, hi)` (minutes) can be answered exactly at `step`.

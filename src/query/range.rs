@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use super::{query_error, Snapshot};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time::{Step, TimeRange};
+use crate::view::SegmentVisit;
 
 /// Most points a single series may hold (about 19 years at 1m).
 pub const MAX_SERIES_POINTS: u64 = 10_000_000;
@@ -38,86 +39,18 @@ impl Snapshot {
         id: u32,
         lo: u32,
         hi: u32,
-        mut f: impl FnMut(u32, u64),
+        f: impl FnMut(u32, u64),
     ) -> Result<()> {
         let lo = lo.max(self.retain_floor().unwrap_or(0));
-        if lo >= hi {
-            return Ok(());
-        }
-        let mut buf = Vec::new();
-        for seg in &self.view().segments {
-            let (s_lo, s_hi) = seg.minute_span();
-            if s_hi <= lo || s_lo >= hi {
-                continue;
-            }
-            buf.clear();
-            seg.view
-                .tag_cells(id, &mut buf)
-                .map_err(|e| Error::corrupted(&seg.name, e.offset, e.kind))?;
-            let res = seg.entry.resolution;
-            for &(t, c) in &buf {
-                let m = res.first_minute(t);
-                if m >= lo && m < hi {
-                    f(m, c);
-                }
-            }
-        }
-        for run in &self.view().runs {
-            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
-                continue;
-            }
-            let r = run.tag_range(id);
-            let times = &run.cells.times[r.clone()];
-            let start = times.partition_point(|&m| m < lo);
-            let end = times.partition_point(|&m| m < hi);
-            for i in r.start + start..r.start + end {
-                f(run.cells.times[i], run.cells.counts[i]);
-            }
-        }
-        Ok(())
+        self.view().tag_cells(id, lo, hi, f)
     }
 
     /// Calls `f(tag id, minute, count)` for every kept cell in `[lo, hi)`
     /// minutes, source by source (not in any global order).
-    pub(crate) fn scan_window(
-        &self,
-        lo: u32,
-        hi: u32,
-        mut f: impl FnMut(u32, u32, u64),
-    ) -> Result<()> {
+    pub(crate) fn scan_window(&self, lo: u32, hi: u32, f: impl FnMut(u32, u32, u64)) -> Result<()> {
         let lo = lo.max(self.retain_floor().unwrap_or(0));
-        if lo >= hi {
-            return Ok(());
-        }
-        for seg in &self.view().segments {
-            let (s_lo, s_hi) = seg.minute_span();
-            if s_hi <= lo || s_lo >= hi {
-                continue;
-            }
-            let res = seg.entry.resolution;
-            let contained = s_lo >= lo && s_hi <= hi;
-            seg.view
-                .for_each_cell(|tag, t, c| {
-                    let m = res.first_minute(t);
-                    if contained || (m >= lo && m < hi) {
-                        f(tag, m, c);
-                    }
-                })
-                .map_err(|e| Error::corrupted(&seg.name, e.offset, e.kind))?;
-        }
-        for run in &self.view().runs {
-            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
-                continue;
-            }
-            let c = &run.cells;
-            for i in 0..c.tags.len() {
-                let m = c.times[i];
-                if m >= lo && m < hi {
-                    f(c.tags[i], m, c.counts[i]);
-                }
-            }
-        }
-        Ok(())
+        self.view()
+            .window_cells(lo, hi, |_| Ok(SegmentVisit::Cells), f)
     }
 
     /// Per-tag sums over adjacent windows: `cuts` (ascending) split
@@ -125,23 +58,16 @@ impl Snapshot {
     /// and `f(i, tag id, count)` is called with counts that add up, per tag
     /// and window, to that tag's total in window `i` (a tag may be reported
     /// several times per window). A sealed segment lying wholly inside one
-    /// window contributes its cached per-tag totals
+    /// window contributes its per-tag totals
     /// ([`crate::format::segment::SegmentView::tag_totals`]): one call per tag
     /// instead of one per cell. Segments cut by a window edge, and the
     /// in-memory tail, are walked cell by cell.
-    pub(crate) fn sum_windows(
-        &self,
-        cuts: &[u32],
-        mut f: impl FnMut(usize, u32, u64),
-    ) -> Result<()> {
+    pub(crate) fn sum_windows(&self, cuts: &[u32], f: impl FnMut(usize, u32, u64)) -> Result<()> {
         let floor = self.retain_floor().unwrap_or(0);
         let cuts: Vec<u32> = cuts.iter().map(|&c| c.max(floor)).collect();
         let (Some(&lo), Some(&hi)) = (cuts.first(), cuts.last()) else {
             return Ok(());
         };
-        if lo >= hi {
-            return Ok(());
-        }
         let part = |m: u32| -> Option<usize> {
             if m < lo || m >= hi {
                 return None;
@@ -149,42 +75,28 @@ impl Snapshot {
             // Few windows: a linear search beats a binary one.
             Some(cuts[1..].iter().position(|&c| m < c).unwrap_or(0))
         };
-        for seg in &self.view().segments {
-            let (s_lo, s_hi) = seg.minute_span();
-            if s_hi <= lo || s_lo >= hi {
-                continue;
-            }
-            let corrupt =
-                |e: crate::format::DecodeError| Error::corrupted(&seg.name, e.offset, e.kind);
-            let whole = cuts.windows(2).position(|w| s_lo >= w[0] && s_hi <= w[1]);
-            if let Some(i) = whole {
-                let t = seg.view.tag_totals().map_err(corrupt)?;
+        let f = std::cell::RefCell::new(f);
+        self.view().window_cells(
+            lo,
+            hi,
+            |seg| {
+                let (s_lo, s_hi) = seg.minute_span();
+                let Some(i) = cuts.windows(2).position(|w| s_lo >= w[0] && s_hi <= w[1]) else {
+                    return Ok(SegmentVisit::Cells);
+                };
+                let t = seg.view.tag_totals().map_err(|e| seg.corrupted(e))?;
+                let mut f = f.borrow_mut();
                 for (&tag, &c) in t.tags.iter().zip(&t.totals) {
                     f(i, tag, c);
                 }
-                continue;
-            }
-            let res = seg.entry.resolution;
-            seg.view
-                .for_each_cell(|tag, t, c| {
-                    if let Some(i) = part(res.first_minute(t)) {
-                        f(i, tag, c);
-                    }
-                })
-                .map_err(corrupt)?;
-        }
-        for run in &self.view().runs {
-            if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
-                continue;
-            }
-            let c = &run.cells;
-            for ((&tag, &m), &n) in c.tags.iter().zip(&c.times).zip(&c.counts) {
+                Ok(SegmentVisit::Done)
+            },
+            |tag, m, c| {
                 if let Some(i) = part(m) {
-                    f(i, tag, n);
+                    (f.borrow_mut())(i, tag, c);
                 }
-            }
-        }
-        Ok(())
+            },
+        )
     }
 
     /// Total events of `tag` in `range`. A minute counts when its first second

@@ -165,13 +165,6 @@ impl PathFile {
             .allocate(len)
             .map_err(|e| Error::io(&self.path, e))
     }
-
-    /// Reads the whole file.
-    pub fn read_all(&self) -> Result<Vec<u8>> {
-        self.file
-            .read_to_vec()
-            .map_err(|e| Error::io(&self.path, e))
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! The only folder that touches the file system: the [`vfs::Vfs`] seam and its
 //! real implementation, read-only maps ([`mmap`], the crate's one `unsafe`
-//! module), and the files of a store: log segments, sealed segments, the
-//! dictionary and the manifest.
+//! module), and the files of a store: the active log ([`log`]), sealed
+//! segments ([`segment`]), the manifest ([`manifest`]), and file names and
+//! atomic writes ([`files`]).
 
-pub mod files;
-pub mod mmap;
+pub(crate) mod files;
+pub(crate) mod log;
+pub(crate) mod manifest;
+pub(crate) mod mmap;
+pub(crate) mod segment;
 pub mod sim;
-pub mod vfs;
+pub(crate) mod vfs;

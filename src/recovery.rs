@@ -1,0 +1,520 @@
+//! Recovery: ONE read-only pass over a store directory (manifest, dictionary,
+//! sealed segments, active log, leftover files) that decides what is valid,
+//! what is a torn tail a crash may leave, and what is damage.
+//!
+//! [`examine`] never writes. `Store::open` runs it at [`Depth::Open`] and acts
+//! on what it returns (cuts torn tails, removes leftovers, builds the
+//! in-memory state); a damaged store is refused at the first problem.
+//! [`crate::verify::verify`] runs it at [`Depth::Full`], which applies the
+//! same rules, adds the checks open leaves to query time (every segment
+//! group's checksum and order), and reports every problem instead of stopping.
+//! So `verify` can never call clean a store that `open` refuses or reads
+//! differently.
+//!
+//! # Torn tail or damage
+//! A torn tail can only exist after a crash, and only past the last
+//! durability point the store recorded:
+//! - the manifest records the active log's durability point
+//!   (`log_durable_end`) whenever it is written (seal, compaction, clean
+//!   close), and a **clean** flag when the store was closed cleanly and
+//!   nothing was written since;
+//! - damage below the recorded point is corruption; under the clean flag,
+//!   any non-zero byte past it is corruption too;
+//! - past the recorded point (after a crash), the rules of
+//!   [`crate::format::block::scan_log`] apply: a bad block followed only by
+//!   zeros or unverifiable bytes is a torn tail; damage followed by valid
+//!   blocks that prove the log was fsynced past it is corruption.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::dict::Dict;
+use crate::error::{Corruption, CorruptionKind, Error, Result};
+use crate::format::block::{
+    blocks_from, decode_block, log_header_capacity, log_header_store_id, scan_log, ScanEnd,
+    LOG_HEADER_LEN, LOG_STORE_ID_AT,
+};
+use crate::format::dict::{scan_dict, DICT_STORE_ID_AT};
+use crate::format::manifest::{decode_manifest, Manifest};
+use crate::format::{check_store_id, DecodeError};
+use crate::memtable::Memtable;
+use crate::storage::files::{self, classify, FileKind};
+use crate::storage::segment::{open_segment, Segment};
+use crate::storage::vfs::Vfs;
+use crate::tag;
+
+/// How deep [`examine`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// What an open needs: stop at the first problem.
+    Open,
+    /// Everything, reporting every problem: `verify`.
+    Full,
+}
+
+/// What the examination found; what an open acts on.
+pub(crate) struct Examined {
+    pub(crate) manifest: Manifest,
+    pub(crate) dict: Dict,
+    /// End of the last valid dictionary entry.
+    pub(crate) dict_end: u64,
+    /// Non-zero bytes of a torn dictionary tail at `dict_end` (to be zeroed).
+    pub(crate) dict_cut: u64,
+    pub(crate) segments: Vec<std::sync::Arc<Segment>>,
+    pub(crate) log: LogState,
+    /// Temp files and files the manifest does not name (removed by a
+    /// writable open).
+    pub(crate) leftovers: Vec<String>,
+    /// Sum of every count held (segments and log).
+    pub(crate) grand_total: u64,
+    /// The store's now: the newest minute held.
+    pub(crate) now: Option<u32>,
+    /// Damage (only at [`Depth::Full`]; at [`Depth::Open`] the first problem
+    /// is returned as an error instead).
+    pub(crate) problems: Vec<Corruption>,
+    /// Things worth knowing that are not damage.
+    pub(crate) notes: Vec<String>,
+    pub(crate) files_checked: u64,
+    pub(crate) cells_checked: u64,
+}
+
+/// The active log as recovery leaves it.
+#[derive(Default)]
+pub(crate) struct LogState {
+    pub(crate) mem: Memtable,
+    /// End of the last block kept.
+    pub(crate) end: u64,
+    /// The file's length.
+    pub(crate) file_len: u64,
+    pub(crate) blocks: u64,
+    /// Non-zero bytes of a torn tail at `end` (to be zeroed).
+    pub(crate) cut: u64,
+    /// Complete blocks dropped because their tags' names were lost.
+    pub(crate) dropped_blocks: u64,
+    /// Bytes missing from the end of a log shorter than its header records.
+    pub(crate) truncated_bytes: u64,
+    /// The store's now after the log's first block, for the seal rule.
+    pub(crate) start_now: Option<u32>,
+    /// Source position of the newest block that carried one.
+    pub(crate) source: Option<Vec<u8>>,
+}
+
+struct Sink {
+    depth: Depth,
+    problems: Vec<Corruption>,
+    notes: Vec<String>,
+}
+
+impl Sink {
+    /// Records damage; at [`Depth::Open`] it is returned at once.
+    fn problem(&mut self, file: &Path, offset: u64, kind: CorruptionKind) -> Result<()> {
+        let c = Corruption {
+            file: file.to_path_buf(),
+            offset,
+            kind,
+        };
+        match self.depth {
+            Depth::Open => Err(Error::Corrupted(c)),
+            Depth::Full => {
+                self.problems.push(c);
+                Ok(())
+            }
+        }
+    }
+
+    fn decode(&mut self, file: &Path, e: DecodeError) -> Result<()> {
+        self.problem(file, e.offset, e.kind)
+    }
+
+    fn invalid(&mut self, file: &Path, offset: u64, why: impl Into<String>) -> Result<()> {
+        self.problem(file, offset, CorruptionKind::Invalid(why.into()))
+    }
+
+    fn note(&mut self, n: String) {
+        self.notes.push(n);
+    }
+}
+
+fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Length of the non-zero garbage from `from` to the last non-zero byte.
+pub(crate) fn garbage_len(bytes: &[u8], from: u64) -> u64 {
+    let from = (from as usize).min(bytes.len());
+    match bytes[from..].iter().rposition(|&b| b != 0) {
+        Some(p) => (p + 1) as u64,
+        None => 0,
+    }
+}
+
+/// Reads the manifest of the store in `dir`. `Ok(None)` when there is none.
+pub(crate) fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(files::MANIFEST);
+    if !vfs.exists(&path).map_err(|e| Error::io(dir, e))? {
+        return Ok(None);
+    }
+    let bytes = files::read_file(vfs, &path)?;
+    decode_manifest(&bytes)
+        .map(Some)
+        .map_err(|e| Error::corrupted(&path, e.offset, e.kind))
+}
+
+/// Examines the store in `dir` whose manifest is `manifest`, without writing.
+pub(crate) fn examine(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    manifest: Manifest,
+    depth: Depth,
+) -> Result<Examined> {
+    let mut sink = Sink {
+        depth,
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    let manifest_path = dir.join(files::MANIFEST);
+    let mut files_checked = 1;
+    let mut cells_checked = 0;
+
+    // Leftovers of interrupted seals and compactions.
+    let live: HashSet<u64> = manifest
+        .segments
+        .iter()
+        .map(|s| s.file_id)
+        .chain([manifest.active_log])
+        .collect();
+    let mut leftovers = Vec::new();
+    for n in vfs.list(dir).map_err(|e| Error::io(dir, e))? {
+        match classify(&n) {
+            Some(FileKind::Temp) => {
+                sink.note(format!(
+                    "{n}: leftover temporary file; a writable open removes it"
+                ));
+                leftovers.push(n);
+            }
+            Some(FileKind::Log(id)) | Some(FileKind::Segment(id, _)) if !live.contains(&id) => {
+                sink.note(format!(
+                    "{n}: not in the manifest (left by an interrupted seal or compaction); \
+                     a writable open removes it"
+                ));
+                leftovers.push(n);
+            }
+            _ => {}
+        }
+    }
+
+    // The dictionary.
+    let dict_path = dir.join(files::DICT);
+    let dict_bytes = files::read_file(vfs, &dict_path)?;
+    files_checked += 1;
+    let scan = scan_dict(&dict_bytes);
+    let owner = scan
+        .header
+        .clone()
+        .and_then(|id| check_store_id(id, manifest.store_id, DICT_STORE_ID_AT as u64));
+    if let Err(e) = owner {
+        sink.decode(&dict_path, e)?;
+    }
+    // Damage followed by valid entries is corruption, unless the damaged
+    // entries may be unsynced writes that a power failure lost out of order
+    // (a later one survived): past the entries the manifest promises, and
+    // named by no durable block of the active log.
+    let lost_unsynced = |x: usize| {
+        x as u64 >= manifest.dict_entries
+            && !log_names_tag_from(vfs, dir, manifest.active_log, x as u32)
+    };
+    let (dict_end, dict_cut) = match &scan.end {
+        ScanEnd::Clean => (scan.valid_end, 0),
+        ScanEnd::Corrupt(e) if !lost_unsynced(scan.entries.len()) => {
+            sink.decode(&dict_path, e.clone())?;
+            (scan.valid_end, 0)
+        }
+        ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
+            let cut = garbage_len(&dict_bytes, *offset);
+            if cut > 0 {
+                sink.note(format!(
+                    "{}: torn tail of {cut} bytes at byte {offset} (unsynced entries a crash \
+                     lost); a writable open cuts it",
+                    dict_path.display()
+                ));
+            }
+            (*offset, cut)
+        }
+    };
+    if (scan.entries.len() as u64) < manifest.dict_entries {
+        sink.invalid(
+            &dict_path,
+            dict_end,
+            format!(
+                "the dictionary holds {} tags but the manifest promises {}",
+                scan.entries.len(),
+                manifest.dict_entries
+            ),
+        )?;
+    }
+    for (i, t) in scan.entries.iter().enumerate() {
+        if tag::validate_normalized(t).is_err() {
+            sink.invalid(
+                &dict_path,
+                0,
+                format!("entry {i} ({t:?}) is not a normalised tag"),
+            )?;
+        }
+    }
+    let dict = match Dict::from_names(scan.entries.iter().copied()) {
+        Ok(d) => d,
+        Err((i, t)) => {
+            sink.invalid(
+                &dict_path,
+                0,
+                format!("tag {t:?} appears twice (entries {i} and earlier)"),
+            )?;
+            Dict::default()
+        }
+    };
+    let dict_len = scan.entries.len() as u64;
+    drop(dict_bytes);
+
+    // Sealed segments.
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    let mut grand_total: u64 = 0;
+    let mut now = manifest.now;
+    for entry in &manifest.segments {
+        files_checked += 1;
+        let seg = match open_segment(vfs, dir, entry, dict_len, manifest.store_id) {
+            Ok(s) => s,
+            Err(Error::Corrupted(c)) => {
+                sink.problem(&c.file, c.offset, c.kind)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if depth == Depth::Full {
+            if let Err(e) = seg.view.verify() {
+                sink.decode(&dir.join(&seg.name), e)?;
+                continue;
+            }
+        }
+        cells_checked += entry.cell_count;
+        match grand_total.checked_add(entry.total) {
+            Some(t) => grand_total = t,
+            None => sink.invalid(&manifest_path, 0, "segment totals overflow 64 bits")?,
+        }
+        let (_, end) = seg.minute_span();
+        now = max_opt(now, Some(end - 1));
+        segments.push(std::sync::Arc::new(seg));
+    }
+
+    // The active log.
+    files_checked += 1;
+    let log = examine_log(
+        vfs,
+        dir,
+        &manifest,
+        dict_len,
+        &mut grand_total,
+        &mut now,
+        &mut cells_checked,
+        &mut sink,
+    )?;
+    Ok(Examined {
+        manifest,
+        dict,
+        dict_end,
+        dict_cut,
+        segments,
+        log,
+        leftovers,
+        grand_total,
+        now,
+        problems: sink.problems,
+        notes: sink.notes,
+        files_checked,
+        cells_checked,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn examine_log(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    manifest: &Manifest,
+    dict_len: u64,
+    grand_total: &mut u64,
+    now: &mut Option<u32>,
+    cells_checked: &mut u64,
+    sink: &mut Sink,
+) -> Result<LogState> {
+    let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
+    let bytes = files::read_file(vfs, &log_path)?;
+    let scan = scan_log(&bytes);
+    let mut st = LogState {
+        file_len: bytes.len() as u64,
+        source: manifest.source_position.clone(),
+        ..LogState::default()
+    };
+    match &scan.file_id {
+        Err(e) => sink.decode(&log_path, e.clone())?,
+        Ok(id) if *id != manifest.active_log => sink.invalid(
+            &log_path,
+            0,
+            format!(
+                "the log header names file {id}, the manifest expects {}",
+                manifest.active_log
+            ),
+        )?,
+        Ok(_) => {
+            let found = log_header_store_id(&bytes);
+            if let Err(e) = check_store_id(found, manifest.store_id, LOG_STORE_ID_AT as u64) {
+                sink.decode(&log_path, e)?;
+            }
+        }
+    }
+    // The recorded durability point: whole valid blocks below it, always.
+    let durable = manifest.log_durable_end.max(LOG_HEADER_LEN as u64);
+    let mut end = match &scan.end {
+        ScanEnd::Clean | ScanEnd::TornTail { .. } => scan.valid_end,
+        ScanEnd::Corrupt(e) => {
+            sink.decode(&log_path, e.clone())?;
+            scan.valid_end
+        }
+    };
+    if end < durable && manifest.log_durable_end > 0 {
+        let kind = match &scan.end {
+            ScanEnd::TornTail { kind, .. } => kind.clone(),
+            _ => CorruptionKind::Truncated {
+                needed: durable,
+                available: end,
+            },
+        };
+        sink.problem(&log_path, end, kind)?;
+    }
+    for (i, &(off, _len)) in scan.blocks.iter().enumerate() {
+        let block = match decode_block(&bytes[off as usize..]) {
+            Ok(b) => b,
+            Err(e) => {
+                sink.decode(&log_path, e.at_base(off))?;
+                end = off;
+                break;
+            }
+        };
+        if block.cell_count() > 0
+            && u64::from(block.tag(block.cell_count() as usize - 1)) >= dict_len
+        {
+            // Its tags' dictionary entries were lost with a crash, so the
+            // block (and all after it) was never made durable: a torn tail.
+            if off < durable && manifest.log_durable_end > 0 {
+                sink.invalid(
+                    &log_path,
+                    off,
+                    "a block below the recorded durability point names tags the dictionary lacks",
+                )?;
+            }
+            st.dropped_blocks = (scan.blocks.len() - i) as u64;
+            sink.note(format!(
+                "{}: {} block(s) from byte {off} name tags the dictionary lost in a crash; \
+                 a writable open drops them (they were never made durable)",
+                log_path.display(),
+                st.dropped_blocks
+            ));
+            end = off;
+            break;
+        }
+        let cells = block.to_cells();
+        *cells_checked += cells.len() as u64;
+        let block_total = cells
+            .counts
+            .iter()
+            .try_fold(0u64, |a, &c| a.checked_add(c))
+            .and_then(|s| grand_total.checked_add(s));
+        match block_total {
+            Some(t) => *grand_total = t,
+            None => {
+                sink.invalid(&log_path, off, "counts overflow 64 bits")?;
+                continue;
+            }
+        }
+        if block.cell_count() > 0 {
+            *now = max_opt(*now, Some(block.max_time()));
+            if st.start_now.is_none() {
+                st.start_now = *now;
+            }
+        }
+        if let Some(src) = block.source() {
+            st.source = Some(src.to_vec());
+        }
+        st.mem.push(cells);
+        st.blocks += 1;
+    }
+    // A clean end means everything past the last block is zeros already.
+    let clean_end = matches!(scan.end, ScanEnd::Clean) && st.dropped_blocks == 0;
+    st.cut = if clean_end {
+        0
+    } else {
+        garbage_len(&bytes, end)
+    };
+    if manifest.clean && (end != durable || st.cut > 0) {
+        sink.invalid(
+            &log_path,
+            end.min(durable),
+            format!(
+                "the store was closed cleanly with the log ending at byte {durable}, but it \
+                 now ends at byte {end}{}",
+                if st.cut > 0 {
+                    format!(" followed by {} bytes that are not zero", st.cut)
+                } else {
+                    String::new()
+                }
+            ),
+        )?;
+    } else if st.cut > 0 {
+        sink.note(format!(
+            "{}: torn tail of {} bytes at byte {end} (written after the last durability point, \
+             byte {durable}, and cut short by a crash); a writable open cuts it",
+            log_path.display(),
+            st.cut
+        ));
+    }
+    // A header recording more than the file holds: the file was cut. It is
+    // never extended back to the recorded length (a damaged or hostile
+    // header may inflate it to any size); a writable open seals it away.
+    let recorded = log_header_capacity(&bytes);
+    st.truncated_bytes = recorded.saturating_sub(bytes.len() as u64);
+    if st.truncated_bytes > 0 {
+        sink.note(format!(
+            "{}: the file is {} bytes shorter than it was preallocated: it was truncated, and \
+             any blocks past the cut are lost",
+            log_path.display(),
+            st.truncated_bytes
+        ));
+    }
+    st.end = end;
+    Ok(st)
+}
+
+/// True when a block of the log `id` that is known to have been durable names
+/// a tag id `>= from` (or the log cannot be read: then nothing may be assumed
+/// lost). A block is known durable when some valid block records a
+/// `durable_end` at or past its end; the writer fsyncs the dictionary before
+/// the log, so the entries such a block names were durable too, and damage to
+/// them is corruption, not a lost unsynced write.
+fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) -> bool {
+    let Ok(bytes) = files::read_file(vfs, &dir.join(files::log_name(id))) else {
+        return true;
+    };
+    let blocks: Vec<_> = blocks_from(&bytes, LOG_HEADER_LEN).collect();
+    let durable = blocks
+        .iter()
+        .map(|(_, b)| b.durable_end())
+        .max()
+        .unwrap_or(0);
+    blocks.iter().any(|(at, b)| {
+        at + b.len() as u64 <= durable
+            && b.cell_count() > 0
+            && b.tag(b.cell_count() as usize - 1) >= from
+    })
+}
