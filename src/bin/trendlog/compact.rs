@@ -25,6 +25,8 @@ pub fn run(g: &Global, _a: Args) -> CmdResult {
         return Err(Fail::from(trendlog::Error::NotAStore { dir: g.db.clone() }));
     }
     let store = Store::open(&g.db, Options::default().background_compaction(false))?;
+    // What sits in the active log is compacted too: seal it first.
+    store.seal()?;
     let r = store.compact()?;
     store.close()?;
     if g.json {

@@ -79,6 +79,15 @@ pub struct Args {
     /// raise it to load input that is not in time order.
     #[arg(long, default_value = "1d", value_parser = parse_dur)]
     pub max_future_skew: Duration,
+    /// Minute retention of a NEW store (a duration such as `30d`, or
+    /// `forever`; default 7d). An existing store keeps its own: change it
+    /// with `trendlog retention`.
+    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
+    pub minute_retention: Option<crate::retention::Keep>,
+    /// Hour retention of a NEW store (a duration or `forever`; default
+    /// forever).
+    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
+    pub hour_retention: Option<crate::retention::Keep>,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -267,7 +276,24 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let opts = Options::default()
         .sync_policy(policy)
         .max_future_skew(a.max_future_skew);
+    let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
+    let existed = g.db.join("MANIFEST").exists();
     let store = Store::open(&g.db, opts)?;
+    if existed && (a.minute_retention.is_some() || a.hour_retention.is_some()) {
+        let r = store.retention();
+        let wanted = (
+            a.minute_retention.map_or(r.minute_minutes, |k| k.0),
+            a.hour_retention.map_or(r.hour_minutes, |k| k.0),
+        );
+        if wanted != (r.minute_minutes, r.hour_minutes) {
+            eprintln!(
+                "trendlog: the store exists and keeps its retention (minutes {}, hours {}); \
+                 change it with `trendlog retention`",
+                crate::retention::describe(r.minute_minutes),
+                crate::retention::describe(r.hour_minutes)
+            );
+        }
+    }
 
     let read_bytes = Arc::new(AtomicU64::new(0));
     let rx = spawn_reader(inputs, read_bytes.clone());

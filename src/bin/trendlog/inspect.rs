@@ -9,7 +9,6 @@ use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
 use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
 use trendlog::format::{DecodeError, Resolution, ScanEnd};
 use trendlog::time::Minute;
-use trendlog::Options;
 
 use crate::out::{self, Align, CmdResult, Fail, Table, EXIT_RUNTIME};
 use crate::Global;
@@ -42,20 +41,11 @@ fn minute_str(m: Option<Minute>) -> String {
     m.map_or_else(|| "-".to_string(), |m| m.to_string())
 }
 
-fn days(minutes: Option<u32>) -> String {
-    match minutes {
-        None => "keep forever".into(),
-        Some(m) if m % 1440 == 0 => format!("{} d", m / 1440),
-        Some(m) => format!("{} h", m / 60),
-    }
-}
-
 fn inspect_store(g: &Global) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let st = snap.stats();
     let segs = snap.segments();
-    let opts = Options::default();
     if g.json {
         let segments: Vec<Value> = segs
             .iter()
@@ -85,8 +75,8 @@ fn inspect_store(g: &Global) -> CmdResult {
             "source_position": store.source_position().map(|p| String::from_utf8_lossy(&p).into_owned()),
             "segments": segments,
             "retention": {
-                "minute_minutes": opts.get_minute_retention_minutes(),
-                "hour_minutes": opts.get_hour_retention_minutes(),
+                "minute_minutes": store.retention().minute_minutes,
+                "hour_minutes": store.retention().hour_minutes,
             },
         }));
         return Ok(());
@@ -124,9 +114,9 @@ fn inspect_store(g: &Global) -> CmdResult {
         println!("source position {}", String::from_utf8_lossy(&p));
     }
     println!(
-        "retention       minutes {}, hours {}  (this build's defaults; retention is an open option, not stored)",
-        days(opts.get_minute_retention_minutes()),
-        days(opts.get_hour_retention_minutes())
+        "retention       minutes {}, hours {}  (stored in the store; change with `trendlog retention`)",
+        crate::retention::describe(store.retention().minute_minutes),
+        crate::retention::describe(store.retention().hour_minutes)
     );
     println!();
     let mut t = Table::new(&[

@@ -12,6 +12,7 @@ mod ingest;
 mod inspect;
 mod out;
 mod query;
+mod retention;
 mod top;
 mod trending;
 mod verify;
@@ -60,6 +61,7 @@ enum Command {
     Inspect(inspect::Args),
     Verify(verify::Args),
     Export(export::Args),
+    Retention(retention::Args),
     Demo(demo::Args),
 }
 
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),
         Command::Export(a) => export::run(&g, a),
+        Command::Retention(a) => retention::run(&g, a),
         Command::Demo(a) => demo::run(&g, a),
     };
     match res {

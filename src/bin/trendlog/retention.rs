@@ -1,0 +1,112 @@
+//! `trendlog retention`: show or change how long the store keeps minutes and
+//! hours. Retention is stored in the store, so every reader and writer agrees.
+
+use serde_json::json;
+use trendlog::{Options, Retention, Store};
+
+use crate::out::{self, CmdResult};
+use crate::Global;
+
+/// Show the store's retention, or change it with `--minutes` / `--hours`.
+///
+/// Minutes older than the minute retention (measured back from the store's
+/// newest minute, not the wall clock) are rolled into hourly buckets by the
+/// next compaction; data older than the hour retention is dropped. Each is a
+/// duration (`7d`, `36h`, rounded down to whole hours, at least 1h) or
+/// `forever`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Changing retention needs the store's write lock (exit 1 if it is locked); the
+next `trendlog compact` applies it. A new store gets its retention from the
+first writing command's --minute-retention/--hour-retention (default: minutes
+7 days, hours forever).
+
+JSON: {\"minute_retention_minutes\":N|null,\"hour_retention_minutes\":N|null}
+      (null: forever)
+
+Examples:
+  trendlog --db ./trendlog-data retention
+  trendlog --db ./trendlog-data retention --minutes 90d --hours forever")]
+pub struct Args {
+    /// New minute retention: a duration such as `30d`, or `forever`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    pub minutes: Option<Keep>,
+    /// New hour retention: a duration such as `400d`, or `forever`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    pub hours: Option<Keep>,
+}
+
+/// A retention given on the command line: whole minutes, or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep(pub Option<u32>);
+
+/// Parses `forever` or a duration of at least one hour.
+pub fn parse_retention(s: &str) -> Result<Keep, String> {
+    if s.eq_ignore_ascii_case("forever") {
+        return Ok(Keep(None));
+    }
+    let d = trendlog::parse::parse_duration(s).map_err(|e| e.to_string())?;
+    let minutes = d.as_secs() / 60;
+    if minutes < 60 {
+        return Err(format!(
+            "a retention of {s} is shorter than one hour; give at least 1h, or `forever`"
+        ));
+    }
+    let minutes = u32::try_from(minutes).map_err(|_| format!("{s} is too long; use `forever`"))?;
+    Ok(Keep(Some(minutes / 60 * 60)))
+}
+
+/// How a retention reads to a person.
+pub fn describe(minutes: Option<u32>) -> String {
+    match minutes {
+        None => "forever".into(),
+        Some(m) if m % 1440 == 0 => format!("{} d", m / 1440),
+        Some(m) => format!("{} h", m / 60),
+    }
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    out::require_dir(&g.db)?;
+    let r = if a.minutes.is_none() && a.hours.is_none() {
+        out::open_read(&g.db)?.retention()
+    } else {
+        let store = Store::open(&g.db, Options::default().background_compaction(false))?;
+        let old = store.retention();
+        let new = Retention {
+            minute_minutes: a.minutes.map_or(old.minute_minutes, |k| k.0),
+            hour_minutes: a.hours.map_or(old.hour_minutes, |k| k.0),
+        };
+        if new != old {
+            store.set_retention(new)?;
+        }
+        let now = store.retention();
+        store.close()?;
+        if !g.json {
+            println!("changed; the next `trendlog compact` applies it");
+        }
+        now
+    };
+    if g.json {
+        out::print_json(&json!({
+            "minute_retention_minutes": r.minute_minutes,
+            "hour_retention_minutes": r.hour_minutes,
+        }));
+        return Ok(());
+    }
+    println!("minutes kept  {}", describe(r.minute_minutes));
+    println!("hours kept    {}", describe(r.hour_minutes));
+    Ok(())
+}
+
+/// The retention a new store gets from a writing command's flags.
+pub fn options_for_new_store(opts: Options, minutes: Option<Keep>, hours: Option<Keep>) -> Options {
+    let to_duration = |m: Option<u32>| m.map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
+    let mut opts = opts;
+    if let Some(Keep(m)) = minutes {
+        opts = opts.minute_retention(to_duration(m));
+    }
+    if let Some(Keep(h)) = hours {
+        opts = opts.hour_retention(to_duration(h));
+    }
+    opts
+}
