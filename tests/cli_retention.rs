@@ -22,8 +22,7 @@ fn run(db: &Path, args: &[&str], input: Option<&str>) -> Output {
         .take()
         .unwrap()
         .write_all(input.unwrap_or("").as_bytes());
-    let o = c.wait_with_output().unwrap();
-    o
+    c.wait_with_output().unwrap()
 }
 
 fn json(o: &Output) -> serde_json::Value {
