@@ -518,3 +518,101 @@ fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) -> bool {
             && b.tag(b.cell_count() as usize - 1) >= from
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::vfs::RealFs;
+    use crate::{Options, Store};
+
+    const T0: i64 = 1_508_112_000;
+
+    /// A store with three committed batches in its active log, closed
+    /// cleanly (`close`) or left as a crash leaves it (copied while open).
+    fn store(clean: bool) -> (tempfile::TempDir, PathBuf) {
+        let live = tempfile::tempdir().unwrap();
+        let s = Store::open(live.path(), Options::default().background_compaction(false)).unwrap();
+        for i in 0..3 {
+            s.record("metoo", T0 + i * 60, 1).unwrap();
+        }
+        if clean {
+            s.close().unwrap();
+            let log = log_path(live.path());
+            return (live, log);
+        }
+        let copy = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(live.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+        }
+        drop(s);
+        let log = log_path(copy.path());
+        (copy, log)
+    }
+
+    fn log_path(dir: &Path) -> PathBuf {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "log"))
+            .unwrap()
+    }
+
+    fn look(dir: &Path, depth: Depth) -> Result<Examined> {
+        let m = read_manifest(&RealFs, dir).unwrap().unwrap();
+        examine(&RealFs, dir, m, depth)
+    }
+
+    fn last_block_byte(log: &Path) -> usize {
+        let b = std::fs::read(log).unwrap();
+        b.iter().rposition(|&x| x != 0).unwrap()
+    }
+
+    #[test]
+    fn a_clean_store_has_no_problems_and_nothing_to_cut() {
+        let (dir, _) = store(true);
+        let e = look(dir.path(), Depth::Full).unwrap();
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        assert_eq!((e.log.blocks, e.log.cut, e.grand_total), (3, 0, 3));
+        assert!(e.manifest.clean);
+    }
+
+    #[test]
+    fn damage_to_the_last_block_after_a_clean_close_is_a_problem() {
+        let (dir, log) = store(true);
+        let mut b = std::fs::read(&log).unwrap();
+        let at = last_block_byte(&log);
+        b[at] ^= 0x10;
+        std::fs::write(&log, &b).unwrap();
+        let full = look(dir.path(), Depth::Full).unwrap();
+        assert!(!full.problems.is_empty());
+        assert!(look(dir.path(), Depth::Open).is_err_and(|e| e.is_corruption()));
+    }
+
+    #[test]
+    fn the_same_damage_after_a_crash_is_a_torn_tail() {
+        let (dir, log) = store(false);
+        let mut b = std::fs::read(&log).unwrap();
+        let at = last_block_byte(&log);
+        b[at] ^= 0x10;
+        std::fs::write(&log, &b).unwrap();
+        let e = look(dir.path(), Depth::Full).unwrap();
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        assert_eq!(e.log.blocks, 2);
+        assert!(e.log.cut > 0);
+        assert!(e.notes.iter().any(|n| n.contains("torn tail")));
+        // Open depth agrees, and examining wrote nothing.
+        assert_eq!(look(dir.path(), Depth::Open).unwrap().log.blocks, 2);
+        assert_eq!(std::fs::read(&log).unwrap(), b);
+    }
+
+    #[test]
+    fn bytes_past_a_clean_end_are_a_problem() {
+        let (dir, log) = store(true);
+        let mut b = std::fs::read(&log).unwrap();
+        let at = last_block_byte(&log) + 100;
+        b[at] = 1;
+        std::fs::write(&log, &b).unwrap();
+        assert!(!look(dir.path(), Depth::Full).unwrap().problems.is_empty());
+    }
+}
