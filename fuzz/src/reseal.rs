@@ -213,6 +213,10 @@ pub fn sample_manifest() -> Vec<u8> {
         dict_entries: 5,
         rejected_too_old: 1,
         rejected_future: 0,
+        minute_retention: Some(7 * 1440),
+        hour_retention: None,
+        log_durable_end: 64,
+        clean: false,
     })
 }
 
