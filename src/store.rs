@@ -28,13 +28,14 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::compaction::{self, CompactionReport};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
-use crate::format::block::{
-    blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
-    log_header_capacity, log_header_store_id, scan_log, Cells, ScanEnd, LOG_HEADER_LEN,
-    LOG_STORE_ID_AT,
-};
+use crate::format::cells::Cells;
 use crate::format::dict::{encode_dict_header, scan_dict, DICT_STORE_ID_AT};
+use crate::format::log::{
+    blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
+    log_header_capacity, log_header_store_id, scan_log, LOG_HEADER_LEN, LOG_STORE_ID_AT,
+};
 use crate::format::manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
+use crate::format::scan::ScanEnd;
 use crate::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
 use crate::format::{check_store_id, DecodeError, Resolution};
 use crate::memtable::{Memtable, Run};
@@ -251,9 +252,9 @@ fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
 const NO_NOW: u64 = u64::MAX;
 
 /// Most events one batch may hold: a block holds at most
-/// [`crate::format::block::MAX_BLOCK_CELLS`] cells, and every event may be a cell.
+/// [`crate::format::log::MAX_BLOCK_CELLS`] cells, and every event may be a cell.
 pub const MAX_BATCH_CELLS: usize = 64 << 20;
-const _: () = assert!(MAX_BATCH_CELLS <= crate::format::block::MAX_BLOCK_CELLS);
+const _: () = assert!(MAX_BATCH_CELLS <= crate::format::log::MAX_BLOCK_CELLS);
 
 impl Store {
     /// Opens the store in `dir` for writing, creating it if needed. Takes the

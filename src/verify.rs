@@ -17,11 +17,12 @@ use std::io;
 use std::path::Path;
 
 use crate::error::{Corruption, CorruptionKind, Error, Result};
-use crate::format::block::{
-    decode_block, log_header_capacity, log_header_store_id, scan_log, ScanEnd, LOG_STORE_ID_AT,
-};
 use crate::format::dict::{scan_dict, DICT_STORE_ID_AT};
+use crate::format::log::{
+    decode_block, log_header_capacity, log_header_store_id, scan_log, LOG_STORE_ID_AT,
+};
 use crate::format::manifest::decode_manifest;
+use crate::format::scan::ScanEnd;
 use crate::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
 use crate::format::{check_store_id, DecodeError};
 use crate::options::Options;
