@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::format::block::Cells;
+use crate::format::cells::Cells;
 
 /// Sorted, unique `(tag, minute) -> count` cells.
 #[derive(Debug, Default, Clone)]

@@ -21,7 +21,7 @@
 //! - damage below the recorded point is corruption; under the clean flag,
 //!   any non-zero byte past it is corruption too;
 //! - past the recorded point (after a crash), the rules of
-//!   [`crate::format::block::scan_log`] apply: a bad block followed only by
+//!   [`crate::format::log::scan_log`] apply: a bad block followed only by
 //!   zeros or unverifiable bytes is a torn tail; damage followed by valid
 //!   blocks that prove the log was fsynced past it is corruption.
 
@@ -30,12 +30,13 @@ use std::path::{Path, PathBuf};
 
 use crate::dict::Dict;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
-use crate::format::block::{
-    blocks_from, decode_block, log_header_capacity, log_header_store_id, scan_log, ScanEnd,
-    LOG_HEADER_LEN, LOG_STORE_ID_AT,
-};
 use crate::format::dict::{scan_dict, DICT_STORE_ID_AT};
+use crate::format::log::{
+    blocks_from, decode_block, log_header_capacity, log_header_store_id, scan_log, LOG_HEADER_LEN,
+    LOG_STORE_ID_AT,
+};
 use crate::format::manifest::{decode_manifest, Manifest};
+use crate::format::scan::ScanEnd;
 use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
 use crate::storage::files::{self, classify, FileKind};

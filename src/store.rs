@@ -30,8 +30,9 @@ use crate::compaction::worker::{self, Outcome};
 use crate::compaction::{choose, CompactionReport, Plan, PolicyConfig, MAX_STEPS};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
-use crate::format::block::{encode_block_with, encoded_block_len, Cells, LOG_HEADER_LEN};
+use crate::format::cells::Cells;
 use crate::format::dict::encode_dict_header;
+use crate::format::log::{encode_block_with, encoded_block_len, LOG_HEADER_LEN};
 use crate::format::manifest::Manifest;
 use crate::format::Resolution;
 use crate::memtable::Memtable;
@@ -196,9 +197,9 @@ fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
 const NO_NOW: u64 = u64::MAX;
 
 /// Most events one batch may hold: a block holds at most
-/// [`crate::format::block::MAX_BLOCK_CELLS`] cells, and every event may be a cell.
+/// [`crate::format::log::MAX_BLOCK_CELLS`] cells, and every event may be a cell.
 pub const MAX_BATCH_CELLS: usize = 64 << 20;
-const _: () = assert!(MAX_BATCH_CELLS <= crate::format::block::MAX_BLOCK_CELLS);
+const _: () = assert!(MAX_BATCH_CELLS <= crate::format::log::MAX_BLOCK_CELLS);
 
 impl Store {
     /// Opens the store in `dir` for writing, creating it if needed. Takes the

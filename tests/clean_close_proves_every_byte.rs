@@ -177,7 +177,7 @@ fn a_cut_cleanly_closed_log_is_corruption() {
     store.close().unwrap();
     let log = log_file(dir.path());
     let pristine = fs::read(&log).unwrap();
-    let blocks = trendlog::format::block::scan_log(&pristine).blocks;
+    let blocks = trendlog::format::log::scan_log(&pristine).blocks;
     assert_eq!(blocks.len(), 5);
     for &(off, _) in &blocks[1..] {
         fs::write(&log, &pristine[..off as usize]).unwrap();

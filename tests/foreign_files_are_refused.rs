@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use trendlog::error::CorruptionKind;
-use trendlog::format::block::{log_header_store_id, LOG_STORE_ID_AT};
 use trendlog::format::dict::DICT_STORE_ID_AT;
+use trendlog::format::log::{log_header_store_id, LOG_STORE_ID_AT};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_STORE_ID_AT};
 use trendlog::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
 use trendlog::{verify, Error, Options, Store, SyncPolicy};

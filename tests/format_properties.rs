@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Rng, T0, TAGS};
-use trendlog::format::block::{decode_block, scan_log, ScanEnd};
 use trendlog::format::dict::scan_dict;
+use trendlog::format::log::{decode_block, scan_log};
 use trendlog::format::manifest::decode_manifest;
+use trendlog::format::scan::ScanEnd;
 use trendlog::format::segment::SegmentView;
 use trendlog::storage::sim::SimFs;
 use trendlog::{Options, Store, SyncPolicy};

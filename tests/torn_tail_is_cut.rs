@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use trendlog::format::block::scan_log;
+use trendlog::format::log::scan_log;
 use trendlog::time::TimeRange;
 use trendlog::{Options, Store, SyncPolicy};
 

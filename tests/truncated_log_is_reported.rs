@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use trendlog::format::block::scan_log;
+use trendlog::format::log::scan_log;
 use trendlog::time::TimeRange;
 use trendlog::{Options, Store, SyncPolicy};
 

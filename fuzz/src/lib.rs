@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use trendlog::format::block::{decode_block, scan_log};
+use trendlog::format::log::{decode_block, scan_log};
 use trendlog::format::dict::scan_dict;
 use trendlog::format::manifest::encode_manifest;
 use trendlog::format::segment::SegmentView;

@@ -9,7 +9,8 @@
 //! written from the specification, not from the decoders, and never panic
 //! on any input.
 
-use trendlog::format::block::{encode_block_with, encode_log_header_with, Cells};
+use trendlog::format::cells::Cells;
+use trendlog::format::log::{encode_block_with, encode_log_header_with};
 use trendlog::format::crc32;
 use trendlog::format::dict::{encode_dict_entry, encode_dict_header};
 use trendlog::format::manifest::{encode_manifest, Manifest, SegmentEntry};
@@ -223,7 +224,7 @@ pub fn sample_manifest() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trendlog::format::block::scan_log;
+    use trendlog::format::log::scan_log;
     use trendlog::format::dict::scan_dict;
     use trendlog::format::manifest::decode_manifest;
     use trendlog::format::segment::SegmentView;

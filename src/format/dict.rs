@@ -14,8 +14,8 @@
 
 use byteorder::{ByteOrder, LittleEndian};
 
-use super::block::damaged_end;
-use super::{check_file_header, crc32, CorruptionKind, DecodeError, ScanEnd, VERSION};
+use super::scan::{damage_end, ScanEnd};
+use super::{check_file_header, crc32, CorruptionKind, DecodeError, VERSION};
 
 /// Magic of the dictionary file.
 pub const DICT_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'D'];
@@ -188,7 +188,11 @@ pub fn scan_dict(buf: &[u8]) -> DictScan<'_> {
                 entries.push(key);
                 pos += len;
             }
-            Err(e) => break damaged_end(buf, pos, 1, e.kind, |b| decode_dict_entry(b).is_ok()),
+            Err(e) => {
+                break damage_end(buf, pos, 1, e.kind, |b| {
+                    decode_dict_entry(b).ok().map(|(_, len)| (len, u64::MAX))
+                })
+            }
         }
     };
     DictScan {

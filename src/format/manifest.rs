@@ -22,7 +22,7 @@ pub const MANIFEST_V1_FIXED_LEN: usize = 80;
 /// Length of one segment entry.
 pub const SEGMENT_ENTRY_LEN: usize = 48;
 /// The longest source position a manifest carries (the same limit as a block).
-pub const MAX_SOURCE_LEN: usize = super::block::MAX_SOURCE_LEN;
+pub const MAX_SOURCE_LEN: usize = super::log::MAX_SOURCE_LEN;
 
 const FLAG_NOW: u16 = 1;
 const FLAG_SOURCE: u16 = 2;

@@ -5,11 +5,13 @@
 //! The file kinds, each with its own magic and format version
 //! (`docs/format.md` is the byte-by-byte specification):
 //!
-//! - **Log segments** ([`block`]): a 64-byte file header, then an append-only
+//! - **Log segments** ([`log`]): a 64-byte file header, then an append-only
 //!   sequence of checksummed columnar blocks, one per committed batch, each
-//!   holding `(tag, time, count)` cells and an optional opaque source position.
-//!   [`block::scan_log`] tells a torn tail from damage before valid data.
-//! - **Sealed segments** ([`segment`]): immutable files of cells sorted by
+//!   holding [`Cells`] (`(tag, time, count)` columns, [`cells`]) and an optional
+//!   opaque source position. [`log::scan_log`] tells a torn tail from damage
+//!   before valid data by the rule in [`scan`], which the dictionary shares.
+//! - **Sealed segments** ([`segment`]; [`segment::builder`] writes,
+//!   [`segment::view`] reads): immutable files of cells sorted by
 //!   `(tag, time)` at one [`Resolution`], packed into varint-encoded groups of
 //!   up to 64 tags with a fixed-width skip index at the end. Opening checks the
 //!   header and the index only; each group's CRC is checked when it is read.
@@ -31,18 +33,22 @@ use byteorder::{ByteOrder, LittleEndian};
 
 pub use crate::error::CorruptionKind;
 
-pub mod block;
+pub mod cells;
 pub mod dict;
+pub mod log;
 pub mod manifest;
+pub mod scan;
 pub mod segment;
 pub mod varint;
 
-pub use block::{
-    decode_block, decode_log_header, encode_block, encode_log_header, encoded_block_len, scan_log,
-    BlockView, Cells, CountOverflow, LogScan, ScanEnd, LOG_HEADER_LEN,
-};
+pub use cells::{Cells, CountOverflow};
 pub use dict::{encode_dict_entry, encode_dict_header, scan_dict, DictScan, DICT_HEADER_LEN};
+pub use log::{
+    decode_block, decode_log_header, encode_block, encode_log_header, encoded_block_len, scan_log,
+    BlockView, LogScan, LOG_HEADER_LEN,
+};
 pub use manifest::{decode_manifest, encode_manifest, Manifest, SegmentEntry};
+pub use scan::ScanEnd;
 pub use segment::{
     encode_segment, try_encode_segment, SegmentBuildError, SegmentBuilder, SegmentMeta, SegmentView,
 };
@@ -231,8 +237,8 @@ mod tests {
     #[test]
     fn magics_are_not_utf8_and_have_the_high_bit() {
         for magic in [
-            block::LOG_MAGIC,
-            block::BLOCK_MAGIC,
+            log::LOG_MAGIC,
+            log::BLOCK_MAGIC,
             segment::SEGMENT_MAGIC,
             dict::DICT_MAGIC,
             manifest::MANIFEST_MAGIC,

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::format::block::{encode_log_header_with, LOG_HEADER_LEN};
+use crate::format::log::{encode_log_header_with, LOG_HEADER_LEN};
 use crate::storage::files::{self, PathFile};
 use crate::storage::vfs::{OpenMode, Vfs};
 

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use trendlog::format::block::{decode_block, log_header_store_id, scan_log, LOG_MAGIC};
 use trendlog::format::dict::{scan_dict, DICT_MAGIC};
+use trendlog::format::log::{decode_block, log_header_store_id, scan_log, LOG_MAGIC};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
 use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
 use trendlog::format::{DecodeError, Resolution, ScanEnd};

@@ -1,4 +1,5 @@
-//! Log segment files: the write-ahead, append-only columnar log.
+//! Log segment files: the write-ahead, append-only columnar log (the file
+//! header and its blocks).
 //!
 //! A log file is a 64-byte file header ([`encode_log_header`]) followed, from
 //! offset 64, by blocks ([`encode_block`]), one per committed batch. Every
@@ -11,10 +12,11 @@
 //! buffer), a torn tail (nothing valid after the damage) and damage before
 //! valid data apart ([`ScanEnd`]).
 
-use std::fmt;
-
 use byteorder::{ByteOrder, LittleEndian};
 
+pub use super::cells::{Cells, CountOverflow};
+use super::scan::damage_end;
+pub use super::scan::ScanEnd;
 use super::{
     align8, check_file_header, check_version, crc32, CorruptionKind, DecodeError, VERSION,
 };
@@ -97,138 +99,6 @@ pub fn log_header_store_id(buf: &[u8]) -> u32 {
     buf.get(LOG_STORE_ID_AT..LOG_STORE_ID_AT + 4)
         .map_or(0, LittleEndian::read_u32)
 }
-
-/// Columnar `(tag, time, count)` cells, sorted by `(tag, time)` strictly
-/// ascending (so keys are unique), every count at least 1.
-///
-/// The fields are public for cheap construction and access; the invariant is
-/// the caller's to keep when filling them directly. [`Cells::push`] and
-/// [`Cells::from_unsorted`] keep it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cells {
-    /// Tag ids.
-    pub tags: Vec<u32>,
-    /// Times (minutes or hours since the epoch).
-    pub times: Vec<u32>,
-    /// Counts, each at least 1.
-    pub counts: Vec<u64>,
-}
-
-/// A sum of counts for one `(tag, time)` overflowed `u64`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CountOverflow {
-    /// The tag of the overflowing cell.
-    pub tag: u32,
-    /// The time of the overflowing cell.
-    pub time: u32,
-}
-
-impl fmt::Display for CountOverflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the count of tag {} at time {} would overflow a 64-bit counter",
-            self.tag, self.time
-        )
-    }
-}
-
-impl std::error::Error for CountOverflow {}
-
-impl Cells {
-    /// An empty set of cells.
-    pub fn new() -> Cells {
-        Cells::default()
-    }
-
-    /// An empty set with room for `n` cells.
-    pub fn with_capacity(n: usize) -> Cells {
-        Cells {
-            tags: Vec::with_capacity(n),
-            times: Vec::with_capacity(n),
-            counts: Vec::with_capacity(n),
-        }
-    }
-
-    /// The number of cells.
-    pub fn len(&self) -> usize {
-        self.tags.len()
-    }
-
-    /// True when there are no cells.
-    pub fn is_empty(&self) -> bool {
-        self.tags.is_empty()
-    }
-
-    /// Appends a cell.
-    ///
-    /// # Panics
-    /// If `(tag, time)` is not strictly greater than the last cell's key, or if
-    /// `count` is 0: both would make an undecodable block.
-    pub fn push(&mut self, tag: u32, time: u32, count: u64) {
-        assert!(count >= 1, "a cell's count must be at least 1");
-        if let (Some(&t), Some(&m)) = (self.tags.last(), self.times.last()) {
-            assert!(
-                (tag, time) > (t, m),
-                "cells must be pushed in strictly ascending (tag, time) order"
-            );
-        }
-        self.tags.push(tag);
-        self.times.push(time);
-        self.counts.push(count);
-    }
-
-    /// Sorts `v` by `(tag, time)` and sums the counts of equal keys. Cells with
-    /// a count of 0 add nothing and are dropped.
-    pub fn from_unsorted(mut v: Vec<(u32, u32, u64)>) -> Result<Cells, CountOverflow> {
-        v.sort_unstable_by_key(|&(tag, time, _)| (tag, time));
-        let mut out = Cells::with_capacity(v.len());
-        for (tag, time, count) in v {
-            if count == 0 {
-                continue;
-            }
-            let same = out.tags.last() == Some(&tag) && out.times.last() == Some(&time);
-            match out.counts.last_mut() {
-                Some(last) if same => {
-                    *last = last.checked_add(count).ok_or(CountOverflow { tag, time })?;
-                }
-                _ => {
-                    out.tags.push(tag);
-                    out.times.push(time);
-                    out.counts.push(count);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The cells as `(tag, time, count)` triples, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
-        self.tags
-            .iter()
-            .zip(&self.times)
-            .zip(&self.counts)
-            .map(|((&t, &m), &c)| (t, m, c))
-    }
-
-    /// True when the columns have equal lengths, keys are strictly ascending
-    /// and every count is at least 1.
-    pub fn is_valid(&self) -> bool {
-        let n = self.tags.len();
-        if self.times.len() != n || self.counts.len() != n {
-            return false;
-        }
-        let mut prev: Option<(u32, u32)> = None;
-        for (tag, time, count) in self.iter() {
-            if count == 0 || prev.is_some_and(|p| p >= (tag, time)) {
-                return false;
-            }
-            prev = Some((tag, time));
-        }
-        true
-    }
-}
-
 /// The encoded length of a block of `n_cells` cells and a source position of
 /// `source_len` bytes (0 when absent), padding included.
 pub fn encoded_block_len(n_cells: usize, source_len: usize) -> usize {
@@ -548,27 +418,6 @@ pub fn decode_block(buf: &[u8]) -> Result<BlockView<'_>, DecodeError> {
     Ok(view)
 }
 
-/// How a scan of a log (or dictionary) file ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScanEnd {
-    /// At the end of the buffer, or at an aligned offset after which every
-    /// byte is zero (a preallocated, not yet written region).
-    Clean,
-    /// The structure at `offset` is damaged and nothing valid follows it: a
-    /// write torn by a crash. Cutting the file back to `offset` loses nothing
-    /// that was ever complete.
-    TornTail {
-        /// Where the damaged tail starts.
-        offset: u64,
-        /// What was wrong with the first damaged structure.
-        kind: CorruptionKind,
-    },
-    /// The structure at `error.offset` is damaged and a complete, valid one
-    /// follows it (`CorruptionKind::DamageBeforeValidData`): real corruption,
-    /// which must not be cut away silently.
-    Corrupt(DecodeError),
-}
-
 /// The result of [`scan_log`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogScan {
@@ -636,28 +485,13 @@ pub fn scan_log(buf: &[u8]) -> LogScan {
     }
 }
 
-/// Decides what a block that fails to decode at `pos` means. Later valid
-/// blocks prove damage to durable data only if one of them was written when
-/// the log was already durable past `pos`; otherwise the bytes at `pos` were
-/// an unsynced write that a power failure lost while a later unsynced write
-/// survived (write-back is not ordered), which is a torn tail.
+/// Decides what a block that fails to decode at `pos` means, by the shared
+/// rule ([`damage_end`]): a later valid block proves damage to durable data
+/// only if it records a [`BlockView::durable_end`] past `pos`.
 fn log_damage_end(buf: &[u8], pos: usize, kind: CorruptionKind) -> ScanEnd {
-    let mut first_valid = None;
-    let mut durable = 0u64;
-    for (q, v) in blocks_from(buf, pos + 8) {
-        first_valid.get_or_insert(q);
-        durable = durable.max(v.durable_end());
-    }
-    match first_valid {
-        Some(y) if durable > pos as u64 => ScanEnd::Corrupt(DecodeError::new(
-            pos as u64,
-            CorruptionKind::DamageBeforeValidData { next_valid: y },
-        )),
-        _ => ScanEnd::TornTail {
-            offset: pos as u64,
-            kind,
-        },
-    }
+    damage_end(buf, pos, 8, kind, |b| {
+        decode_block(b).ok().map(|v| (v.len(), v.durable_end()))
+    })
 }
 
 /// Every block of a log buffer at or after `pos` that decodes fully, with its
@@ -682,32 +516,6 @@ pub fn blocks_from(buf: &[u8], pos: usize) -> impl Iterator<Item = (u64, BlockVi
 
 /// Decides between a torn tail and damage before valid data, for a structure
 /// at `pos` that failed with `kind`: tries every later 8-aligned offset with
-/// `is_valid`.
-pub(crate) fn damaged_end(
-    buf: &[u8],
-    pos: usize,
-    step: usize,
-    kind: CorruptionKind,
-    is_valid: impl Fn(&[u8]) -> bool,
-) -> ScanEnd {
-    let mut q = pos + step;
-    while q < buf.len() {
-        if is_valid(&buf[q..]) {
-            return ScanEnd::Corrupt(DecodeError::new(
-                pos as u64,
-                CorruptionKind::DamageBeforeValidData {
-                    next_valid: q as u64,
-                },
-            ));
-        }
-        q += step;
-    }
-    ScanEnd::TornTail {
-        offset: pos as u64,
-        kind,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -823,25 +631,6 @@ mod tests {
             &Cells::new(),
             Some(&vec![0; MAX_SOURCE_LEN + 1]),
             &mut Vec::new(),
-        );
-    }
-
-    #[test]
-    fn from_unsorted_sorts_sums_and_checks_overflow() {
-        let c = Cells::from_unsorted(vec![(2, 5, 1), (1, 9, 2), (2, 5, 3), (1, 3, 0), (1, 2, 4)])
-            .unwrap();
-        assert_eq!(
-            c.iter().collect::<Vec<_>>(),
-            vec![(1, 2, 4), (1, 9, 2), (2, 5, 4)]
-        );
-        assert!(c.is_valid());
-        assert_eq!(
-            Cells::from_unsorted(vec![(1, 1, u64::MAX), (1, 1, 1)]),
-            Err(CountOverflow { tag: 1, time: 1 })
-        );
-        assert_eq!(
-            Cells::from_unsorted(vec![(1, 1, u64::MAX)]).unwrap().counts,
-            vec![u64::MAX]
         );
     }
 

@@ -1,0 +1,483 @@
+//! [`SegmentView`]: a sealed segment read in place; opening checks the header
+//! and skip index, each group's CRC is checked when the group is decoded.
+
+use std::sync::OnceLock;
+
+use byteorder::{ByteOrder, LittleEndian};
+
+use super::*;
+use crate::format::varint::get_u64;
+use crate::format::{check_file_header, crc32, CorruptionKind, DecodeError, Resolution};
+
+/// One skip index entry.
+#[derive(Debug, Clone, Copy)]
+struct GroupEntry {
+    first_tag: u32,
+    last_tag: u32,
+    base_time: u32,
+    len: u32,
+    offset: u64,
+    crc: u32,
+    tag_count: u32,
+}
+
+/// What decoding a whole group found.
+#[derive(Debug, Default)]
+struct GroupStats {
+    cells: u64,
+    total: u64,
+    min_time: u32,
+    max_time: u32,
+}
+
+/// Each tag's total over a whole segment: `tags` ascending, `totals[i]` the
+/// sum of the counts of `tags[i]`. Derived from the cells (not stored in the
+/// file) by [`SegmentView::tag_totals`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TagTotals {
+    /// Tag ids, strictly ascending.
+    pub tags: Vec<u32>,
+    /// The matching totals, each at least 1.
+    pub totals: Vec<u64>,
+}
+
+/// A sealed segment read in place from any byte container (a memory map, a
+/// `Vec<u8>`, a slice). `bytes.as_ref()` must return the same bytes on every
+/// call.
+#[derive(Debug)]
+pub struct SegmentView<B: AsRef<[u8]>> {
+    bytes: B,
+    meta: SegmentMeta,
+    group_count: u32,
+    index_offset: u64,
+    /// Per-tag totals, computed on first use and kept for the view's life:
+    /// the segment is immutable, so they never go stale.
+    totals: OnceLock<TagTotals>,
+}
+
+impl<B: AsRef<[u8]>> SegmentView<B> {
+    /// Opens a segment, reading only its metadata: the header (CRC, version,
+    /// field consistency), the footer, and the skip index (CRC and shape:
+    /// contiguous groups covering exactly the data area, ascending disjoint
+    /// tag ranges, tag counts adding up). Group bytes are not read.
+    pub fn open(bytes: B) -> Result<Self, DecodeError> {
+        let buf = bytes.as_ref();
+        check_file_header(buf, SEGMENT_MAGIC, SEGMENT_HEADER_LEN)?;
+        let resolution = Resolution::from_u8(buf[H_RES]).ok_or_else(|| {
+            DecodeError::invalid(H_RES as u64, format!("unknown resolution {}", buf[H_RES]))
+        })?;
+        if buf[H_FLAGS] != 0 {
+            return Err(DecodeError::invalid(
+                H_FLAGS as u64,
+                "unknown segment flags",
+            ));
+        }
+        let meta = SegmentMeta {
+            resolution,
+            file_id: LittleEndian::read_u64(&buf[H_FILE_ID..]),
+            store_id: LittleEndian::read_u32(&buf[H_STORE_ID..]),
+            tag_count: LittleEndian::read_u32(&buf[H_TAGS..]),
+            cell_count: LittleEndian::read_u64(&buf[H_CELLS..]),
+            min_time: LittleEndian::read_u32(&buf[H_MIN..]),
+            max_time: LittleEndian::read_u32(&buf[H_MAX..]),
+            total: LittleEndian::read_u64(&buf[H_TOTAL..]),
+            byte_len: buf.len() as u64,
+        };
+        let group_count = LittleEndian::read_u32(&buf[H_GROUPS..]);
+        let index_offset = LittleEndian::read_u64(&buf[H_INDEX..]);
+        let tags = u64::from(meta.tag_count);
+        let groups = u64::from(group_count);
+        let consistent = if meta.cell_count == 0 {
+            tags == 0 && groups == 0 && meta.total == 0 && meta.min_time == 0 && meta.max_time == 0
+        } else {
+            groups >= 1
+                && tags >= groups
+                && meta.cell_count >= tags
+                && meta.total >= meta.cell_count
+                && meta.min_time <= meta.max_time
+        };
+        if !consistent {
+            return Err(DecodeError::invalid(
+                H_TAGS as u64,
+                "segment header counts are inconsistent",
+            ));
+        }
+        let expected_len = index_offset
+            .checked_add(groups * INDEX_ENTRY_LEN as u64 + FOOTER_LEN as u64)
+            .filter(|_| index_offset >= SEGMENT_HEADER_LEN as u64);
+        match expected_len {
+            Some(n) if n == buf.len() as u64 => {}
+            Some(n) if n > buf.len() as u64 => {
+                return Err(DecodeError::truncated(0, n, buf.len() as u64));
+            }
+            _ => {
+                return Err(DecodeError::invalid(
+                    H_INDEX as u64,
+                    format!(
+                        "index offset {index_offset} and {group_count} groups do not match \
+                         a {}-byte segment",
+                        buf.len()
+                    ),
+                ));
+            }
+        }
+        let footer_at = buf.len() - FOOTER_LEN;
+        if buf[footer_at + 4..] != SEGMENT_MAGIC {
+            return Err(DecodeError::new(
+                footer_at as u64 + 4,
+                CorruptionKind::BadMagic,
+            ));
+        }
+        let index = &buf[index_offset as usize..footer_at];
+        let stored = LittleEndian::read_u32(&buf[footer_at..]);
+        let computed = crc32(index);
+        if stored != computed {
+            return Err(DecodeError::new(
+                footer_at as u64,
+                CorruptionKind::ChecksumMismatch { stored, computed },
+            ));
+        }
+        let view = SegmentView {
+            bytes,
+            meta,
+            group_count,
+            index_offset,
+            totals: OnceLock::new(),
+        };
+        view.check_index()?;
+        Ok(view)
+    }
+
+    fn check_index(&self) -> Result<(), DecodeError> {
+        let mut expected_offset = SEGMENT_HEADER_LEN as u64;
+        let mut prev_last: Option<u32> = None;
+        let mut tags: u64 = 0;
+        for g in 0..self.group_count {
+            let e = self.entry(g)?;
+            let at = self.entry_offset(g);
+            // Saturating: an entry with first_tag > last_tag is refused below.
+            let span = u64::from(e.last_tag).saturating_sub(u64::from(e.first_tag)) + 1;
+            let ok = e.offset == expected_offset
+                && e.len >= 1
+                && e.first_tag <= e.last_tag
+                && e.last_tag < u32::MAX
+                && prev_last.is_none_or(|p| p < e.first_tag)
+                && e.tag_count >= 1
+                && u64::from(e.tag_count) <= span
+                && (self.meta.min_time..=self.meta.max_time).contains(&e.base_time);
+            if !ok {
+                return Err(DecodeError::invalid(
+                    at,
+                    format!("skip index entry {g} is inconsistent"),
+                ));
+            }
+            expected_offset += u64::from(e.len);
+            prev_last = Some(e.last_tag);
+            tags += u64::from(e.tag_count);
+        }
+        if expected_offset != self.index_offset || tags != u64::from(self.meta.tag_count) {
+            return Err(DecodeError::invalid(
+                self.index_offset,
+                "the skip index does not cover the groups or the header's tag count",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The largest tag id in the segment (from the skip index; 0 when empty).
+    pub fn max_tag(&self) -> u32 {
+        match self.group_count.checked_sub(1) {
+            Some(last) => self.entry(last).map_or(0, |e| e.last_tag),
+            None => 0,
+        }
+    }
+
+    /// What the header says about the segment.
+    pub fn meta(&self) -> &SegmentMeta {
+        &self.meta
+    }
+
+    /// The number of groups.
+    pub fn group_count(&self) -> u32 {
+        self.group_count
+    }
+
+    /// The underlying bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+
+    fn entry_offset(&self, g: u32) -> u64 {
+        self.index_offset + u64::from(g) * INDEX_ENTRY_LEN as u64
+    }
+
+    fn entry(&self, g: u32) -> Result<GroupEntry, DecodeError> {
+        let at = self.entry_offset(g);
+        let e = self.slice(at, INDEX_ENTRY_LEN as u64)?;
+        Ok(GroupEntry {
+            first_tag: LittleEndian::read_u32(&e[0..4]),
+            last_tag: LittleEndian::read_u32(&e[4..8]),
+            base_time: LittleEndian::read_u32(&e[8..12]),
+            len: LittleEndian::read_u32(&e[12..16]),
+            offset: LittleEndian::read_u64(&e[16..24]),
+            crc: LittleEndian::read_u32(&e[24..28]),
+            tag_count: LittleEndian::read_u32(&e[28..32]),
+        })
+    }
+
+    fn slice(&self, at: u64, len: u64) -> Result<&[u8], DecodeError> {
+        let buf = self.bytes.as_ref();
+        usize::try_from(at)
+            .ok()
+            .zip(usize::try_from(at.saturating_add(len)).ok())
+            .and_then(|(a, b)| buf.get(a..b))
+            .ok_or_else(|| DecodeError::truncated(at, at.saturating_add(len), buf.len() as u64))
+    }
+
+    /// Checks group `g`'s CRC and decodes it, calling `f` for each cell. With
+    /// `want = Some(tag)`, calls `f` only for that tag's cells and stops after
+    /// them; returns whether the tag was found. Every structural rule is
+    /// checked on the bytes decoded.
+    #[inline]
+    fn walk_group<F: FnMut(u32, u32, u64)>(
+        &self,
+        g: u32,
+        want: Option<u32>,
+        f: &mut F,
+    ) -> Result<(bool, GroupStats), DecodeError> {
+        let e = self.entry(g)?;
+        let bytes = self.slice(e.offset, u64::from(e.len))?;
+        let computed = crc32(bytes);
+        if computed != e.crc {
+            return Err(DecodeError::new(
+                e.offset,
+                CorruptionKind::ChecksumMismatch {
+                    stored: e.crc,
+                    computed,
+                },
+            ));
+        }
+        let bad = |pos: usize, why: &str| {
+            DecodeError::invalid(e.offset + pos as u64, format!("group {g}: {why}"))
+        };
+        let max_time = u64::from(self.meta.max_time);
+        let mut pos = 0usize;
+        let mut stats = GroupStats {
+            min_time: u32::MAX,
+            ..GroupStats::default()
+        };
+        let mut tag = u64::from(e.first_tag);
+        let mut tags_seen = 0u32;
+        while pos < bytes.len() {
+            let at = pos;
+            let h = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad tag varint"))?;
+            let delta = h >> 2;
+            if (tags_seen == 0) != (delta == 0) {
+                return Err(bad(at, "tag ids are not strictly ascending"));
+            }
+            tag += delta;
+            if tag > u64::from(e.last_tag) {
+                return Err(bad(at, "tag id beyond the group's last tag"));
+            }
+            let code = h & 3;
+            let n = if code < 3 {
+                code + 1
+            } else {
+                let extra = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad cell count"))?;
+                extra.saturating_add(4)
+            };
+            if n > (bytes.len() - pos) as u64 {
+                return Err(bad(at, "cell count exceeds the group's bytes"));
+            }
+            tags_seen += 1;
+            if tags_seen > e.tag_count {
+                return Err(bad(at, "more tags than the skip index says"));
+            }
+            let tag32 = tag as u32;
+            let selected = want.is_none_or(|w| w == tag32);
+            if want.is_some_and(|w| w < tag32) {
+                return Ok((false, stats));
+            }
+            let mut time = u64::from(e.base_time);
+            for i in 0..n {
+                let cat = pos;
+                let a = get_u64(bytes, &mut pos).ok_or_else(|| bad(cat, "bad cell varint"))?;
+                let dt = a >> 1;
+                if i > 0 && dt == 0 {
+                    return Err(bad(cat, "times of a tag are not strictly ascending"));
+                }
+                time += dt;
+                if time > max_time {
+                    return Err(bad(cat, "time beyond the segment's max_time"));
+                }
+                let count = if a & 1 == 1 {
+                    1
+                } else {
+                    get_u64(bytes, &mut pos)
+                        .and_then(|c| c.checked_add(2))
+                        .ok_or_else(|| bad(cat, "bad count varint"))?
+                };
+                let time32 = time as u32;
+                stats.cells += 1;
+                stats.total = stats
+                    .total
+                    .checked_add(count)
+                    .ok_or_else(|| bad(cat, "sum of counts overflows"))?;
+                stats.min_time = stats.min_time.min(time32);
+                stats.max_time = stats.max_time.max(time32);
+                if selected {
+                    f(tag32, time32, count);
+                }
+            }
+            if want == Some(tag32) {
+                return Ok((true, stats));
+            }
+        }
+        if tags_seen != e.tag_count || tag != u64::from(e.last_tag) {
+            return Err(bad(
+                bytes.len(),
+                "group ends before its last tag or with a different tag count",
+            ));
+        }
+        if stats.min_time != e.base_time {
+            return Err(bad(0, "group base time is not its smallest time"));
+        }
+        Ok((false, stats))
+    }
+
+    /// Appends the `(time, count)` pairs of `tag` to `out`, in time order, and
+    /// returns whether the tag is present. Finds the group by binary search
+    /// over the skip index and checks that group's CRC; on error `out` is left
+    /// as it was.
+    pub fn tag_cells(&self, tag: u32, out: &mut Vec<(u32, u64)>) -> Result<bool, DecodeError> {
+        // The first group whose first_tag is greater than `tag`.
+        let (mut lo, mut hi) = (0u32, self.group_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid)?.first_tag <= tag {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let Some(g) = lo.checked_sub(1) else {
+            return Ok(false);
+        };
+        if self.entry(g)?.last_tag < tag {
+            return Ok(false);
+        }
+        let before = out.len();
+        let r = self.walk_group(g, Some(tag), &mut |_, time, count| out.push((time, count)));
+        match r {
+            Ok((found, _)) => Ok(found),
+            Err(e) => {
+                out.truncate(before);
+                Err(e)
+            }
+        }
+    }
+
+    /// Calls `f(tag, time, count)` for every cell in `(tag, time)` order,
+    /// checking each group's CRC before decoding it. On error, `f` may
+    /// already have seen the cells of the groups before the damaged one.
+    pub fn for_each_cell(&self, mut f: impl FnMut(u32, u32, u64)) -> Result<(), DecodeError> {
+        for g in 0..self.group_count {
+            self.walk_group(g, None, &mut f)?;
+        }
+        Ok(())
+    }
+
+    /// Each tag's total over the whole segment. The first call decodes every
+    /// group (checking its CRC) and caches the result in the view, so later
+    /// calls cost nothing: queries whose window covers a segment entirely
+    /// (trending, top) read one total per tag instead of one cell per minute.
+    /// Memory: 12 bytes per distinct tag of the segment, for the view's life.
+    pub fn tag_totals(&self) -> Result<&TagTotals, DecodeError> {
+        if let Some(t) = self.totals.get() {
+            return Ok(t);
+        }
+        let n = self.meta.tag_count as usize;
+        let mut t = TagTotals {
+            tags: Vec::with_capacity(n),
+            totals: Vec::with_capacity(n),
+        };
+        self.for_each_cell(|tag, _, count| {
+            if t.tags.last() == Some(&tag) {
+                if let Some(x) = t.totals.last_mut() {
+                    // Cannot overflow: open() checked the header total, and
+                    // each group walk checks its own sum.
+                    *x = x.saturating_add(count);
+                }
+            } else {
+                t.tags.push(tag);
+                t.totals.push(count);
+            }
+        })?;
+        // A racing thread may have set it first; both computed the same.
+        let _ = self.totals.set(t);
+        Ok(self.totals.get().expect("set above"))
+    }
+
+    /// Like [`SegmentView::for_each_cell`], for the cells with time in
+    /// `[time_lo, time_hi)` only. Reads nothing when the range misses the
+    /// segment's `[min_time, max_time]`.
+    pub fn for_each_cell_in(
+        &self,
+        time_lo: u32,
+        time_hi: u32,
+        mut f: impl FnMut(u32, u32, u64),
+    ) -> Result<(), DecodeError> {
+        if self.meta.cell_count == 0
+            || time_hi <= self.meta.min_time
+            || time_lo > self.meta.max_time
+        {
+            return Ok(());
+        }
+        self.for_each_cell(|tag, time, count| {
+            if (time_lo..time_hi).contains(&time) {
+                f(tag, time, count);
+            }
+        })
+    }
+
+    /// The full structural check: every group's CRC, strictly ascending tags
+    /// and times, counts at least 1, times within `[min_time, max_time]`, each
+    /// group's tags and base time as the skip index says, and the header's
+    /// cell count, tag count, total and time bounds equal to what the cells
+    /// add up to.
+    pub fn verify(&self) -> Result<(), DecodeError> {
+        let mut cells = 0u64;
+        let mut total = 0u64;
+        let (mut lo, mut hi) = (u32::MAX, 0u32);
+        for g in 0..self.group_count {
+            let (_, s) = self.walk_group(g, None, &mut |_, _, _| {})?;
+            cells += s.cells;
+            total = total.checked_add(s.total).ok_or_else(|| {
+                DecodeError::invalid(H_TOTAL as u64, "sum of counts overflows u64")
+            })?;
+            lo = lo.min(s.min_time);
+            hi = hi.max(s.max_time);
+        }
+        if cells == 0 {
+            (lo, hi) = (0, 0);
+        }
+        if cells != self.meta.cell_count
+            || total != self.meta.total
+            || (lo, hi) != (self.meta.min_time, self.meta.max_time)
+        {
+            return Err(DecodeError::invalid(
+                H_CELLS as u64,
+                format!(
+                    "header says {} cells, total {}, times {}..={}; the groups hold {cells} cells, \
+                     total {total}, times {lo}..={hi}",
+                    self.meta.cell_count, self.meta.total, self.meta.min_time, self.meta.max_time
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
