@@ -56,7 +56,21 @@ pub mod store;
 pub mod tag;
 pub mod time;
 pub mod verify;
-pub mod workload;
+
+pub mod vfs {
+    //! The file-system seam: every read, write, sync, rename, map and lock of
+    //! the engine goes through a [`Vfs`], so a test can put a simulated,
+    //! fault-injecting file system in its place (the `trendlog-testkit`
+    //! package's `SimFs`) and crash or fail the engine after any operation.
+    //!
+    //! - [`Vfs`]: the file system (open, rename, remove, `sync_dir`, map, lock).
+    //! - [`VFile`]: an open file (positional reads and writes, `allocate`,
+    //!   `sync_data`).
+    //! - [`OpenMode`]: how a file is opened (read, write, create-new).
+    //! - [`Mapped`]: a read-only view of a whole file's bytes.
+    //! - [`LockGuard`]: holds a store's lock until dropped.
+    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+}
 
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};

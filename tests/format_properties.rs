@@ -16,8 +16,8 @@ use trendlog::format::block::{decode_block, scan_log, ScanEnd};
 use trendlog::format::dict::scan_dict;
 use trendlog::format::manifest::decode_manifest;
 use trendlog::format::segment::SegmentView;
-use trendlog::storage::sim::SimFs;
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_testkit::sim::SimFs;
 
 /// The files of a store with sealed minute and hour segments and a log
 /// holding many blocks, as the store wrote them.

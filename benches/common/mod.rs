@@ -12,8 +12,8 @@ use trendlog::format::manifest::{decode_manifest, encode_manifest};
 use trendlog::format::segment::{SegmentBuilder, SegmentView};
 use trendlog::format::{Resolution, SegmentEntry};
 use trendlog::storage::files;
-use trendlog::workload::{events, Event, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_workload::{events, Event, WorkloadSpec};
 
 /// Events per durable batch, as in the comparison.
 pub const BATCH: usize = 100_000;
@@ -93,7 +93,7 @@ pub fn criterion() -> Criterion {
 /// builder and listed in the manifest. Fast (no ingest path), and the store
 /// opens like any other. Returns the bytes of segment files written.
 pub fn synthetic_store(dir: &Path, tags: u32, target_bytes: u64) -> u64 {
-    let t0_minute = (trendlog::workload::DEFAULT_START / 60) as u32;
+    let t0_minute = (trendlog_workload::DEFAULT_START / 60) as u32;
     {
         let store = Store::open(dir, opts()).expect("open");
         let mut b = store.batch();

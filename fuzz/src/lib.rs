@@ -11,10 +11,10 @@ use trendlog::format::block::{decode_block, scan_log};
 use trendlog::format::dict::scan_dict;
 use trendlog::format::manifest::encode_manifest;
 use trendlog::format::segment::SegmentView;
-use trendlog::storage::sim::{CrashMode, SimFs};
-use trendlog::storage::vfs::{OpenMode, Vfs};
+use trendlog::vfs::{OpenMode, Vfs};
 use trendlog::time::{Step, TimeRange};
 use trendlog::{verify, Error, Options, Store, SyncPolicy};
+use trendlog_testkit::sim::{CrashMode, SimFs};
 
 pub mod reseal;
 

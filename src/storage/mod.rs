@@ -5,5 +5,4 @@
 
 pub mod files;
 pub mod mmap;
-pub mod sim;
 pub mod vfs;
