@@ -15,6 +15,10 @@
 //! - **Query**: a [`Snapshot`] answers totals, dense series at 1m/1h/1d, growth,
 //!   trending (top-k by growth) and top-k by volume, exactly.
 //!
+//! A service that depends on `trendlog` with `default-features = false`
+//! compiles the engine alone; the default `cli` feature only adds the
+//! `trendlog` binary and the crates it needs.
+//!
 //! It is not a general time-series database: values are counts (commutative
 //! sums), the series key is a normalised tag, and one process writes a store at
 //! a time (others may read it).
@@ -49,7 +53,6 @@ pub mod error;
 pub mod format;
 mod memtable;
 pub mod options;
-pub mod parse;
 pub mod query;
 pub mod storage;
 pub mod store;
