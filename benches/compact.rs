@@ -6,9 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use trendlog::Store;
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -34,19 +34,19 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compact");
     g.throughput(Throughput::Elements(cells));
     g.bench_function("rollup_24h_2m_events", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
+        b.iter_batched(
+            || {
                 let dir = tempfile::tempdir().expect("tempdir");
                 copy_dir(template.path(), dir.path());
                 let store = Store::open(dir.path(), opts()).expect("open");
-                let t = Instant::now();
+                (dir, store)
+            },
+            |(dir, store)| {
                 store.compact().expect("compact");
-                total += t.elapsed();
-                drop(store);
-            }
-            total
-        })
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

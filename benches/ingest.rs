@@ -8,10 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use trendlog::Store;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const EVENTS: usize = 500_000;
 
@@ -22,18 +19,14 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(EVENTS as u64));
     for (name, batch) in [("batch_1k", 1_000), ("batch_100k", 100_000)] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let store = Store::open(dir.path(), common::opts()).expect("open");
-                    let t = Instant::now();
+            b.iter_batched(
+                common::fresh_store,
+                |(dir, store)| {
                     common::ingest(&store, &data.names, events, batch);
-                    total += t.elapsed();
-                    drop(store);
-                }
-                total
-            })
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            )
         });
     }
     for (name, batch) in [
@@ -41,12 +34,9 @@ fn bench(c: &mut Criterion) {
         ("threads2_batch_100k", 100_000),
     ] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let store = Store::open(dir.path(), common::opts()).expect("open");
-                    let t = Instant::now();
+            b.iter_batched(
+                common::fresh_store,
+                |(dir, store)| {
                     std::thread::scope(|s| {
                         for part in 0..2 {
                             let store = store.clone();
@@ -61,11 +51,10 @@ fn bench(c: &mut Criterion) {
                             });
                         }
                     });
-                    total += t.elapsed();
-                    drop(store);
-                }
-                total
-            })
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();

@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use trendlog::Store;
 
 fn bench(c: &mut Criterion) {
@@ -18,20 +18,20 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("seal");
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("1h_minute_segment", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
+        b.iter_batched(
+            || {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let opts = common::opts().seal_after(Duration::from_secs(30 * 86_400));
                 let store = Store::open(dir.path(), opts).expect("open");
                 common::ingest(&store, &data.names, events, common::BATCH);
-                let t = Instant::now();
+                (dir, store)
+            },
+            |(dir, store)| {
                 store.seal().expect("seal");
-                total += t.elapsed();
-                drop(store);
-            }
-            total
-        })
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

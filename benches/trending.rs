@@ -9,9 +9,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use trendlog::{Store, TrendQuery};
 
 fn bench(c: &mut Criterion) {
@@ -33,17 +31,18 @@ fn bench(c: &mut Criterion) {
     drop(snap);
     store.close().expect("close");
     g.bench_function("1h_24h_sealed_cold", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
+        b.iter_batched(
+            || {
                 let store = Store::open(dir.path(), common::opts()).expect("open");
                 let snap = store.snapshot();
-                let t = Instant::now();
+                (store, snap)
+            },
+            |(store, snap)| {
                 snap.trending(&q).expect("trending");
-                total += t.elapsed();
-            }
-            total
-        })
+                (store, snap)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

@@ -6,7 +6,7 @@
 //! cargo run --release --example firehose -- --seconds 15
 //! ```
 //!
-//! The stream is `trendlog::workload`: a Zipf background of 50,000 tags over
+//! The stream is `trendlog_workload`: a Zipf background of 50,000 tags over
 //! two days of event time with `metoo` surging to 20% of the traffic at the
 //! end, replayed as fast as the writers can go (the store's now follows event
 //! time, so a replay behaves like a live stream).
@@ -17,8 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use trendlog::time::{format_rfc3339, TimeRange};
-use trendlog::workload::{events, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy, TrendQuery};
+use trendlog_workload::{events, WorkloadSpec};
 
 const WRITERS: u64 = 3;
 const BATCH: usize = 20_000;

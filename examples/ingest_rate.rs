@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use trendlog::workload::{events, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_workload::{events, WorkloadSpec};
 
 const BATCH: u64 = 100_000;
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use trendlog::workload::{events, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_workload::{events, WorkloadSpec};
 
 /// Bytes on disk by kind: (sealed segments, tag dictionary, everything else —
 /// the preallocated active log and the manifest).

@@ -15,6 +15,10 @@
 //! - **Query**: a [`Snapshot`] answers totals, dense series at 1m/1h/1d, growth,
 //!   trending (top-k by growth) and top-k by volume, exactly.
 //!
+//! A service that depends on `trendlog` with `default-features = false`
+//! compiles the engine alone; the default `cli` feature only adds the
+//! `trendlog` binary and the crates it needs.
+//!
 //! It is not a general time-series database: values are counts (commutative
 //! sums), the series key is a normalised tag, and one process writes a store at
 //! a time (others may read it).
@@ -50,16 +54,29 @@ pub mod error;
 pub mod format;
 mod memtable;
 mod options;
-pub mod parse;
 mod query;
 mod recovery;
-pub mod storage;
+mod storage;
 mod store;
 pub mod tag;
 pub mod time;
 pub mod verify;
 mod view;
-pub mod workload;
+
+pub mod vfs {
+    //! The file-system seam: every read, write, sync, rename, map and lock of
+    //! the engine goes through a [`Vfs`], so a test can put a simulated,
+    //! fault-injecting file system in its place (the `trendlog-testkit`
+    //! package's `SimFs`) and crash or fail the engine after any operation.
+    //!
+    //! - [`Vfs`]: the file system (open, rename, remove, `sync_dir`, map, lock).
+    //! - [`VFile`]: an open file (positional reads and writes, `allocate`,
+    //!   `sync_data`).
+    //! - [`OpenMode`]: how a file is opened (read, write, create-new).
+    //! - [`Mapped`]: a read-only view of a whole file's bytes.
+    //! - [`LockGuard`]: holds a store's lock until dropped.
+    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+}
 
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
@@ -68,10 +85,3 @@ pub use query::{
     SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
 };
 pub use store::{Batch, CommitInfo, RecoveryReport, Store, MAX_BATCH_CELLS};
-
-/// The file-system seam: every byte trendlog reads or writes goes through a
-/// [`vfs::Vfs`], set with [`Options::vfs`]. The default is the operating
-/// system's; tests put a fault-injecting implementation in its place.
-pub mod vfs {
-    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
-}

@@ -17,8 +17,8 @@ use trendlog::format::log::{decode_block, scan_log};
 use trendlog::format::manifest::decode_manifest;
 use trendlog::format::scan::ScanEnd;
 use trendlog::format::segment::SegmentView;
-use trendlog::storage::sim::SimFs;
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_testkit::sim::SimFs;
 
 /// The files of a store with sealed minute and hour segments and a log
 /// holding many blocks, as the store wrote them.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{read_hours, HourMap, Rng, T0, TAGS};
-use trendlog::storage::sim::SimFs;
 use trendlog::{Error, Options, Store, SyncPolicy};
+use trendlog_testkit::sim::SimFs;
 
 /// The typed out-of-space error, or (when the disk filled in the seal after a
 /// batch that was already committed, so the commit itself succeeded) the

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{add, read_hours, HourMap, Rng, T0, TAGS};
-use trendlog::storage::sim::{CrashMode, OpKind, SimFs};
 use trendlog::{Error, Options, Store, SyncPolicy};
+use trendlog_testkit::sim::{CrashMode, OpKind, SimFs};
 
 const DIR: &str = "/db";
 

@@ -74,13 +74,11 @@ fn late_event_for_a_rolled_up_minute_lands_in_its_hour() {
     check(&store, "after reopen");
 }
 
-/// A tiny deterministic shuffle (no rand dependency).
-fn shuffle<T>(v: &mut [T], mut seed: u64) {
+/// A deterministic Fisher-Yates shuffle driven by the shared seeded RNG.
+fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut rng = trendlog_testkit::SplitMix64(seed);
     for i in (1..v.len()).rev() {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let j = (seed >> 33) as usize % (i + 1);
+        let j = rng.below(i as u64 + 1) as usize;
         v.swap(i, j);
     }
 }

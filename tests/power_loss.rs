@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{add, read_hours, stress, HourMap, Rng, HOURS, T0, TAGS};
-use trendlog::storage::sim::{CrashMode, SimFs};
 use trendlog::{verify, Options, Store, SyncPolicy};
+use trendlog_testkit::sim::{CrashMode, SimFs};
 
 const DIR: &str = "/db";
 

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use trendlog::time::{Step, TimeRange};
-use trendlog::workload::{events, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy, TrendQuery};
+use trendlog_workload::{events, WorkloadSpec};
 
-const T0: i64 = trendlog::workload::DEFAULT_START;
+const T0: i64 = trendlog_workload::DEFAULT_START;
 const SPAN: i64 = 12 * 3600;
 
 fn spec() -> WorkloadSpec {

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use trendlog::storage::sim::{CrashMode, SimFs};
 use trendlog::time::TimeRange;
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_testkit::sim::{CrashMode, SimFs};
 
 const T0: i64 = 1_508_025_600;
 const TAGS: [&str; 4] = ["metoo", "timesup", "nats", "kafka"];

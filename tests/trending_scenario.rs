@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use trendlog::time::TimeRange;
-use trendlog::workload::{events, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy, TrendQuery};
+use trendlog_workload::{events, WorkloadSpec};
 
 const H: i64 = 3600;
 

@@ -8,12 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
-use trendlog::format::manifest::{decode_manifest, encode_manifest};
-use trendlog::format::segment::{SegmentBuilder, SegmentView};
-use trendlog::format::{Resolution, SegmentEntry};
-
-use trendlog::workload::{events, Event, WorkloadSpec};
 use trendlog::{Options, Store, SyncPolicy};
+use trendlog_workload::{events, Event, WorkloadSpec, DEFAULT_START};
 
 /// Events per durable batch, as in the comparison.
 pub const BATCH: usize = 100_000;
@@ -64,6 +60,15 @@ pub fn ingest(store: &Store, names: &[String], events: &[Event], batch: usize) {
     }
 }
 
+/// An empty store in a fresh temporary directory, opened with [`opts`]; the
+/// set-up of the benches that time one operation on a new store. Return both
+/// from the timed routine so their drop (close, removal) stays untimed.
+pub fn fresh_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), opts()).expect("open");
+    (dir, store)
+}
+
 /// A store in `dir` holding all of `data`, sealed when `seal` (else the last
 /// hour or so stays in the active log, as after plain ingest).
 pub fn build_store(dir: &Path, data: &Data, opts: Options, seal: bool) -> Store {
@@ -86,60 +91,42 @@ pub fn criterion() -> Criterion {
         .configure_from_args()
 }
 
-/// Writes a synthetic store of about `target_bytes` of sealed minute segments
-/// into `dir`: `tags` tags in the dictionary (interned through the engine),
-/// then segments of one hour each, every tag with a cell every third minute
-/// and small counts (about 2 bytes per cell), encoded with the segment
-/// builder and listed in the manifest. Fast (no ingest path), and the store
-/// opens like any other. Returns the bytes of segment files written.
+/// Writes a synthetic store of about `target_bytes` into `dir` through the
+/// public API: `tags` tags, then one sealed segment per hour, every tag with
+/// a cell every third minute and small counts (about 2 bytes per cell). Each
+/// hour is one batch and one `seal`, so the store is exactly what an engine
+/// writes, store id and all. Returns the bytes of its segments
+/// ([`trendlog::Stats::bytes`]).
 pub fn synthetic_store(dir: &Path, tags: u32, target_bytes: u64) -> u64 {
-    let t0_minute = (trendlog::workload::DEFAULT_START / 60) as u32;
-    {
-        let store = Store::open(dir, opts()).expect("open");
+    let names: Vec<String> = (0..tags).map(|t| format!("tag{t}")).collect();
+    let t0_minute = DEFAULT_START / 60;
+    let store = Store::open(dir, opts()).expect("open");
+    let mut hour = 0i64;
+    let mut written = 0u64;
+    while written < target_bytes {
+        let base = t0_minute + hour * 60;
         let mut b = store.batch();
-        for t in 0..tags {
-            b.add(&format!("tag{t}"), i64::from(t0_minute) * 60, 1)
-                .expect("add");
+        for (t, name) in (0u32..).zip(&names) {
+            for k in 0..20u32 {
+                let minute = base + i64::from(k * 3 + t % 3);
+                let count = 1 + u64::from((t ^ k) % 7);
+                b.add(name, minute * 60, count).expect("add");
+            }
         }
         b.commit().expect("commit");
         store.seal().expect("seal");
-        store.close().expect("close");
-    }
-    let mpath = dir.join("MANIFEST");
-    let mut m = decode_manifest(&std::fs::read(&mpath).expect("read manifest")).expect("manifest");
-    let mut written = 0u64;
-    let mut hour = 1u32;
-    while written < target_bytes {
-        let id = m.next_file_id;
-        m.next_file_id += 1;
-        let base = t0_minute + hour * 60;
-        let mut b = SegmentBuilder::new(Resolution::Minute, id);
-        for t in 0..tags {
-            for k in 0..20u32 {
-                let minute = base + k * 3 + t % 3;
-                let count = 1 + u64::from((t ^ k) % 7);
-                b.push(t, minute, count).expect("push");
-            }
-        }
-        let bytes = b.finish();
-        let meta = *SegmentView::open(&bytes[..]).expect("segment").meta();
-        std::fs::write(dir.join(format!("seg-{id:016x}.min")), &bytes).expect("write segment");
-        m.segments.push(SegmentEntry {
-            file_id: id,
-            resolution: Resolution::Minute,
-            min_time: meta.min_time,
-            max_time: meta.max_time,
-            cell_count: meta.cell_count,
-            total: meta.total,
-            byte_len: meta.byte_len,
-        });
-        m.now = Some(m.now.unwrap_or(0).max(meta.max_time));
-        written += bytes.len() as u64;
+        written = store.stats().bytes;
         hour += 1;
     }
-    m.generation += 1;
-    std::fs::write(&mpath, encode_manifest(&m)).expect("write manifest");
+    store.close().expect("close");
     written
+}
+
+/// True when the bench binary runs in criterion's test mode
+/// (`cargo bench -- --test`): each bench runs once, so setups may shrink
+/// their data to prove the bench works without the cost of measuring it.
+pub fn test_mode() -> bool {
+    std::env::args().any(|a| a == "--test")
 }
 
 /// Total size of the files in `dir`.

@@ -1,4 +1,4 @@
-//! Arbitrary input lines through every parser of `trendlog::parse`: no panic.
+//! Arbitrary input lines through every parser of the binary's `parse` module: no panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -9,5 +9,4 @@ pub(crate) mod log;
 pub(crate) mod manifest;
 pub(crate) mod mmap;
 pub(crate) mod segment;
-pub mod sim;
 pub(crate) mod vfs;

@@ -1,4 +1,4 @@
-//! Helpers shared by the reliability suites: a seeded PRNG, the tags and time
+//! Helpers shared by the reliability suites: the seeded PRNG, the tags and time
 //! span of the workloads, the expected-state model, and the scale knob.
 #![allow(dead_code)]
 
@@ -23,27 +23,8 @@ pub fn stress() -> u64 {
         .max(1)
 }
 
-/// A small deterministic PRNG (SplitMix64), so every failure replays from its seed.
-#[derive(Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+/// The shared seeded PRNG (SplitMix64), so every failure replays from its seed.
+pub use trendlog_testkit::SplitMix64 as Rng;
 
 /// Expected counts, keyed by (normalised tag, hour since the epoch): the
 /// resolution that survives roll-up exactly.

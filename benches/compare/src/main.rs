@@ -24,7 +24,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use trendlog::workload::{events, Event, Workload, WorkloadSpec};
+use trendlog_workload::{events, Event, Workload, WorkloadSpec};
 
 use systems::{Res, System, TrendQuery, TrendRow};
 

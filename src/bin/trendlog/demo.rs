@@ -1,7 +1,7 @@
 //! `trendlog demo`: one deterministic synthetic day modelled on the night
 //! #MeToo took off (2017-10-15, UTC), loaded, compacted and reported.
 //!
-//! The day: a Zipf background of 50,000 tags ([`trendlog::workload`]), a
+//! The day: a Zipf background of 50,000 tags (`trendlog_workload`), a
 //! `metoo` surge that is silent until 12:00 and then climbs along a logistic
 //! curve to about 12,000 posts a minute (millions by midnight, carried by
 //! events with counts above 1, as a pre-aggregating collector would send
@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use serde_json::json;
 use trendlog::time::{Step, TimeRange};
-use trendlog::workload::{self, WorkloadSpec};
 use trendlog::{Options, Store, TrendQuery};
+use trendlog_workload::{self as workload, WorkloadSpec};
 
 use crate::out::{self, Align, CmdResult, Fail, Table};
 use crate::Global;

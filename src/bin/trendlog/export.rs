@@ -4,7 +4,6 @@
 use std::io::{BufWriter, Write};
 
 use serde_json::json;
-use trendlog::parse::csv_escape;
 use trendlog::time::{Step, TimeRange};
 
 use crate::out::{self, CmdResult, Fail};
@@ -72,12 +71,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             parts.push((mf.max(first_minute), mt, Step::Minute));
         }
     }
-    let stdout = std::io::stdout();
-    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let csv = a.format == "csv";
-    if csv {
-        writeln!(w, "timestamp,tag,count")?;
-    }
+    let w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut sink = if a.format == "csv" {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(["timestamp", "tag", "count"])
+            .map_err(std::io::Error::from)?;
+        Sink::Csv(Box::new(c))
+    } else {
+        Sink::Ndjson(w)
+    };
     for (from, to, step) in parts {
         if from >= to {
             continue;
@@ -87,15 +89,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         // store's now (which it would reject as clock skew).
         rows.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         for (tag, ts, count) in rows {
-            let t = ingestable(&tag);
-            if csv {
-                writeln!(w, "{ts},{},{count}", csv_escape(&t))?;
-            } else {
-                writeln!(w, "{}", json!({"ts": ts, "tag": t, "count": count}))?;
-            }
+            sink.row(ts, &ingestable(&tag), count)?;
         }
     }
-    w.flush().map_err(|e| {
+    sink.finish().map_err(|e| {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Fail::silent(0)
         } else {
@@ -103,4 +100,29 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
     })?;
     Ok(())
+}
+
+/// Where the rows go: CSV through the `csv` crate (which quotes a tag that
+/// holds a comma or a quote), or one JSON object per line.
+enum Sink<W: Write> {
+    Csv(Box<csv::Writer<W>>),
+    Ndjson(W),
+}
+
+impl<W: Write> Sink<W> {
+    fn row(&mut self, ts: i64, tag: &str, count: u64) -> std::io::Result<()> {
+        match self {
+            Sink::Csv(c) => Ok(c.write_record([&ts.to_string(), tag, &count.to_string()])?),
+            Sink::Ndjson(w) => writeln!(w, "{}", json!({"ts": ts, "tag": tag, "count": count})),
+        }
+    }
+
+    /// Flushes everything written, so a failure (a closed pipe) is seen here.
+    fn finish(self) -> std::io::Result<()> {
+        let mut w = match self {
+            Sink::Csv(c) => c.into_inner().map_err(|e| e.into_error())?,
+            Sink::Ndjson(w) => w,
+        };
+        w.flush()
+    }
 }

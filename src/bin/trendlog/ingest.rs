@@ -13,7 +13,7 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use trendlog::parse::{
+use crate::parse::{
     is_csv_header, parse_csv_line, parse_ndjson_line, parse_tweet_id_line, tweet_id_to_unix,
     CsvLayout,
 };
@@ -91,7 +91,7 @@ pub struct Args {
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
-    trendlog::parse::parse_duration(s).map_err(|e| e.to_string())
+    crate::parse::parse_duration(s).map_err(|e| e.to_string())
 }
 
 enum Format {

@@ -11,6 +11,9 @@ mod export;
 mod ingest;
 mod inspect;
 mod out;
+mod parse;
+#[cfg(test)]
+mod parse_tests;
 mod query;
 mod retention;
 mod top;

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use trendlog::parse::{parse_time_spec, TimeSpec};
 use trendlog::time::{format_rfc3339, Step};
 use trendlog::{Error, Snapshot, Store};
+
+use crate::parse::{parse_time_spec, TimeSpec};
 
 /// Exit code 1: a runtime error (I/O, corruption found, store locked).
 pub const EXIT_RUNTIME: u8 = 1;

@@ -45,7 +45,7 @@ pub fn parse_retention(s: &str) -> Result<Keep, String> {
     if s.eq_ignore_ascii_case("forever") {
         return Ok(Keep(None));
     }
-    let d = trendlog::parse::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = crate::parse::parse_duration(s).map_err(|e| e.to_string())?;
     let minutes = d.as_secs() / 60;
     if minutes < 60 {
         return Err(format!(

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::parse::parse_duration;
 use serde_json::json;
-use trendlog::parse::parse_duration;
 use trendlog::time::{Step, TimeRange};
 use trendlog::TrendQuery;
 

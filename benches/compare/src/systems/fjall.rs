@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ::trendlog::workload::Event;
+use ::trendlog_workload::Event;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use super::{

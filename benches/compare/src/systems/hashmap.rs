@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use ::trendlog::workload::Event;
+use ::trendlog_workload::Event;
 
 use super::{add_to_hour, Res, System, TrendQuery, TrendRow};
 

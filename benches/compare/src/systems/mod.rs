@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ::trendlog::workload::Event;
+use ::trendlog_workload::Event;
 
 pub mod fjall;
 pub mod hashmap;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ::trendlog::workload::Event;
+use ::trendlog_workload::Event;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{

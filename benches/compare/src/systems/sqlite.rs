@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ::trendlog::workload::Event;
+use ::trendlog_workload::Event;
 use rusqlite::{params, Connection};
 
 use super::{add_to_hour, aggregate, Res, System, TrendQuery, TrendRow};

@@ -16,8 +16,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ::trendlog::time::{Step, TimeRange};
-use ::trendlog::workload::Event;
 use ::trendlog::{Options, Store, SyncPolicy};
+use ::trendlog_workload::Event;
 
 use super::{Res, System, TrendQuery, TrendRow};
 

@@ -77,7 +77,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+use trendlog::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+use trendlog_workload::SplitMix64;
 
 /// The sector size [`CrashMode::TearLast`] tears writes at, in bytes.
 pub const SECTOR_SIZE: u64 = 512;
@@ -927,33 +928,6 @@ impl VFile for SimFile {
             w.apply(&mut inode.durable);
         }
         Ok(())
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood): tiny, fast, and good enough to pick
-/// crash outcomes reproducibly from a seed.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn coin(&mut self) -> bool {
-        self.next_u64() >> 63 == 1
-    }
-
-    /// A value in `0..n`; `n` must be positive.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
     }
 }
 

@@ -17,8 +17,8 @@
 //! - **Counts.** Every event has `count == 1`.
 //!
 //! The generator is seeded: the same [`WorkloadSpec`] gives the same events on
-//! every run. It uses its own SplitMix64 generator and Walker's alias method
-//! for the Zipf draw (O(1) per event), and needs no dependency. The alias
+//! every run. It draws from the crate's [`SplitMix64`] and uses Walker's alias
+//! method for the Zipf draw (O(1) per event), and needs no dependency. The alias
 //! table is built once from `f64` weights with `powf`; on one platform the
 //! stream is bit-for-bit reproducible, across platforms a last-ulp difference
 //! in the system `pow` could in principle move a draw.
@@ -28,7 +28,7 @@
 //! `tags + 1` names, so `names[event.tag_index as usize]` always works.
 //!
 //! ```
-//! use trendlog::workload::{events, WorkloadSpec};
+//! use trendlog_workload::{events, WorkloadSpec};
 //! let spec = WorkloadSpec { events: 1_000, tags: 50, ..WorkloadSpec::default() };
 //! let w = events(&spec);
 //! let names = w.tag_names().to_vec();
@@ -41,7 +41,13 @@
 //! assert_eq!(n, 1_000);
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::collections::HashMap;
+
+mod rng;
+pub use rng::SplitMix64;
 
 /// Unix second of 2017-10-15T00:00:00Z, the default start of the workload.
 pub const DEFAULT_START: i64 = 1_508_025_600;
@@ -117,22 +123,6 @@ impl Event {
     /// valid time.
     pub fn minute(&self) -> u32 {
         u32::try_from(self.ts.div_euclid(60)).expect("event time out of the u32 minute range")
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood, 2014): one 64-bit word of state, a
-/// 2^64 period, and good enough statistics for a workload generator.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    #[inline]
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 
