@@ -148,6 +148,43 @@ pub fn resolve_range(
     Ok((from, to))
 }
 
+/// Where resolution changes in a store that holds hours before its minutes:
+/// `(first time held, first minute held at minute resolution)`, or `None`
+/// when every time held is held at minute resolution (or the store is empty).
+pub fn hours_only_before(snap: &Snapshot) -> Option<(i64, i64)> {
+    let first = snap.earliest_time()?;
+    let minutes = snap.earliest_minute()?.to_unix();
+    (first < minutes).then_some((first, minutes))
+}
+
+/// What a store holds at which resolution, as a clause for people:
+/// "hours from A, minutes from B to C" or "minutes from B to C".
+pub fn held(snap: &Snapshot) -> String {
+    let Some(end) = snap.now_end() else {
+        return "nothing (the store is empty)".into();
+    };
+    match hours_only_before(snap) {
+        Some((first, minutes)) => format!(
+            "1h buckets from {} to {}, then 1m buckets to {}",
+            when(align_down(first, Step::Hour.seconds())),
+            when(minutes),
+            when(end)
+        ),
+        None => format!(
+            "1m buckets from {} to {}",
+            when(snap.earliest_time().unwrap_or(0)),
+            when(end)
+        ),
+    }
+}
+
+/// Tells the user on stderr which range and resolution a read command used
+/// when it chose any part of them itself, so stdout stays the answer alone
+/// and a default never narrows an answer silently.
+pub fn say_used(cmd: &str, text: &str) {
+    eprintln!("{cmd}: {text}");
+}
+
 /// Parses `--step`.
 pub fn parse_step(s: &str) -> Result<Step, String> {
     Step::parse(s).map_err(|e| e.to_string())
