@@ -62,7 +62,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                          held in 1h buckets only, and a 1m export would leave it out. Leave out \
                          --step to write those hours at 1h and the rest at 1m, use --step 1h, \
                          or give --from {} to export the minutes alone",
-                        out::when(first),
+                        out::when(first - first.rem_euclid(Step::Hour.seconds())),
                         out::when(minutes),
                         out::when(minutes)
                     )));

@@ -114,8 +114,8 @@ fn align_up(t: i64, step: i64) -> i64 {
 /// The range `[from, to)` of a query at `step`: explicit times are aligned
 /// outwards to the step (from down, to up); `from` defaults to the earliest
 /// time held (at 1m, not before the earliest minute still held at minute
-/// resolution), `to` to the store's now plus one minute. An empty store gives
-/// the empty range `[0, 0)` unless times are given.
+/// resolution), `to` to the store's now plus one minute. A store that holds no
+/// data gives an empty range unless times are given.
 pub fn resolve_range(
     snap: &Snapshot,
     from: Option<&str>,
@@ -123,19 +123,21 @@ pub fn resolve_range(
     step: Step,
 ) -> Result<(i64, i64), Fail> {
     let s = step.seconds();
-    let from = match from {
-        Some(t) => resolve_time("--from", t, snap)?,
-        None => {
-            let earliest = snap.earliest_time().unwrap_or(0);
-            match (step, snap.earliest_minute()) {
-                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
-                _ => earliest,
-            }
-        }
-    };
     let to = match to {
         Some(t) => resolve_time("--to", t, snap)?,
         None => snap.now_end().unwrap_or(0),
+    };
+    let from = match from {
+        Some(t) => resolve_time("--from", t, snap)?,
+        // A store that holds no data (even one with a now) has nothing to
+        // show: the empty range, never a range from 1970 at minute resolution.
+        None => match snap.earliest_time() {
+            None => align_down(to, s),
+            Some(earliest) => match (step, snap.earliest_minute()) {
+                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
+                _ => earliest,
+            },
+        },
     };
     let (from, to) = (align_down(from, s), align_up(to, s));
     if to < from {
