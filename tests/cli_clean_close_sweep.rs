@@ -1,4 +1,4 @@
-//! A store closed cleanly (by `trendlog ingest` exiting normally, or by `Store::close`) has every
+//! A store closed cleanly (by `trendlog ingest` and `compact` exiting normally, or by `Store::close`) has every
 //! byte accounted for: after a flipped bit, a zeroed byte or a cut anywhere in any of its files,
 //! every read command of the binary answers exactly as before, or refuses (exit 1 with an error),
 //! or `verify` exits 1 naming the damage. Never a silent wrong answer, never a clean `verify` over
@@ -35,12 +35,16 @@ const READS: [&[&str]; 5] = [
     &["--json", "query", "tag7", "--step", "1m"],
 ];
 
-/// The input: `EVENTS` lines of `timestamp,tag,count` over six hours and 300 tags.
+/// Days of event time: more than the 7-day minute retention, so `compact` writes an hour
+/// segment beside the minute segment and the sweep covers both.
+const DAYS: u64 = 9;
+
+/// The input: `EVENTS` lines of `timestamp,tag,count` over `DAYS` days and 300 tags.
 fn input_csv() -> String {
     let mut rng = Rng(11);
     let mut s = String::from("timestamp,tag,count\n");
     for _ in 0..EVENTS {
-        let ts = T0 + rng.below(6 * 3600) as i64;
+        let ts = T0 + rng.below(DAYS * 86_400) as i64;
         // A skewed choice of tag, so top and trending have something to rank.
         let spread = 1 + rng.below(300);
         let tag = rng.below(spread);
@@ -50,26 +54,15 @@ fn input_csv() -> String {
     s
 }
 
-/// `(minute start, tag) -> count`, straight from the input.
-fn truth(csv: &str) -> BTreeMap<(i64, String), u64> {
+/// `(hour start, tag) -> count` of a `timestamp,tag,count` CSV with a header: the input, or
+/// an export (1h rows for the rolled-up days, 1m rows after).
+fn per_hour(csv: &str) -> BTreeMap<(i64, String), u64> {
     let mut m = BTreeMap::new();
     for line in csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let ts: i64 = f[0].parse().unwrap();
-        *m.entry((ts - ts.rem_euclid(60), f[1].to_string()))
+        *m.entry((ts - ts.rem_euclid(3600), f[1].to_string()))
             .or_default() += f[2].parse::<u64>().unwrap();
-    }
-    m
-}
-
-fn parse_export(csv: &str) -> BTreeMap<(i64, String), u64> {
-    let mut m = BTreeMap::new();
-    for line in csv.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        m.insert(
-            (f[0].parse().unwrap(), f[1].to_string()),
-            f[2].parse().unwrap(),
-        );
     }
     m
 }
@@ -463,27 +456,49 @@ fn every_damaged_byte_of_a_cleanly_closed_store_is_exact_refused_or_flagged() {
     let input = dir.path().join("in.csv");
     std::fs::write(&input, &csv).unwrap();
 
-    // Store A: written by the binary, one batch, the process exiting normally.
+    // Store A: written by the binary, one batch, the process exiting normally; then compacted by
+    // the binary, so it holds a minute segment, an hour segment and an empty log.
     let a = dir.path().join("by-binary");
     let r = run(
         &a,
         dir.path(),
-        &["ingest", "--batch-size", "100000", input.to_str().unwrap()],
+        &[
+            "ingest",
+            "--batch-size",
+            "100000",
+            "--max-future-skew",
+            "30d",
+            input.to_str().unwrap(),
+        ],
     );
     assert_eq!(r.code, Some(0), "ingest: {}", r.stderr);
+    let r = run(&a, dir.path(), &["compact"]);
+    assert_eq!(r.code, Some(0), "compact: {}", r.stderr);
     let exported = run(&a, dir.path(), &["export"]);
     assert_eq!(exported.code, Some(0), "{}", exported.stderr);
     assert_eq!(
-        parse_export(&String::from_utf8(exported.stdout).unwrap()),
-        truth(&csv),
+        per_hour(&String::from_utf8(exported.stdout).unwrap()),
+        per_hour(&csv),
         "the undamaged store must hold exactly the input"
+    );
+    assert!(
+        std::fs::read_dir(&a).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".hour")),
+        "compact wrote no hour segment"
     );
 
     // Store B: written through the library and closed without sealing, so the batch sits in
     // the active log: the case of finding 1.
     let b = dir.path().join("by-library");
     {
-        let store = trendlog::Store::open(&b, trendlog::Options::default()).unwrap();
+        let store = trendlog::Store::open(
+            &b,
+            trendlog::Options::default().max_future_skew(Duration::from_secs(30 * 86_400)),
+        )
+        .unwrap();
         let mut batch = store.batch();
         for line in csv.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
