@@ -203,17 +203,21 @@ impl fmt::Display for InvalidInput {
                 oldest_kept,
             } => write!(
                 f,
-                "the event at minute {minute} is older than the hour retention \
-                 (the oldest minute kept is {oldest_kept}); it was rejected"
+                "the event at {} is older than the hour retention \
+                 (the oldest minute kept is {}); it was rejected",
+                crate::civil::format_rfc3339(i64::from(*minute) * 60),
+                crate::civil::format_rfc3339(i64::from(*oldest_kept) * 60)
             ),
             InvalidInput::TooFarInFuture {
                 minute,
                 latest_accepted,
             } => write!(
                 f,
-                "the event at minute {minute} is too far ahead of the store's now \
-                 (the latest accepted minute is {latest_accepted}); check the clock of its source \
-                 or raise max_future_skew"
+                "the event at {} is too far ahead of the store's now \
+                 (the latest accepted minute is {}); check the clock of its source \
+                 or raise max_future_skew",
+                crate::civil::format_rfc3339(i64::from(*minute) * 60),
+                crate::civil::format_rfc3339(i64::from(*latest_accepted) * 60)
             ),
             InvalidInput::Parse(msg) => f.write_str(msg),
             InvalidInput::Query(msg) => f.write_str(msg),

@@ -14,6 +14,7 @@
 //! prints the table (and the JSON with `--json`) and exits non-zero if any
 //! answer differs.
 
+mod cli;
 mod mem;
 mod systems;
 
@@ -52,6 +53,10 @@ OPTIONS:
     --json             print the results as JSON on stdout (the table goes to stderr)
     --only NAME        run one system in this process and print its RESULT line (used by the parent)
     --gen-only         only time the workload generator
+    --cli              whole processes instead: the trendlog binary against the sqlite3 shell
+                       (query, trending, top, inspect; peak RSS; in-process open), see docs/performance.md
+    --trendlog PATH    the trendlog binary for --cli  [default: beside this executable]
+    --sqlite3 PATH     the sqlite3 shell for --cli    [default: sqlite3 on PATH]
     -h, --help         this text
 
 Systems: hashmap, sqlite, redb, fjall, and trendlog when built with
@@ -71,6 +76,9 @@ struct Args {
     json: bool,
     only: Option<String>,
     gen_only: bool,
+    cli: bool,
+    trendlog_bin: Option<PathBuf>,
+    sqlite3_bin: Option<PathBuf>,
 }
 
 impl Args {
@@ -98,6 +106,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         json: false,
         only: None,
         gen_only: false,
+        cli: false,
+        trendlog_bin: None,
+        sqlite3_bin: None,
     };
     let mut it = std::env::args().skip(1);
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -128,6 +139,13 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--json" => a.json = true,
             "--only" => a.only = Some(it.next().ok_or("--only needs a value")?),
             "--gen-only" => a.gen_only = true,
+            "--cli" => a.cli = true,
+            "--trendlog" => {
+                a.trendlog_bin = Some(PathBuf::from(it.next().ok_or("--trendlog needs a value")?))
+            }
+            "--sqlite3" => {
+                a.sqlite3_bin = Some(PathBuf::from(it.next().ok_or("--sqlite3 needs a value")?))
+            }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
@@ -162,6 +180,8 @@ fn main() -> ExitCode {
     };
     let outcome = if args.gen_only {
         gen_only(&args)
+    } else if args.cli {
+        cli::run(&args)
     } else if let Some(name) = args.only.clone() {
         child(&args, &name)
     } else {

@@ -6,10 +6,14 @@ use trendlog::{Options, Store};
 use crate::out::{self, CmdResult, Fail};
 use crate::Global;
 
-/// Run one compaction pass now (roll old minutes into hours, drop expired
-/// hours, merge small segments) and print what it did.
+/// Seal the active log, then run one compaction pass now (roll old minutes
+/// into hours, drop expired hours, merge small segments) and print what it did.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
+The active log is sealed first, so everything the store holds is compacted: minutes older
+than the minute retention (7 days before the store's now) become hours whether they were
+in the log or in sealed segments.
+
 Needs the store's write lock: stop the writer first (exit 1 if it is locked).
 
 JSON: {\"steps\":N,\"segments_read\":N,\"segments_written\":N,\"segments_dropped\":N,
@@ -25,7 +29,8 @@ pub fn run(g: &Global, _a: Args) -> CmdResult {
         return Err(Fail::from(trendlog::Error::NotAStore { dir: g.db.clone() }));
     }
     let store = Store::open(&g.db, Options::default().background_compaction(false))?;
-    // What sits in the active log is compacted too: seal it first.
+    // Data still in the active log (a store written by an older binary, or by
+    // a library user that never sealed) is sealed first, so it is rolled up too.
     store.seal()?;
     let r = store.compact()?;
     store.close()?;

@@ -15,7 +15,9 @@ use crate::Global;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Rows are in time order, then tag; timestamps are bucket starts in unix seconds. Without --step, minutes are written at 1m and any
-range already rolled up into hours at 1h, so nothing held is lost. A tag whose normalised form
+range held in 1h buckets only (older than the minute retention) at 1h, so nothing held is lost;
+what was written at which step is stated on stderr. --step 1m without --from is refused when
+part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
 Example:
@@ -52,6 +54,19 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let mut parts = Vec::new();
     match a.step {
         Some(step) => {
+            if step == Step::Minute && a.from.is_none() {
+                if let Some((first, minutes)) = out::hours_only_before(&snap) {
+                    return Err(Fail::usage(format!(
+                        "--step 1m cannot export everything held: the data from {} to {} is \
+                         held in 1h buckets only, and a 1m export would leave it out. Leave out \
+                         --step to write those hours at 1h and the rest at 1m, use --step 1h, \
+                         or give --from {} to export the minutes alone",
+                        out::when(first - first.rem_euclid(Step::Hour.seconds())),
+                        out::when(minutes),
+                        out::when(minutes)
+                    )));
+                }
+            }
             let (f, t) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), step)?;
             parts.push((f, t, step));
         }
@@ -70,6 +85,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             }
             parts.push((mf.max(first_minute), mt, Step::Minute));
         }
+    }
+    if a.step.is_none() || a.from.is_none() || a.to.is_none() {
+        let text: Vec<String> = parts
+            .iter()
+            .filter(|p| p.0 < p.1)
+            .map(|&(f, t, step)| {
+                format!("{step} buckets from {} to {}", out::when(f), out::when(t))
+            })
+            .collect();
+        out::say_used(
+            "export",
+            &if text.is_empty() {
+                "nothing held in this range".to_string()
+            } else {
+                text.join(", then ")
+            },
+        );
     }
     let w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut sink = if a.format == "csv" {

@@ -47,6 +47,10 @@ With --ack, `committed N` is printed on stdout (flushed) each time a batch is du
 the input lines (all files, headers and rejected lines included) whose events are now safe.
 A summary (lines read, accepted, rejected, events per second) goes to stderr.
 
+When ingest exits, everything it committed is sealed: moved from the active log into an
+immutable sorted segment, so nothing is left in the log. (While it runs, the engine also
+seals on its own once the log holds 4,000,000 cells or an hour of event time.)
+
 Example:
   trendlog ingest events.csv
   trendlog ingest --format tweet-ids --tag metoo ids.csv
@@ -333,8 +337,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed();
+    // What this run wrote leaves the active log: sealed segments are sorted,
+    // indexed and several times smaller, and the log is left empty.
+    let sealed = store.seal();
     let closed = store.close();
     result?;
+    sealed?;
     closed?;
     if !a.strict || tally.rejected == 0 {
         acker.ack(tally.read)?;

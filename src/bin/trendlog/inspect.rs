@@ -81,6 +81,7 @@ fn inspect_store(g: &Global) -> CmdResult {
         }));
         return Ok(());
     }
+    out::say_used("inspect", &format!("the whole store: {}", out::held(&snap)));
     println!("store           {}", g.db.display());
     println!("now             {}", minute_str(st.now));
     println!(

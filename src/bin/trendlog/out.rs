@@ -115,8 +115,8 @@ fn align_up(t: i64, step: i64) -> i64 {
 /// The range `[from, to)` of a query at `step`: explicit times are aligned
 /// outwards to the step (from down, to up); `from` defaults to the earliest
 /// time held (at 1m, not before the earliest minute still held at minute
-/// resolution), `to` to the store's now plus one minute. An empty store gives
-/// the empty range `[0, 0)` unless times are given.
+/// resolution), `to` to the store's now plus one minute. A store that holds no
+/// data gives an empty range unless times are given.
 pub fn resolve_range(
     snap: &Snapshot,
     from: Option<&str>,
@@ -124,19 +124,21 @@ pub fn resolve_range(
     step: Step,
 ) -> Result<(i64, i64), Fail> {
     let s = step.seconds();
-    let from = match from {
-        Some(t) => resolve_time("--from", t, snap)?,
-        None => {
-            let earliest = snap.earliest_time().unwrap_or(0);
-            match (step, snap.earliest_minute()) {
-                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
-                _ => earliest,
-            }
-        }
-    };
     let to = match to {
         Some(t) => resolve_time("--to", t, snap)?,
         None => snap.now_end().unwrap_or(0),
+    };
+    let from = match from {
+        Some(t) => resolve_time("--from", t, snap)?,
+        // A store that holds no data (even one with a now) has nothing to
+        // show: the empty range, never a range from 1970 at minute resolution.
+        None => match snap.earliest_time() {
+            None => align_down(to, s),
+            Some(earliest) => match (step, snap.earliest_minute()) {
+                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
+                _ => earliest,
+            },
+        },
     };
     let (from, to) = (align_down(from, s), align_up(to, s));
     if to < from {
@@ -147,6 +149,43 @@ pub fn resolve_range(
         )));
     }
     Ok((from, to))
+}
+
+/// Where resolution changes in a store that holds hours before its minutes:
+/// `(first time held, first minute held at minute resolution)`, or `None`
+/// when every time held is held at minute resolution (or the store is empty).
+pub fn hours_only_before(snap: &Snapshot) -> Option<(i64, i64)> {
+    let first = snap.earliest_time()?;
+    let minutes = snap.earliest_minute()?.to_unix();
+    (first < minutes).then_some((first, minutes))
+}
+
+/// What a store holds at which resolution, as a clause for people:
+/// "hours from A, minutes from B to C" or "minutes from B to C".
+pub fn held(snap: &Snapshot) -> String {
+    let Some(end) = snap.now_end() else {
+        return "nothing (the store is empty)".into();
+    };
+    match hours_only_before(snap) {
+        Some((first, minutes)) => format!(
+            "1h buckets from {} to {}, then 1m buckets to {}",
+            when(align_down(first, Step::Hour.seconds())),
+            when(minutes),
+            when(end)
+        ),
+        None => format!(
+            "1m buckets from {} to {}",
+            when(snap.earliest_time().unwrap_or(0)),
+            when(end)
+        ),
+    }
+}
+
+/// Tells the user on stderr which range and resolution a read command used
+/// when it chose any part of them itself, so stdout stays the answer alone
+/// and a default never narrows an answer silently.
+pub fn say_used(cmd: &str, text: &str) {
+    eprintln!("{cmd}: {text}");
 }
 
 /// Parses `--step`.

@@ -31,11 +31,34 @@ pub struct Args {
     pub step: Step,
 }
 
+/// The range and step used, and why, when `--from` or `--to` was left out.
+fn used(snap: &trendlog::Snapshot, a: &Args, from: i64, to: i64) -> String {
+    let mut text = format!("{} → {} at {}", out::when(from), out::when(to), a.step);
+    let hours = out::hours_only_before(snap);
+    match (&a.from, a.step, hours) {
+        (None, Step::Minute, Some((first, minutes))) => text.push_str(&format!(
+            " (no --from: from the earliest minute held at 1m; the data from {} to {} is held \
+             in 1h buckets only: add --step 1h to see it)",
+            out::when(first - first.rem_euclid(Step::Hour.seconds())),
+            out::when(minutes)
+        )),
+        (None, _, _) => text.push_str(" (no --from: from the earliest time held)"),
+        (Some(_), _, _) => {}
+    }
+    if a.to.is_none() {
+        text.push_str(" (no --to: to the end of the store's now)");
+    }
+    text
+}
+
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), a.step)?;
     let s = snap.series(&a.tag, TimeRange::new(from, to)?, a.step)?;
+    if a.from.is_none() || a.to.is_none() {
+        out::say_used("query", &used(&snap, &a, from, to));
+    }
     if g.json {
         let points: Vec<_> = s.points.iter().map(|&(t, c)| json!([t, c])).collect();
         out::print_json(&json!({

@@ -10,7 +10,9 @@ use crate::Global;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 --from defaults to the earliest time held, --to to the store's now plus one minute (times are
-aligned outwards to whole minutes).
+aligned outwards to whole minutes). Where only 1h buckets are held (data older than the minute
+retention), a default --from is aligned down to a whole hour; an explicit edge inside such an
+hour is refused. Whenever a default was used, the range is stated on stderr.
 
 JSON: [{\"tag\":\"...\",\"count\":N},...]
 
@@ -33,14 +35,33 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let snap = store.snapshot();
     // Step::Hour would round the edges to hours; minutes keep what was asked,
     // while the default `from` must still reach back to hourly data.
+    // Where only hours are held, a range edge must be a whole hour.
     let from = match &a.from {
         Some(_) => None,
-        None => snap.earliest_time(),
+        None => snap
+            .earliest_time()
+            .map(|t| match out::hours_only_before(&snap) {
+                Some((_, minutes)) if t < minutes => t - t.rem_euclid(3600),
+                _ => t,
+            }),
     };
     let (f, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
     let from = from.unwrap_or(f);
     let range = TimeRange::new(from, to)?;
     let rows = snap.top(range, a.k)?;
+    if a.from.is_none() || a.to.is_none() {
+        let mut text = format!("{} → {}", out::when(from), out::when(to));
+        if a.from.is_none() {
+            text.push_str(&format!(
+                " (no --from: everything held: {})",
+                out::held(&snap)
+            ));
+        }
+        if a.to.is_none() {
+            text.push_str(" (no --to: to the end of the store's now)");
+        }
+        out::say_used("top", &text);
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()

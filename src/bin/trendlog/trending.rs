@@ -15,7 +15,8 @@ use crate::Global;
 #[command(after_help = "\
 growth = (rate(recent) + P) / (rate(baseline) + P), rates in events per minute, over the recent
 window [at - window, at) and the baseline [at - window - baseline, at - window). Only tags with at
-least --min-count recent events are ranked; ties by recent count, then tag.
+least --min-count recent events are ranked; ties by recent count, then tag. Without --at, the
+time and windows used are stated on stderr.
 
 JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
 G is a number. With --prior 0 and an empty baseline the growth is infinite, which JSON cannot
@@ -64,6 +65,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         prior: a.prior,
     };
     let rows = snap.trending(&q)?;
+    if a.at.is_none() {
+        if let Some(end) = snap.now_end() {
+            let (w, b) = (a.window.as_secs() as i64, a.baseline.as_secs() as i64);
+            out::say_used(
+                "trending",
+                &format!(
+                    "at {} (no --at: the end of the store's now), recent window {} → {}, \
+                     baseline {} → {}, at 1m",
+                    out::when(end),
+                    out::when(end - w),
+                    out::when(end),
+                    out::when((end - w - b).max(0)),
+                    out::when((end - w).max(0)),
+                ),
+            );
+        }
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()
