@@ -455,6 +455,10 @@ fn csv_writing() {
     assert_eq!(csv_record(&["1", "\"", "2"]), "1,\"\"\"\",2\n");
     assert_eq!(csv_record(&["1", "a\nb", "2"]), "1,\"a\nb\",2\n");
     assert_eq!(csv_record(&["1", "a b", "2"]), "1,a b,2\n");
+    // A field that is only a byte-order mark (once a proptest failure, kept in
+    // proptest-regressions/): not at the start of the line, so kept.
+    let line = csv_record(&["1", "\u{feff}"]);
+    assert_eq!(split_csv_line(&line).unwrap(), ["1", "\u{feff}"]);
 }
 
 #[test]
