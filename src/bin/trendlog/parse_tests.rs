@@ -455,6 +455,10 @@ fn csv_writing() {
     assert_eq!(csv_record(&["1", "\"", "2"]), "1,\"\"\"\",2\n");
     assert_eq!(csv_record(&["1", "a\nb", "2"]), "1,\"a\nb\",2\n");
     assert_eq!(csv_record(&["1", "a b", "2"]), "1,a b,2\n");
+    // A field that is only a byte-order mark (once a proptest failure, kept in
+    // proptest-regressions/): not at the start of the line, so kept.
+    let line = csv_record(&["1", "\u{feff}"]);
+    assert_eq!(split_csv_line(&line).unwrap(), ["1", "\u{feff}"]);
 }
 
 #[test]
@@ -810,7 +814,9 @@ proptest! {
     }
 
     #[test]
-    fn written_csv_reads_back(fields in proptest::collection::vec("\\PC{0,12}", 1..5)) {
+    fn written_csv_reads_back(
+        fields in proptest::collection::vec("(\\PC|[\r\n\",\u{feff}]){0,12}", 1..5)
+    ) {
         // As export writes: a timestamp first, so no field starts the line.
         let mut record = vec!["1508167800".to_string()];
         record.extend(fields);
