@@ -450,7 +450,6 @@ fn sweep_store(label: &str, db: &Path, budget: u64, seed: u64) -> (u64, Vec<Stri
 }
 
 #[test]
-#[ignore = "needs the clean-close engine fix (issue 11)"]
 fn every_damaged_byte_of_a_cleanly_closed_store_is_exact_refused_or_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let csv = input_csv();
