@@ -95,3 +95,20 @@ fn bad_retention_is_a_usage_error() {
     let o = run(&db, &["--json", "retention"], None);
     assert_eq!(json(&o)["minute_retention_minutes"], 7 * 1440);
 }
+
+/// With a minute retention shorter than the default baseline, `trending`
+/// with no `--at` still answers: at the last whole hour, and it says so.
+#[test]
+fn trending_defaults_work_with_a_short_minute_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let input: String = (0..100)
+        .map(|h| format!("{},metoo,{h}\n", 1_508_112_000 + h * 3600 + 600))
+        .collect();
+    let o = run(&db, &["ingest", "--minute-retention", "2h"], Some(&input));
+    assert!(o.status.success());
+    let o = run(&db, &["--json", "trending"], None);
+    let rows = json(&o);
+    assert_eq!(rows[0]["tag"], "metoo");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at 1h"));
+}

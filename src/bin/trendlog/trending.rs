@@ -56,7 +56,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Some(t) => Some(out::resolve_time("--at", t, &snap)?),
         None => None,
     };
-    let q = TrendQuery {
+    let mut q = TrendQuery {
         at,
         window: a.window,
         baseline: a.baseline,
@@ -64,15 +64,28 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         min_count: a.min_count,
         prior: a.prior,
     };
-    let rows = snap.trending(&q)?;
+    let mut resolution = "1m";
+    let rows = match snap.trending(&q) {
+        // No --at, and the baseline reaches back into hours held only as
+        // hourly buckets (a short minute retention): ask at the last whole
+        // hour instead, where every window edge is an hour boundary.
+        Err(trendlog::Error::ResolutionUnavailable { .. }) if a.at.is_none() => {
+            let end = snap.now_end().unwrap_or(0);
+            q.at = Some(end - end.rem_euclid(3600));
+            resolution = "1h (the baseline reaches hours held only as hourly buckets)";
+            snap.trending(&q)?
+        }
+        r => r?,
+    };
+    let at = q.at.or(at);
     if a.at.is_none() {
-        if let Some(end) = snap.now_end() {
+        if let Some(end) = at.or_else(|| snap.now_end()) {
             let (w, b) = (a.window.as_secs() as i64, a.baseline.as_secs() as i64);
             out::say_used(
                 "trending",
                 &format!(
                     "at {} (no --at: the end of the store's now), recent window {} → {}, \
-                     baseline {} → {}, at 1m",
+                     baseline {} → {}, at {resolution}",
                     out::when(end),
                     out::when(end - w),
                     out::when(end),
