@@ -1,6 +1,6 @@
 //! The file-system seam: every byte trendlog reads or writes goes through a
 //! [`Vfs`]. [`RealFs`] is the operating system; tests put a fault-injecting
-//! layer (see [`crate::storage::sim`]) in its place to crash after the N-th
+//! layer (`SimFs` of the `trendlog-testkit` package) in its place to crash after the N-th
 //! operation, drop unsynced writes, tear writes and fail calls.
 //!
 //! The contract a `Vfs` must honour is the one trendlog assumes of a POSIX disk

@@ -275,15 +275,13 @@ fn hostile_group_bytes_with_valid_crcs_never_panic() {
     let s = SegmentView::open(&b).unwrap();
     let e = s.entry(0).unwrap();
     let (off, len) = (e.offset as usize, e.len as usize);
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = trendlog_workload::SplitMix64(0x9E37_79B9_7F4A_7C15);
     for round in 0..2000 {
         let mut d = b.clone();
         for byte in &mut d[off..off + len] {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            if round % 2 == 0 || rng.is_multiple_of(8) {
-                *byte = (rng >> 24) as u8;
+            let r = rng.next_u64();
+            if round % 2 == 0 || r.is_multiple_of(8) {
+                *byte = (r >> 24) as u8;
             }
         }
         let crc = crc32(&d[off..off + len]);
@@ -303,14 +301,8 @@ fn hostile_group_bytes_with_valid_crcs_never_panic() {
 /// once plus Zipf-distributed events, 150,000 cells.
 #[test]
 fn bytes_per_cell_on_a_zipf_hour() {
-    let mut rng = 0x0123_4567_89AB_CDEFu64;
-    let mut next = move || {
-        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = trendlog_workload::SplitMix64(0x0123_4567_89AB_CDEF);
+    let mut next = move || rng.next_u64();
     const TAGS: usize = 50_000;
     let mut cum = Vec::with_capacity(TAGS);
     let mut acc = 0.0f64;
