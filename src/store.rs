@@ -29,7 +29,7 @@ use crate::compaction::{self, CompactionReport};
 use crate::dict::Dict;
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::cells::Cells;
-use crate::format::dict::{encode_dict_header, scan_dict, DICT_STORE_ID_AT};
+use crate::format::dict::encode_dict_header;
 use crate::format::log::{
     blocks_from, decode_block, encode_block_with, encode_log_header_with, encoded_block_len,
     log_header_capacity, log_header_store_id, scan_log, LOG_HEADER_LEN, LOG_STORE_ID_AT,
@@ -399,11 +399,6 @@ impl Store {
                 OpenMode::WRITE
             },
         )?;
-        let dict_bytes = dict_file.read_all()?;
-        let scan = scan_dict(&dict_bytes);
-        let dict_owner = scan.header.clone().map_err(|e| corrupted(&dict_path, e))?;
-        check_store_id(dict_owner, manifest.store_id, DICT_STORE_ID_AT as u64)
-            .map_err(|e| corrupted(&dict_path, e))?;
         // Damage followed by valid entries is corruption, unless the damaged
         // entries may be unsynced writes that a power failure lost out of order
         // (a later one survived): past the entries the manifest promises, and
@@ -413,50 +408,18 @@ impl Store {
             x as u64 >= manifest.dict_entries
                 && !log_names_tag_from(&*vfs, dir, manifest.active_log, x as u32)
         };
-        let dict_end = match &scan.end {
-            ScanEnd::Clean => scan.valid_end,
-            ScanEnd::Corrupt(e) if !lost_unsynced(scan.entries.len()) => {
-                return Err(corrupted(&dict_path, e.clone()))
-            }
-            ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
-                let cut = garbage_len(&dict_bytes, *offset);
-                if !read_only && cut > 0 {
-                    dict_file.write_at(&vec![0; cut as usize], *offset)?;
-                    dict_file.sync()?;
-                }
-                report.dict_tail_bytes_cut = cut;
-                *offset
-            }
-        };
-        if (scan.entries.len() as u64) < manifest.dict_entries {
-            return Err(invalid(
-                &dict_path,
-                dict_end,
-                format!(
-                    "the dictionary holds {} tags but the manifest promises {}",
-                    scan.entries.len(),
-                    manifest.dict_entries
-                ),
-            ));
-        }
-        for (i, t) in scan.entries.iter().enumerate() {
-            if tag::validate_normalized(t).is_err() {
-                return Err(invalid(
-                    &dict_path,
-                    0,
-                    format!("entry {i} ({t:?}) is not a normalised tag"),
-                ));
-            }
-        }
-        let dict = Dict::from_names(scan.entries.iter().copied()).map_err(|(i, t)| {
-            invalid(
-                &dict_path,
-                0,
-                format!("tag {t:?} appears twice (entries {i} and earlier)"),
-            )
-        })?;
+        let (dict, dict_open) = Dict::open(
+            &*vfs,
+            dir,
+            &dict_file,
+            read_only,
+            manifest.store_id,
+            manifest.dict_entries,
+            lost_unsynced,
+        )?;
+        report.dict_tail_bytes_cut = dict_open.tail_bytes_cut;
+        let dict_end = dict_open.end;
         let dict_len = dict.len() as u64;
-        drop(dict_bytes);
 
         // Sealed segments.
         let mut segments = Vec::with_capacity(manifest.segments.len());
@@ -1339,6 +1302,18 @@ impl Inner {
             v.runs.clear();
             v.active_log = Some(info);
         });
+        // Index the dictionary's durable entries (synced above), so the next
+        // open maps them instead of reading and hashing them. The index is
+        // derived data written by rename: if writing it fails the store is
+        // still whole, and the next seal tries again.
+        let _ = Dict::write_index(
+            &self.dict,
+            vfs,
+            dir,
+            store_id,
+            flushed_entries as usize,
+            w.dict_end,
+        );
         Ok(())
     }
 
@@ -1459,7 +1434,7 @@ impl Batch {
             self.events += 1;
             return Ok(());
         }
-        let found = inner.dict.read().lookup(tag);
+        let found = Dict::find(&inner.dict, tag)?;
         let id = match found {
             Some(id) => id,
             None => {

@@ -164,6 +164,14 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<VerifyReport> {
             invalid(&mut r, &dict_path, 0, format!("tag {t:?} appears twice"));
         }
     }
+    // The dictionary index (tags.idx), read whole: every page, every name
+    // equal to its tags.dict entry, sorted, no duplicates.
+    if let Err(e) = crate::dict::Dict::verify_index(vfs, dir, manifest.store_id, &scan.entries) {
+        match e {
+            Error::Corrupted(c) => r.problems.push(c),
+            other => return Err(other),
+        }
+    }
 
     for entry in &manifest.segments {
         let name = files::segment_name(entry.file_id, entry.resolution);

@@ -564,15 +564,15 @@ mod tests {
             CorruptionKind::BadMagic
         );
         let mut v2 = h;
-        LittleEndian::write_u16(&mut v2[4..6], 2);
+        LittleEndian::write_u16(&mut v2[4..6], 3);
         let crc = crc32(&v2[..60]);
         LittleEndian::write_u32(&mut v2[60..], crc);
         assert_eq!(
             decode_log_header(&v2).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 2,
+                found: 3,
                 min: 1,
-                max: 1
+                max: 2
             }
         );
     }

@@ -441,13 +441,13 @@ mod tests {
         let good = encode_manifest(&sample());
         let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 16 + 8] = 9);
         assert!(decode_manifest(&res).is_err());
-        let v2 = reseal(good, |b| LittleEndian::write_u16(&mut b[4..6], 2));
+        let v2 = reseal(good, |b| LittleEndian::write_u16(&mut b[4..6], 3));
         assert_eq!(
             decode_manifest(&v2).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 2,
+                found: 3,
                 min: 1,
-                max: 1
+                max: 2
             }
         );
     }

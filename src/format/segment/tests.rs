@@ -256,13 +256,13 @@ fn header_lies_are_caught() {
         let d = reseal_header(b.clone(), edit);
         assert!(detected(&d), "{what}");
     }
-    let v2 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 2));
+    let v2 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 3));
     assert_eq!(
         SegmentView::open(&v2).unwrap_err().kind,
         CorruptionKind::UnsupportedVersion {
-            found: 2,
+            found: 3,
             min: 1,
-            max: 1
+            max: 2
         }
     );
 }
