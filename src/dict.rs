@@ -190,7 +190,8 @@ impl Dict {
     /// entries may be unsynced writes a power failure lost; a torn tail is
     /// cut (zeroed) unless `read_only`; fewer entries than `promised` (the
     /// manifest's count) is corruption; every scanned entry must be a
-    /// normalised tag, and no tag may appear twice.
+    /// normalised tag, and no tag may appear twice among them (a repeat of an
+    /// indexed tag is left to `verify`).
     pub(crate) fn open(
         vfs: &dyn Vfs,
         dir: &Path,
@@ -285,18 +286,9 @@ impl Dict {
             )
         })?;
         if let Some(ix) = index {
-            for (i, t) in scan.entries.iter().enumerate() {
-                if ix.view.lookup(t).map_err(|e| ix.err(e))?.is_some() {
-                    return Err(invalid(
-                        dict_path,
-                        0,
-                        format!(
-                            "tag {t:?} appears twice (entry {} and the index)",
-                            base as usize + i
-                        ),
-                    ));
-                }
-            }
+            // A tail entry repeating an indexed tag is not looked for here (a
+            // binary search per tail entry is the cost the index removes);
+            // writers never produce one, and `verify` reports it.
             for id in dict.ids.values_mut() {
                 *id += base;
             }
@@ -328,7 +320,7 @@ impl Dict {
 
     /// Writes `tags.idx` for ids `0..upto` (entries durable in `tags.dict`,
     /// ending at byte `dict_end`) when enough tags were added since the
-    /// current index (at least 1,024 and an eighth of it; or there is none),
+    /// current index (at least 256 and a 64th of it; or there is none),
     /// and switches to it. The file is written to a temporary name, synced
     /// and renamed, so a crash leaves the old index or the new one.
     pub(crate) fn write_index(
@@ -343,7 +335,7 @@ impl Dict {
             let d = dict.read();
             let base = d.base as usize;
             let added = upto.saturating_sub(base);
-            let due = added > 0 && (d.index.is_none() || added >= (base / 8).max(1024));
+            let due = added > 0 && (d.index.is_none() || added >= (base / 64).max(256));
             if !due || upto > d.len() {
                 return Ok(());
             }
