@@ -63,8 +63,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let idx = dir.path().join("tags.idx");
     let aside = dir.path().join("idx.aside");
-    let tags = Store::open_read_only(dir.path())?.stats().tags;
-    println!("store: {} events, {tags} tags", spec.events);
+    let st = Store::open_read_only(dir.path())?.stats();
+    let tags = st.tags;
+    println!(
+        "store: {} events, {tags} tags, {} cells, {:.3} bytes/cell",
+        spec.events,
+        st.cells,
+        st.bytes as f64 / st.cells.max(1) as f64
+    );
     let open_median = || -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
         let (mut v, mut r) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {
