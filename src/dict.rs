@@ -397,18 +397,35 @@ impl Dict {
     }
 
     /// The id of a normalised tag, for a batch: the in-memory map first, then
-    /// the index; an indexed tag is remembered in the map.
-    pub(crate) fn find(dict: &RwLock<Dict>, tag: &str) -> Result<Option<u32>> {
+    /// the index (an indexed tag is remembered in the map, so the next event
+    /// of that tag costs one hash lookup); a tag in neither is interned after
+    /// `writable()` allows it.
+    pub(crate) fn find_or_intern(
+        dict: &RwLock<Dict>,
+        tag: &str,
+        writable: impl FnOnce() -> Result<()>,
+    ) -> Result<u32> {
         let d = dict.read();
         if let Some(&id) = d.ids.get(tag) {
-            return Ok(Some(id));
+            return Ok(id);
         }
-        let found = d.lookup(tag)?;
+        let found = match &d.index {
+            Some(ix) => ix.view.lookup(tag).map_err(|e| ix.err(e))?,
+            None => None,
+        };
         drop(d);
         if let Some(id) = found {
             dict.write().ids.insert(Arc::from(tag), id);
+            return Ok(id);
         }
-        Ok(found)
+        writable()?;
+        let mut d = dict.write();
+        // Another batch may have interned it meanwhile; the index cannot have
+        // changed under it without the name staying in the map.
+        if let Some(&id) = d.ids.get(tag) {
+            return Ok(id);
+        }
+        d.push_new(tag)
     }
 
     /// The id of a normalised tag, if interned.
@@ -424,11 +441,17 @@ impl Dict {
     }
 
     /// Interns a normalised tag, queueing its dictionary entry for the file.
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, tag: &str) -> Result<u32> {
         if let Some(id) = self.lookup(tag)? {
             self.ids.entry(Arc::from(tag)).or_insert(id);
             return Ok(id);
         }
+        self.push_new(tag)
+    }
+
+    /// Gives `tag`, known to be in neither the map nor the index, the next id.
+    fn push_new(&mut self, tag: &str) -> Result<u32> {
         let id = u32::try_from(self.len())
             .ok()
             .filter(|&id| id < u32::MAX)

@@ -1434,14 +1434,7 @@ impl Batch {
             self.events += 1;
             return Ok(());
         }
-        let found = Dict::find(&inner.dict, tag)?;
-        let id = match found {
-            Some(id) => id,
-            None => {
-                inner.check_writable()?;
-                inner.dict.write().intern(tag)?
-            }
-        };
+        let id = Dict::find_or_intern(&inner.dict, tag, || inner.check_writable())?;
         self.sum = sum;
         self.events += 1;
         self.max_minute = max_opt(self.max_minute, Some(minute.0));

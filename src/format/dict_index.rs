@@ -226,6 +226,19 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 
     /// The name of tag `id`, or `None` when `id >= len()`.
     pub fn name(&self, id: u32) -> Result<Option<&str>, DecodeError> {
+        let Some(bytes) = self.name_bytes(id)? else {
+            return Ok(None);
+        };
+        std::str::from_utf8(bytes).map(Some).map_err(|_| {
+            DecodeError::invalid(
+                (DICT_INDEX_HEADER_LEN + 4 * id as usize) as u64,
+                "a name is not UTF-8",
+            )
+        })
+    }
+
+    /// The bytes of tag `id`'s name (checked for range, not for UTF-8).
+    fn name_bytes(&self, id: u32) -> Result<Option<&[u8]>, DecodeError> {
         if id >= self.n {
             return Ok(None);
         }
@@ -233,14 +246,13 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         let lo = self.u32_at(at)? as usize;
         let hi = self.u32_at(at + 4)? as usize;
         let names_at = 8 * self.n as usize + 4;
-        let bad = |why: &str| DecodeError::invalid((DICT_INDEX_HEADER_LEN + at) as u64, why);
         if lo > hi || hi as u64 > self.names_len || hi - lo > MAX_KEY_LEN || hi == lo {
-            return Err(bad("name offsets out of order or out of range"));
+            return Err(DecodeError::invalid(
+                (DICT_INDEX_HEADER_LEN + at) as u64,
+                "name offsets out of order or out of range",
+            ));
         }
-        let bytes = self.body(names_at + lo, hi - lo)?;
-        std::str::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| bad("a name is not UTF-8"))
+        self.body(names_at + lo, hi - lo).map(Some)
     }
 
     /// The id of `name`, by binary search over the sorted ids.
@@ -250,13 +262,15 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let id = self.u32_at(sorted_at + 4 * mid)?;
-            let Some(probe) = self.name(id)? else {
+            // Bytes, not str: equality with a valid UTF-8 name implies the
+            // probe is valid too, and byte order is the order sorted by.
+            let Some(probe) = self.name_bytes(id)? else {
                 return Err(DecodeError::invalid(
                     (DICT_INDEX_HEADER_LEN + sorted_at + 4 * mid) as u64,
                     format!("sorted slot {mid} names id {id}, past the {} tags", self.n),
                 ));
             };
-            match probe.cmp(name) {
+            match probe.cmp(name.as_bytes()) {
                 CmpOrdering::Less => lo = mid + 1,
                 CmpOrdering::Greater => hi = mid,
                 CmpOrdering::Equal => return Ok(Some(id)),
