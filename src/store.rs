@@ -1101,8 +1101,11 @@ impl Inner {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.check_writable()?;
-        let new_total = self
-            .grand_total
+        // Checked here, added with fetch_add below: compaction may subtract
+        // dropped totals meanwhile (without the writer lock), and a store of
+        // a value loaded here would undo that subtraction. A concurrent
+        // subtraction only lowers the total, so the add cannot overflow.
+        self.grand_total
             .load(Ordering::Acquire)
             .checked_add(sum)
             .ok_or(InvalidInput::CountOverflow)?;
@@ -1147,7 +1150,7 @@ impl Inner {
 
         let n_cells = cells.len() as u64;
         let batch_max = cells.times.iter().copied().max();
-        self.grand_total.store(new_total, Ordering::Release);
+        self.grand_total.fetch_add(sum, Ordering::AcqRel);
         let now = match (self.now(), batch_max) {
             (Some(n), Some(b)) => Some(n.0.max(b)),
             (None, b) => b,
