@@ -9,8 +9,18 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::format::dict::encode_dict_entry;
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
+
+use crate::error::{CorruptionKind, Error, Result};
+use crate::format::dict::{encode_dict_entry, scan_dict, DICT_HEADER_LEN, DICT_STORE_ID_AT};
+use crate::format::dict_index::{encode_dict_index, DictIndexView, DICT_INDEX_STORE_ID_AT};
+use crate::format::scan::ScanEnd;
+use crate::format::{check_store_id, DecodeError};
+use crate::storage::files::{self, PathFile};
+use crate::storage::vfs::{Mapped, Vfs};
+use crate::tag;
 
 /// A small, fast, non-cryptographic hasher (the multiply-rotate scheme of
 /// rustc's FxHash) for the tag map: keys are trusted after normalisation and the
@@ -83,14 +93,69 @@ impl Hasher for FxHasher {
 /// A `HashMap` with [`FxHasher`].
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// The interned tags.
+/// The file the index is kept in, beside `tags.dict`.
+pub(crate) const INDEX_FILE: &str = "tags.idx";
+
+/// Bytes of a read-only map, for [`DictIndexView`].
+struct MapBytes(Mapped);
+
+impl AsRef<[u8]> for MapBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+/// The mapped index of ids `0..view.len()` and the path errors name.
+struct Index {
+    view: DictIndexView<MapBytes>,
+    path: PathBuf,
+}
+
+impl Index {
+    fn err(&self, e: DecodeError) -> Error {
+        Error::corrupted(&self.path, e.offset, e.kind)
+    }
+}
+
+/// The interned tags: ids below `base` are read in place from the mapped
+/// index (`tags.idx`), later ones live in memory. `ids` maps the in-memory
+/// names and every indexed name a writer has looked up, so ingest pays the
+/// index's binary search once per tag, not once per event.
 #[derive(Default)]
 pub(crate) struct Dict {
+    index: Option<Index>,
+    base: u32,
+    /// Names of ids `base..`.
     names: Vec<Arc<str>>,
     ids: FxHashMap<Arc<str>, u32>,
-    /// Encoded entries for ids `flushed..names.len()`, not yet in `tags.dict`.
+    /// Encoded entries for ids `flushed..len()`, not yet in `tags.dict`.
     pending: Vec<u8>,
     flushed: usize,
+}
+
+/// What [`Dict::open`] found and did in `tags.dict`.
+pub(crate) struct DictOpen {
+    /// The end of the last valid entry: where the next entry is written.
+    pub(crate) end: u64,
+    /// Bytes of a torn tail that were cut (zeroed, or ignored read-only).
+    pub(crate) tail_bytes_cut: u64,
+}
+
+fn corrupted(path: &Path, e: DecodeError) -> Error {
+    Error::corrupted(path, e.offset, e.kind)
+}
+
+fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
+    Error::corrupted(path, offset, CorruptionKind::Invalid(why.into()))
+}
+
+/// Length of the non-zero bytes of `bytes` from `from` on.
+fn garbage_len(bytes: &[u8], from: u64) -> u64 {
+    let from = (from as usize).min(bytes.len());
+    match bytes[from..].iter().rposition(|&b| b != 0) {
+        Some(p) => (p + 1) as u64,
+        None => 0,
+    }
 }
 
 impl Dict {
@@ -115,18 +180,279 @@ impl Dict {
         Ok(d)
     }
 
+    /// Opens the dictionary of the store in `dir`: maps `tags.idx` when there
+    /// is one (checking its header and page table only) and scans only the
+    /// entries of `dict_file` after those it indexes; without an index (a
+    /// version-1 store, or one never sealed) the whole file is scanned.
+    ///
+    /// Recovery rules (docs/reliability.md): damage followed by a valid entry
+    /// is corruption unless `lost_unsynced(first damaged id)` says those
+    /// entries may be unsynced writes a power failure lost; a torn tail is
+    /// cut (zeroed) unless `read_only`; fewer entries than `promised` (the
+    /// manifest's count) is corruption; every scanned entry must be a
+    /// normalised tag, and no tag may appear twice among them (a repeat of an
+    /// indexed tag is left to `verify`).
+    pub(crate) fn open(
+        vfs: &dyn Vfs,
+        dir: &Path,
+        dict_file: &PathFile,
+        read_only: bool,
+        store_id: u32,
+        promised: u64,
+        lost_unsynced: impl Fn(usize) -> bool,
+    ) -> Result<(Dict, DictOpen)> {
+        let dict_path = &dict_file.path;
+        let index = Dict::open_index(vfs, dir, store_id)?;
+        // The file as the scan sees it: the header, then the entries after
+        // the indexed ones; `delta` maps scan offsets back to file offsets.
+        let (bytes, delta) = match &index {
+            None => (dict_file.read_all()?, 0),
+            Some(ix) => {
+                let len = dict_file.file.len().map_err(|e| Error::io(dict_path, e))?;
+                let from = ix.view.dict_end();
+                if from < DICT_HEADER_LEN as u64 || from > len {
+                    return Err(invalid(
+                        &ix.path,
+                        0,
+                        format!("the index ends at byte {from} of tags.dict, which has {len}"),
+                    ));
+                }
+                let tail_len = usize::try_from(len - from)
+                    .map_err(|_| invalid(dict_path, from, "tags.dict too large"))?;
+                let mut b = vec![0u8; DICT_HEADER_LEN + tail_len];
+                let io = |e| Error::io(dict_path, e);
+                dict_file
+                    .file
+                    .read_exact_at(&mut b[..DICT_HEADER_LEN], 0)
+                    .map_err(io)?;
+                dict_file
+                    .file
+                    .read_exact_at(&mut b[DICT_HEADER_LEN..], from)
+                    .map_err(io)?;
+                (b, from - DICT_HEADER_LEN as u64)
+            }
+        };
+        let base = index.as_ref().map_or(0, |ix| ix.view.len());
+        let scan = scan_dict(&bytes);
+        let owner = scan.header.clone().map_err(|e| corrupted(dict_path, e))?;
+        check_store_id(owner, store_id, DICT_STORE_ID_AT as u64)
+            .map_err(|e| corrupted(dict_path, e))?;
+        let count = base as usize + scan.entries.len();
+        let shift = |e: DecodeError| DecodeError {
+            offset: e.offset + delta,
+            ..e
+        };
+        let (end, cut) = match &scan.end {
+            ScanEnd::Clean => (scan.valid_end + delta, 0),
+            ScanEnd::Corrupt(e) if !lost_unsynced(count) => {
+                return Err(corrupted(dict_path, shift(e.clone())))
+            }
+            ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
+                let cut = garbage_len(&bytes, *offset);
+                if !read_only && cut > 0 {
+                    dict_file.write_at(&vec![0; cut as usize], *offset + delta)?;
+                    dict_file.sync()?;
+                }
+                (*offset + delta, cut)
+            }
+        };
+        if (count as u64) < promised {
+            return Err(invalid(
+                dict_path,
+                end,
+                format!("the dictionary holds {count} tags but the manifest promises {promised}"),
+            ));
+        }
+        for (i, t) in scan.entries.iter().enumerate() {
+            if tag::validate_normalized(t).is_err() {
+                return Err(invalid(
+                    dict_path,
+                    0,
+                    format!(
+                        "entry {} ({t:?}) is not a normalised tag",
+                        base as usize + i
+                    ),
+                ));
+            }
+        }
+        let mut dict = Dict::from_names(scan.entries.iter().copied()).map_err(|(i, t)| {
+            invalid(
+                dict_path,
+                0,
+                format!(
+                    "tag {t:?} appears twice (entries {} and earlier)",
+                    base as usize + i
+                ),
+            )
+        })?;
+        if let Some(ix) = index {
+            // A tail entry repeating an indexed tag is not looked for here (a
+            // binary search per tail entry is the cost the index removes);
+            // writers never produce one, and `verify` reports it.
+            for id in dict.ids.values_mut() {
+                *id += base;
+            }
+            dict.base = base;
+            dict.flushed += base as usize;
+            dict.index = Some(ix);
+        }
+        Ok((
+            dict,
+            DictOpen {
+                end,
+                tail_bytes_cut: cut,
+            },
+        ))
+    }
+
+    /// Maps and opens `tags.idx` if it exists.
+    fn open_index(vfs: &dyn Vfs, dir: &Path, store_id: u32) -> Result<Option<Index>> {
+        let path = dir.join(INDEX_FILE);
+        if !vfs.exists(&path).map_err(|e| Error::io(&path, e))? {
+            return Ok(None);
+        }
+        let map = vfs.map(&path).map_err(|e| Error::io(&path, e))?;
+        let view = DictIndexView::open(MapBytes(map)).map_err(|e| corrupted(&path, e))?;
+        check_store_id(view.store_id(), store_id, DICT_INDEX_STORE_ID_AT as u64)
+            .map_err(|e| corrupted(&path, e))?;
+        Ok(Some(Index { view, path }))
+    }
+
+    /// Writes `tags.idx` for ids `0..upto` (entries durable in `tags.dict`,
+    /// ending at byte `dict_end`) when enough tags were added since the
+    /// current index (at least 256 and a 64th of it; or there is none),
+    /// and switches to it. The file is written to a temporary name, synced
+    /// and renamed, so a crash leaves the old index or the new one.
+    pub(crate) fn write_index(
+        dict: &RwLock<Dict>,
+        vfs: &dyn Vfs,
+        dir: &Path,
+        store_id: u32,
+        upto: usize,
+        dict_end: u64,
+    ) -> Result<()> {
+        let bytes = {
+            let d = dict.read();
+            let base = d.base as usize;
+            let added = upto.saturating_sub(base);
+            let due = added > 0 && (d.index.is_none() || added >= (base / 64).max(256));
+            if !due || upto > d.len() {
+                return Ok(());
+            }
+            let mut names: Vec<&str> = Vec::with_capacity(upto);
+            if let Some(ix) = &d.index {
+                for id in 0..ix.view.len() {
+                    let name = ix.view.name(id).map_err(|e| ix.err(e))?;
+                    names.push(name.unwrap_or_default());
+                }
+            }
+            names.extend(d.names[..upto - base].iter().map(|s| &**s));
+            match encode_dict_index(&names, dict_end, store_id) {
+                Some(b) => b,
+                None => return Ok(()),
+            }
+        };
+        files::write_atomic(vfs, dir, INDEX_FILE, &bytes)?;
+        let Some(ix) = Dict::open_index(vfs, dir, store_id)? else {
+            return Ok(());
+        };
+        let mut d = dict.write();
+        let n = ix.view.len();
+        let drop_n = (n - d.base) as usize;
+        d.names.drain(..drop_n);
+        d.base = n;
+        d.index = Some(ix);
+        Ok(())
+    }
+
+    /// Checks the index against the dictionary's entries (`entries[i]` is the
+    /// tag with id `i`, as `scan_dict` read them): every page, every name
+    /// equal to its entry, sorted and without duplicates. Returns the file
+    /// and the damage found, if any; no index is no damage.
+    pub(crate) fn verify_index(
+        vfs: &dyn Vfs,
+        dir: &Path,
+        store_id: u32,
+        entries: &[&str],
+    ) -> std::result::Result<(), Error> {
+        let Some(ix) = Dict::open_index(vfs, dir, store_id)? else {
+            return Ok(());
+        };
+        let mut mismatch = None;
+        ix.view
+            .verify(|id, name| {
+                if mismatch.is_none() && entries.get(id as usize) != Some(&name) {
+                    mismatch = Some(id);
+                }
+            })
+            .map_err(|e| ix.err(e))?;
+        if let Some(id) = mismatch {
+            return Err(invalid(
+                &ix.path,
+                0,
+                format!("index entry {id} differs from tags.dict's entry {id}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The id of a normalised tag, for a batch: the in-memory map first, then
+    /// the index (an indexed tag is remembered in the map, so the next event
+    /// of that tag costs one hash lookup); a tag in neither is interned after
+    /// `writable()` allows it.
+    pub(crate) fn find_or_intern(
+        dict: &RwLock<Dict>,
+        tag: &str,
+        writable: impl FnOnce() -> Result<()>,
+    ) -> Result<u32> {
+        let d = dict.read();
+        if let Some(&id) = d.ids.get(tag) {
+            return Ok(id);
+        }
+        let found = match &d.index {
+            Some(ix) => ix.view.lookup(tag).map_err(|e| ix.err(e))?,
+            None => None,
+        };
+        drop(d);
+        if let Some(id) = found {
+            dict.write().ids.insert(Arc::from(tag), id);
+            return Ok(id);
+        }
+        writable()?;
+        let mut d = dict.write();
+        // Another batch may have interned it meanwhile; the index cannot have
+        // changed under it without the name staying in the map.
+        if let Some(&id) = d.ids.get(tag) {
+            return Ok(id);
+        }
+        d.push_new(tag)
+    }
+
     /// The id of a normalised tag, if interned.
     #[inline]
-    pub(crate) fn lookup(&self, tag: &str) -> Option<u32> {
-        self.ids.get(tag).copied()
+    pub(crate) fn lookup(&self, tag: &str) -> Result<Option<u32>> {
+        if let Some(&id) = self.ids.get(tag) {
+            return Ok(Some(id));
+        }
+        match &self.index {
+            Some(ix) => ix.view.lookup(tag).map_err(|e| ix.err(e)),
+            None => Ok(None),
+        }
     }
 
     /// Interns a normalised tag, queueing its dictionary entry for the file.
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, tag: &str) -> Result<u32> {
-        if let Some(id) = self.lookup(tag) {
+        if let Some(id) = self.lookup(tag)? {
+            self.ids.entry(Arc::from(tag)).or_insert(id);
             return Ok(id);
         }
-        let id = u32::try_from(self.names.len())
+        self.push_new(tag)
+    }
+
+    /// Gives `tag`, known to be in neither the map nor the index, the next id.
+    fn push_new(&mut self, tag: &str) -> Result<u32> {
+        let id = u32::try_from(self.len())
             .ok()
             .filter(|&id| id < u32::MAX)
             .ok_or_else(|| Error::Poisoned {
@@ -141,19 +467,25 @@ impl Dict {
 
     /// The tag of an id.
     #[inline]
-    pub(crate) fn name(&self, id: u32) -> Option<&Arc<str>> {
-        self.names.get(id as usize)
+    pub(crate) fn name(&self, id: u32) -> Result<Option<&str>> {
+        if id < self.base {
+            let Some(ix) = &self.index else {
+                return Ok(None);
+            };
+            return ix.view.name(id).map_err(|e| ix.err(e));
+        }
+        Ok(self.names.get((id - self.base) as usize).map(|s| &**s))
     }
 
     /// Number of interned tags.
     pub(crate) fn len(&self) -> usize {
-        self.names.len()
+        self.base as usize + self.names.len()
     }
 
     /// Takes the entries not yet written, and the number of tags they bring the
     /// file to once written.
     pub(crate) fn take_pending(&mut self) -> (Vec<u8>, usize) {
-        self.flushed = self.names.len();
+        self.flushed = self.len();
         (std::mem::take(&mut self.pending), self.flushed)
     }
 
@@ -170,8 +502,10 @@ impl Dict {
     }
 
     /// All names, id order.
-    pub(crate) fn names(&self) -> &[Arc<str>] {
-        &self.names
+    pub(crate) fn names(&self) -> Result<Vec<String>> {
+        (0..self.len() as u32)
+            .map(|id| Ok(self.name(id)?.unwrap_or_default().to_string()))
+            .collect()
     }
 }
 
@@ -201,7 +535,7 @@ mod tests {
         assert_eq!(d.intern("a").unwrap(), 0);
         assert_eq!(d.intern("b").unwrap(), 1);
         assert_eq!(d.intern("a").unwrap(), 0);
-        assert_eq!(d.name(1).map(|s| &**s), Some("b"));
+        assert_eq!(d.name(1).unwrap(), Some("b"));
         let (bytes, n) = d.take_pending();
         assert_eq!(n, 2);
         assert!(!bytes.is_empty());

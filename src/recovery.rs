@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dict::Dict;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
-use crate::format::dict::{scan_dict, DICT_STORE_ID_AT};
+use crate::format::dict::scan_dict;
 use crate::format::log::{
     blocks_from, decode_block, log_header_capacity, log_header_store_id, scan_log, LOG_HEADER_LEN,
     LOG_STORE_ID_AT,
@@ -39,9 +39,9 @@ use crate::format::manifest::{decode_manifest, Manifest};
 use crate::format::scan::ScanEnd;
 use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
-use crate::storage::files::{self, classify, FileKind};
+use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::segment::{open_segment, Segment};
-use crate::storage::vfs::Vfs;
+use crate::storage::vfs::{OpenMode, Vfs};
 use crate::tag;
 
 /// How deep [`examine`] looks.
@@ -208,18 +208,11 @@ pub(crate) fn examine(
         }
     }
 
-    // The dictionary.
+    // The dictionary: the mapped index (checked in its header and page
+    // table only) and the entries of `tags.dict` after those it covers.
     let dict_path = dir.join(files::DICT);
-    let dict_bytes = files::read_file(vfs, &dict_path)?;
+    let dict_file = PathFile::open(vfs, dict_path.clone(), OpenMode::READ)?;
     files_checked += 1;
-    let scan = scan_dict(&dict_bytes);
-    let owner = scan
-        .header
-        .clone()
-        .and_then(|id| check_store_id(id, manifest.store_id, DICT_STORE_ID_AT as u64));
-    if let Err(e) = owner {
-        sink.decode(&dict_path, e)?;
-    }
     // Damage followed by valid entries is corruption, unless the damaged
     // entries may be unsynced writes that a power failure lost out of order
     // (a later one survived): past the entries the manifest promises, and
@@ -228,57 +221,52 @@ pub(crate) fn examine(
         x as u64 >= manifest.dict_entries
             && !log_names_tag_from(vfs, dir, manifest.active_log, x as u32)
     };
-    let (dict_end, dict_cut) = match &scan.end {
-        ScanEnd::Clean => (scan.valid_end, 0),
-        ScanEnd::Corrupt(e) if !lost_unsynced(scan.entries.len()) => {
-            sink.decode(&dict_path, e.clone())?;
-            (scan.valid_end, 0)
-        }
-        ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
-            let cut = garbage_len(&dict_bytes, *offset);
-            if cut > 0 {
+    let opened = Dict::open(
+        vfs,
+        dir,
+        &dict_file,
+        true,
+        manifest.store_id,
+        manifest.dict_entries,
+        lost_unsynced,
+    );
+    let (dict, dict_end, dict_cut) = match opened {
+        Ok((d, o)) => {
+            if o.tail_bytes_cut > 0 {
                 sink.note(format!(
-                    "{}: torn tail of {cut} bytes at byte {offset} (unsynced entries a crash \
-                     lost); a writable open cuts it",
-                    dict_path.display()
+                    "{}: torn tail of {} bytes at byte {} (unsynced entries a crash lost); \
+                     a writable open cuts it",
+                    dict_path.display(),
+                    o.tail_bytes_cut,
+                    o.end
                 ));
             }
-            (*offset, cut)
+            (d, o.end, o.tail_bytes_cut)
         }
+        Err(Error::Corrupted(c)) => {
+            sink.problem(&c.file, c.offset, c.kind)?;
+            (Dict::default(), 0, 0)
+        }
+        Err(e) => return Err(e),
     };
-    if (scan.entries.len() as u64) < manifest.dict_entries {
-        sink.invalid(
+    // With damage found, tag ids are checked against what the manifest
+    // promises instead.
+    let dict_len = if dict.len() > 0 || sink.problems.is_empty() {
+        dict.len() as u64
+    } else {
+        manifest.dict_entries
+    };
+    if depth == Depth::Full {
+        check_every_entry(
+            vfs,
+            dir,
             &dict_path,
-            dict_end,
-            format!(
-                "the dictionary holds {} tags but the manifest promises {}",
-                scan.entries.len(),
-                manifest.dict_entries
-            ),
+            manifest.store_id,
+            dict.len(),
+            &mut sink,
         )?;
     }
-    for (i, t) in scan.entries.iter().enumerate() {
-        if tag::validate_normalized(t).is_err() {
-            sink.invalid(
-                &dict_path,
-                0,
-                format!("entry {i} ({t:?}) is not a normalised tag"),
-            )?;
-        }
-    }
-    let dict = match Dict::from_names(scan.entries.iter().copied()) {
-        Ok(d) => d,
-        Err((i, t)) => {
-            sink.invalid(
-                &dict_path,
-                0,
-                format!("tag {t:?} appears twice (entries {i} and earlier)"),
-            )?;
-            Dict::default()
-        }
-    };
-    let dict_len = scan.entries.len() as u64;
-    drop(dict_bytes);
+    drop(dict_file);
 
     // Sealed segments.
     let mut segments = Vec::with_capacity(manifest.segments.len());
@@ -337,6 +325,54 @@ pub(crate) fn examine(
         files_checked,
         cells_checked,
     })
+}
+
+/// What an open leaves to `verify`: every entry of `tags.dict` a normalised
+/// tag, none twice, and the index (if any) equal to the entries it covers.
+fn check_every_entry(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    dict_path: &Path,
+    store_id: u32,
+    known: usize,
+    sink: &mut Sink,
+) -> Result<()> {
+    let bytes = files::read_file(vfs, dict_path)?;
+    let scan = scan_dict(&bytes);
+    // Entries the index covers are not scanned by an open; damage to them
+    // shows here.
+    if scan.entries.len() < known {
+        match &scan.end {
+            ScanEnd::Corrupt(e) => sink.decode(dict_path, e.clone())?,
+            ScanEnd::TornTail { offset, kind } => sink.problem(dict_path, *offset, kind.clone())?,
+            ScanEnd::Clean => sink.invalid(
+                dict_path,
+                scan.valid_end,
+                format!(
+                    "tags.dict holds {} entries but {known} are indexed",
+                    scan.entries.len()
+                ),
+            )?,
+        }
+    }
+    let mut seen = HashSet::with_capacity(scan.entries.len());
+    for (i, t) in scan.entries.iter().enumerate() {
+        if tag::validate_normalized(t).is_err() {
+            sink.invalid(
+                dict_path,
+                0,
+                format!("entry {i} ({t:?}) is not a normalised tag"),
+            )?;
+        }
+        if !seen.insert(*t) {
+            sink.invalid(dict_path, 0, format!("tag {t:?} appears twice (entry {i})"))?;
+        }
+    }
+    match Dict::verify_index(vfs, dir, store_id, &scan.entries) {
+        Ok(()) => Ok(()),
+        Err(Error::Corrupted(c)) => sink.problem(&c.file, c.offset, c.kind),
+        Err(e) => Err(e),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -999,6 +999,18 @@ impl Inner {
         // The old log is no longer live; if removing it fails, the next open
         // removes it as an orphan.
         let _ = vfs.remove(&dir.join(files::log_name(old_log)));
+        // The dictionary index covers the entries this seal made durable; it
+        // is derived data (a missing or stale index only means more of
+        // tags.dict is scanned at open), so a failure to write it is not one
+        // of the seal's.
+        let _ = Dict::write_index(
+            &self.dict,
+            vfs,
+            dir,
+            store_id,
+            flushed_entries as usize,
+            w.dict_end,
+        );
 
         let segment = match &new_entry {
             Some(e) => Some(Arc::new(open_segment(
@@ -1210,14 +1222,7 @@ impl Batch {
             self.events += 1;
             return Ok(());
         }
-        let found = inner.dict.read().lookup(tag);
-        let id = match found {
-            Some(id) => id,
-            None => {
-                inner.check_writable()?;
-                inner.dict.write().intern(tag)?
-            }
-        };
+        let id = Dict::find_or_intern(&inner.dict, tag, || inner.check_writable())?;
         self.sum = sum;
         self.events += 1;
         self.max_minute = max_opt(self.max_minute, Some(minute.0));

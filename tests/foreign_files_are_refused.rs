@@ -9,6 +9,7 @@ use std::path::Path;
 
 use trendlog::error::CorruptionKind;
 use trendlog::format::dict::DICT_STORE_ID_AT;
+use trendlog::format::dict_index::{DictIndexView, DICT_INDEX_STORE_ID_AT};
 use trendlog::format::log::{log_header_store_id, LOG_STORE_ID_AT};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_STORE_ID_AT};
 use trendlog::format::segment::{SegmentView, SEGMENT_STORE_ID_AT};
@@ -56,6 +57,11 @@ fn ids(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, u32> {
                     m.store_id
                 }
                 "tags.dict" => at(b, DICT_STORE_ID_AT),
+                "tags.idx" => {
+                    let ix = DictIndexView::open(&b[..]).unwrap();
+                    assert_eq!(ix.store_id(), at(b, DICT_INDEX_STORE_ID_AT));
+                    ix.store_id()
+                }
                 n if n.ends_with(".log") => {
                     assert_eq!(log_header_store_id(b), at(b, LOG_STORE_ID_AT));
                     log_header_store_id(b)
@@ -119,8 +125,8 @@ fn every_file_carries_the_store_id_and_foreign_files_are_refused() {
         assert_eq!(file, ro_file);
         if name == "MANIFEST" {
             // The manifest is the reference: the first file checked against
-            // it (the dictionary) is the one reported.
-            assert_eq!((file.as_str(), expected, found), ("tags.dict", id_b, id_a));
+            // it (the dictionary index) is the one reported.
+            assert_eq!((file.as_str(), expected, found), ("tags.idx", id_b, id_a));
         } else {
             assert_eq!(
                 (file.as_str(), expected, found),

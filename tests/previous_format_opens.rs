@@ -90,6 +90,7 @@ fn assert_clean(dir: &Path) {
 #[test]
 fn v1_store_answers_as_v1_did() {
     let dir = fixture();
+    assert!(!dir.path().join("tags.idx").exists());
     assert_clean(dir.path());
     let ro = Store::open_read_only_with(dir.path(), opts()).unwrap();
     assert_eq!(answers(&ro, true), expected(true));
@@ -141,6 +142,10 @@ fn v1_store_is_upgraded_by_seal_and_compaction() {
     };
     check(&store);
     drop(store);
+    assert!(
+        dir.path().join("tags.idx").exists(),
+        "the first seal indexes the dictionary"
+    );
     assert_clean(dir.path());
     let store = Store::open(dir.path(), opts()).unwrap();
     assert!(store.recovery().is_clean(), "{:?}", store.recovery());

@@ -101,8 +101,17 @@ pub fn decode_log(data: &[u8]) {
     }
 }
 
-/// Dictionary bytes.
+/// Dictionary bytes; the raw input is also tried as a dictionary index
+/// (`tags.idx`): opening, lookups and `verify` never panic.
 pub fn decode_dict(data: &[u8]) {
+    use trendlog::format::dict_index::DictIndexView;
+    if let Ok(ix) = DictIndexView::open(data) {
+        let _ = ix.verify(|_, _| {});
+        for id in 0..ix.len().min(64) {
+            let _ = ix.name(id);
+        }
+        let _ = ix.lookup("metoo");
+    }
     let data = prepare(data, reseal::sample_dict, reseal::dict);
     let scan = scan_dict(&data);
     for e in &scan.entries {

@@ -60,7 +60,8 @@ pub fn apply_edits(b: &mut Vec<u8>, edits: &[u8]) {
 }
 
 /// A sealed segment: each group's CRC in its skip index entry, the skip
-/// index CRC in the footer, then the header CRC.
+/// index CRC in the footer, the tag totals CRC (version 2), then the header
+/// CRC.
 pub fn segment(b: &mut [u8]) {
     const HEADER: usize = 64;
     const ENTRY: usize = 32;
@@ -82,6 +83,17 @@ pub fn segment(b: &mut [u8]) {
             }
             let c = crc32(&b[index..footer]);
             put32(b, footer, c);
+            // Version 2 with the totals flag: the tag totals section ends at
+            // the index with an 8-byte trailer (u32 length, u32 CRC).
+            if b.get(4) == Some(&2) && b.get(7).is_some_and(|f| f & 1 != 0) {
+                if let Some(t) = index.checked_sub(8).filter(|&t| t >= HEADER) {
+                    let len = get32(b, t).map_or(0, |l| l as usize);
+                    if let Some(start) = t.checked_sub(len).filter(|&s| s >= HEADER) {
+                        let c = crc32(&b[start..t]);
+                        put32(b, t + 4, c);
+                    }
+                }
+            }
         }
     }
     header(b, HEADER);
@@ -140,7 +152,9 @@ pub fn manifest(b: &mut [u8]) {
 /// A valid segment of 130 tags (three groups) with counts of every encoded
 /// width and runs of cells.
 pub fn sample_segment() -> Vec<u8> {
-    let mut b = SegmentBuilder::new(Resolution::Minute, 7).for_store(0x5EED);
+    let mut b = SegmentBuilder::new(Resolution::Minute, 7)
+        .for_store(0x5EED)
+        .with_tag_totals(true);
     for tag in 0..130u32 {
         let cells = 1 + tag % 6;
         for i in 0..cells {

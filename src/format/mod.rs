@@ -17,6 +17,9 @@
 //!   header and the index only; each group's CRC is checked when it is read.
 //! - **The tag dictionary** ([`dict`]): an append-only list of checksummed,
 //!   8-byte-aligned entries; entry `i` is the tag with id `i`.
+//! - **The dictionary index** ([`dict_index`], version 2): an immutable,
+//!   mapped name → id and id → name index of the dictionary's first entries,
+//!   with a CRC per 4 KiB page checked on first access.
 //! - **The manifest** ([`manifest`]): the list of live files and the store's
 //!   counters, rewritten whole and covered by one CRC.
 //!
@@ -35,6 +38,7 @@ pub use crate::error::CorruptionKind;
 
 pub mod cells;
 pub mod dict;
+pub mod dict_index;
 pub mod log;
 pub mod manifest;
 pub mod scan;
@@ -55,9 +59,11 @@ pub use segment::{
 
 /// The oldest format version this build reads (all file kinds).
 pub const MIN_VERSION: u16 = 1;
-/// The newest format version this build reads, and the one it writes (all file kinds).
+/// The newest format version this build reads (all file kinds).
 pub const MAX_VERSION: u16 = 2;
-/// The format version this build writes.
+/// The format version this build writes. Version 2 adds the dictionary index
+/// file (`tags.idx`) and each sealed segment's stored tag totals; a version-1
+/// store is read as it is and upgraded by its next seal or compaction.
 pub const VERSION: u16 = 2;
 
 /// Checks that a file records `expected` as the id of the store it belongs

@@ -291,12 +291,12 @@ impl Snapshot {
             if !top.may_enter(g, r) {
                 continue;
             }
-            if let Some(name) = dict.name(i as u32) {
+            if let Some(name) = dict.name(i as u32)? {
                 top.offer(Ranked {
                     key: g,
                     recent: r,
                     baseline: basec[i],
-                    tag: name.clone(),
+                    tag: name.into(),
                 });
             }
         }
@@ -344,12 +344,12 @@ impl Snapshot {
             if c == 0 || !top.may_enter(c as f64, c) {
                 continue;
             }
-            if let Some(name) = dict.name(i as u32) {
+            if let Some(name) = dict.name(i as u32)? {
                 top.offer(Ranked {
                     key: c as f64,
                     recent: c,
                     baseline: 0,
-                    tag: name.clone(),
+                    tag: name.into(),
                 });
             }
         }

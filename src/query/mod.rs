@@ -232,7 +232,7 @@ impl Snapshot {
 
     pub(crate) fn tag_id(&self, tag: &str) -> Result<Option<u32>> {
         let t = crate::tag::normalize(tag)?;
-        Ok(self.dict.read().lookup(&t))
+        self.dict.read().lookup(&t)
     }
 
     pub(crate) fn view(&self) -> &View {
@@ -320,14 +320,10 @@ impl Snapshot {
         out
     }
 
-    /// All tags ever interned, in id order.
+    /// All tags ever interned, in id order. Empty if a page of the
+    /// dictionary index is damaged (`verify` reports which).
     pub fn tags(&self) -> Vec<String> {
-        self.dict
-            .read()
-            .names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        self.dict.read().names().unwrap_or_default()
     }
 }
 

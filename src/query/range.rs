@@ -173,7 +173,7 @@ impl Snapshot {
         let norm = crate::tag::normalize(tag)?.into_owned();
         let mut counts = vec![0u64; n as usize];
         let width = step.minutes();
-        if let Some(id) = self.dict().read().lookup(&norm) {
+        if let Some(id) = self.dict().read().lookup(&norm)? {
             self.tag_cells(id, lo, hi, |m, c| counts[((m - lo) / width) as usize] += c)?;
         }
         let points: Vec<(i64, u64)> = counts
@@ -209,13 +209,12 @@ impl Snapshot {
             *acc.entry((tag, m - (m - lo) % width)).or_default() += c;
         })?;
         let dict = self.dict().read();
-        let mut rows: Vec<(String, i64, u64)> = acc
-            .into_iter()
-            .filter_map(|((tag, m), c)| {
-                dict.name(tag)
-                    .map(|n| (n.to_string(), i64::from(m) * 60, c))
-            })
-            .collect();
+        let mut rows = Vec::with_capacity(acc.len());
+        for ((tag, m), c) in acc {
+            if let Some(n) = dict.name(tag)? {
+                rows.push((n.to_string(), i64::from(m) * 60, c));
+            }
+        }
         rows.sort_unstable();
         Ok(rows)
     }

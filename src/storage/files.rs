@@ -159,6 +159,13 @@ impl PathFile {
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
 
+    /// Reads the whole file.
+    pub fn read_all(&self) -> Result<Vec<u8>> {
+        self.file
+            .read_to_vec()
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
     /// Reserves `[0, len)`.
     pub fn allocate(&self, len: u64) -> Result<()> {
         self.file

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use trendlog::format::dict::{scan_dict, DICT_MAGIC};
+use trendlog::format::dict_index::{DictIndexView, DICT_INDEX_MAGIC};
 use trendlog::format::log::{decode_block, log_header_store_id, scan_log, LOG_MAGIC};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
 use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
@@ -184,11 +185,13 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         dict_report(&bytes)
     } else if magic == MANIFEST_MAGIC {
         manifest_report(&bytes)
+    } else if magic == DICT_INDEX_MAGIC {
+        dict_index_report(&bytes)
     } else {
         let mut r = Report::new("unknown");
         r.problems.push((
             0,
-            "bad magic bytes: not a trendlog log segment, sealed segment, dictionary or manifest"
+            "bad magic bytes: not a trendlog log segment, sealed segment, dictionary, dictionary index or manifest"
                 .into(),
         ));
         r
@@ -382,6 +385,39 @@ fn dict_report(bytes: &[u8]) -> Report {
         json!(scan.valid_end),
     );
     scan_end(&mut r, &scan.end);
+    r
+}
+
+fn dict_index_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("dictionary index");
+    let view = match DictIndexView::open(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            r.problem(&e);
+            return r;
+        }
+    };
+    store_id_field(&mut r, view.store_id());
+    let n = view.len();
+    r.field("entries", out::thousands(u64::from(n)), json!(n));
+    r.field(
+        "covers",
+        format!("tags.dict up to byte {}", view.dict_end()),
+        json!(view.dict_end()),
+    );
+    let mut first = Vec::new();
+    if let Err(e) = view.verify(|id, name| {
+        if id < 10 {
+            first.push(name.to_string());
+        }
+    }) {
+        r.problem(&e);
+    }
+    r.field(
+        "first entries",
+        format!("{}{}", first.join(", "), if n > 10 { ", …" } else { "" }),
+        json!(first),
+    );
     r
 }
 

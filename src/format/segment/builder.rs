@@ -84,6 +84,14 @@ pub struct SegmentBuilder {
     total: u64,
     min_time: u32,
     max_time: u32,
+    /// The tag totals section so far (tags before the current one).
+    totals: Vec<u8>,
+    /// The tag whose cells are being pushed and its running total.
+    cur_total: Option<(u32, u64)>,
+    /// The last tag written to `totals` (the base of the next delta).
+    prev_total_tag: u32,
+    /// Whether [`SegmentBuilder::finish`] writes the totals section.
+    write_totals: bool,
 }
 
 impl SegmentBuilder {
@@ -105,6 +113,30 @@ impl SegmentBuilder {
             total: 0,
             min_time: u32::MAX,
             max_time: 0,
+            totals: Vec::new(),
+            cur_total: None,
+            prev_total_tag: 0,
+            write_totals: false,
+        }
+    }
+
+    /// Writes the per-tag totals section (header flag bit 0), so a reader
+    /// gets a segment's tag totals without decoding its cells. Off by
+    /// default: on the benchmark workload it costs about 2 bytes per distinct
+    /// tag per segment (1.71 -> 2.38 bytes per cell) for a first-query
+    /// saving of a few milliseconds; readers accept segments with and
+    /// without it.
+    pub fn with_tag_totals(mut self, on: bool) -> SegmentBuilder {
+        self.write_totals = on;
+        self
+    }
+
+    /// Appends the finished tag's total to the totals section.
+    fn flush_total(&mut self) {
+        if let Some((tag, total)) = self.cur_total.take() {
+            put_u64(&mut self.totals, u64::from(tag - self.prev_total_tag));
+            put_u64(&mut self.totals, total - 1);
+            self.prev_total_tag = tag;
         }
     }
 
@@ -161,6 +193,14 @@ impl SegmentBuilder {
             None => 1,
         } + if count == 1 { 0 } else { len_u64(count - 2) };
         self.group_cells.push((time, count));
+        match &mut self.cur_total {
+            // Cannot overflow: bounded by the checked segment total.
+            Some((t, sum)) if *t == tag => *sum += count,
+            _ => {
+                self.flush_total();
+                self.cur_total = Some((tag, count));
+            }
+        }
         self.last = Some((tag, time));
         self.total = total;
         self.cell_count += 1;
@@ -215,10 +255,20 @@ impl SegmentBuilder {
         self.group_est = 0;
     }
 
-    /// Writes the skip index, the footer and the header, and returns the
-    /// encoded segment.
+    /// Writes the tag totals section, the skip index, the footer and the
+    /// header, and returns the encoded segment.
     pub fn finish(mut self) -> Vec<u8> {
         self.flush_group();
+        self.flush_total();
+        // The totals section: per tag, ascending, varint tag delta and varint
+        // total - 1, then its length and CRC; it ends where the index starts.
+        if self.write_totals {
+            let mut trailer = [0u8; TOTALS_TRAILER_LEN];
+            LittleEndian::write_u32(&mut trailer[0..4], self.totals.len() as u32);
+            LittleEndian::write_u32(&mut trailer[4..8], crc32(&self.totals));
+            self.out.extend_from_slice(&self.totals);
+            self.out.extend_from_slice(&trailer);
+        }
         let (min_time, max_time) = if self.cell_count == 0 {
             (0, 0)
         } else {
@@ -235,6 +285,7 @@ impl SegmentBuilder {
         h[..4].copy_from_slice(&SEGMENT_MAGIC);
         LittleEndian::write_u16(&mut h[4..6], VERSION);
         h[H_RES] = self.resolution.as_u8();
+        h[H_FLAGS] = if self.write_totals { FLAG_TOTALS } else { 0 };
         LittleEndian::write_u64(&mut h[H_FILE_ID..], self.file_id);
         LittleEndian::write_u32(&mut h[H_STORE_ID..], self.store_id);
         LittleEndian::write_u32(&mut h[H_TAGS..], self.tag_count);

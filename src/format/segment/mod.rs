@@ -56,6 +56,12 @@ const H_MIN: usize = 32;
 const H_MAX: usize = 36;
 const H_TOTAL: usize = 40;
 const H_INDEX: usize = 48;
+/// Header flag (version 2): a tag totals section lies between the last group
+/// and the skip index.
+pub const FLAG_TOTALS: u8 = 1;
+/// Length of the trailer that ends the totals section: `u32` length of the
+/// section's varints, `u32` CRC32 of them.
+pub const TOTALS_TRAILER_LEN: usize = 8;
 /// Offset of the store id in a segment header.
 pub const SEGMENT_STORE_ID_AT: usize = 56;
 const H_STORE_ID: usize = SEGMENT_STORE_ID_AT;

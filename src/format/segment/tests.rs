@@ -86,6 +86,15 @@ fn round_trips() {
 fn empty_segment() {
     let b = SegmentBuilder::new(Resolution::Minute, 1).finish();
     assert_eq!(b.len(), SEGMENT_HEADER_LEN + FOOTER_LEN);
+    // An empty totals section still has its trailer.
+    let t = SegmentBuilder::new(Resolution::Minute, 1)
+        .with_tag_totals(true)
+        .finish();
+    assert_eq!(
+        t.len(),
+        SEGMENT_HEADER_LEN + TOTALS_TRAILER_LEN + FOOTER_LEN
+    );
+    SegmentView::open(t).unwrap().verify().unwrap();
     let s = SegmentView::open(b).unwrap();
     s.verify().unwrap();
     assert_eq!(s.meta().tag_count, 0);
@@ -363,4 +372,75 @@ proptest! {
         let res = if hour { Resolution::Hour } else { Resolution::Minute };
         check_round_trip(&cells, res);
     }
+}
+
+/// A segment with the optional tag totals section.
+fn encode_with_totals(cells: &[(u32, u32, u64)]) -> Vec<u8> {
+    let mut b = SegmentBuilder::new(Resolution::Minute, 1).with_tag_totals(true);
+    for &(t, m, c) in cells {
+        b.push(t, m, c).unwrap();
+    }
+    b.finish()
+}
+
+#[test]
+fn segments_are_written_without_totals_by_default() {
+    let b = encode_segment(Resolution::Minute, 1, (0..100u32).map(|i| (i, 5, 1)));
+    let s = SegmentView::open(&b[..]).unwrap();
+    assert!(s.stored_totals.is_none());
+    assert_eq!(s.tag_totals().unwrap(), &s.compute_totals().unwrap());
+}
+
+#[test]
+fn stored_totals_equal_the_cells_and_damage_to_them_is_caught() {
+    let cells: Vec<_> = (0..3000u32)
+        .map(|i| (i / 7 * 3, i % 7 * 5, u64::from(i % 13) + 1))
+        .collect();
+    let b = encode_with_totals(&cells);
+    let s = SegmentView::open(&b[..]).unwrap();
+    assert_eq!(s.tag_totals().unwrap(), &s.compute_totals().unwrap());
+    s.verify().unwrap();
+    let (start, end) = s.stored_totals.unwrap();
+    for at in start..end + 8 {
+        let mut d = b.clone();
+        d[at] ^= 0x10;
+        // Opening reads the trailer's length only; the CRC is checked on use.
+        if let Ok(v) = SegmentView::open(&d[..]) {
+            assert!(
+                v.tag_totals().is_err() || at < end && v.verify().is_err(),
+                "{at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_version_1_segment_without_totals_computes_them() {
+    let cells: Vec<_> = (0..500u32).map(|i| (i / 3, i % 3, 2)).collect();
+    let v2 = encode_with_totals(&cells);
+    let want = SegmentView::open(&v2[..])
+        .unwrap()
+        .tag_totals()
+        .unwrap()
+        .clone();
+    // Rewrite as version 1: no flag, no section, the index moved down.
+    let s = SegmentView::open(&v2[..]).unwrap();
+    let (start, end) = s.stored_totals.unwrap();
+    let mut v1 = v2[..start].to_vec();
+    v1.extend_from_slice(&v2[end + TOTALS_TRAILER_LEN..]);
+    let index_offset = start as u64;
+    LittleEndian::write_u64(&mut v1[48..], index_offset);
+    v1[4] = 1;
+    v1[7] = 0;
+    let crc = crc32(&v1[..SEGMENT_HEADER_LEN - 4]);
+    LittleEndian::write_u32(&mut v1[SEGMENT_HEADER_LEN - 4..], crc);
+    let old = SegmentView::open(&v1[..]).unwrap();
+    assert!(old.stored_totals.is_none());
+    assert_eq!(old.tag_totals().unwrap(), &want);
+    old.verify().unwrap();
+    // A version-1 header may not claim the totals flag.
+    v1[7] = FLAG_TOTALS;
+    let crc = crc32(&v1[..SEGMENT_HEADER_LEN - 4]);
+    LittleEndian::write_u32(&mut v1[SEGMENT_HEADER_LEN - 4..], crc);
+    assert!(SegmentView::open(&v1[..]).is_err());
 }

@@ -31,8 +31,9 @@ struct GroupStats {
 }
 
 /// Each tag's total over a whole segment: `tags` ascending, `totals[i]` the
-/// sum of the counts of `tags[i]`. Derived from the cells (not stored in the
-/// file) by [`SegmentView::tag_totals`].
+/// sum of the counts of `tags[i]`. Read from the segment's totals section
+/// (version 2) or derived from the cells (version 1) by
+/// [`SegmentView::tag_totals`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TagTotals {
     /// Tag ids, strictly ascending.
@@ -50,6 +51,11 @@ pub struct SegmentView<B: AsRef<[u8]>> {
     meta: SegmentMeta,
     group_count: u32,
     index_offset: u64,
+    /// Where the groups end: the index offset, or (version 2) the start of
+    /// the tag totals section.
+    groups_end: u64,
+    /// Version 2: the totals section's varints `[start, end)`; its CRC follows.
+    stored_totals: Option<(usize, usize)>,
     /// Per-tag totals, computed on first use and kept for the view's life:
     /// the segment is immutable, so they never go stale.
     totals: OnceLock<TagTotals>,
@@ -66,7 +72,9 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         let resolution = Resolution::from_u8(buf[H_RES]).ok_or_else(|| {
             DecodeError::invalid(H_RES as u64, format!("unknown resolution {}", buf[H_RES]))
         })?;
-        if buf[H_FLAGS] != 0 {
+        let version = LittleEndian::read_u16(&buf[4..6]);
+        let allowed = if version >= 2 { FLAG_TOTALS } else { 0 };
+        if buf[H_FLAGS] & !allowed != 0 {
             return Err(DecodeError::invalid(
                 H_FLAGS as u64,
                 "unknown segment flags",
@@ -137,11 +145,35 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                 CorruptionKind::ChecksumMismatch { stored, computed },
             ));
         }
+        // Version 2: the totals section ends at the index; the groups end
+        // where it starts. Its bytes are read (and CRC-checked) on first use.
+        let (groups_end, stored_totals) = if buf[H_FLAGS] & FLAG_TOTALS != 0 {
+            let bad = || {
+                DecodeError::invalid(
+                    index_offset,
+                    "the tag totals section does not fit before the skip index",
+                )
+            };
+            let trailer_at = (index_offset as usize)
+                .checked_sub(TOTALS_TRAILER_LEN)
+                .filter(|&t| t >= SEGMENT_HEADER_LEN)
+                .ok_or_else(bad)?;
+            let len = LittleEndian::read_u32(&buf[trailer_at..]) as usize;
+            let start = trailer_at
+                .checked_sub(len)
+                .filter(|&s| s >= SEGMENT_HEADER_LEN)
+                .ok_or_else(bad)?;
+            (start as u64, Some((start, trailer_at)))
+        } else {
+            (index_offset, None)
+        };
         let view = SegmentView {
             bytes,
             meta,
             group_count,
             index_offset,
+            groups_end,
+            stored_totals,
             totals: OnceLock::new(),
         };
         view.check_index()?;
@@ -175,7 +207,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             prev_last = Some(e.last_tag);
             tags += u64::from(e.tag_count);
         }
-        if expected_offset != self.index_offset || tags != u64::from(self.meta.tag_count) {
+        if expected_offset != self.groups_end || tags != u64::from(self.meta.tag_count) {
             return Err(DecodeError::invalid(
                 self.index_offset,
                 "the skip index does not cover the groups or the header's tag count",
@@ -387,15 +419,27 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(())
     }
 
-    /// Each tag's total over the whole segment. The first call decodes every
-    /// group (checking its CRC) and caches the result in the view, so later
-    /// calls cost nothing: queries whose window covers a segment entirely
+    /// Each tag's total over the whole segment. The first call reads the
+    /// stored totals section (version 2; its CRC checked) or, for a version-1
+    /// segment, decodes every group (checking their CRCs), and caches the
+    /// result in the view, so later calls cost nothing: queries whose window covers a segment entirely
     /// (trending, top) read one total per tag instead of one cell per minute.
     /// Memory: 12 bytes per distinct tag of the segment, for the view's life.
     pub fn tag_totals(&self) -> Result<&TagTotals, DecodeError> {
         if let Some(t) = self.totals.get() {
             return Ok(t);
         }
+        let t = match self.stored_totals {
+            Some(section) => self.read_totals(section)?,
+            None => self.compute_totals()?,
+        };
+        // A racing thread may have set it first; both computed the same.
+        let _ = self.totals.set(t);
+        Ok(self.totals.get().expect("set above"))
+    }
+
+    /// Each tag's total, from the cells (every group decoded).
+    fn compute_totals(&self) -> Result<TagTotals, DecodeError> {
         let n = self.meta.tag_count as usize;
         let mut t = TagTotals {
             tags: Vec::with_capacity(n),
@@ -413,9 +457,62 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                 t.totals.push(count);
             }
         })?;
-        // A racing thread may have set it first; both computed the same.
-        let _ = self.totals.set(t);
-        Ok(self.totals.get().expect("set above"))
+        Ok(t)
+    }
+
+    /// Each tag's total, from the stored section `[start, end)`: its CRC,
+    /// then exactly `tag_count` strictly ascending tags, no tag past the
+    /// skip index's last one, totals adding up to the header's total.
+    fn read_totals(&self, (start, end): (usize, usize)) -> Result<TagTotals, DecodeError> {
+        let buf = self.bytes.as_ref();
+        let body = &buf[start..end];
+        let stored = LittleEndian::read_u32(&buf[end + 4..]);
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(DecodeError::new(
+                end as u64 + 4,
+                CorruptionKind::ChecksumMismatch { stored, computed },
+            ));
+        }
+        let n = self.meta.tag_count as usize;
+        let bad = |at: usize, why: &str| DecodeError::invalid((start + at) as u64, why);
+        // Every tag costs at least two bytes: a count past that is a lie.
+        if n > body.len() / 2 {
+            return Err(bad(0, "more tags than the totals section can hold"));
+        }
+        let mut t = TagTotals {
+            tags: Vec::with_capacity(n),
+            totals: Vec::with_capacity(n),
+        };
+        let (mut pos, mut tag, mut sum) = (0usize, 0u64, 0u64);
+        while pos < body.len() {
+            let at = pos;
+            let delta = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
+            let at = pos;
+            let total = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
+            if !t.tags.is_empty() && delta == 0 {
+                return Err(bad(pos, "tags not strictly ascending"));
+            }
+            tag = tag.saturating_add(delta);
+            let total = total
+                .checked_add(1)
+                .ok_or_else(|| bad(pos, "total overflows"))?;
+            sum = sum
+                .checked_add(total)
+                .ok_or_else(|| bad(pos, "totals overflow"))?;
+            if tag > u64::from(self.max_tag()) || t.tags.len() == n {
+                return Err(bad(pos, "tag totals name a tag the segment lacks"));
+            }
+            t.tags.push(tag as u32);
+            t.totals.push(total);
+        }
+        if t.tags.len() != n || sum != self.meta.total {
+            return Err(bad(
+                0,
+                "tag totals do not match the header's tag count and total",
+            ));
+        }
+        Ok(t)
     }
 
     /// Like [`SegmentView::for_each_cell`], for the cells with time in
@@ -444,7 +541,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// and times, counts at least 1, times within `[min_time, max_time]`, each
     /// group's tags and base time as the skip index says, and the header's
     /// cell count, tag count, total and time bounds equal to what the cells
-    /// add up to.
+    /// add up to; in version 2, the stored tag totals equal the cells' totals.
     pub fn verify(&self) -> Result<(), DecodeError> {
         let mut cells = 0u64;
         let mut total = 0u64;
@@ -473,6 +570,15 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                     self.meta.cell_count, self.meta.total, self.meta.min_time, self.meta.max_time
                 ),
             ));
+        }
+        if let Some(section) = self.stored_totals {
+            let stored = self.read_totals(section)?;
+            if stored != self.compute_totals()? {
+                return Err(DecodeError::invalid(
+                    section.0 as u64,
+                    "the stored tag totals differ from the cells' totals",
+                ));
+            }
         }
         Ok(())
     }
