@@ -61,5 +61,8 @@ pub mod workload;
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, SyncPolicy};
-pub use query::{SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+pub use query::{
+    Burst, BurstParams, BurstQuery, BurstRow, SegmentInfo, Series, Snapshot, Stats, TopRow,
+    TrendQuery, TrendRow,
+};
 pub use store::{Batch, CommitInfo, RecoveryReport, Store};
