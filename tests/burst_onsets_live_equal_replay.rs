@@ -167,3 +167,44 @@ fn bad_parameters_are_typed_errors() {
         assert!(snap.burst_ranking(None, &p, 10).is_err());
     }
 }
+
+#[test]
+fn the_candidate_filter_over_many_tags_loses_no_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for hour in 0..36i64 {
+        let mut b = store.batch();
+        for m in hour * 60..(hour + 1) * 60 {
+            for k in 0..150u32 {
+                let c = rng.count(0.05 * f64::from(k % 30 + 1));
+                if c > 0 {
+                    b.add(&format!("tag{k}"), T0 + m * 60, c).unwrap();
+                }
+            }
+            // Short bursts of three tags, one of them at an hour's edge.
+            if (1000..1012).contains(&m) {
+                b.add("edge", T0 + m * 60, 3).unwrap();
+            }
+            if (1500..1530).contains(&m) {
+                b.add("tag7", T0 + m * 60, 6).unwrap();
+                b.add("newcomer", T0 + m * 60, 2).unwrap();
+            }
+        }
+        b.commit().unwrap();
+        store.seal().unwrap();
+    }
+    let snap = store.snapshot();
+    let range = TimeRange::new(T0, T0 + 36 * 3600).unwrap();
+    let all = snap.bursts(range, &BurstQuery::top(1000)).unwrap();
+    let mut tags: Vec<&str> = all.iter().map(|e| e.tag.as_str()).collect();
+    tags.sort_unstable();
+    assert_eq!(tags, vec!["edge", "newcomer", "tag7"], "{all:?}");
+    for e in &all {
+        let q = BurstQuery {
+            tags: vec![e.tag.clone()],
+            ..BurstQuery::top(10)
+        };
+        assert_eq!(snap.bursts(range, &q).unwrap(), vec![e.clone()]);
+    }
+}

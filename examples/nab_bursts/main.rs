@@ -358,7 +358,7 @@ fn svg(s: &Series, onsets: &[u32]) -> String {
     let mut out = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
 <rect width="{w}" height="{h}" fill="white"/>
-<text x="{l}" y="22" font-size="15" font-weight="bold">NAB realTweets {}: 5-minute counts, labelled windows (shaded), burst onsets (red)</text>
+<text x="{l}" y="22" font-size="15" font-weight="bold">NAB realTweets {}: hourly peak of the 5-minute counts, labelled windows (shaded), labels (dashed), burst onsets (red)</text>
 "##,
         s.ticker
     );
@@ -378,14 +378,19 @@ fn svg(s: &Series, onsets: &[u32]) -> String {
             xb - xa
         ));
     }
+    // One point per hour: the hour's highest 5-minute count (keeps the file small).
+    let mut hourly: Vec<(i64, u64)> = Vec::new();
+    for (&ts, &v) in s.times.iter().zip(&s.values) {
+        let h = ts - ts.rem_euclid(3600);
+        match hourly.last_mut() {
+            Some(last) if last.0 == h => last.1 = last.1.max(v),
+            _ => hourly.push((h, v)),
+        }
+    }
     let mut path = String::new();
-    for (i, (&ts, &v)) in s.times.iter().zip(&s.values).enumerate() {
-        path.push_str(&format!(
-            "{}{:.1},{:.1}",
-            if i == 0 { "M" } else { " L" },
-            x(ts as f64),
-            y(v as f64)
-        ));
+    for (i, &(ts, v)) in hourly.iter().enumerate() {
+        let sep = if i == 0 { "M" } else { " L" };
+        path.push_str(&format!("{sep}{:.1},{:.1}", x(ts as f64), y(v as f64)));
     }
     out.push_str(&format!(
         r##"<path d="{path}" fill="none" stroke="#1d3557" stroke-width="0.6"/>

@@ -82,21 +82,22 @@ pub struct BurstRow {
 
 /// Fewer candidate tags than this are read one by one through the tag index;
 /// more, by one walk over the window's cells.
-const INDEXED_READS: usize = 2_000;
+const INDEXED_READS: usize = 64;
 
 /// A tag id and its `(minute, count)` cells.
 type TagCells = (u32, Vec<(u32, u64)>);
 
 /// The cells of every tag that may burst: tags (of `only`, when given) with at
-/// least `min_total` events in `[count_lo, hi)` minutes, each with its cells in
-/// `[lo, hi)` minutes, ascending and merged. This is the one place bursts read
-/// the store.
+/// least `min_total` events in some `window`-minute stretch of
+/// `[count_lo, hi)` minutes, each with its cells in `[lo, hi)` minutes,
+/// ascending and merged. This is the one place bursts read the store.
 fn candidate_cells(
     snap: &Snapshot,
     lo: u32,
     hi: u32,
     count_lo: u32,
     min_total: u64,
+    window: u32,
     only: Option<&[u32]>,
 ) -> Result<Vec<TagCells>> {
     let n = snap.dict().read().len();
@@ -111,10 +112,13 @@ fn candidate_cells(
             .get(id as usize)
             .is_some_and(|&t| t >= min_total.max(1))
     };
-    let ids: Vec<u32> = match only {
+    let mut ids: Vec<u32> = match only {
         Some(ids) => ids.iter().copied().filter(|&i| wanted(i)).collect(),
         None => (0..n as u32).filter(|&i| wanted(i)).collect(),
     };
+    if ids.len() > INDEXED_READS && hi.saturating_sub(count_lo) > 3 * 60 {
+        ids = busy_somewhere(snap, &ids, count_lo, hi, min_total, window, n)?;
+    }
     let mut out: Vec<TagCells> = Vec::with_capacity(ids.len());
     if ids.len() < INDEXED_READS {
         for id in ids {
@@ -140,6 +144,86 @@ fn candidate_cells(
         merge_sorted(cells);
     }
     Ok(out)
+}
+
+/// The tags of `ids` whose events in some `window` minutes of `[lo, hi)` may
+/// reach `need`. Each source (sealed segment or in-memory run) that overlaps
+/// the range contributes its per-tag total (cached per segment) over its
+/// minute span; a window `(t - window, t]` holds at most the totals of the
+/// sources whose spans it touches, and the best `t` is found by a sweep.
+/// No cell is decoded for sealed segments.
+fn busy_somewhere(
+    snap: &Snapshot,
+    ids: &[u32],
+    lo: u32,
+    hi: u32,
+    need: u64,
+    window: u32,
+    n: usize,
+) -> Result<Vec<u32>> {
+    let mut slot = vec![u32::MAX; n];
+    for (i, &id) in ids.iter().enumerate() {
+        slot[id as usize] = i as u32;
+    }
+    // Per candidate: (first t the source can touch, last t, total).
+    let mut spans: Vec<Vec<(u32, u32, u64)>> = vec![Vec::new(); ids.len()];
+    let mut add = |tag: u32, s_lo: u32, s_hi: u32, c: u64| {
+        if let Some(&i) = slot.get(tag as usize) {
+            if i != u32::MAX {
+                let last = s_hi.saturating_sub(1).saturating_add(window - 1);
+                let v = &mut spans[i as usize];
+                match v.last_mut() {
+                    Some(x) if (x.0, x.1) == (s_lo, last) => x.2 += c,
+                    _ => v.push((s_lo, last, c)),
+                }
+            }
+        }
+    };
+    for seg in &snap.view().segments {
+        let (s_lo, s_hi) = seg.minute_span();
+        if s_hi <= lo || s_lo >= hi {
+            continue;
+        }
+        let t = seg
+            .view
+            .tag_totals()
+            .map_err(|e| crate::Error::corrupted(&seg.name, e.offset, e.kind))?;
+        for (&tag, &c) in t.tags.iter().zip(&t.totals) {
+            add(tag, s_lo, s_hi, c);
+        }
+    }
+    for run in &snap.view().runs {
+        if run.len() == 0 || run.max_time < lo || run.min_time >= hi {
+            continue;
+        }
+        let c = &run.cells;
+        for ((&tag, &m), &k) in c.tags.iter().zip(&c.times).zip(&c.counts) {
+            if (lo..hi).contains(&m) {
+                add(tag, m, m + 1, k);
+            }
+        }
+    }
+    let mut events: Vec<(u32, i64)> = Vec::new();
+    Ok(ids
+        .iter()
+        .zip(spans)
+        .filter(|(_, v)| {
+            events.clear();
+            for &(a, b, c) in v {
+                events.push((a, c as i64));
+                events.push((b.saturating_add(1), -(c as i64)));
+            }
+            // At equal times, removals first: a source stops touching at `b + 1`.
+            events.sort_unstable_by_key(|e| (e.0, e.1));
+            let (mut cur, mut best) = (0i64, 0i64);
+            for &(_, d) in &events {
+                cur += d;
+                best = best.max(cur);
+            }
+            best >= need.max(1) as i64
+        })
+        .map(|(&id, _)| id)
+        .collect())
 }
 
 /// Sorts by time and adds up cells of the same time (a late event sealed
@@ -224,11 +308,30 @@ impl Snapshot {
             (g * g / 4.0 - 0.375).ceil().max(0.0) as u64
         };
         let need = d.min_count().max(empty_need);
-        let cands = candidate_cells(self, data_lo, data_hi, count_lo, need, only)?;
+        let cands = candidate_cells(
+            self,
+            data_lo,
+            data_hi,
+            count_lo,
+            need,
+            d.window() * bin,
+            only,
+        )?;
         let history = history_min / bin;
         let mut out = Vec::new();
         for (id, cells) in cands {
             let bins = to_bins(&cells, bin);
+            // Only onsets from `lo` on are wanted: a tag whose score never
+            // reaches the entry level there has none, whatever its state.
+            if onsets_from_lo && hi_b - lo_b <= 60 {
+                let fires = (lo_b..hi_b).any(|t| {
+                    d.score_detail(&bins, history, t)
+                        .is_some_and(|(z, r, _)| z >= p.entry && r >= d.min_count())
+                });
+                if !fires {
+                    continue;
+                }
+            }
             for mut e in d.episodes(&bins, history, from_b, hi_b) {
                 if !keep(&e, lo_b, hi_b) {
                     continue;
@@ -381,7 +484,15 @@ impl Snapshot {
         let data_lo = (tb.saturating_sub(d.lookback()) * bin).max(if bin == 1 { floor } else { 0 });
         let count_lo = (tb + 1).saturating_sub(d.window()) * bin;
         let hi = (tb + 1) * bin;
-        let cands = candidate_cells(self, data_lo, hi, count_lo, d.min_count(), None)?;
+        let cands = candidate_cells(
+            self,
+            data_lo,
+            hi,
+            count_lo,
+            d.min_count(),
+            d.window() * bin,
+            None,
+        )?;
         let mut rows: Vec<(f64, u64, f64, u32)> = Vec::new();
         for (id, cells) in cands {
             let bins = to_bins(&cells, bin);
