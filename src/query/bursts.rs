@@ -47,7 +47,7 @@ pub struct Burst {
 
 /// A [`Snapshot::bursts`] query. `Default`: [`BurstParams::default`], k = 10,
 /// all tags.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BurstQuery {
     /// Detector parameters.
     pub params: BurstParams,
@@ -55,6 +55,16 @@ pub struct BurstQuery {
     pub k: usize,
     /// Only these tags (normalised as on ingest); empty: every tag.
     pub tags: Vec<String>,
+}
+
+impl Default for BurstQuery {
+    fn default() -> BurstQuery {
+        BurstQuery {
+            params: BurstParams::default(),
+            k: 10,
+            tags: Vec::new(),
+        }
+    }
 }
 
 impl BurstQuery {
