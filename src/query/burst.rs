@@ -244,6 +244,15 @@ impl BurstParams {
     }
 }
 
+/// `x as f64`, through the hardware conversion when `x` fits in 64 bits (the
+/// same correctly rounded value; the 128-bit one is a slow library call).
+fn wide_f64(x: u128) -> f64 {
+    match u64::try_from(x) {
+        Ok(v) => v as f64,
+        Err(_) => x as f64,
+    }
+}
+
 /// Anscombe's transform: `2 * sqrt(x + 3/8)`.
 fn anscombe(x: f64) -> f64 {
     2.0 * (x + 0.375).sqrt()
@@ -419,14 +428,14 @@ impl Detector {
         }
         let (s1, s2) = blocks.sums(jlo, jr);
         let nf = n as f64;
-        let mean = s1 as f64 / nf;
+        let mean = wide_f64(s1) / nf;
         // n * s2 - s1^2 >= 0 by Cauchy-Schwarz; exact in integers.
         let var = match self.dispersion {
             Dispersion::Spread => {
                 let nvar = (n as u128) * s2 - s1 * s1;
-                nvar as f64 / (nf * (nf - 1.0))
+                wide_f64(nvar) / (nf * (nf - 1.0))
             }
-            Dispersion::Successive => blocks.successive(jlo, jr) as f64 / (2.0 * (nf - 1.0)),
+            Dispersion::Successive => wide_f64(blocks.successive(jlo, jr)) / (2.0 * (nf - 1.0)),
         };
         let phi = if mean > 0.0 {
             (var / mean).max(1.0)
@@ -450,6 +459,30 @@ impl Detector {
         }
         let z = (anscombe(r as f64) - anscombe(mu)) / phi.sqrt();
         Some((z, mu))
+    }
+
+    /// A necessary condition for an onset at bin `t`, cheap to test every
+    /// bin: `score >= entry > 0` needs `g(R) - g(mu) >= entry` (as `phi >= 1`)
+    /// and `mu >= m + p*W`, so `g(R) >= entry + g(m + p*W)`. Returns that
+    /// bound, less a margin for rounding, or `None` when no score exists. It
+    /// depends on `t` only through the baseline blocks, so callers cache it
+    /// per block.
+    fn gate(&self, blocks: &Blocks, history: i64, t: i64) -> Option<f64> {
+        let w = i64::from(self.w);
+        let start = t - w + 1;
+        if start < history {
+            return None;
+        }
+        let jr = start.div_euclid(w);
+        let jv = history.div_euclid(w) + i64::from(history.rem_euclid(w) != 0);
+        let jlo = (jr - i64::from(self.k)).max(jv);
+        let n = jr - jlo;
+        if n < i64::from(self.min_blocks) {
+            return None;
+        }
+        let (s1, _) = blocks.sums(jlo, jr);
+        let mean = wide_f64(s1) / n as f64;
+        Some(self.entry + anscombe(mean + self.prior_w) - 1e-9)
     }
 
     fn blocks(&self, cells: &[(u32, u64)], lo: i64, hi: i64) -> Blocks {
@@ -549,6 +582,8 @@ impl Detector {
         // a = cells with bin <= t; b = cells with bin <= t - w.
         let (mut a, mut b) = (0usize, 0usize);
         let mut cur: Option<(RawEpisode, u32)> = None; // (episode, bins below exit)
+                                                       // (block index, gate): see `gate`.
+        let mut gate_cache: Option<(i64, Option<f64>)> = None;
         let mut t = i64::from(from);
         let end = i64::from(to);
         while t < end {
@@ -587,7 +622,17 @@ impl Detector {
                 t += 1;
                 continue;
             }
-            if r >= self.min_count {
+            let jr = (t - w + 1).div_euclid(w);
+            let gate = match gate_cache {
+                Some((j, g)) if j == jr => g,
+                _ => {
+                    let g = self.gate(&blocks, history, t);
+                    gate_cache = Some((jr, g));
+                    g
+                }
+            };
+            let may_enter = gate.is_some_and(|g| anscombe(r as f64) >= g);
+            if r >= self.min_count && may_enter {
                 if let Some((z, mu)) = self.score_at(&c, &blocks, history, t, r) {
                     if z >= self.entry {
                         let here = cells
@@ -613,9 +658,18 @@ impl Detector {
                 t += 1;
                 continue;
             }
-            // Idle with R < min_count: R grows only at a cell, so skip to the next.
-            match cells.get(a) {
-                Some(&(next, _)) => t = i64::from(next).max(t + 1),
+            // Idle and no onset possible here. R grows only at a cell, and
+            // the gate moves only when the baseline's blocks do: skip to the
+            // first of those.
+            let next_cell = cells.get(a).map(|c| i64::from(c.0));
+            let next = if r >= self.min_count {
+                let next_block = (jr + 2) * w - 1;
+                Some(next_cell.map_or(next_block, |c| c.min(next_block)))
+            } else {
+                next_cell
+            };
+            match next {
+                Some(next) => t = next.max(t + 1),
                 None => break,
             }
         }
