@@ -5,7 +5,7 @@
 //! - [`BurstParams`]: windows, levels and prior, with their defaults and
 //!   [`BurstParams::validate`].
 //! - [`Detector`]: the parameters converted to bins (1-minute or 1-hour), with
-//!   [`Detector::score`] and [`Detector::episodes`].
+//!   [`Detector::score_detail`], [`Detector::scores`] and [`Detector::episodes`].
 //! - [`RawEpisode`]: one episode in bin indices.
 //!
 //! # The score
