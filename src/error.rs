@@ -170,6 +170,16 @@ pub enum InvalidInput {
         /// Its length in bytes.
         len: usize,
     },
+    /// A burst-detection parameter outside its valid range
+    /// ([`crate::query::BurstParams`]).
+    BurstParameter {
+        /// The parameter (`entry`, `exit`, `window`, `prior`, ...).
+        name: &'static str,
+        /// The value given, as text.
+        value: String,
+        /// The valid range, in words.
+        valid: &'static str,
+    },
 }
 
 impl fmt::Display for InvalidInput {
@@ -229,6 +239,10 @@ impl fmt::Display for InvalidInput {
             InvalidInput::SourcePositionTooLong { len } => write!(
                 f,
                 "the source position is {len} bytes long; at most 65535 bytes are allowed"
+            ),
+            InvalidInput::BurstParameter { name, value, valid } => write!(
+                f,
+                "the burst parameter {name} is {value}; it must be {valid}"
             ),
         }
     }

@@ -81,7 +81,9 @@ pub mod vfs {
 pub use compaction::CompactionReport;
 pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, Retention, SyncPolicy};
+pub use query::burst;
 pub use query::{
-    SegmentInfo, Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
+    Burst, BurstParams, BurstQuery, BurstRow, SegmentInfo, Series, Snapshot, Stats, TopRow,
+    TrendQuery, TrendRow, MAX_SERIES_POINTS,
 };
 pub use store::{Batch, CommitInfo, RecoveryReport, Store, MAX_BATCH_CELLS};

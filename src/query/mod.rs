@@ -13,6 +13,8 @@
 //! A query that would need to split such an hour (a 1m step, or a range edge
 //! inside the hour) fails with [`crate::Error::ResolutionUnavailable`].
 
+pub mod burst;
+mod bursts;
 mod growth;
 mod range;
 
@@ -20,6 +22,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+pub use burst::BurstParams;
+pub use bursts::{Burst, BurstQuery, BurstRow};
 pub use growth::{TopRow, TrendQuery, TrendRow};
 pub use range::{Series, MAX_SERIES_POINTS};
 

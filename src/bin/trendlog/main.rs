@@ -5,6 +5,7 @@
 //! The interface (names, flags, exit codes, JSON shapes) is a contract that
 //! users' scripts rely on (issue 5): add to it, never change it.
 
+mod bursts;
 mod compact;
 mod demo;
 mod export;
@@ -60,6 +61,7 @@ enum Command {
     Query(query::Args),
     Top(top::Args),
     Trending(trending::Args),
+    Bursts(bursts::Args),
     Compact(compact::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Query(a) => query::run(&g, a),
         Command::Top(a) => top::run(&g, a),
         Command::Trending(a) => trending::run(&g, a),
+        Command::Bursts(a) => bursts::run(&g, a),
         Command::Compact(a) => compact::run(&g, a),
         Command::Inspect(a) => inspect::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),

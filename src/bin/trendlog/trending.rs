@@ -43,6 +43,9 @@ pub struct Args {
     /// Smoothing prior P, events per minute (default 1/60: one event an hour).
     #[arg(long, default_value_t = 1.0 / 60.0)]
     pub prior: f64,
+    /// Rank by growth (the default) or by burst score (see `trendlog bursts --help`).
+    #[arg(long, value_enum, default_value_t = crate::bursts::Rank::Growth)]
+    pub rank: crate::bursts::Rank,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -56,6 +59,16 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Some(t) => Some(out::resolve_time("--at", t, &snap)?),
         None => None,
     };
+    if a.rank == crate::bursts::Rank::Burst {
+        let p = trendlog::BurstParams {
+            window: a.window,
+            baseline: a.baseline,
+            min_count: a.min_count,
+            prior: a.prior,
+            ..trendlog::BurstParams::default()
+        };
+        return crate::bursts::trending_by_burst(g, &snap, at, &p, a.k);
+    }
     let mut q = TrendQuery {
         at,
         window: a.window,

@@ -1,0 +1,301 @@
+//! `trendlog bursts`: the burst episodes of a range, and the detector flags
+//! `trending --rank burst` shares.
+
+use std::time::Duration;
+
+use crate::parse::parse_duration;
+use serde_json::json;
+use trendlog::burst::Dispersion;
+use trendlog::time::{Step, TimeRange};
+use trendlog::BurstParams;
+use trendlog::BurstQuery;
+
+use crate::out::{self, Align, CmdResult, Fail, Table};
+use crate::Global;
+
+/// The detector's parameters as flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DetectorFlags {
+    /// Score at which an episode starts.
+    #[arg(long, default_value_t = BurstParams::default().entry)]
+    pub entry: f64,
+    /// Score below which an episode winds down.
+    #[arg(long, default_value_t = BurstParams::default().exit)]
+    pub exit: f64,
+    /// How long the score must stay below --exit to end an episode.
+    #[arg(long, default_value = "6h", value_parser = parse_dur)]
+    pub cooldown: Duration,
+    /// Previous days whose same window also predicts the count (0 = off).
+    #[arg(long, default_value_t = BurstParams::default().seasonal_days)]
+    pub seasonal_days: u32,
+    /// Baseline variance: `spread` (sample variance of its blocks) or
+    /// `successive` (differences of successive blocks, blind to slow swings).
+    #[arg(long, value_parser = ["spread", "successive"], default_value = default_dispersion())]
+    pub dispersion: String,
+    /// How far before --from the episode state machine starts.
+    #[arg(long, default_value = "48h", value_parser = parse_dur)]
+    pub horizon: Duration,
+}
+
+/// Print the burst episodes that overlap a range, highest peak score first.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+score = (g(R) - g(mu)) / sqrt(phi), g(x) = 2*sqrt(x + 3/8): R the events in the recent window,
+mu what the baseline predicts (mean of its window-sized blocks, plus prior * window), phi the
+baseline's dispersion (variance / mean, at least 1). An episode starts when the score reaches
+--entry with at least --min-count recent events, peaks, and ends once the score stayed below --exit
+for --cooldown. Decisions at a minute use data up to that minute only. Over ranges held only as
+hours the detector runs on hours and times are the last minute of their hour. See docs/bursts.md.
+
+JSON: [{\"tag\":\"...\",\"onset\":\"RFC 3339\",\"onset_unix\":S,\"onset_score\":Z,\"onset_count\":N,
+\"expected\":MU,\"peak\":\"...\",\"peak_score\":Z,\"peak_count\":N,\"end\":\"...\"|null,
+\"events\":N,\"step\":\"1m\"|\"1h\"},...]   (end is null while the episode goes on)
+
+Example:
+  trendlog bursts --from 2017-10-15 --to 2017-10-16 -k 5")]
+pub struct Args {
+    /// Start of the range (inclusive).
+    #[arg(long, allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// End of the range (exclusive).
+    #[arg(long, allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// How many episodes.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Only this tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Length of the recent window (whole minutes).
+    #[arg(long, default_value = "30m", value_parser = parse_dur)]
+    pub window: Duration,
+    /// Length of the baseline before it.
+    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    pub baseline: Duration,
+    /// Least events in the recent window for an onset.
+    #[arg(long, default_value_t = 10)]
+    pub min_count: u64,
+    /// Prior rate, events per minute.
+    #[arg(long, default_value_t = 1.0 / 60.0)]
+    pub prior: f64,
+    #[command(flatten)]
+    pub detector: DetectorFlags,
+}
+
+fn default_dispersion() -> &'static str {
+    match BurstParams::default().dispersion {
+        Dispersion::Successive => "successive",
+        _ => "spread",
+    }
+}
+
+pub fn parse_dur(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// The parameters from flags.
+pub fn params(
+    window: Duration,
+    baseline: Duration,
+    min_count: u64,
+    prior: f64,
+    d: &DetectorFlags,
+) -> BurstParams {
+    BurstParams {
+        window,
+        baseline,
+        seasonal_days: d.seasonal_days,
+        dispersion: if d.dispersion == "successive" {
+            Dispersion::Successive
+        } else {
+            Dispersion::Spread
+        },
+        entry: d.entry,
+        exit: d.exit,
+        cooldown: d.cooldown,
+        min_count,
+        prior,
+        horizon: d.horizon,
+    }
+}
+
+/// A score for JSON: always finite here, but JSON has no infinity, so guard.
+pub fn num(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+pub fn run(g: &Global, a: Args) -> CmdResult {
+    let store = out::open_read(&g.db)?;
+    let snap = store.snapshot();
+    let p = params(a.window, a.baseline, a.min_count, a.prior, &a.detector);
+    p.validate().map_err(|e| Fail::usage(e.to_string()))?;
+    let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
+    let range = TimeRange::new(from, to)?;
+    let q = BurstQuery {
+        params: p,
+        k: a.k,
+        tags: a.tags.clone(),
+    };
+    let rows = snap.bursts(range, &q)?;
+    if g.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|b| {
+                json!({
+                    "tag": b.tag,
+                    "onset": out::when(b.onset.to_unix()),
+                    "onset_unix": b.onset.to_unix(),
+                    "onset_score": num(b.onset_score),
+                    "onset_count": b.onset_count,
+                    "expected": num(b.expected),
+                    "peak": out::when(b.peak.to_unix()),
+                    "peak_score": num(b.peak_score),
+                    "peak_count": b.peak_count,
+                    "end": b.end.map(|e| out::when(e.to_unix())),
+                    "events": b.events,
+                    "step": b.step.to_string(),
+                })
+            })
+            .collect();
+        out::print_json(&json!(v));
+        return Ok(());
+    }
+    println!("bursts  {} → {}", out::when(from), out::when(to));
+    let mut t = Table::new(&[
+        ("rank", Align::Right),
+        ("tag", Align::Left),
+        ("onset", Align::Left),
+        ("score", Align::Right),
+        ("count/exp", Align::Right),
+        ("peak", Align::Left),
+        ("peak score", Align::Right),
+        ("end", Align::Left),
+        ("events", Align::Right),
+        ("series", Align::Left),
+    ]);
+    let span = to - from;
+    let step = if span <= 6 * 3600 {
+        Step::Minute
+    } else {
+        Step::Hour
+    };
+    let s = step.seconds();
+    let (lo, hi) = (from.div_euclid(s) * s, (to + s - 1).div_euclid(s) * s);
+    for (i, b) in rows.iter().enumerate() {
+        let spark = TimeRange::new(lo, hi)
+            .and_then(|r| snap.series(&b.tag, r, step))
+            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
+            .unwrap_or_default();
+        t.row(vec![
+            (i + 1).to_string(),
+            b.tag.clone(),
+            out::when(b.onset.to_unix()),
+            out::thousands_f(b.onset_score, 1),
+            format!(
+                "{}/{}",
+                out::thousands(b.onset_count),
+                out::thousands_f(b.expected, 1)
+            ),
+            out::when(b.peak.to_unix()),
+            out::thousands_f(b.peak_score, 1),
+            b.end
+                .map(|e| out::when(e.to_unix()))
+                .unwrap_or_else(|| "(going on)".to_string()),
+            out::thousands(b.events),
+            spark,
+        ]);
+    }
+    print!("{}", t.render());
+    if rows.is_empty() {
+        println!("(no burst episode overlaps this range)");
+    }
+    Ok(())
+}
+
+/// What `trending` ranks by.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rank {
+    /// (rate(recent) + P) / (rate(baseline) + P), as always.
+    #[default]
+    Growth,
+    /// The burst score of the recent window against the baseline (see `trendlog bursts --help`).
+    Burst,
+}
+
+/// `trending --rank burst`: the k tags with the highest burst score at `at`.
+pub fn trending_by_burst(
+    g: &Global,
+    snap: &trendlog::Snapshot,
+    at: Option<i64>,
+    p: &BurstParams,
+    k: usize,
+) -> CmdResult {
+    p.validate().map_err(|e| Fail::usage(e.to_string()))?;
+    let rows = snap.burst_ranking(at, p, k)?;
+    if g.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| json!({"tag": r.tag, "recent": r.recent, "expected": num(r.expected), "score": num(r.score)}))
+            .collect();
+        out::print_json(&json!(v));
+        return Ok(());
+    }
+    let Some(at) = at.or_else(|| snap.now_end()) else {
+        println!("(the store is empty)");
+        return Ok(());
+    };
+    let w = p.window.as_secs() as i64;
+    let b = p.baseline.as_secs() as i64;
+    println!(
+        "trending by burst score at {}  window {} → {}  baseline {}",
+        out::when(at),
+        out::when(at - w),
+        out::when(at),
+        crate::out::when((at - w - b).max(0)),
+    );
+    let mut t = Table::new(&[
+        ("rank", Align::Right),
+        ("tag", Align::Left),
+        ("recent", Align::Right),
+        ("expected", Align::Right),
+        ("score", Align::Right),
+        ("series", Align::Left),
+    ]);
+    let span = w + b;
+    let step = if span <= 6 * 3600 {
+        Step::Minute
+    } else {
+        Step::Hour
+    };
+    let s = step.seconds();
+    let (lo, hi) = (
+        ((at - span).max(0)).div_euclid(s) * s,
+        (at + s - 1).div_euclid(s) * s,
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let spark = TimeRange::new(lo, hi)
+            .and_then(|range| snap.series(&r.tag, range, step))
+            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
+            .unwrap_or_default();
+        t.row(vec![
+            (i + 1).to_string(),
+            r.tag.clone(),
+            out::thousands(r.recent),
+            out::thousands_f(r.expected, 1),
+            out::thousands_f(r.score, 1),
+            spark,
+        ]);
+    }
+    print!("{}", t.render());
+    if rows.is_empty() {
+        println!(
+            "(no tag had at least {} events in the recent window)",
+            p.min_count
+        );
+    }
+    Ok(())
+}

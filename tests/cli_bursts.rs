@@ -1,0 +1,129 @@
+//! `trendlog bursts` and `trendlog trending --rank burst` add to the binary's contract without
+//! changing it: their JSON shapes, finite numbers only, exit code 2 for a parameter out of its
+//! range, and `trending` still ranks by growth by default.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trendlog"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `steady` at 5 a minute for a day, then `metoo` at 20 a minute from 12:00 of the second day.
+fn sample(db: &Path) {
+    let mut csv = String::from("timestamp,tag,count\n");
+    for m in 0..(36 * 60) {
+        csv.push_str(&format!("{},steady,5\n", T0 + m * 60));
+        if m >= 36 * 60 - 90 {
+            csv.push_str(&format!("{},#MeToo,20\n", T0 + m * 60));
+        }
+    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trendlog"))
+        .arg("--db")
+        .arg(db)
+        .arg("ingest")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(csv.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn bursts_and_trending_by_burst_json_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let v = json(&run(
+        &db,
+        &["--json", "bursts", "--from", "2017-10-16", "-k", "5"],
+    ));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    let r = &rows[0];
+    assert_eq!(r["tag"], "metoo");
+    assert_eq!(r["onset_unix"], T0 + (36 * 60 - 90) * 60);
+    assert_eq!(r["onset"], "2017-10-17T10:30:00Z");
+    assert_eq!(r["step"], "1m");
+    assert!(r["end"].is_null(), "still going at the store's now: {r}");
+    for k in ["onset_score", "expected", "peak_score"] {
+        assert!(r[k].as_f64().unwrap().is_finite(), "{k}: {r}");
+    }
+    let t = json(&run(
+        &db,
+        &["--json", "trending", "--rank", "burst", "-k", "3"],
+    ));
+    let t = t.as_array().unwrap();
+    assert_eq!(t[0]["tag"], "metoo");
+    assert!(t[0]["score"].as_f64().unwrap().is_finite(), "{t:?}");
+    assert!(t[0]["expected"].as_f64().unwrap().is_finite(), "{t:?}");
+    // The default ranking is still growth, with its own shape.
+    let g = json(&run(&db, &["--json", "trending", "-k", "3"]));
+    assert!(
+        g[0].get("growth").is_some() && g[0].get("score").is_none(),
+        "{g}"
+    );
+    // The table form prints.
+    let o = run(&db, &["bursts", "--from", "2017-10-16"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("metoo"));
+}
+
+#[test]
+fn out_of_range_parameters_exit_2_and_name_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    for (args, name) in [
+        (vec!["bursts", "--entry", "nan"], "entry"),
+        (vec!["bursts", "--exit", "9"], "exit"),
+        (vec!["bursts", "--window", "90s"], "window"),
+        (vec!["bursts", "--prior=-1"], "prior"),
+        (
+            vec![
+                "trending",
+                "--rank",
+                "burst",
+                "--window",
+                "1h",
+                "--baseline",
+                "1h",
+            ],
+            "baseline",
+        ),
+    ] {
+        let o = run(&db, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(name) && err.contains("must be"),
+            "{args:?}: {err}"
+        );
+    }
+}
