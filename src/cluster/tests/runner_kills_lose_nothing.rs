@@ -51,9 +51,9 @@ async fn runner_kills_lose_nothing() {
     let mut i = 0u32;
     while mid < KILLS_PER_KIND || after < KILLS_PER_KIND {
         // Runner index 1 and 3 are the "b" replicas; they take the injected faults.
-        let idx = if (i / 2) % 2 == 0 { 1 } else { 3 };
+        let idx = if (i / 2).is_multiple_of(2) { 1 } else { 3 };
         let p = runners[idx].partition;
-        let (flag, kind) = if i % 2 == 0 {
+        let (flag, kind) = if i.is_multiple_of(2) {
             ("--fault-mid-batch", 0)
         } else {
             ("--fault-after-commit", 1)
@@ -79,8 +79,8 @@ async fn runner_kills_lose_nothing() {
             after += 1
         }
         // Every third cycle, kill an "a" replica at a random moment too.
-        if i % 3 == 0 {
-            let idx = if i % 2 == 0 { 0 } else { 2 };
+        if i.is_multiple_of(3) {
+            let idx = if i.is_multiple_of(2) { 0 } else { 2 };
             let p = runners[idx].partition;
             tokio::time::sleep(Duration::from_millis(u64::from(i * 37 % 200))).await;
             runners[idx].kill();

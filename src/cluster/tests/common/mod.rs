@@ -473,7 +473,10 @@ pub struct Background {
 
 /// Starts publishing rounds of `per_round` events (round r uses seed + r),
 /// sleeping `pace` after each message's worth of events.
-#[expect(clippy::too_many_arguments, reason = "a test helper; each argument is one knob of the load")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a test helper; each argument is one knob of the load"
+)]
 pub fn publish_rounds(
     client: async_nats::Client,
     names: Names,
