@@ -13,7 +13,14 @@ use trendlog_cluster::partition::Names;
 use trendlog_cluster::router;
 use trendlog_cluster::wire::Request;
 
-const KILLS_PER_KIND: u32 = 20;
+/// 20 per kind in CI; `TRENDLOG_CLUSTER_SOAK=1` makes it 200.
+fn kills_per_kind() -> u32 {
+    if std::env::var_os("TRENDLOG_CLUSTER_SOAK").is_some() {
+        200
+    } else {
+        20
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runner_kills_lose_nothing() {
@@ -49,7 +56,7 @@ async fn runner_kills_lose_nothing() {
 
     let (mut mid, mut after, mut random) = (0u32, 0u32, 0u32);
     let mut i = 0u32;
-    while mid < KILLS_PER_KIND || after < KILLS_PER_KIND {
+    while mid < kills_per_kind() || after < kills_per_kind() {
         // Runner index 1 and 3 are the "b" replicas; they take the injected faults.
         let idx = if (i / 2).is_multiple_of(2) { 1 } else { 3 };
         let p = runners[idx].partition;
