@@ -304,6 +304,10 @@ async fn recreate_consumer(
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait: Duration::from_secs(30),
         max_ack_pending: 20_000,
+        // One copy: the consumer's state is disposable (the store's position
+        // decides what is applied), so it needs no Raft group of its own. If
+        // its server dies, the stall watchdog recreates it on a live one.
+        num_replicas: 1,
         ..Default::default()
     };
     retry(

@@ -1,4 +1,5 @@
-//! A replica rebuilt from a copy of a live peer's sealed store replays only the
+//! A runner whose consumer is deleted recreates it (the watchdog). A replica
+//! rebuilt from a copy of a live peer's sealed store replays only the
 //! stream after the copy's position; a replica started empty replays the
 //! stream from its start; a restarted replica catches up; all answer byte for
 //! byte like their peers with exactly the acknowledged totals. A partition
@@ -98,6 +99,12 @@ async fn replicas_rebuild_and_report_missing() {
     )
     .await;
 
+    // The watchdog: partition 0's consumer vanishes under its runner; the runner
+    // must notice the stream is ahead and recreate it (checked by catching up below).
+    let js = async_nats::jetstream::new(client.clone());
+    let s0 = js.get_stream(names.stream(0)).await.unwrap();
+    s0.delete_consumer("a").await.unwrap();
+
     // Copies of the a replicas, sealed, at their positions.
     let mut copied = Vec::new();
     for p in 0..2 {
@@ -147,6 +154,11 @@ async fn replicas_rebuild_and_report_missing() {
         same_answers(&client, &names, p, "a", "c").await;
     }
     same_answers(&client, &names, 0, "a", "d").await;
+    let log = std::fs::read_to_string(&a[0].log).unwrap();
+    assert!(
+        log.contains("recreating consumer"),
+        "the watchdog did not act:\n{log}"
+    );
     assert_eq!(totals_via_router(&client, &names).await, ledger.per_tag);
     // Only c and d answer for their partitions now: still exact.
     a[0].kill();
