@@ -18,7 +18,8 @@ use trendlog_cluster::wire::{Answer, Request, RouterReply, TopRow};
 /// The nats-server binary, or `None` (the caller skips with a message).
 pub fn nats_server() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TRENDLOG_NATS_SERVER_BIN") {
-        return Some(PathBuf::from(p));
+        // An explicit choice: a missing file means "no server", never a fallback.
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var("PATH").unwrap_or_default();
     std::env::split_paths(&path)
