@@ -1,0 +1,370 @@
+//! `trendlog-cluster`: the shard runner, the router, a publisher and a client
+//! for trendlog partitioned over NATS JetStream. See docs/cluster.md.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use trendlog_cluster::connect::{ensure_streams, Connection, StreamSettings};
+use trendlog_cluster::partition::Names;
+use trendlog_cluster::publish::Publisher;
+use trendlog_cluster::runner::{self, Fault, RunnerConfig};
+use trendlog_cluster::wire::Request;
+use trendlog_cluster::workload::{Workload, DAY_START};
+use trendlog_cluster::{router, Error, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "trendlog-cluster",
+    version,
+    about = "trendlog partitioned and replicated over NATS JetStream"
+)]
+struct Cli {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args)]
+struct ConnArgs {
+    /// NATS server URLs, comma separated (nats://host:port or tls://host:port).
+    #[arg(
+        long,
+        env = "TRENDLOG_NATS_SERVERS",
+        default_value = "nats://127.0.0.1:4222",
+        global = true
+    )]
+    server: String,
+    /// User for user/password authentication.
+    #[arg(long, env = "TRENDLOG_NATS_USER", global = true)]
+    user: Option<String>,
+    /// A file holding the password (its first line). Or set TRENDLOG_NATS_PASSWORD.
+    #[arg(long, global = true)]
+    password_file: Option<PathBuf>,
+    /// A NATS .creds file (JWT and nkey seed).
+    #[arg(long, global = true)]
+    creds: Option<PathBuf>,
+    /// A file holding an nkey seed.
+    #[arg(long, global = true)]
+    nkey_seed_file: Option<PathBuf>,
+    /// CA certificate (PEM) the servers must chain to; turns TLS on.
+    #[arg(long, env = "TRENDLOG_NATS_TLS_CA", global = true)]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM), with --tls-key, for servers that verify clients.
+    #[arg(long, global = true, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Client key (PEM).
+    #[arg(long, global = true, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Deployment prefix of streams and subjects.
+    #[arg(long, default_value = "trendlog", global = true)]
+    prefix: String,
+    /// Number of partitions, fixed for the deployment.
+    #[arg(long, short = 'P', default_value_t = 4, global = true)]
+    partitions: u32,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create or update the partition streams (R replicas, file storage, max age).
+    ///
+    /// Example: trendlog-cluster --server nats://127.0.0.1:4222 -P 4 streams --replicas 3
+    Streams {
+        /// Copies of each stream.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Hours a message is kept (replicas can be rebuilt from the stream within it).
+        #[arg(long, default_value_t = 168)]
+        max_age_hours: u64,
+    },
+    /// Run a shard runner: follow one partition into one store, answer its queries.
+    ///
+    /// Example: trendlog-cluster -P 4 node --partition 0 --replica a --store ./p0-a
+    Node {
+        /// The partition.
+        #[arg(long)]
+        partition: u32,
+        /// This replica's name, unique within the partition.
+        #[arg(long)]
+        replica: String,
+        /// The store directory.
+        #[arg(long)]
+        store: PathBuf,
+        /// Most messages applied in one store batch.
+        #[arg(long, default_value_t = 256)]
+        fetch: usize,
+        /// Seconds the stream may be ahead with nothing arriving before the consumer is recreated.
+        #[arg(long, default_value_t = 3)]
+        stall_secs: u64,
+        /// Tests: kill -9 itself in the middle of the N-th batch, before its commit.
+        #[arg(long, hide = true)]
+        fault_mid_batch: Option<u64>,
+        /// Tests: kill -9 itself after the N-th commit, before its acks.
+        #[arg(long, hide = true)]
+        fault_after_commit: Option<u64>,
+    },
+    /// Run a router: answer queries by asking the partitions and merging.
+    Router {
+        /// Milliseconds to wait for a partition's live replica.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
+    /// Publish events: CSV lines `timestamp,tag,count` from files or stdin (`-`),
+    /// or the synthetic demo day with --demo-events.
+    ///
+    /// Example: trendlog-cluster -P 4 publish --demo-events 1000000
+    Publish {
+        /// CSV files (unix-second timestamp,tag,count); `-` for stdin.
+        files: Vec<PathBuf>,
+        /// Publish this many events of the synthetic day instead.
+        #[arg(long)]
+        demo_events: Option<u64>,
+        /// Seed of the synthetic day.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Events per message.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Publisher id in message ids; the same id and input resent within the
+        /// duplicate window is dropped by the servers. Default: unique per run.
+        #[arg(long)]
+        publisher_id: Option<String>,
+    },
+    /// Ask a router; prints its JSON reply.
+    ///
+    /// Example: trendlog-cluster ask '{"op":"top","from":1508025600,"to":1508112000,"k":10}'
+    Ask {
+        /// A JSON request: total, series, top, trending or status (see docs/cluster.md).
+        request: String,
+        /// Milliseconds to wait for the router.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
+    /// Ask a live replica to copy its sealed store into DIR (on its machine),
+    /// for starting a new replica from it.
+    Copy {
+        /// The partition.
+        #[arg(long)]
+        partition: u32,
+        /// The replica to copy from.
+        #[arg(long)]
+        replica: String,
+        /// The new store directory (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+fn connection(a: &ConnArgs, name: &str) -> Result<Connection> {
+    let mut c = Connection::new(a.server.split(',').map(str::trim).filter(|s| !s.is_empty()));
+    c.name = name.to_owned();
+    c.user = a.user.clone();
+    c.password = match &a.password_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::Io(p.clone(), e))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+        ),
+        None => std::env::var("TRENDLOG_NATS_PASSWORD").ok(),
+    };
+    c.creds_file = a.creds.clone();
+    c.nkey_seed_file = a.nkey_seed_file.clone();
+    c.tls_ca = a.tls_ca.clone();
+    c.tls_client = a.tls_cert.clone().zip(a.tls_key.clone());
+    Ok(c)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let names = Names::new(&cli.conn.prefix, cli.conn.partitions)?;
+    let patience = Duration::from_secs(60);
+    match cli.cmd {
+        Cmd::Streams {
+            replicas,
+            max_age_hours,
+        } => {
+            let client = connection(&cli.conn, "trendlog-streams")?
+                .connect(patience)
+                .await?;
+            let s = StreamSettings {
+                replicas,
+                max_age: Duration::from_secs(max_age_hours.max(1) * 3600),
+                ..StreamSettings::default()
+            };
+            ensure_streams(&client, &names, &s).await?;
+            println!("{} partition streams ready (R{replicas})", names.partitions);
+            Ok(())
+        }
+        Cmd::Node {
+            partition,
+            replica,
+            store,
+            fetch,
+            stall_secs,
+            fault_mid_batch,
+            fault_after_commit,
+        } => {
+            let client = connection(&cli.conn, &format!("trendlog-node-{partition}-{replica}"))?
+                .connect(patience)
+                .await?;
+            let mut cfg = RunnerConfig::new(names, partition, &replica, store);
+            cfg.fetch = fetch.max(1);
+            cfg.stall = Duration::from_secs(stall_secs.max(1));
+            cfg.fault = fault_mid_batch
+                .map(Fault::MidBatch)
+                .or(fault_after_commit.map(Fault::AfterCommit));
+            runner::run(client, cfg).await
+        }
+        Cmd::Router { timeout_ms } => {
+            let client = connection(&cli.conn, "trendlog-router")?
+                .connect(patience)
+                .await?;
+            eprintln!(
+                "router: serving {} on {} partitions",
+                names.router(),
+                names.partitions
+            );
+            router::serve(client, names, Duration::from_millis(timeout_ms)).await
+        }
+        Cmd::Publish {
+            files,
+            demo_events,
+            seed,
+            batch,
+            publisher_id,
+        } => {
+            let client = connection(&cli.conn, "trendlog-publish")?
+                .connect(patience)
+                .await?;
+            let id = publisher_id.unwrap_or_else(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                format!("pub-{}-{nanos}", std::process::id())
+            });
+            let mut p = Publisher::new(client, names, &id, batch);
+            let t0 = Instant::now();
+            let mut bad_lines = 0u64;
+            if let Some(n) = demo_events {
+                for e in Workload::new(seed, n, 50_000) {
+                    p.add(&e.tag, e.ts, e.count).await?;
+                }
+            }
+            for f in &files {
+                let reader: Box<dyn BufRead> = if f.as_os_str() == "-" {
+                    Box::new(std::io::stdin().lock())
+                } else {
+                    Box::new(std::io::BufReader::new(
+                        std::fs::File::open(f).map_err(|e| Error::Io(f.clone(), e))?,
+                    ))
+                };
+                for (i, line) in reader.lines().enumerate() {
+                    let line = line.map_err(|e| Error::Io(f.clone(), e))?;
+                    let mut it = line.split(',');
+                    let parsed = (|| {
+                        let ts = it.next()?.trim().parse::<i64>().ok()?;
+                        let tag = it.next()?.trim().to_owned();
+                        let count = it
+                            .next()
+                            .map_or(Some(1), |c| c.trim().parse::<u64>().ok())?;
+                        Some((ts, tag, count))
+                    })();
+                    match parsed {
+                        Some((ts, tag, count)) => p.add(&tag, ts, count).await?,
+                        None if i == 0 => {} // a header line
+                        None => {
+                            bad_lines += 1;
+                            eprintln!("{}:{}: not timestamp,tag,count", f.display(), i + 1);
+                        }
+                    }
+                }
+            }
+            let rejected = p.rejected;
+            let ledger = p.finish().await?;
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "acknowledged_events": ledger.events,
+                    "acknowledged_posts": ledger.posts,
+                    "messages": ledger.messages,
+                    "duplicates": ledger.duplicates,
+                    "retries": ledger.retries,
+                    "rejected_tags": rejected,
+                    "bad_lines": bad_lines,
+                    "seconds": secs,
+                    "events_per_second": ledger.events as f64 / secs.max(1e-9),
+                    "day_start": DAY_START,
+                })
+            );
+            Ok(())
+        }
+        Cmd::Ask {
+            request,
+            timeout_ms,
+        } => {
+            let req: Request = serde_json::from_str(&request).map_err(|e| {
+                Error::BadRequest(format!("{e}: see docs/cluster.md for the requests"))
+            })?;
+            let client = connection(&cli.conn, "trendlog-ask")?
+                .connect(Duration::from_secs(5))
+                .await?;
+            let reply =
+                router::ask(&client, &names, &req, Duration::from_millis(timeout_ms)).await?;
+            println!(
+                "{}",
+                serde_json::to_string(&reply).map_err(|e| Error::Decode(e.to_string()))?
+            );
+            if reply.error.is_some() {
+                return Err(Error::BadRequest(reply.error.unwrap_or_default()));
+            }
+            Ok(())
+        }
+        Cmd::Copy {
+            partition,
+            replica,
+            to,
+        } => {
+            let client = connection(&cli.conn, "trendlog-copy")?
+                .connect(Duration::from_secs(5))
+                .await?;
+            let pos = runner::request_copy(&client, &names, partition, &replica, &to).await?;
+            println!(
+                "copied partition {partition} replica {replica} at sequence {pos} into {}",
+                to.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trendlog-cluster: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trendlog-cluster: {e}");
+            match e {
+                Error::BadRequest(_) | Error::Config(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The router: answers [`Request`]s over core NATS request/reply by asking the
+//! owning partition (per-tag queries) or every partition (top, trending,
+//! status) and merging exactly. A partition with no live replica within the
+//! timeout is named in the reply's `missing`; the request is then refused
+//! unless it asked for a partial answer. Never a silently partial answer.
+
+use std::time::Duration;
+
+use async_nats::Client;
+use futures::StreamExt;
+
+use crate::error::{nats, Error, Result};
+use crate::partition::{partition_of, Names};
+use crate::query::{merge_top, merge_trending};
+use crate::wire::{Answer, PartitionReply, PartitionStatus, Request, RouterReply};
+
+/// Asks any live replica of partition `p`, retrying "no responders" (a
+/// replica restarting) until `timeout`. `Ok(None)`: no replica answered.
+pub async fn ask_partition(
+    client: &Client,
+    names: &Names,
+    p: u32,
+    req: &Request,
+    timeout: Duration,
+) -> Result<Option<PartitionReply>> {
+    let body =
+        bytes::Bytes::from(serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let r = async_nats::Request::new()
+            .payload(body.clone())
+            .timeout(Some(left));
+        match client.send_request(names.query_any(p), r).await {
+            Ok(msg) => {
+                let reply: PartitionReply = serde_json::from_slice(&msg.payload)
+                    .map_err(|e| Error::Decode(format!("partition {p} replied: {e}")))?;
+                return Ok(Some(reply));
+            }
+            Err(e) => match e.kind() {
+                async_nats::client::RequestErrorKind::NoResponders => {
+                    tokio::time::sleep(Duration::from_millis(50).min(left)).await;
+                }
+                async_nats::client::RequestErrorKind::TimedOut => return Ok(None),
+                _ => return Err(nats(e)),
+            },
+        }
+    }
+}
+
+/// Asks partitions `ps` concurrently; the replies of those that answered and
+/// the list of those that did not.
+async fn fan_out(
+    client: &Client,
+    names: &Names,
+    ps: &[u32],
+    req: &Request,
+    timeout: Duration,
+) -> Result<(Vec<PartitionReply>, Vec<u32>)> {
+    let asks = ps
+        .iter()
+        .map(|&p| ask_partition(client, names, p, req, timeout));
+    let results = futures::future::join_all(asks).await;
+    let mut replies = Vec::new();
+    let mut missing = Vec::new();
+    for (&p, r) in ps.iter().zip(results) {
+        match r? {
+            Some(reply) => replies.push(reply),
+            None => missing.push(p),
+        }
+    }
+    Ok((replies, missing))
+}
+
+fn refused(error: String, missing: Vec<u32>, replicas: Vec<PartitionStatus>) -> RouterReply {
+    RouterReply {
+        answer: None,
+        missing,
+        error: Some(error),
+        replicas,
+    }
+}
+
+/// Answers one request, as the router does.
+pub async fn route(
+    client: &Client,
+    names: &Names,
+    req: &Request,
+    timeout: Duration,
+) -> RouterReply {
+    match route_inner(client, names, req, timeout).await {
+        Ok(r) => r,
+        Err(e) => refused(e.to_string(), Vec::new(), Vec::new()),
+    }
+}
+
+async fn route_inner(
+    client: &Client,
+    names: &Names,
+    req: &Request,
+    timeout: Duration,
+) -> Result<RouterReply> {
+    let all: Vec<u32> = (0..names.partitions).collect();
+    match req {
+        Request::Total { tag, .. } | Request::Series { tag, .. } => {
+            let p = partition_of(tag, names.partitions)?;
+            let (mut replies, missing) = fan_out(client, names, &[p], req, timeout).await?;
+            let Some(reply) = replies.pop() else {
+                return Ok(refused(
+                    Error::Missing(missing.clone()).to_string(),
+                    missing,
+                    Vec::new(),
+                ));
+            };
+            let status = vec![reply.status];
+            Ok(match reply.result {
+                Ok(a) => RouterReply {
+                    answer: Some(a),
+                    missing,
+                    error: None,
+                    replicas: status,
+                },
+                Err(e) => refused(e, missing, status),
+            })
+        }
+        Request::Status => {
+            let (replies, missing) = fan_out(client, names, &all, req, timeout).await?;
+            let statuses: Vec<PartitionStatus> = replies.into_iter().map(|r| r.status).collect();
+            Ok(RouterReply {
+                answer: Some(Answer::Status(statuses.clone())),
+                missing,
+                error: None,
+                replicas: statuses,
+            })
+        }
+        Request::Top {
+            k, allow_partial, ..
+        } => {
+            let (replies, missing) = fan_out(client, names, &all, req, timeout).await?;
+            merge(replies, missing, *allow_partial, |answers| {
+                let mut parts = Vec::new();
+                for a in answers {
+                    match a {
+                        Answer::Top(rows) => parts.push(rows),
+                        _ => return Err("a partition answered top with something else".into()),
+                    }
+                }
+                Ok(Answer::Top(merge_top(parts, *k)))
+            })
+        }
+        Request::Trending {
+            at,
+            k,
+            allow_partial,
+            ..
+        } => {
+            let mut req = req.clone();
+            let mut missing_at = Vec::new();
+            if at.is_none() {
+                // The single store's now is the newest minute of all partitions.
+                let (replies, missing) =
+                    fan_out(client, names, &all, &Request::Status, timeout).await?;
+                if !missing.is_empty() && !allow_partial {
+                    let st = replies.into_iter().map(|r| r.status).collect();
+                    return Ok(refused(
+                        Error::Missing(missing.clone()).to_string(),
+                        missing,
+                        st,
+                    ));
+                }
+                missing_at = missing;
+                let now = replies.iter().filter_map(|r| r.status.now_end).max();
+                if let Request::Trending { at, .. } = &mut req {
+                    *at = now;
+                }
+            }
+            let (replies, mut missing) = fan_out(client, names, &all, &req, timeout).await?;
+            missing.extend(missing_at);
+            missing.sort_unstable();
+            missing.dedup();
+            merge(replies, missing, *allow_partial, |answers| {
+                let mut parts = Vec::new();
+                for a in answers {
+                    match a {
+                        Answer::Trending(rows) => parts.push(rows),
+                        _ => return Err("a partition answered trending with something else".into()),
+                    }
+                }
+                Ok(Answer::Trending(merge_trending(parts, *k)))
+            })
+        }
+    }
+}
+
+fn merge(
+    replies: Vec<PartitionReply>,
+    missing: Vec<u32>,
+    allow_partial: bool,
+    f: impl FnOnce(Vec<Answer>) -> std::result::Result<Answer, String>,
+) -> Result<RouterReply> {
+    let statuses: Vec<PartitionStatus> = replies.iter().map(|r| r.status.clone()).collect();
+    if !missing.is_empty() && !allow_partial {
+        return Ok(refused(
+            Error::Missing(missing.clone()).to_string(),
+            missing,
+            statuses,
+        ));
+    }
+    let mut answers = Vec::new();
+    for r in replies {
+        match r.result {
+            Ok(a) => answers.push(a),
+            Err(e) => {
+                return Ok(refused(
+                    format!("partition {}: {e}", r.status.partition),
+                    missing,
+                    statuses,
+                ))
+            }
+        }
+    }
+    Ok(match f(answers) {
+        Ok(a) => RouterReply {
+            answer: Some(a),
+            missing,
+            error: None,
+            replicas: statuses,
+        },
+        Err(e) => refused(e, missing, statuses),
+    })
+}
+
+/// Serves router requests until the connection closes. Several routers may
+/// run: they share a queue group.
+pub async fn serve(client: Client, names: Names, timeout: Duration) -> Result<()> {
+    let mut sub = client
+        .queue_subscribe(names.router(), "routers".into())
+        .await
+        .map_err(nats)?;
+    while let Some(msg) = sub.next().await {
+        let Some(reply_to) = msg.reply.clone() else {
+            continue;
+        };
+        let client = client.clone();
+        let names = names.clone();
+        tokio::spawn(async move {
+            let reply = match serde_json::from_slice::<Request>(&msg.payload) {
+                Ok(req) => route(&client, &names, &req, timeout).await,
+                Err(e) => refused(format!("bad request: {e}"), Vec::new(), Vec::new()),
+            };
+            let body = serde_json::to_vec(&reply).unwrap_or_default();
+            let _ = client.publish(reply_to, body.into()).await;
+        });
+    }
+    Ok(())
+}
+
+/// Asks a router.
+pub async fn ask(
+    client: &Client,
+    names: &Names,
+    req: &Request,
+    timeout: Duration,
+) -> Result<RouterReply> {
+    let body = serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?;
+    let r = async_nats::Request::new()
+        .payload(body.into())
+        .timeout(Some(timeout));
+    let msg = client.send_request(names.router(), r).await.map_err(nats)?;
+    serde_json::from_slice(&msg.payload).map_err(|e| Error::Decode(e.to_string()))
+}

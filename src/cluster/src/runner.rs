@@ -1,0 +1,557 @@
+//! The shard runner: follows one partition stream into one embedded store,
+//! exactly once, and answers that partition's queries.
+//!
+//! - Each applied group of messages is one store batch whose source position
+//!   is `{stream}:{last sequence}`, committed atomically with the events; the
+//!   messages are acknowledged only after the commit.
+//! - On start (and whenever its consumer is recreated) it consumes from the
+//!   store's position + 1 and skips any message at or below the position, so
+//!   a redelivery, a crash between commit and ack, or a consumer that is
+//!   behind changes nothing: the store's position, not the acks, decides.
+//! - A watchdog recreates the consumer when the stream is ahead of the store
+//!   and nothing arrives; JetStream calls that fail (a leader election) are
+//!   retried with backoff.
+//! - It answers queries only once it has caught up with the stream as it was
+//!   when the runner started, so a restarted replica never serves stale data.
+//! - On a copy request it pauses consumption, seals and syncs the store,
+//!   copies its files for a new replica, and resumes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, consumer::pull};
+use async_nats::Client;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use trendlog::{Options, Store};
+
+use crate::connect::retry;
+use crate::error::{nats, Error, Result};
+use crate::partition::{check_replica, Names};
+use crate::query::{answer, now_end};
+use crate::wire::{decode_events, PartitionReply, PartitionStatus, Request};
+
+/// Where a test asks the runner to die (by `kill -9` of itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// In the middle of the n-th applied batch (1-based), after half of its
+    /// events were added and before the commit.
+    MidBatch(u64),
+    /// After the n-th batch was committed, before its messages are acked.
+    AfterCommit(u64),
+}
+
+/// Settings of one runner.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Deployment names.
+    pub names: Names,
+    /// The partition followed.
+    pub partition: u32,
+    /// This replica's name, unique within the partition (its consumer's name).
+    pub replica: String,
+    /// The store directory.
+    pub store: PathBuf,
+    /// Most messages applied in one store batch.
+    pub fetch: usize,
+    /// How long the stream may be ahead with nothing arriving before the
+    /// consumer is recreated.
+    pub stall: Duration,
+    /// How often a compaction pass runs (between batches, never during a copy).
+    pub compact_every: Duration,
+    /// A crash to inject, for tests.
+    pub fault: Option<Fault>,
+}
+
+impl RunnerConfig {
+    /// Defaults: 256 messages per batch, 3 s stall, compaction every 60 s.
+    pub fn new(names: Names, partition: u32, replica: &str, store: PathBuf) -> RunnerConfig {
+        RunnerConfig {
+            names,
+            partition,
+            replica: replica.to_owned(),
+            store,
+            fetch: 256,
+            stall: Duration::from_secs(3),
+            compact_every: Duration::from_secs(60),
+            fault: None,
+        }
+    }
+}
+
+/// A control request to one replica.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Control {
+    /// Seal, sync and copy the store's files into `to`, which must not exist.
+    Copy {
+        /// The target directory, on the runner's machine.
+        to: PathBuf,
+    },
+}
+
+/// The reply to a [`Control`] request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ControlReply {
+    /// The copied store's position, or why the copy failed.
+    pub result: std::result::Result<u64, String>,
+}
+
+/// Encodes a source position.
+pub fn encode_position(stream: &str, seq: u64) -> Vec<u8> {
+    format!("{stream}:{seq}").into_bytes()
+}
+
+/// Decodes a source position written by [`encode_position`].
+pub fn decode_position(pos: &[u8]) -> Result<(String, u64)> {
+    let s = std::str::from_utf8(pos)
+        .map_err(|_| Error::Decode("the store's source position is not UTF-8".into()))?;
+    let (stream, seq) = s
+        .rsplit_once(':')
+        .ok_or_else(|| Error::Decode(format!("source position {s:?} has no ':'")))?;
+    let seq = seq
+        .parse()
+        .map_err(|_| Error::Decode(format!("source position {s:?} has no sequence")))?;
+    Ok((stream.to_owned(), seq))
+}
+
+/// The stream sequence a store has applied up to (0: nothing), checking that
+/// the store follows `stream`.
+pub fn store_position(store: &Store, stream: &str) -> Result<u64> {
+    match store.source_position() {
+        None => Ok(0),
+        Some(p) => {
+            let (found, seq) = decode_position(&p)?;
+            if found != stream {
+                return Err(Error::WrongStream {
+                    expected: stream.to_owned(),
+                    found,
+                });
+            }
+            Ok(seq)
+        }
+    }
+}
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+fn die() -> ! {
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status();
+    std::process::abort()
+}
+
+/// Copies the regular files of `from` (all but the writer's lock) into the
+/// new directory `to`, syncing each file and the directory.
+pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| Error::Io(p, e)
+    };
+    std::fs::create_dir(to).map_err(io(to))?;
+    let mut n = 0;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let name = entry.file_name();
+        if name == "LOCK" || !entry.file_type().map_err(io(from))?.is_file() {
+            continue;
+        }
+        let dst = to.join(&name);
+        std::fs::copy(entry.path(), &dst).map_err(io(&dst))?;
+        std::fs::File::open(&dst)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&dst))?;
+        n += 1;
+    }
+    std::fs::File::open(to)
+        .and_then(|f| f.sync_all())
+        .map_err(io(to))?;
+    Ok(n)
+}
+
+struct Shared {
+    store: Store,
+    position: AtomicU64,
+    live: AtomicBool,
+}
+
+/// Runs a shard runner until the process is killed or a fatal error occurs.
+pub async fn run(client: Client, cfg: RunnerConfig) -> Result<()> {
+    cfg.names.check(cfg.partition)?;
+    check_replica(&cfg.replica)?;
+    let stream_name = cfg.names.stream(cfg.partition);
+    let store = blocking(|| {
+        Store::open(
+            &cfg.store,
+            // Compaction runs between batches, so a copy never races it.
+            Options::default().background_compaction(false),
+        )
+    })?;
+    let pos = store_position(&store, &stream_name)?;
+    let shared = Arc::new(Shared {
+        store,
+        position: AtomicU64::new(pos),
+        live: AtomicBool::new(false),
+    });
+    let (ctl_tx, ctl_rx) = mpsc::channel(4);
+    let (live_tx, live_rx) = oneshot::channel();
+    tokio::spawn(serve_queries(
+        client.clone(),
+        cfg.clone(),
+        shared.clone(),
+        live_rx,
+    ));
+    tokio::spawn(serve_control(client.clone(), cfg.clone(), ctl_tx));
+    consume(client, cfg, shared, ctl_rx, live_tx).await
+}
+
+async fn serve_queries(
+    client: Client,
+    cfg: RunnerConfig,
+    shared: Arc<Shared>,
+    live: oneshot::Receiver<()>,
+) {
+    if live.await.is_err() {
+        return;
+    }
+    let any = client
+        .queue_subscribe(cfg.names.query_any(cfg.partition), "replicas".into())
+        .await;
+    let mine = client
+        .subscribe(cfg.names.query_replica(cfg.partition, &cfg.replica))
+        .await;
+    let (Ok(any), Ok(mine)) = (any, mine) else {
+        eprintln!("runner {}: cannot subscribe to queries", cfg.replica);
+        return;
+    };
+    let mut subs = futures::stream::select(any, mine);
+    while let Some(msg) = subs.next().await {
+        let Some(reply) = msg.reply.clone() else {
+            continue;
+        };
+        let status = PartitionStatus {
+            partition: cfg.partition,
+            replica: cfg.replica.clone(),
+            position: shared.position.load(Ordering::Acquire),
+            now_end: now_end(&shared.store),
+        };
+        let result = match serde_json::from_slice::<Request>(&msg.payload) {
+            Err(e) => Err(format!("bad request: {e}")),
+            Ok(Request::Status) => Ok(crate::wire::Answer::Status(vec![status.clone()])),
+            Ok(req) => blocking(|| answer(&shared.store, &req)).map_err(|e| e.to_string()),
+        };
+        let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
+        let _ = client.publish(reply, body.into()).await;
+    }
+}
+
+type CopyJob = (PathBuf, oneshot::Sender<ControlReply>);
+
+async fn serve_control(client: Client, cfg: RunnerConfig, tx: mpsc::Sender<CopyJob>) {
+    let Ok(mut sub) = client
+        .subscribe(cfg.names.control(cfg.partition, &cfg.replica))
+        .await
+    else {
+        eprintln!("runner {}: cannot subscribe to control", cfg.replica);
+        return;
+    };
+    while let Some(msg) = sub.next().await {
+        let Some(reply) = msg.reply.clone() else {
+            continue;
+        };
+        let out = match serde_json::from_slice::<Control>(&msg.payload) {
+            Err(e) => ControlReply {
+                result: Err(format!("bad control request: {e}")),
+            },
+            Ok(Control::Copy { to }) => {
+                let (done_tx, done_rx) = oneshot::channel();
+                if tx.send((to, done_tx)).await.is_err() {
+                    return;
+                }
+                done_rx.await.unwrap_or(ControlReply {
+                    result: Err("the runner stopped".into()),
+                })
+            }
+        };
+        let body = serde_json::to_vec(&out).unwrap_or_default();
+        let _ = client.publish(reply, body.into()).await;
+    }
+}
+
+async fn recreate_consumer(
+    js: &jetstream::Context,
+    cfg: &RunnerConfig,
+    stream_name: &str,
+    next: u64,
+) -> Result<consumer::Consumer<pull::Config>> {
+    let deliver_policy = if next <= 1 {
+        consumer::DeliverPolicy::All
+    } else {
+        consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: next,
+        }
+    };
+    let config = pull::Config {
+        durable_name: Some(cfg.replica.clone()),
+        deliver_policy,
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: 20_000,
+        // One copy: the consumer's state is disposable (the store's position
+        // decides what is applied), so it needs no Raft group of its own. If
+        // its server dies, the stall watchdog recreates it on a live one.
+        num_replicas: 1,
+        ..Default::default()
+    };
+    retry(
+        "recreating the consumer",
+        Duration::from_secs(120),
+        || async {
+            let stream = js
+                .get_stream(stream_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Its old state (ack floor, pending) is irrelevant: the store's position rules.
+            let _ = stream.delete_consumer(&cfg.replica).await;
+            stream
+                .create_consumer(config.clone())
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await
+}
+
+async fn stream_state(js: &jetstream::Context, stream_name: &str) -> Option<(u64, u64)> {
+    let s = js.get_stream(stream_name).await.ok()?;
+    let st = s.cached_info().state.clone();
+    Some((st.first_sequence, st.last_sequence))
+}
+
+async fn consume(
+    client: Client,
+    cfg: RunnerConfig,
+    shared: Arc<Shared>,
+    mut ctl: mpsc::Receiver<CopyJob>,
+    live_tx: oneshot::Sender<()>,
+) -> Result<()> {
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .build(client);
+    let stream_name = cfg.names.stream(cfg.partition);
+    let store = &shared.store;
+    let mut pos = shared.position.load(Ordering::Acquire);
+    // Caught up = applied the stream as it was when the runner started.
+    let (_, target) = retry("reading the stream", Duration::from_secs(120), || async {
+        stream_state(&js, &stream_name)
+            .await
+            .ok_or("stream not reachable")
+    })
+    .await?;
+    let mut live_tx = Some(live_tx);
+    let mut consumer = recreate_consumer(&js, &cfg, &stream_name, pos + 1).await?;
+    let mut batches = 0u64;
+    let mut idle_since = tokio::time::Instant::now();
+    let mut last_check = tokio::time::Instant::now();
+    let mut last_compact = tokio::time::Instant::now();
+    let mut recreations = 0u64;
+    loop {
+        if pos >= target {
+            if let Some(tx) = live_tx.take() {
+                shared.live.store(true, Ordering::Release);
+                let _ = tx.send(());
+                eprintln!(
+                    "runner {} partition {}: live at sequence {pos}",
+                    cfg.replica, cfg.partition
+                );
+            }
+        }
+        // Control requests run between batches: consumption is paused.
+        while let Ok((to, done)) = ctl.try_recv() {
+            let result = blocking(|| {
+                store.seal()?;
+                store.sync()?;
+                copy_store_files(store.dir(), &to)?;
+                store_position(store, &stream_name)
+            })
+            .map_err(|e| e.to_string());
+            let _ = done.send(ControlReply { result });
+        }
+        if last_compact.elapsed() >= cfg.compact_every {
+            if let Err(e) = blocking(|| store.compact()) {
+                eprintln!("runner {}: compaction failed: {e}", cfg.replica);
+            }
+            last_compact = tokio::time::Instant::now();
+        }
+        let fetched = consumer
+            .fetch()
+            .max_messages(cfg.fetch)
+            .expires(Duration::from_millis(250))
+            .messages()
+            .await;
+        let mut msgs = Vec::new();
+        match fetched {
+            Ok(mut batch) => {
+                while let Some(m) = batch.next().await {
+                    match m {
+                        Ok(m) => msgs.push(m),
+                        Err(e) => {
+                            eprintln!("runner {}: fetch: {e}", cfg.replica);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("runner {}: fetch failed: {e}", cfg.replica);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        if msgs.is_empty() {
+            if last_check.elapsed() >= Duration::from_millis(500) {
+                last_check = tokio::time::Instant::now();
+                if let Some((_, last)) = stream_state(&js, &stream_name).await {
+                    if last <= pos {
+                        idle_since = tokio::time::Instant::now();
+                    } else if idle_since.elapsed() >= cfg.stall {
+                        // Watchdog: the stream is ahead and nothing arrives.
+                        recreations += 1;
+                        eprintln!(
+                            "runner {}: stalled at {pos} (stream at {last}); recreating consumer (#{recreations})",
+                            cfg.replica
+                        );
+                        consumer = recreate_consumer(&js, &cfg, &stream_name, pos + 1).await?;
+                        idle_since = tokio::time::Instant::now();
+                    }
+                }
+            }
+            continue;
+        }
+        idle_since = tokio::time::Instant::now();
+
+        // Apply, in sequence order, every message above the position.
+        let mut batch = store.batch();
+        let mut new_pos = pos;
+        let mut gap = false;
+        let mut to_ack = Vec::with_capacity(msgs.len());
+        let mut rejected = 0u64;
+        let mid = cfg.fault == Some(Fault::MidBatch(batches + 1));
+        for m in msgs {
+            let seq = match m.info() {
+                Ok(i) => i.stream_sequence,
+                Err(e) => {
+                    eprintln!("runner {}: message without metadata: {e}", cfg.replica);
+                    continue;
+                }
+            };
+            if seq <= new_pos {
+                to_ack.push(m); // already in the store: a redelivery
+                continue;
+            }
+            if new_pos != 0 && seq != new_pos + 1 {
+                // Either expired from the stream (retention) or delivered out of order.
+                match stream_state(&js, &stream_name).await {
+                    Some((first, _)) if first > new_pos + 1 && seq == first => {
+                        eprintln!(
+                            "runner {}: messages {}..{} expired before they were applied",
+                            cfg.replica,
+                            new_pos + 1,
+                            first
+                        );
+                    }
+                    _ => {
+                        gap = true;
+                        break;
+                    }
+                }
+            }
+            match decode_events(&m.payload) {
+                Ok(events) => {
+                    let half = events.len() / 2;
+                    for (i, e) in events.iter().enumerate() {
+                        if mid && i == half {
+                            die();
+                        }
+                        if let Err(err) = batch.add(&e.tag, e.ts, e.count) {
+                            rejected += 1;
+                            if rejected <= 3 {
+                                eprintln!("runner {}: event rejected at {seq}: {err}", cfg.replica);
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("runner {}: message {seq} skipped: {e}", cfg.replica),
+            }
+            new_pos = seq;
+            to_ack.push(m);
+        }
+        if new_pos > pos {
+            batch.set_source_position(crate::runner::encode_position(&stream_name, new_pos))?;
+            blocking(|| batch.commit())?;
+            pos = new_pos;
+            shared.position.store(pos, Ordering::Release);
+            batches += 1;
+            if cfg.fault == Some(Fault::AfterCommit(batches)) {
+                die();
+            }
+        }
+        // Acks only let the server move on: losing one costs a redelivery
+        // that is skipped above.
+        for m in to_ack {
+            let _ = m.ack().await;
+        }
+        if gap {
+            eprintln!(
+                "runner {}: gap after {pos}; recreating consumer",
+                cfg.replica
+            );
+            consumer = recreate_consumer(&js, &cfg, &stream_name, pos + 1).await?;
+        }
+    }
+}
+
+/// Asks replica `replica` of `partition` to copy its store into `to` (a path
+/// on the runner's machine) and returns the copy's position.
+pub async fn request_copy(
+    client: &Client,
+    names: &Names,
+    partition: u32,
+    replica: &str,
+    to: &Path,
+) -> Result<u64> {
+    let body = serde_json::to_vec(&Control::Copy {
+        to: to.to_path_buf(),
+    })
+    .map_err(|e| Error::Decode(e.to_string()))?;
+    let req = async_nats::Request::new()
+        .payload(body.into())
+        .timeout(Some(Duration::from_secs(120)));
+    let msg = client
+        .send_request(names.control(partition, replica), req)
+        .await
+        .map_err(nats)?;
+    let reply: ControlReply =
+        serde_json::from_slice(&msg.payload).map_err(|e| Error::Decode(e.to_string()))?;
+    reply.result.map_err(Error::Nats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_name_their_stream() {
+        let p = encode_position("TL_P3", 42);
+        assert_eq!(decode_position(&p).unwrap(), ("TL_P3".into(), 42));
+        assert!(decode_position(b"nope").is_err());
+        assert!(decode_position(b"a:b").is_err());
+        assert!(decode_position(&[0xff]).is_err());
+    }
+}

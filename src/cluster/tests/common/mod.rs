@@ -1,0 +1,560 @@
+//! A test harness: a 3-server JetStream cluster on free loopback ports with its
+//! own folders, shard runner processes, and helpers to check answers. Every
+//! process is killed when its guard drops, on panic too.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use trendlog_cluster::connect::{ensure_streams, Connection, StreamSettings};
+use trendlog_cluster::partition::Names;
+use trendlog_cluster::router;
+use trendlog_cluster::wire::{Answer, Request, RouterReply, TopRow};
+
+/// The nats-server binary, or `None` (the caller skips with a message).
+pub fn nats_server() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("TRENDLOG_NATS_SERVER_BIN") {
+        // An explicit choice: a missing file means "no server", never a fallback.
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/bin".into()])
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+}
+
+/// Returns early from a test when nats-server is absent.
+#[macro_export]
+macro_rules! require_nats {
+    () => {
+        match common::nats_server() {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "SKIPPED: nats-server is not installed (apt-get install nats-server); \
+                     this cluster test needs a real server"
+                );
+                return;
+            }
+        }
+    };
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Settings for a secured cluster.
+#[derive(Clone)]
+pub struct Secure {
+    pub user: String,
+    pub password: String,
+    /// (CA, server cert, server key), PEM files; `None`: no TLS.
+    pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
+}
+
+struct Server {
+    name: String,
+    port: u16,
+    http: u16,
+    conf: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// A 3-server JetStream cluster on loopback.
+pub struct Cluster {
+    bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    servers: Vec<Server>,
+    pub secure: Option<Secure>,
+    pub kills: u32,
+}
+
+impl Cluster {
+    pub fn start(bin: &Path, secure: Option<Secure>) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let n = 3;
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut servers = Vec::new();
+        for i in 0..n {
+            let (port, cport, http) = ports[i];
+            let routes: Vec<String> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| format!("\"nats-route://127.0.0.1:{}\"", ports[j].1))
+                .collect();
+            let store = dir.path().join(format!("js{i}"));
+            let mut conf = format!(
+                "server_name: n{i}\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{http}\"\n\
+                 jetstream {{ store_dir: \"{}\", max_memory_store: 64MB, max_file_store: 1GB }}\n\
+                 cluster {{ name: tl, listen: \"127.0.0.1:{cport}\", routes: [{}] }}\n",
+                store.display(),
+                routes.join(", ")
+            );
+            if let Some(s) = &secure {
+                conf.push_str(&format!(
+                    "authorization {{ users: [ {{ user: \"{}\", password: \"{}\" }} ] }}\n",
+                    s.user, s.password
+                ));
+                if let Some((ca, cert, key)) = &s.tls {
+                    conf.push_str(&format!(
+                        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", timeout: 3 }}\n",
+                        cert.display(),
+                        key.display(),
+                        ca.display()
+                    ));
+                }
+            }
+            let path = dir.path().join(format!("n{i}.conf"));
+            std::fs::write(&path, conf).expect("write server config");
+            servers.push(Server {
+                name: format!("n{i}"),
+                port,
+                http,
+                conf: path,
+                log: dir.path().join(format!("n{i}.log")),
+                child: None,
+            });
+        }
+        let mut c = Cluster {
+            bin: bin.to_path_buf(),
+            dir,
+            servers,
+            secure,
+            kills: 0,
+        };
+        for i in 0..n {
+            c.spawn(i);
+        }
+        for i in 0..n {
+            c.wait_healthy(i, Duration::from_secs(60));
+        }
+        c
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let s = &mut self.servers[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&s.log)
+            .expect("server log");
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(&s.conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        s.child = Some(child);
+    }
+
+    /// Waits until server i's /healthz says ok (JetStream current).
+    pub fn wait_healthy(&self, i: usize, limit: Duration) {
+        let t = Instant::now();
+        let mut last = None;
+        while t.elapsed() < limit {
+            last = http_get(self.servers[i].http, "/healthz");
+            if last.as_deref().is_some_and(|b| b.contains("\"ok\"")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(&self.servers[i].log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        panic!(
+            "server {} not healthy after {limit:?}; /healthz said {last:?}; log tail (newest first):\n{}",
+            self.servers[i].name,
+            tail.join("\n")
+        );
+    }
+
+    /// kill -9 of server i.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.servers[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            self.kills += 1;
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i);
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        let scheme = match &self.secure {
+            Some(Secure { tls: Some(_), .. }) => "tls",
+            _ => "nats",
+        };
+        self.servers
+            .iter()
+            .map(|s| format!("{scheme}://127.0.0.1:{}", s.port))
+            .collect()
+    }
+
+    /// Connection settings with the cluster's credentials.
+    pub fn connection(&self) -> Connection {
+        let mut c = Connection::new(self.urls());
+        if let Some(s) = &self.secure {
+            c.user = Some(s.user.clone());
+            c.password = Some(s.password.clone());
+            c.tls_ca = s.tls.as_ref().map(|t| t.0.clone());
+        }
+        c
+    }
+
+    /// Resident memory of the live servers, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.servers
+            .iter()
+            .filter_map(|s| s.child.as_ref())
+            .map(|c| rss_kib(c.id()))
+            .sum()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            if let Some(mut c) = s.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// A shard runner process.
+pub struct Runner {
+    pub partition: u32,
+    pub replica: String,
+    pub store: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Runner {
+    pub fn start(
+        cluster: &Cluster,
+        names_prefix: &str,
+        partitions: u32,
+        partition: u32,
+        replica: &str,
+        store: &Path,
+        extra: &[String],
+    ) -> Runner {
+        let log = cluster
+            .dir
+            .path()
+            .join(format!("runner-{partition}-{replica}.log"));
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("runner log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trendlog-cluster"));
+        cmd.arg("--server")
+            .arg(cluster.urls().join(","))
+            .arg("--prefix")
+            .arg(names_prefix)
+            .arg("-P")
+            .arg(partitions.to_string())
+            .arg("node")
+            .arg("--partition")
+            .arg(partition.to_string())
+            .arg("--replica")
+            .arg(replica)
+            .arg("--store")
+            .arg(store)
+            .arg("--stall-secs")
+            .arg("2")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(logf);
+        if let Some(s) = &cluster.secure {
+            cmd.env("TRENDLOG_NATS_USER", &s.user)
+                .env("TRENDLOG_NATS_PASSWORD", &s.password);
+            if let Some((ca, _, _)) = &s.tls {
+                cmd.env("TRENDLOG_NATS_TLS_CA", ca);
+            }
+        }
+        let child = cmd.spawn().expect("start runner");
+        Runner {
+            partition,
+            replica: replica.to_owned(),
+            store: store.to_path_buf(),
+            log,
+            child: Some(child),
+        }
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits up to `limit` for the process to end by itself; true if it was
+    /// killed by signal 9 (its injected fault).
+    pub fn wait_killed(&mut self, limit: Duration) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    self.child = None;
+                    return st.signal() == Some(9) || st.signal() == Some(6);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates the streams.
+pub async fn streams(client: &async_nats::Client, names: &Names) {
+    ensure_streams(client, names, &StreamSettings::default())
+        .await
+        .expect("streams");
+}
+
+/// Stream last sequences per partition.
+pub async fn stream_last(client: &async_nats::Client, names: &Names) -> Vec<u64> {
+    let js = async_nats::jetstream::new(client.clone());
+    let mut out = Vec::new();
+    for p in 0..names.partitions {
+        let mut last = None;
+        for _ in 0..200 {
+            if let Ok(mut s) = js.get_stream(names.stream(p)).await {
+                if let Ok(i) = s.info().await {
+                    last = Some(i.state.last_sequence);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        out.push(last.expect("stream info"));
+    }
+    out
+}
+
+/// Asks one replica directly; its reply as raw bytes (for byte-for-byte comparison).
+pub async fn ask_replica(
+    client: &async_nats::Client,
+    names: &Names,
+    p: u32,
+    replica: &str,
+    req: &Request,
+) -> Vec<u8> {
+    let body = serde_json::to_vec(req).unwrap();
+    let msg = client
+        .send_request(
+            names.query_replica(p, replica),
+            async_nats::Request::new()
+                .payload(body.into())
+                .timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("replica answers");
+    msg.payload.to_vec()
+}
+
+/// Waits until replica `replica` of every partition in `parts` has applied
+/// up to `last[p]`.
+pub async fn wait_caught_up(
+    client: &async_nats::Client,
+    names: &Names,
+    parts: &[(u32, &str)],
+    last: &[u64],
+    limit: Duration,
+) {
+    let t = Instant::now();
+    for &(p, r) in parts {
+        loop {
+            let body = serde_json::to_vec(&Request::Status).unwrap();
+            let got = client
+                .send_request(
+                    names.query_replica(p, r),
+                    async_nats::Request::new()
+                        .payload(body.into())
+                        .timeout(Some(Duration::from_secs(2))),
+                )
+                .await;
+            if let Ok(m) = got {
+                let reply: trendlog_cluster::wire::PartitionReply =
+                    serde_json::from_slice(&m.payload).unwrap();
+                if reply.status.position >= last[p as usize] {
+                    break;
+                }
+            }
+            assert!(
+                t.elapsed() < limit,
+                "replica {p}/{r} did not catch up to {} in {limit:?}",
+                last[p as usize]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Every tag's total over the demo day from the router (top with k = all).
+pub async fn totals_via_router(
+    client: &async_nats::Client,
+    names: &Names,
+) -> BTreeMap<String, u64> {
+    let req = Request::Top {
+        from: trendlog_cluster::workload::DAY_START - 86_400,
+        to: trendlog_cluster::workload::DAY_START + 2 * 86_400,
+        k: 1_000_000,
+        allow_partial: false,
+    };
+    let reply: RouterReply = router::route(client, names, &req, Duration::from_secs(5)).await;
+    assert_eq!(reply.error, None, "router refused: {reply:?}");
+    match reply.answer {
+        Some(Answer::Top(rows)) => rows
+            .into_iter()
+            .map(|TopRow { tag, count }| (tag, count))
+            .collect(),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+/// A publisher publishing rounds of the synthetic day until stopped.
+pub struct Background {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: tokio::task::JoinHandle<(trendlog_cluster::publish::Ledger, u64)>,
+    pub seed: u64,
+    pub per_round: u64,
+}
+
+/// Starts publishing rounds of `per_round` events (round r uses seed + r),
+/// sleeping `pace` after each message's worth of events.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a test helper; each argument is one knob of the load"
+)]
+pub fn publish_rounds(
+    client: async_nats::Client,
+    names: Names,
+    id: &str,
+    seed: u64,
+    per_round: u64,
+    batch: usize,
+    pace: Duration,
+    max_rounds: u64,
+) -> Background {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let id = id.to_owned();
+    let handle = tokio::spawn(async move {
+        let mut p = trendlog_cluster::publish::Publisher::new(client, names, &id, batch);
+        let mut rounds = 0;
+        while rounds < max_rounds && !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            for (i, e) in trendlog_cluster::workload::Workload::new(seed + rounds, per_round, 2_000)
+                .enumerate()
+            {
+                p.add(&e.tag, e.ts, e.count).await.expect("publish");
+                if i % batch == batch - 1 && !pace.is_zero() {
+                    tokio::time::sleep(pace).await;
+                }
+            }
+            rounds += 1;
+        }
+        (
+            p.finish().await.expect("every message acknowledged"),
+            rounds,
+        )
+    });
+    Background {
+        stop,
+        handle,
+        seed,
+        per_round,
+    }
+}
+
+impl Background {
+    /// Stops after the current round; the ledger and the number of rounds.
+    pub async fn stop(self) -> (trendlog_cluster::publish::Ledger, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.await.expect("publisher task")
+    }
+
+    /// Waits for the rounds to end by themselves.
+    pub async fn join(self) -> (trendlog_cluster::publish::Ledger, u64) {
+        self.handle.await.expect("publisher task")
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+/// One embedded store holding the same rounds, for comparison.
+pub fn single_store(dir: &Path, seed: u64, per_round: u64, rounds: u64) -> trendlog::Store {
+    let store = trendlog::Store::open(
+        dir,
+        trendlog::Options::default().sync_policy(trendlog::SyncPolicy::Manual),
+    )
+    .expect("single store");
+    for r in 0..rounds {
+        let mut b = store.batch();
+        for e in trendlog_cluster::workload::Workload::new(seed + r, per_round, 2_000) {
+            b.add(&e.tag, e.ts, e.count).expect("valid event");
+        }
+        b.commit().expect("commit");
+    }
+    store
+}
+
+/// Sums two ledgers' per-tag totals.
+pub fn add_totals(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
