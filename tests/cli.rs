@@ -1,49 +1,12 @@
 //! The `trendlog` binary keeps its contract (issue 5): every subcommand, its JSON shapes and exit
 //! codes, bad input, `--strict`, `--ack`, reads beside a live writer, and `export | ingest`.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trendlog"))
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    bin().arg("--db").arg(db).args(args).output().unwrap()
-}
-
-fn run_stdin(db: &Path, args: &[&str], input: &str) -> Output {
-    let mut c = bin()
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The child may exit before reading (a locked store): ignore a broken pipe.
-    let _ = c.stdin.take().unwrap().write_all(input.as_bytes());
-    c.wait_with_output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert_eq!(code(o), 0, "stderr: {}", stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
+use std::process::Stdio;
 
 const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
 

@@ -2,30 +2,14 @@
 //! changing it: their JSON shapes, finite numbers only, exit code 2 for a parameter out of its
 //! range, and `trending` still ranks by growth by default.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trendlog"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 /// `steady` at 5 a minute for a day, then `metoo` at 20 a minute from 12:00 of the second day.
 fn sample(db: &Path) {

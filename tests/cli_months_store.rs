@@ -3,56 +3,16 @@
 //! answers exactly; `export` never drops held data silently and `export | ingest` reproduces the
 //! store; `ingest` leaves the store sealed and `compact` rolls it up (issue 11, findings 2 and 3).
 
+mod cli_support;
+use cli_support::*;
+
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipped: {} is absent", d.display());
-        None
-    }
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    run_with_stdin(db, args, &[])
-}
-
-fn run_with_stdin(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trendlog"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let o = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    o
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::path::PathBuf;
+use std::process::Output;
 
 fn ok(o: &Output) -> &Output {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
     o
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&ok(o).stdout).unwrap()
 }
 
 /// Unix seconds of `YYYY-MM-DD HH:MM:SS` (UTC), independently of the crate's parser.
@@ -246,7 +206,7 @@ fn export_never_drops_held_data_and_round_trips() {
     // export | ingest into an empty store gives the same store.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy");
-    ok(&run_with_stdin(&copy, &["ingest", "-"], &exported));
+    ok(&run_bytes(&copy, &["ingest", "-"], &exported));
     assert_eq!(ok(&run(&copy, &["export"])).stdout, exported);
     for args in [
         &["--json", "top", "-k", "20"][..],
@@ -275,7 +235,7 @@ fn export_never_drops_held_data_and_round_trips() {
 #[test]
 fn rejections_name_utc_times_not_minute_numbers() {
     let Some(nab) = nab_store() else { return };
-    let o = run_with_stdin(&nab.db, &["ingest", "-"], b"2016-01-01 00:00:00,aapl,1\n");
+    let o = run_bytes(&nab.db, &["ingest", "-"], b"2016-01-01 00:00:00,aapl,1\n");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

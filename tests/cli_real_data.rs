@@ -1,40 +1,11 @@
 //! `trendlog ingest` of the real data in `../shared/data` gives exactly the counts an independent
 //! computation in this test gives: the #MeToo tweet ids per minute, NAB realTweets per ticker per day.
 
+mod cli_support;
+use cli_support::*;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipped: {} is absent", d.display());
-        None
-    }
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trendlog"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 #[test]
 fn metoo_tweet_ids_per_minute_match_an_independent_count() {

@@ -1,0 +1,77 @@
+//! Helpers shared by the tests that drive the `trendlog` binary as a user
+//! would: one fresh process per question.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_trendlog"))
+}
+
+/// `../shared/data`, or `None` (with a message) where it is absent.
+pub fn data_dir() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        eprintln!("skipped: {} is absent", d.display());
+        None
+    }
+}
+
+/// `trendlog --db DB ARGS...` with empty standard input.
+pub fn run(db: &Path, args: &[&str]) -> Output {
+    run_bytes(db, args, &[])
+}
+
+/// `trendlog --db DB ARGS...` reading `input` on standard input.
+pub fn run_stdin(db: &Path, args: &[&str], input: &str) -> Output {
+    run_bytes(db, args, input.as_bytes())
+}
+
+/// Like [`run_stdin`] with bytes, fed from a thread so a large input never
+/// deadlocks against the child's output; a child that exits before reading
+/// (a locked store) is not an error.
+pub fn run_bytes(db: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    o
+}
+
+/// The exit code.
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output as JSON, after asserting exit code 0.
+pub fn json(o: &Output) -> serde_json::Value {
+    assert_eq!(code(o), 0, "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
