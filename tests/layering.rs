@@ -31,8 +31,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
-            // The binary is a client of the library, not a layer of it.
-            if p.file_name().is_some_and(|n| n == "bin") {
+            // The binary is a client of the library, not a layer of it; a
+            // folder with its own Cargo.toml is another package.
+            if p.file_name().is_some_and(|n| n == "bin") || p.join("Cargo.toml").exists() {
                 continue;
             }
             rust_files(&p, out);
