@@ -291,12 +291,25 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             out::thousands(report.cells_after)
         ));
     }
+    // Every file of the store, the dictionary and its index included.
+    let files_bytes: u64 = std::fs::read_dir(store.dir())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(st.bytes);
     say(&format!(
         "  on disk: {} for {} (tag, minute) cells = {:.1} bytes/cell ({:.2} bytes/post)",
-        out::bytes(st.bytes),
+        out::bytes(files_bytes),
         out::thousands(st.cells),
+        files_bytes as f64 / st.cells.max(1) as f64,
+        files_bytes as f64 / posts.max(1) as f64,
+    ));
+    say(&format!(
+        "    sealed segments {} ({:.1} bytes/cell); the rest is the tag dictionary and its index",
+        out::bytes(st.bytes),
         st.bytes as f64 / st.cells.max(1) as f64,
-        st.bytes as f64 / posts.max(1) as f64
     ));
     say(&format!(
         "  exact: the store holds {} posts, the generator made {} {}",
