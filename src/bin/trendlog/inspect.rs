@@ -42,6 +42,17 @@ fn minute_str(m: Option<Minute>) -> String {
     m.map_or_else(|| "-".to_string(), |m| m.to_string())
 }
 
+/// Bytes of every file in the store directory: segments, log, manifest, the
+/// tag dictionary and its index.
+fn files_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.filter_map(|e| e.ok()?.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
 fn inspect_store(g: &Global) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
@@ -71,6 +82,7 @@ fn inspect_store(g: &Global) -> CmdResult {
             "active_cells": st.active_cells,
             "total": st.total_count,
             "bytes": st.bytes,
+            "files_bytes": files_bytes(&g.db),
             "rejected_too_old": st.rejected_too_old,
             "rejected_future": st.rejected_future,
             "source_position": store.source_position().map(|p| String::from_utf8_lossy(&p).into_owned()),
@@ -104,7 +116,11 @@ fn inspect_store(g: &Global) -> CmdResult {
     } else {
         String::new()
     };
-    println!("bytes           {}{per_cell}", out::bytes(st.bytes));
+    println!(
+        "bytes           {}{per_cell} in segments and the active log; {} in every file of the store",
+        out::bytes(st.bytes),
+        out::bytes(files_bytes(&g.db))
+    );
     if st.rejected_too_old + st.rejected_future > 0 {
         println!(
             "rejected        {} too old, {} too far in the future",
