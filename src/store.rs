@@ -794,7 +794,12 @@ impl Inner {
         let log_end = w.log.as_ref().map_or(0, |l| l.end);
         let mut m = self.manifest.lock();
         let cur = m.get();
-        if cur.clean && cur.dict_entries >= durable && cur.log_durable_end == log_end {
+        let unchanged = cur.clean
+            && cur.dict_entries >= durable
+            && cur.log_durable_end == log_end
+            && cur.rejected_too_old == self.rejected_too_old.load(Ordering::Relaxed)
+            && cur.rejected_future == self.rejected_future.load(Ordering::Relaxed);
+        if unchanged {
             return Ok(());
         }
         let r = m.commit(self.vfs(), |next| {
@@ -834,13 +839,6 @@ impl Inner {
             .ok_or(InvalidInput::CountOverflow)?;
         let block_len = encoded_block_len(cells.len(), source.as_ref().map_or(0, |s| s.len()));
 
-        // The manifest says the store is closed cleanly: say it no longer is
-        // before a byte past the recorded end is written.
-        if self.manifest.lock().get().clean {
-            let mut m = self.manifest.lock();
-            let r = m.commit(self.vfs(), |next| next.clean = false);
-            self.guard("writing the manifest", r)?;
-        }
         let max = self.opts.log_file_bytes;
         let fits = {
             let log = w.log.as_mut().expect("writer has a log");
@@ -848,6 +846,15 @@ impl Inner {
         };
         if !self.guard("growing the log", fits)? {
             self.seal_with_capacity(&mut w, block_len as u64)?;
+        }
+        // The manifest says the store is clean (closed cleanly, or just
+        // sealed, possibly by the line above): say it no longer is before a
+        // byte past the recorded end of the log that takes this block is
+        // written.
+        if self.manifest.lock().get().clean {
+            let mut m = self.manifest.lock();
+            let r = m.commit(self.vfs(), |next| next.clean = false);
+            self.guard("writing the manifest", r)?;
         }
         let mut bytes = Vec::with_capacity(block_len);
         let durable_end = w.log.as_ref().map_or(0, |l| l.durable_end);

@@ -188,3 +188,43 @@ fn a_cut_cleanly_closed_log_is_corruption() {
             .is_clean());
     }
 }
+
+/// A block that does not fit the log seals it and goes first into the new
+/// one. That seal leaves the store clean; the block must clear the flag
+/// before it is written, or a crash right after the acknowledged commit
+/// leaves a "clean" store whose log holds more than the manifest says, and
+/// the next open refuses it. (Found in review: the tests' tiny `seal_cells`
+/// always sealed before the log filled, so this path never ran.)
+#[test]
+fn a_crash_after_a_size_seal_loses_and_refuses_nothing() {
+    let live = tempfile::tempdir().unwrap();
+    let o = opts()
+        .sync_policy(SyncPolicy::EveryBatch)
+        .log_file_bytes(4096)
+        .seal_cells(1 << 30)
+        .seal_after(std::time::Duration::from_secs(365 * 86_400));
+    let store = Store::open(live.path(), o.clone()).unwrap();
+    let mut total = 0;
+    for b in 0..40u64 {
+        let mut batch = store.batch();
+        for i in 0..30u64 {
+            batch
+                .add(&format!("t{i}"), T0 + (b as i64) * 60, b + i + 1)
+                .unwrap();
+            total += b + i + 1;
+        }
+        batch.commit().unwrap();
+        // A crash image after every acknowledged batch.
+        let img = tempfile::tempdir().unwrap();
+        for e in fs::read_dir(live.path()).unwrap() {
+            let p = e.unwrap().path();
+            fs::copy(&p, img.path().join(p.file_name().unwrap())).unwrap();
+        }
+        let ro = Store::open_read_only_with(img.path(), o.clone())
+            .unwrap_or_else(|e| panic!("batch {b}: {e}"));
+        assert_eq!(store_total(&ro).unwrap(), total, "batch {b}");
+        assert!(trendlog::verify::verify(img.path(), &o).unwrap().is_clean());
+    }
+    let segs = store.snapshot().segments().len();
+    assert!(segs > 3, "the log never filled: {segs} files");
+}
