@@ -20,7 +20,6 @@ use crate::format::scan::ScanEnd;
 use crate::format::{check_store_id, DecodeError};
 use crate::storage::files::{self, PathFile};
 use crate::storage::vfs::{Mapped, Vfs};
-use crate::tag;
 
 /// A small, fast, non-cryptographic hasher (the multiply-rotate scheme of
 /// rustc's FxHash) for the tag map: keys are trusted after normalisation and the
@@ -264,7 +263,7 @@ impl Dict {
             ));
         }
         for (i, t) in scan.entries.iter().enumerate() {
-            if tag::validate_normalized(t).is_err() {
+            if crate::labels::validate_key(t).is_err() {
                 return Err(invalid(
                     dict_path,
                     0,

@@ -180,6 +180,28 @@ pub enum InvalidInput {
         /// The valid range, in words.
         valid: &'static str,
     },
+    /// A label key the store does not declare (a typo is an error, never a new key).
+    UnknownLabelKey {
+        /// The key given.
+        key: String,
+        /// The store's keys, in declaration order.
+        known: Vec<String>,
+    },
+    /// Label keys that cannot be declared (too many, repeated, bad characters),
+    /// or that differ from the keys the store was created with.
+    BadLabelKeys(String),
+    /// A label value that fails validation.
+    BadLabelValue {
+        /// The key it was given for.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// Labels that do not fit the store: a labelled add on a store without
+    /// label keys, an unlabelled add on a store with them, a key given twice.
+    BadLabels(String),
 }
 
 impl fmt::Display for InvalidInput {
@@ -244,6 +266,19 @@ impl fmt::Display for InvalidInput {
                 f,
                 "the burst parameter {name} is {value}; it must be {valid}"
             ),
+            InvalidInput::UnknownLabelKey { key, known } if known.is_empty() => write!(
+                f,
+                "the label key {key:?} is unknown: the store has no label keys"
+            ),
+            InvalidInput::UnknownLabelKey { key, known } => write!(
+                f,
+                "the label key {key:?} is unknown; the store's label keys are {}",
+                known.join(", ")
+            ),
+            InvalidInput::BadLabelKeys(msg) | InvalidInput::BadLabels(msg) => f.write_str(msg),
+            InvalidInput::BadLabelValue { key, value, why } => {
+                write!(f, "the value {value:?} of label {key:?} is refused: {why}")
+            }
         }
     }
 }

@@ -52,6 +52,7 @@ mod compaction;
 mod dict;
 pub mod error;
 pub mod format;
+pub mod labels;
 mod memtable;
 mod options;
 mod query;
@@ -83,7 +84,7 @@ pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, Retention, SyncPolicy};
 pub use query::burst;
 pub use query::{
-    Burst, BurstParams, BurstQuery, BurstRow, SegmentInfo, Series, Snapshot, Stats, TopRow,
-    TrendQuery, TrendRow, MAX_SERIES_POINTS,
+    Burst, BurstParams, BurstQuery, BurstRow, SegmentInfo, Series, Snapshot, Spread, SpreadPoint,
+    SpreadQuery, SpreadRow, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
 };
 pub use store::{Batch, CommitInfo, RecoveryReport, Store, MAX_BATCH_CELLS};

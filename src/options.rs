@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::labels::LabelKeys;
 use crate::storage::vfs::{RealFs, Vfs};
 
 /// When committed batches are made durable.
@@ -112,6 +113,7 @@ pub struct Options {
     pub(crate) max_hour_segments: usize,
     pub(crate) max_minute_segments: usize,
     pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) label_keys: LabelKeys,
 }
 
 impl fmt::Debug for Options {
@@ -126,6 +128,7 @@ impl fmt::Debug for Options {
             .field("seal_cells", &self.seal_cells)
             .field("log_file_bytes", &self.log_file_bytes)
             .field("vfs", &self.vfs)
+            .field("label_keys", &self.label_keys)
             .finish()
     }
 }
@@ -144,6 +147,7 @@ impl Default for Options {
             max_hour_segments: 8,
             max_minute_segments: 48,
             vfs: Arc::new(RealFs),
+            label_keys: LabelKeys::default(),
         }
     }
 }
@@ -153,6 +157,24 @@ fn whole_minutes(d: Duration) -> u32 {
 }
 
 impl Options {
+    /// The label keys of a store created with these options (at most 8, see
+    /// [`crate::labels`]). They are stored in the store and fixed for its
+    /// life: opening an existing store with different non-empty keys fails
+    /// with [`crate::InvalidInput::BadLabelKeys`]; empty keys (the default)
+    /// open any store with the keys it has.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::LabelKeys, Options, Store};
+    /// let keys = LabelKeys::parse("platform,region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys.clone())).unwrap();
+    /// assert_eq!(store.label_keys(), &keys);
+    /// ```
+    pub fn label_keys(mut self, keys: LabelKeys) -> Options {
+        self.label_keys = keys;
+        self
+    }
+
     /// When commits become durable. Default: [`SyncPolicy::EveryBatch`].
     pub fn sync_policy(mut self, policy: SyncPolicy) -> Options {
         self.sync = policy;

@@ -42,7 +42,6 @@ use crate::memtable::Memtable;
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::segment::{open_segment, Segment};
 use crate::storage::vfs::{OpenMode, Vfs};
-use crate::tag;
 
 /// How deep [`examine`] looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,7 +356,7 @@ fn check_every_entry(
     }
     let mut seen = HashSet::with_capacity(scan.entries.len());
     for (i, t) in scan.entries.iter().enumerate() {
-        if tag::validate_normalized(t).is_err() {
+        if crate::labels::validate_key(t).is_err() {
             sink.invalid(
                 dict_path,
                 0,

@@ -35,9 +35,10 @@ use crate::format::dict::encode_dict_header;
 use crate::format::log::{encode_block_with, encoded_block_len, LOG_HEADER_LEN};
 use crate::format::manifest::Manifest;
 use crate::format::Resolution;
+use crate::labels::LabelKeys;
 use crate::memtable::Memtable;
 use crate::options::{Options, Retention, SyncPolicy};
-use crate::query::{Series, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
+use crate::query::{Series, SharedCatalog, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
 use crate::recovery::{self, Depth};
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::log::{create_log, ActiveLog, INITIAL_LOG_BYTES};
@@ -127,6 +128,10 @@ pub(crate) struct Inner {
     recovery: RecoveryReport,
     source_position: Mutex<Option<Vec<u8>>>,
     inject_compaction_panic: AtomicBool,
+    /// The store's label keys, as its manifest records them.
+    labels: Arc<LabelKeys>,
+    /// Id → (tag, labels) of a labelled store, shared by its snapshots.
+    catalog: SharedCatalog,
 }
 
 struct Handle {
@@ -250,6 +255,14 @@ impl Store {
             }
             None => create_store(&*vfs, dir, &opts)?,
         };
+        let labels = LabelKeys::new(&manifest.label_keys)?;
+        if !opts.label_keys.is_empty() && opts.label_keys != labels {
+            return Err(InvalidInput::BadLabelKeys(format!(
+                "the store was created with the label keys [{labels}], not [{}]",
+                opts.label_keys
+            ))
+            .into());
+        }
         let found = recovery::examine(&*vfs, dir, manifest, Depth::Open)?;
         let mut report = RecoveryReport::default();
         let mode = if read_only {
@@ -338,6 +351,8 @@ impl Store {
             recovery: report,
             source_position: Mutex::new(log.source),
             inject_compaction_panic: AtomicBool::new(false),
+            labels: Arc::new(labels),
+            catalog: SharedCatalog::default(),
             opts,
         });
         let handle = Arc::new(Handle {
@@ -428,6 +443,8 @@ impl Store {
                 rejected_too_old: i.rejected_too_old.load(Ordering::Relaxed),
                 rejected_future: i.rejected_future.load(Ordering::Relaxed),
             },
+            i.labels.clone(),
+            i.catalog.clone(),
         )
     }
 
@@ -448,6 +465,11 @@ impl Store {
         self.inner.check_writable()?;
         let mut w = self.inner.writer.lock();
         self.inner.seal_locked(&mut w)
+    }
+
+    /// The store's label keys (empty for a store without labels).
+    pub fn label_keys(&self) -> &LabelKeys {
+        &self.inner.labels
     }
 
     /// The store's retention, as stored in the store.
@@ -672,6 +694,7 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
         hour_retention: retention.hour_minutes,
         log_durable_end: LOG_HEADER_LEN as u64,
         clean: true,
+        label_keys: opts.label_keys.names().to_vec(),
     };
     files::sync_dir(vfs, dir)?;
     files::write_atomic(
@@ -1177,9 +1200,75 @@ impl Batch {
         self.add_normalized(&tag, minute, count)
     }
 
+    /// Adds `count` events of `tag` with `labels` (`(key, value)` pairs by
+    /// key name, any order; a key left out gets the empty value, "unknown")
+    /// at unix second `ts`, on a store created with label keys
+    /// ([`crate::Options::label_keys`]). An unknown key, a key given twice, a
+    /// value that fails validation, or labels on a store without label keys:
+    /// a typed error naming the key and value; nothing is added.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::LabelKeys, Options, Store};
+    /// let store = Store::open(dir.path(), Options::default().label_keys(LabelKeys::parse("platform").unwrap())).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("#MeToo", &[("platform", "Instagram")], 60, 1).unwrap();
+    /// assert!(b.add_labelled("#MeToo", &[("platfrom", "instagram")], 60, 1).is_err());
+    /// assert!(b.add("#MeToo", 60, 1).is_err()); // this store's events carry labels
+    /// assert_eq!(b.commit().unwrap().cells, 1);
+    /// ```
+    pub fn add_labelled(
+        &mut self,
+        tag: &str,
+        labels: &[(&str, &str)],
+        ts: i64,
+        count: u64,
+    ) -> Result<()> {
+        let minute = Minute::from_unix(ts)?;
+        let tag = tag::normalize(tag)?;
+        let key = crate::labels::series_key(&tag, &self.store.inner.labels, labels)?;
+        self.add_key(&key, minute, count)
+    }
+
+    /// Adds events of a series whose label values are already normalised
+    /// ([`crate::labels::normalize_value`]), one per key in declaration
+    /// order, for a tag already normalised, at a minute.
+    pub fn add_normalized_labelled<S: AsRef<str>>(
+        &mut self,
+        tag: &str,
+        values: &[S],
+        minute: Minute,
+        count: u64,
+    ) -> Result<()> {
+        let keys = &self.store.inner.labels;
+        if values.len() != keys.len() || keys.is_empty() {
+            return Err(InvalidInput::BadLabels(format!(
+                "{} label values were given; the store has {} label keys ({keys})",
+                values.len(),
+                keys.len()
+            ))
+            .into());
+        }
+        let key = crate::labels::series_key_of_values(tag, values);
+        self.add_key(&key, minute, count)
+    }
+
     /// Adds events for a tag already normalised with [`crate::tag::normalize`]
     /// at a minute.
     pub fn add_normalized(&mut self, tag: &str, minute: Minute, count: u64) -> Result<()> {
+        let keys = &self.store.inner.labels;
+        if !keys.is_empty() {
+            return Err(InvalidInput::BadLabels(format!(
+                "the store has the label keys {keys}; add its events with labels \
+                 (a key left out is unknown)"
+            ))
+            .into());
+        }
+        self.add_key(tag, minute, count)
+    }
+
+    /// Adds events of a dictionary key (a tag, or a series key).
+    fn add_key(&mut self, tag: &str, minute: Minute, count: u64) -> Result<()> {
         let inner = &self.store.inner;
         if inner.read_only {
             return Err(Error::ReadOnly);
@@ -1247,6 +1336,11 @@ impl Batch {
         }
         self.source = Some(pos);
         Ok(())
+    }
+
+    /// The label keys of the batch's store (empty for a store without labels).
+    pub fn label_keys(&self) -> &LabelKeys {
+        &self.store.inner.labels
     }
 
     /// Events added so far.

@@ -510,11 +510,54 @@ fn every_damaged_byte_of_a_cleanly_closed_store_is_exact_refused_or_flagged() {
         store.close().unwrap();
     }
 
+    // Store C: labelled (issue 14), written by the binary with label columns and compacted,
+    // so series keys in the dictionary and the manifest's label keys are swept too (export
+    // writes every series with its labels, so it sees any change to them).
+    let c = dir.path().join("labelled");
+    let mut rng = Rng(5);
+    let labelled: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},platform,region\n")
+            } else {
+                let p = ["twitter", "instagram", ""][rng.below(3) as usize];
+                format!("{l},{p},city{}\n", rng.below(12))
+            }
+        })
+        .collect();
+    let labelled_in = dir.path().join("labelled.csv");
+    std::fs::write(&labelled_in, &labelled).unwrap();
+    let r = run(
+        &c,
+        dir.path(),
+        &[
+            "ingest",
+            "--labels",
+            "platform,region",
+            "--columns",
+            "timestamp,tag,count,platform,region",
+            "--max-future-skew",
+            "30d",
+            labelled_in.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, Some(0), "labelled ingest: {}", r.stderr);
+    let r = run(&c, dir.path(), &["compact"]);
+    assert_eq!(r.code, Some(0), "compact: {}", r.stderr);
+
     let budget = 2_600 * stress();
     let (na, mut failures) = sweep_store("binary-written store", &a, budget, 1);
     let (nb, fb) = sweep_store("library-written store (data in the log)", &b, budget, 2);
     failures.extend(fb);
-    assert!(na + nb >= 5_000, "only {} damaged states", na + nb);
+    let (nc, fc) = sweep_store("labelled binary-written store", &c, budget / 2, 3);
+    failures.extend(fc);
+    assert!(
+        na + nb + nc >= 6_000,
+        "only {} damaged states",
+        na + nb + nc
+    );
     assert!(
         failures.is_empty(),
         "damage that was neither refused nor flagged by verify:\n  {}",

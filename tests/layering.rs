@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["civil"],
     &["error"],
     &["time", "tag"],
+    &["labels"],
     &["format"],
     &["storage"],
     &["options", "dict", "memtable"],

@@ -8,9 +8,10 @@
 //! at every byte offset (the file is small next to the segments); the entry's
 //! length range and CRC are its recognisable start.
 //!
-//! An entry's payload starts with a key kind byte. Kind 0 is a plain tag; later
-//! versions may add kinds whose key carries labels beside the tag, which is a
-//! format version bump, not a new file.
+//! An entry's payload starts with a key kind byte. Kind 0 is a plain tag;
+//! kind 1 (format version 3) is a series key of a labelled store: the tag, then
+//! for each label key the byte 0x1F and the value (see [`crate::labels`]). A
+//! kind-0 key never holds 0x1F and a kind-1 key always does.
 
 use byteorder::{ByteOrder, LittleEndian};
 
@@ -23,10 +24,15 @@ pub const DICT_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'D'];
 pub const DICT_HEADER_LEN: usize = 16;
 /// Offset of the store id in the dictionary file header.
 pub const DICT_STORE_ID_AT: usize = 8;
-/// The longest key, in bytes.
-pub const MAX_KEY_LEN: usize = 255;
-/// Key kind of a plain tag (the only kind of version 1).
+/// The longest key, in bytes: a 255-byte tag and eight 64-byte label values
+/// with their separators fit.
+pub const MAX_KEY_LEN: usize = 1023;
+/// Key kind of a plain tag (the only kind of versions 1 and 2).
 pub const KEY_KIND_TAG: u8 = 0;
+/// Key kind of a series key: a tag with label values (version 3).
+pub const KEY_KIND_SERIES: u8 = 1;
+/// The byte separating a series key's tag and values.
+const SERIES_SEPARATOR: u8 = 0x1f;
 /// Length of an entry's fixed prefix (payload length and CRC).
 const ENTRY_PREFIX_LEN: usize = 8;
 
@@ -67,14 +73,19 @@ pub fn encoded_dict_entry_len(tag_len: usize) -> usize {
 pub fn encode_dict_entry(tag: &str, out: &mut Vec<u8>) {
     assert!(
         !tag.is_empty() && tag.len() <= MAX_KEY_LEN,
-        "a dictionary key must be 1 to 255 bytes"
+        "a dictionary key must be 1 to 1023 bytes"
     );
     let start = out.len();
     let total = encoded_dict_entry_len(tag.len());
     let mut prefix = [0u8; ENTRY_PREFIX_LEN];
     LittleEndian::write_u32(&mut prefix[..4], 1 + tag.len() as u32);
     out.extend_from_slice(&prefix);
-    out.push(KEY_KIND_TAG);
+    let kind = if tag.as_bytes().contains(&SERIES_SEPARATOR) {
+        KEY_KIND_SERIES
+    } else {
+        KEY_KIND_TAG
+    };
+    out.push(kind);
     out.extend_from_slice(tag.as_bytes());
     out.resize(start + total, 0);
     let crc = entry_crc(&out[start..]);
@@ -103,7 +114,10 @@ pub fn decode_dict_entry(buf: &[u8]) -> Result<(&str, usize), DecodeError> {
     if !(2..=1 + MAX_KEY_LEN).contains(&payload_len) {
         return Err(DecodeError::invalid(
             0,
-            format!("dictionary entry payload length {payload_len} is not in 2..=256"),
+            format!(
+                "dictionary entry payload length {payload_len} is not in 2..={}",
+                1 + MAX_KEY_LEN
+            ),
         ));
     }
     let total = encoded_dict_entry_len(payload_len - 1);
@@ -121,11 +135,23 @@ pub fn decode_dict_entry(buf: &[u8]) -> Result<(&str, usize), DecodeError> {
     }
     let payload_end = ENTRY_PREFIX_LEN + payload_len;
     let kind = entry[ENTRY_PREFIX_LEN];
-    if kind != KEY_KIND_TAG {
-        return Err(DecodeError::invalid(
-            ENTRY_PREFIX_LEN as u64,
-            format!("unknown dictionary key kind {kind}"),
-        ));
+    let key_bytes = &entry[ENTRY_PREFIX_LEN + 1..payload_end];
+    let series = key_bytes.contains(&SERIES_SEPARATOR);
+    match kind {
+        KEY_KIND_TAG if !series => {}
+        KEY_KIND_SERIES if series => {}
+        KEY_KIND_TAG | KEY_KIND_SERIES => {
+            return Err(DecodeError::invalid(
+                ENTRY_PREFIX_LEN as u64,
+                format!("dictionary key kind {kind} does not match its key"),
+            ))
+        }
+        _ => {
+            return Err(DecodeError::invalid(
+                ENTRY_PREFIX_LEN as u64,
+                format!("unknown dictionary key kind {kind}"),
+            ))
+        }
     }
     let key = std::str::from_utf8(&entry[ENTRY_PREFIX_LEN + 1..payload_end]).map_err(|e| {
         DecodeError::invalid(
@@ -340,8 +366,8 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "1 to 255")]
+    #[should_panic(expected = "1 to 1023")]
     fn long_key_panics() {
-        encode_dict_entry(&"a".repeat(256), &mut Vec::new());
+        encode_dict_entry(&"a".repeat(1024), &mut Vec::new());
     }
 }

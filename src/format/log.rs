@@ -563,16 +563,16 @@ mod tests {
             decode_log_header(&[0u8; 64]).unwrap_err().kind,
             CorruptionKind::BadMagic
         );
-        let mut v3 = h;
-        LittleEndian::write_u16(&mut v3[4..6], 3);
-        let crc = crc32(&v3[..60]);
-        LittleEndian::write_u32(&mut v3[60..], crc);
+        let mut v4 = h;
+        LittleEndian::write_u16(&mut v4[4..6], 4);
+        let crc = crc32(&v4[..60]);
+        LittleEndian::write_u32(&mut v4[60..], crc);
         assert_eq!(
-            decode_log_header(&v3).unwrap_err().kind,
+            decode_log_header(&v4).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 3,
+                found: 4,
                 min: 1,
-                max: 2
+                max: 3
             }
         );
     }

@@ -2,10 +2,10 @@
 //! rewritten whole (write a temp file, fsync, rename, fsync the directory) on
 //! every change, and covered by one CRC32.
 //!
-//! Layout: a fixed part (80 bytes in version 1, 104 in version 2: retention
-//! and the active log's durability point), the source position bytes, one
-//! 48-byte entry per sealed segment, and a trailing CRC32 of everything before
-//! it.
+//! Layout: a fixed part (80 bytes in version 1, 104 from version 2: retention
+//! and the active log's durability point), from version 3 the label keys
+//! section (its length at byte 96), the source position bytes, one 48-byte
+//! entry per sealed segment, and a trailing CRC32 of everything before it.
 //! [`decode_manifest`] checks the total length against the buffer before it
 //! allocates anything, so a damaged count cannot cause a large allocation.
 
@@ -50,6 +50,7 @@ const M_SEG_COUNT: usize = 72;
 const M_MINUTE_RET: usize = 80;
 const M_HOUR_RET: usize = 84;
 const M_LOG_DURABLE: usize = 88;
+const M_LABELS_LEN: usize = 96;
 
 /// The list of live files and the store's durable counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +91,43 @@ pub struct Manifest {
     /// log ends exactly at `log_durable_end` and is zero after it, so any
     /// other byte there is damage.
     pub clean: bool,
+    /// The store's label keys in declaration order (version 3; empty for a
+    /// store without labels and for every older store).
+    pub label_keys: Vec<String>,
+}
+
+/// Encodes the label keys section: per key, a length byte and the key.
+fn encode_label_keys(keys: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for k in keys {
+        assert!(
+            !k.is_empty() && k.len() <= crate::labels::MAX_LABEL_KEY_BYTES,
+            "label keys are validated before they reach the manifest"
+        );
+        out.push(k.len() as u8);
+        out.extend_from_slice(k.as_bytes());
+    }
+    out
+}
+
+/// Decodes and validates the label keys section at file offset `at`.
+fn decode_label_keys(b: &[u8], at: usize) -> Result<Vec<String>, DecodeError> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let len = usize::from(b[i]);
+        let key = b
+            .get(i + 1..i + 1 + len)
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .ok_or_else(|| {
+                DecodeError::invalid((at + i) as u64, "a label key overruns its section")
+            })?;
+        keys.push(key.to_string());
+        i += 1 + len;
+    }
+    crate::labels::LabelKeys::new(&keys)
+        .map_err(|e| DecodeError::invalid(at as u64, format!("bad label keys: {e}")))?;
+    Ok(keys)
 }
 
 /// One live sealed segment, as listed in the manifest. The fields repeat the
@@ -134,7 +172,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
         src.len() <= MAX_SOURCE_LEN,
         "source position longer than 65535 bytes"
     );
+    let labels = encode_label_keys(&m.label_keys);
     let total = MANIFEST_FIXED_LEN as u64
+        + labels.len() as u64
         + src.len() as u64
         + SEGMENT_ENTRY_LEN as u64 * m.segments.len() as u64
         + 4;
@@ -169,7 +209,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     LittleEndian::write_u32(&mut out[M_MINUTE_RET..], minute_ret.unwrap_or(FOREVER));
     LittleEndian::write_u32(&mut out[M_HOUR_RET..], hour_ret.unwrap_or(FOREVER));
     LittleEndian::write_u64(&mut out[M_LOG_DURABLE..], m.log_durable_end);
+    LittleEndian::write_u16(&mut out[M_LABELS_LEN..], labels.len() as u16);
     out.reserve(total as usize - out.len());
+    out.extend_from_slice(&labels);
     out.extend_from_slice(src);
     for s in &m.segments {
         let mut e = [0u8; SEGMENT_ENTRY_LEN];
@@ -254,10 +296,18 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
             format!("unknown manifest flags {flags:#06x}"),
         ));
     }
-    let reserved_v2 = if version >= 2 { &buf[96..104] } else { &[][..] };
+    let reserved_v2 = match version {
+        1 => &[][..],
+        2 => &buf[96..104],
+        _ => &buf[98..104],
+    };
     if let Some(i) = buf[76..80].iter().chain(reserved_v2).position(|&b| b != 0) {
         return Err(DecodeError::invalid(
-            if i < 4 { 76 + i } else { 92 + i } as u64,
+            if i < 4 {
+                76 + i
+            } else {
+                104 - reserved_v2.len() + i - 4
+            } as u64,
             "reserved bytes of the manifest are not zero",
         ));
     }
@@ -296,18 +346,28 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         ));
     }
     let seg_count = LittleEndian::read_u32(&buf[M_SEG_COUNT..]);
-    let needed =
-        fixed as u64 + u64::from(src_len) + SEGMENT_ENTRY_LEN as u64 * u64::from(seg_count) + 4;
+    let labels_len = if version >= 3 {
+        usize::from(LittleEndian::read_u16(&buf[M_LABELS_LEN..]))
+    } else {
+        0
+    };
+    let needed = fixed as u64
+        + labels_len as u64
+        + u64::from(src_len)
+        + SEGMENT_ENTRY_LEN as u64 * u64::from(seg_count)
+        + 4;
     if needed != total as u64 {
         return Err(DecodeError::invalid(
             M_SEG_COUNT as u64,
             format!(
-                "{seg_count} segments and a {src_len}-byte source position need {needed} bytes, \
-                 the manifest has {total}"
+                "{seg_count} segments, {labels_len} bytes of label keys and a {src_len}-byte \
+                 source position need {needed} bytes, the manifest has {total}"
             ),
         ));
     }
-    let src_end = fixed + src_len as usize;
+    let src_start = fixed + labels_len;
+    let label_keys = decode_label_keys(&buf[fixed..src_start], fixed)?;
+    let src_end = src_start + src_len as usize;
     let next_file_id = LittleEndian::read_u64(&buf[M_NEXT_ID..]);
     let active_log = LittleEndian::read_u64(&buf[M_ACTIVE_LOG..]);
     if active_log >= next_file_id {
@@ -374,7 +434,7 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         active_log,
         segments,
         now: (flags & FLAG_NOW != 0).then_some(now_raw),
-        source_position: (flags & FLAG_SOURCE != 0).then(|| buf[fixed..src_end].to_vec()),
+        source_position: (flags & FLAG_SOURCE != 0).then(|| buf[src_start..src_end].to_vec()),
         dict_entries: LittleEndian::read_u64(&buf[M_DICT..]),
         rejected_too_old: LittleEndian::read_u64(&buf[M_TOO_OLD..]),
         rejected_future: LittleEndian::read_u64(&buf[M_FUTURE..]),
@@ -382,6 +442,7 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         hour_retention,
         log_durable_end,
         clean: flags & FLAG_CLEAN != 0,
+        label_keys,
     })
 }
 
@@ -424,6 +485,7 @@ mod tests {
             hour_retention: Some(400 * 1440),
             log_durable_end: 4096,
             clean: true,
+            label_keys: vec!["platform".into(), "region".into()],
         }
     }
 
@@ -446,6 +508,7 @@ mod tests {
             hour_retention: None,
             log_durable_end: 0,
             clean: false,
+            label_keys: vec![],
         };
         assert_eq!(decode_manifest(&encode_manifest(&empty)), Ok(empty.clone()));
         let with_empty_src = Manifest {
@@ -521,17 +584,23 @@ mod tests {
         times.segments[0].min_time = times.segments[0].max_time + 1;
         assert!(decode_manifest(&encode_manifest(&times)).is_err());
         let good = encode_manifest(&sample());
-        let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 16 + 8] = 9);
+        // Fixed part, 16 bytes of label keys, 16 of source position, then
+        // the first segment entry, whose byte 8 is its resolution.
+        let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 32 + 8] = 9);
         assert!(decode_manifest(&res).is_err());
-        let v3 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 3));
+        let v4 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 4));
         assert_eq!(
-            decode_manifest(&v3).unwrap_err().kind,
+            decode_manifest(&v4).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 3,
+                found: 4,
                 min: 1,
-                max: 2
+                max: 3
             }
         );
+        let bad_key = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 1] = b'P');
+        assert!(decode_manifest(&bad_key).is_err());
+        let overrun = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 9] = 200);
+        assert!(decode_manifest(&overrun).is_err());
         let odd = reseal(good, |b| {
             LittleEndian::write_u32(&mut b[M_MINUTE_RET..], 61)
         });
@@ -542,7 +611,10 @@ mod tests {
     /// retention and no recorded durability point.
     #[test]
     fn version_1_reads() {
-        let m = sample();
+        let m = Manifest {
+            label_keys: vec![],
+            ..sample()
+        };
         let v2 = encode_manifest(&m);
         let mut v1 = v2[..MANIFEST_V1_FIXED_LEN].to_vec();
         v1.extend_from_slice(&v2[MANIFEST_FIXED_LEN..v2.len() - 4]);
@@ -564,5 +636,21 @@ mod tests {
                 ..m
             }
         );
+    }
+
+    /// A version 2 manifest (no label keys section: bytes 96..104 reserved)
+    /// reads with no label keys; a non-zero byte there is refused.
+    #[test]
+    fn version_2_reads() {
+        let m = Manifest {
+            label_keys: vec![],
+            ..sample()
+        };
+        let v2 = reseal(encode_manifest(&m), |b| {
+            LittleEndian::write_u16(&mut b[4..6], 2)
+        });
+        assert_eq!(decode_manifest(&v2), Ok(m));
+        let bad = reseal(v2, |b| b[M_LABELS_LEN] = 1);
+        assert!(decode_manifest(&bad).is_err());
     }
 }

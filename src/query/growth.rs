@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use super::{query_error, Snapshot};
 use crate::error::Result;
+use crate::labels::Filter;
 use crate::time::{Step, TimeRange};
 
 /// A trending query. `Default` gives: `at` = the store's now (end of its newest
@@ -85,7 +86,7 @@ fn whole_minutes(d: Duration, what: &str) -> Result<u32> {
     u32::try_from(secs / 60).map_err(|_| query_error(format!("the {what} is too long")))
 }
 
-fn check_prior(prior: f64) -> Result<()> {
+pub(crate) fn check_prior(prior: f64) -> Result<()> {
     if !prior.is_finite() || prior < 0.0 {
         return Err(query_error(format!(
             "the prior must be a finite number >= 0 (got {prior})"
@@ -95,7 +96,7 @@ fn check_prior(prior: f64) -> Result<()> {
 }
 
 /// The growth formula. `None` when it is undefined (`p = 0`, both windows empty).
-fn growth_of(recent: u64, rmin: u32, base: u64, bmin: u32, prior: f64) -> Option<f64> {
+pub(crate) fn growth_of(recent: u64, rmin: u32, base: u64, bmin: u32, prior: f64) -> Option<f64> {
     let r = recent as f64 / f64::from(rmin) + prior;
     let b = base as f64 / f64::from(bmin) + prior;
     if b == 0.0 {
@@ -246,6 +247,12 @@ impl Snapshot {
     /// assert_eq!((rows[0].recent, rows[0].baseline), (50, 0));
     /// ```
     pub fn trending(&self, q: &TrendQuery) -> Result<Vec<TrendRow>> {
+        self.trending_where(q, &Filter::all())
+    }
+
+    /// [`Snapshot::trending`] among the series matching `filter` ("trending
+    /// in Chicago"); a tag's series are summed over the labels left open.
+    pub fn trending_where(&self, q: &TrendQuery, filter: &Filter) -> Result<Vec<TrendRow>> {
         check_prior(q.prior)?;
         let wmin = whole_minutes(q.window, "window")?;
         let bmin = whole_minutes(q.baseline, "baseline")?;
@@ -278,9 +285,11 @@ impl Snapshot {
                 basec[i] += c;
             }
         })?;
+        let (cols, rows) = self.fold_by_tag(filter, vec![recent, basec])?;
+        let [recent, basec]: [Vec<u64>; 2] = cols.try_into().expect("two columns in, two out");
         let dict = self.dict().read();
         let mut top = TopK::new(q.k);
-        for i in 0..n {
+        for i in 0..recent.len() {
             let r = recent[i];
             if r < q.min_count {
                 continue;
@@ -291,12 +300,12 @@ impl Snapshot {
             if !top.may_enter(g, r) {
                 continue;
             }
-            if let Some(name) = dict.name(i as u32)? {
+            if let Some(name) = row_name(&dict, &rows, i)? {
                 top.offer(Ranked {
                     key: g,
                     recent: r,
                     baseline: basec[i],
-                    tag: name.into(),
+                    tag: name,
                 });
             }
         }
@@ -326,6 +335,12 @@ impl Snapshot {
     /// assert_eq!(tags, vec![("c", 9), ("a", 5)]);
     /// ```
     pub fn top(&self, range: TimeRange, k: usize) -> Result<Vec<TopRow>> {
+        self.top_where(range, k, &Filter::all())
+    }
+
+    /// The k tags with the most events in `range` among the series matching
+    /// `filter` ("top on Instagram"), ties by tag.
+    pub fn top_where(&self, range: TimeRange, k: usize, filter: &Filter) -> Result<Vec<TopRow>> {
         let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, Step::Hour)?;
         if k == 0 {
@@ -338,18 +353,20 @@ impl Snapshot {
                 *x += c;
             }
         })?;
+        let (cols, rows) = self.fold_by_tag(filter, vec![counts])?;
+        let counts = &cols[0];
         let dict = self.dict().read();
         let mut top = TopK::new(k);
         for (i, &c) in counts.iter().enumerate() {
             if c == 0 || !top.may_enter(c as f64, c) {
                 continue;
             }
-            if let Some(name) = dict.name(i as u32)? {
+            if let Some(name) = row_name(&dict, &rows, i)? {
                 top.offer(Ranked {
                     key: c as f64,
                     recent: c,
                     baseline: 0,
-                    tag: name.into(),
+                    tag: name,
                 });
             }
         }
@@ -361,6 +378,51 @@ impl Snapshot {
                 count: r.recent,
             })
             .collect())
+    }
+}
+
+/// Ranking columns, and the rows' tags when they were folded by tag.
+type Folded = (Vec<Vec<u64>>, Option<Vec<Option<Arc<str>>>>);
+
+/// The name of ranking row `i`: a tag id's name, or a folded row's tag.
+fn row_name(
+    dict: &crate::dict::Dict,
+    rows: &Option<Vec<Option<Arc<str>>>>,
+    i: usize,
+) -> Result<Option<Arc<str>>> {
+    Ok(match rows {
+        None => dict.name(i as u32)?.map(Arc::from),
+        Some(names) => names.get(i).cloned().flatten(),
+    })
+}
+
+impl Snapshot {
+    /// On a labelled store, sums per-id columns into per-tag rows over the
+    /// series matching `filter` and returns the rows' tags; on a store
+    /// without labels, returns the columns as they are (rows are ids).
+    fn fold_by_tag(&self, filter: &Filter, cols: Vec<Vec<u64>>) -> Result<Folded> {
+        let Some(fold) = self.tag_fold(filter)? else {
+            return Ok((cols, None));
+        };
+        let rows = fold.names.len();
+        let out = cols
+            .into_iter()
+            .map(|col| {
+                let mut folded = vec![0u64; rows];
+                for (id, c) in col.into_iter().enumerate() {
+                    if c == 0 {
+                        continue;
+                    }
+                    if let Some(&r) = fold.row_of.get(id) {
+                        if let Some(x) = folded.get_mut(r as usize) {
+                            *x += c;
+                        }
+                    }
+                }
+                folded
+            })
+            .collect();
+        Ok((out, Some(fold.names)))
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod burst;
 mod bursts;
 mod growth;
+mod labels;
 mod range;
 
 use std::sync::Arc;
@@ -25,11 +26,14 @@ use parking_lot::RwLock;
 pub use burst::BurstParams;
 pub use bursts::{Burst, BurstQuery, BurstRow};
 pub use growth::{TopRow, TrendQuery, TrendRow};
+pub(crate) use labels::SharedCatalog;
+pub use labels::{Spread, SpreadPoint, SpreadQuery, SpreadRow};
 pub use range::{Series, MAX_SERIES_POINTS};
 
 use crate::dict::Dict;
 use crate::error::{Error, InvalidInput, Result};
 use crate::format::Resolution;
+use crate::labels::LabelKeys;
 use crate::options::Retention;
 use crate::time::{Minute, Step};
 use crate::view::View;
@@ -72,6 +76,8 @@ pub struct Snapshot {
     dict: Arc<RwLock<Dict>>,
     retention: Retention,
     counters: Counters,
+    labels: Arc<LabelKeys>,
+    catalog: SharedCatalog,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -150,12 +156,16 @@ impl Snapshot {
         dict: Arc<RwLock<Dict>>,
         retention: Retention,
         counters: Counters,
+        labels: Arc<LabelKeys>,
+        catalog: SharedCatalog,
     ) -> Snapshot {
         Snapshot {
             view,
             dict,
             retention,
             counters,
+            labels,
+            catalog,
         }
     }
 
@@ -324,10 +334,15 @@ impl Snapshot {
         out
     }
 
-    /// All tags ever interned, in id order. Empty if a page of the
-    /// dictionary index is damaged (`verify` reports which).
+    /// All tags ever interned, in id order (on a labelled store: each tag
+    /// once, in the order its first series was interned). Empty if a page of
+    /// the dictionary index is damaged (`verify` reports which).
     pub fn tags(&self) -> Vec<String> {
-        self.dict.read().names().unwrap_or_default()
+        if self.labels.is_empty() {
+            self.dict.read().names().unwrap_or_default()
+        } else {
+            self.catalog_tags().unwrap_or_default()
+        }
     }
 }
 

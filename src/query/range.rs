@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::{query_error, Snapshot};
 use crate::error::Result;
+use crate::labels::Filter;
 use crate::time::{Step, TimeRange};
 use crate::view::SegmentVisit;
 
@@ -114,15 +115,7 @@ impl Snapshot {
     /// assert_eq!(snap.total("never-seen", TimeRange::new(0, 3600).unwrap()).unwrap(), 0);
     /// ```
     pub fn total(&self, tag: &str, range: TimeRange) -> Result<u64> {
-        let (lo, hi) = range.minute_span();
-        self.check_resolution(lo, hi, Step::Hour)?;
-        let Some(id) = self.tag_id(tag)? else {
-            return Ok(0);
-        };
-        let mut sum = 0u64;
-        // Cannot overflow: the store's grand total fits in u64.
-        self.tag_cells(id, lo, hi, |_, c| sum += c)?;
-        Ok(sum)
+        self.total_where(tag, range, &Filter::all())
     }
 
     /// Totals of many tags over one range, in the order given.
@@ -153,6 +146,30 @@ impl Snapshot {
     /// assert!(store.snapshot().series("metoo", TimeRange::new(60, 3600).unwrap(), Step::Hour).is_err());
     /// ```
     pub fn series(&self, tag: &str, range: TimeRange, step: Step) -> Result<Series> {
+        self.series_where(tag, range, step, &Filter::all())
+    }
+
+    /// The dense series of `tag` over its series matching `filter` (summed
+    /// over every label the filter leaves open); otherwise as [`Snapshot::series`].
+    pub fn series_where(
+        &self,
+        tag: &str,
+        range: TimeRange,
+        step: Step,
+        filter: &Filter,
+    ) -> Result<Series> {
+        let ids = self.select_ids(tag, filter)?;
+        self.series_of_ids(tag, &ids, range, step)
+    }
+
+    /// The summed dense series of the ids `ids`, named `tag`.
+    pub(crate) fn series_of_ids(
+        &self,
+        tag: &str,
+        ids: &[u32],
+        range: TimeRange,
+        step: Step,
+    ) -> Result<Series> {
         if !range.is_aligned(step) {
             return Err(query_error(format!(
                 "the range [{}, {}) is not aligned to the {step} step; start and end must fall on \
@@ -173,7 +190,7 @@ impl Snapshot {
         let norm = crate::tag::normalize(tag)?.into_owned();
         let mut counts = vec![0u64; n as usize];
         let width = step.minutes();
-        if let Some(id) = self.dict().read().lookup(&norm)? {
+        for &id in ids {
             self.tag_cells(id, lo, hi, |m, c| counts[((m - lo) / width) as usize] += c)?;
         }
         let points: Vec<(i64, u64)> = counts

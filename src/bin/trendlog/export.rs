@@ -20,6 +20,11 @@ what was written at which step is stated on stderr. --step 1m without --from is 
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
+A labelled store writes one row per series: CSV gains a label:KEY column per label key (the
+empty value is unknown), NDJSON a \"labels\" object; read them back with
+  trendlog --db new ingest --columns timestamp,tag,count,label:platform,label:region all.csv
+  trendlog --db new ingest --format ndjson --labels platform,region all.ndjson
+
 Example:
   trendlog --db old export > all.csv
   trendlog --db new ingest all.csv")]
@@ -103,11 +108,24 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             },
         );
     }
+    let keys = snap.label_keys().clone();
+    if !keys.is_empty() {
+        let cols: Vec<String> = keys.names().iter().map(|k| format!("label:{k}")).collect();
+        out::say_used(
+            "export",
+            &format!(
+                "labels {keys}: read back with `ingest --columns timestamp,tag,count,{}` (CSV) \
+                 or `ingest --format ndjson --labels {keys}`",
+                cols.join(",")
+            ),
+        );
+    }
     let w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut sink = if a.format == "csv" {
         let mut c = csv::Writer::from_writer(w);
-        c.write_record(["timestamp", "tag", "count"])
-            .map_err(std::io::Error::from)?;
+        let mut head = vec!["timestamp".to_string(), "tag".into(), "count".into()];
+        head.extend(keys.names().iter().map(|k| format!("label:{k}")));
+        c.write_record(&head).map_err(std::io::Error::from)?;
         Sink::Csv(Box::new(c))
     } else {
         Sink::Ndjson(w)
@@ -120,8 +138,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         // Time order, so re-ingest never sees an event far ahead of the
         // store's now (which it would reject as clock skew).
         rows.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        for (tag, ts, count) in rows {
-            sink.row(ts, &ingestable(&tag), count)?;
+        for (key, ts, count) in rows {
+            let (tag, values) = trendlog::labels::split_series_key(&key);
+            let values: Vec<&str> = values.collect();
+            sink.row(ts, &ingestable(tag), count, keys.names(), &values)?;
         }
     }
     sink.finish().map_err(|e| {
@@ -142,10 +162,41 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    fn row(&mut self, ts: i64, tag: &str, count: u64) -> std::io::Result<()> {
+    /// One row; `keys` and `values` are the series' labels (none when the
+    /// store has no label keys).
+    fn row(
+        &mut self,
+        ts: i64,
+        tag: &str,
+        count: u64,
+        keys: &[String],
+        values: &[&str],
+    ) -> std::io::Result<()> {
         match self {
-            Sink::Csv(c) => Ok(c.write_record([&ts.to_string(), tag, &count.to_string()])?),
-            Sink::Ndjson(w) => writeln!(w, "{}", json!({"ts": ts, "tag": tag, "count": count})),
+            Sink::Csv(c) if values.is_empty() => {
+                Ok(c.write_record([&ts.to_string(), tag, &count.to_string()])?)
+            }
+            Sink::Csv(c) => {
+                let (ts, count) = (ts.to_string(), count.to_string());
+                let mut rec = vec![ts.as_str(), tag, count.as_str()];
+                rec.extend_from_slice(values);
+                Ok(c.write_record(&rec)?)
+            }
+            Sink::Ndjson(w) if values.is_empty() => {
+                writeln!(w, "{}", json!({"ts": ts, "tag": tag, "count": count}))
+            }
+            Sink::Ndjson(w) => {
+                let labels: serde_json::Map<String, serde_json::Value> = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
+                writeln!(
+                    w,
+                    "{}",
+                    json!({"ts": ts, "tag": tag, "count": count, "labels": labels})
+                )
+            }
         }
     }
 

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::parse::{
     is_csv_header, parse_csv_line, parse_ndjson_line, parse_tweet_id_line, tweet_id_to_unix,
-    CsvLayout,
+    CsvLayout, Event,
 };
+use trendlog::labels::LabelKeys;
 use trendlog::{Batch, Options, Store, SyncPolicy};
 
 use crate::out::{self, CmdResult, Fail};
@@ -38,6 +39,12 @@ Formats:
              ticker,timestamp,value). Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
+
+Labels: a store created with --labels platform,region keeps a count per tag and label values.
+CSV label columns are named label:KEY in --columns, or by a key given in --labels
+(--columns timestamp,tag,count,platform,region --labels platform,region); an NDJSON line
+gives {\"labels\": {\"platform\": \"instagram\", \"region\": \"chicago\"}}. A key left out is
+unknown (the empty value); a key the store does not have rejects the line.
 
 Bad lines are reported on stderr as FILE:LINE: reason (the first 20, then a count); every good
 line is still ingested, and the exit code is 2 if any line was rejected. With --strict, one bad
@@ -61,9 +68,15 @@ pub struct Args {
     /// Input format.
     #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson", "tweet-ids"])]
     pub format: String,
-    /// CSV column order, e.g. tag,timestamp,count (other names: ignored columns).
+    /// CSV column order, e.g. tag,timestamp,count (other names: ignored
+    /// columns; label:KEY, or a key named in --labels: a label column).
     #[arg(long, default_value = "timestamp,tag,count")]
     pub columns: String,
+    /// Label keys (platform,region): declares them on a NEW store (at most
+    /// 8); on an existing store they must be its keys. CSV columns with these
+    /// names hold the labels.
+    #[arg(long, value_name = "KEYS")]
+    pub labels: Option<String>,
     /// The tag of every event (required with --format tweet-ids).
     #[arg(long)]
     pub tag: Option<String>,
@@ -152,7 +165,7 @@ fn spawn_reader(
 }
 
 /// One parsed line: `Ok(None)` for a line that holds no event (blank, header).
-type Parsed = Result<Option<(String, i64, u64)>, String>;
+type Parsed = Result<Option<Event>, String>;
 
 struct Parser {
     format: Format,
@@ -176,18 +189,23 @@ impl Parser {
                     return Ok(None);
                 }
                 let e = parse_csv_line(text, layout).map_err(|e| trim_invalid(&e))?;
-                Ok(Some((e.tag, e.ts, e.count)))
+                Ok(Some(e))
             }
             Format::Ndjson => {
                 let e = parse_ndjson_line(text).map_err(|e| trim_invalid(&e))?;
-                Ok(Some((e.tag, e.ts, e.count)))
+                Ok(Some(e))
             }
             Format::TweetIds(tag) => {
                 match parse_tweet_id_line(text).map_err(|e| trim_invalid(&e))? {
                     None => Ok(None),
                     Some(id) => {
                         let ts = tweet_id_to_unix(id).map_err(|e| trim_invalid(&e))?;
-                        Ok(Some((tag.clone(), ts, 1)))
+                        Ok(Some(Event {
+                            ts,
+                            tag: tag.clone(),
+                            count: 1,
+                            labels: Vec::new(),
+                        }))
                     }
                 }
             }
@@ -231,10 +249,22 @@ impl Acker {
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
+    let mut keys = match &a.labels {
+        Some(l) => LabelKeys::parse(l).map_err(|e| Fail::usage(format!("--labels: {e}")))?,
+        None => LabelKeys::default(),
+    };
     let format = match a.format.as_str() {
-        "csv" => Format::Csv(
-            CsvLayout::parse(&a.columns).map_err(|e| Fail::usage(format!("--columns: {e}")))?,
-        ),
+        "csv" => {
+            let layout = CsvLayout::parse_with_labels(&a.columns, keys.names())
+                .map_err(|e| Fail::usage(format!("--columns: {e}")))?;
+            if keys.is_empty() && !layout.label_keys().is_empty() {
+                // label:KEY columns without --labels declare the keys, in
+                // column order, for a new store.
+                keys = LabelKeys::new(layout.label_keys())
+                    .map_err(|e| Fail::usage(format!("--columns: {e}")))?;
+            }
+            Format::Csv(layout)
+        }
         "ndjson" => Format::Ndjson,
         _ => {
             let Some(tag) = &a.tag else {
@@ -277,11 +307,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         "interval" => SyncPolicy::Interval(SYNC_INTERVAL),
         _ => SyncPolicy::Manual,
     };
+    let existed = g.db.join("MANIFEST").exists();
+    if existed && a.labels.is_none() {
+        // Keys read off label:KEY columns only declare a new store's keys;
+        // an existing store checks each line's keys itself.
+        keys = LabelKeys::default();
+    }
     let opts = Options::default()
         .sync_policy(policy)
-        .max_future_skew(a.max_future_skew);
+        .max_future_skew(a.max_future_skew)
+        .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
-    let existed = g.db.join("MANIFEST").exists();
     let store = Store::open(&g.db, opts)?;
     if existed && (a.minute_retention.is_some() || a.hour_retention.is_some()) {
         let r = store.retention();
@@ -470,12 +506,12 @@ fn ingest_streaming(
             match parser.parse(line) {
                 Ok(None) => {}
                 Err(why) => tally.reject(line, &why),
-                Ok(Some((tag, ts, count))) => {
+                Ok(Some(ev)) => {
                     let b = batch.get_or_insert_with(|| store.batch());
-                    match b.add(&tag, ts, count) {
+                    match add_event(b, &ev) {
                         Ok(()) => {
                             tally.accepted += 1;
-                            tally.counted = tally.counted.saturating_add(count);
+                            tally.counted = tally.counted.saturating_add(ev.count);
                         }
                         Err(e) => tally.reject(line, &trim_invalid(&e)),
                     }
@@ -495,6 +531,20 @@ fn ingest_streaming(
     }
     store.sync()?;
     Ok(())
+}
+
+/// Adds one parsed event: with its labels on a labelled store (labels left
+/// out are unknown), plainly otherwise (where labels are an error).
+fn add_event(b: &mut Batch, ev: &Event) -> trendlog::Result<()> {
+    if ev.labels.is_empty() && b.label_keys().is_empty() {
+        return b.add(&ev.tag, ev.ts, ev.count);
+    }
+    let labels: Vec<(&str, &str)> = ev
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.add_labelled(&ev.tag, &labels, ev.ts, ev.count)
 }
 
 fn trim_invalid(e: &trendlog::Error) -> String {
@@ -521,8 +571,8 @@ fn ingest_strict(
             match parser.parse(line) {
                 Ok(None) => {}
                 Err(why) => tally.reject(line, &why),
-                Ok(Some((tag, ts, count))) => match trendlog::tag::normalize(&tag) {
-                    Ok(_) => events.push((line.input, line.no, tag, ts, count)),
+                Ok(Some(ev)) => match trendlog::tag::normalize(&ev.tag) {
+                    Ok(_) => events.push((line.input, line.no, ev)),
                     Err(e) => tally.reject(line, &trim_invalid(&e)),
                 },
             }
@@ -532,8 +582,8 @@ fn ingest_strict(
         return Ok(());
     }
     let mut batch = store.batch();
-    for (input, no, tag, ts, count) in &events {
-        if let Err(e) = batch.add(tag, *ts, *count) {
+    for (input, no, ev) in &events {
+        if let Err(e) = add_event(&mut batch, ev) {
             let line = Line {
                 input: *input,
                 no: *no,
@@ -546,7 +596,7 @@ fn ingest_strict(
         return Ok(());
     }
     tally.accepted = events.len() as u64;
-    tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.4));
+    tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.2.count));
     batch.commit()?;
     store.sync()?;
     Ok(())

@@ -58,7 +58,25 @@ fn inspect_store(g: &Global) -> CmdResult {
     let snap = store.snapshot();
     let st = snap.stats();
     let segs = snap.segments();
+    // A labelled store's dictionary holds series (a tag with label values);
+    // `tags` counts distinct tags there, `series` the dictionary's entries.
+    let labels = snap.label_values()?;
+    let tags = if labels.is_empty() {
+        st.tags
+    } else {
+        snap.tags().len() as u64
+    };
     if g.json {
+        let label_json: Vec<Value> = labels
+            .iter()
+            .map(|(k, vals)| {
+                let v: Vec<Value> = vals
+                    .iter()
+                    .map(|(v, n)| json!({"value": v, "series": n}))
+                    .collect();
+                json!({"key": k, "value_count": vals.len(), "values": v})
+            })
+            .collect();
         let segments: Vec<Value> = segs
             .iter()
             .map(|s| {
@@ -75,7 +93,10 @@ fn inspect_store(g: &Global) -> CmdResult {
             "now": st.now.map(|m| m.to_unix()),
             "earliest_minute": st.earliest_minute.map(|m| m.to_unix()),
             "earliest_kept": st.earliest_kept.map(|m| m.to_unix()),
-            "tags": st.tags,
+            "tags": tags,
+            "series": st.tags,
+            "label_keys": snap.label_keys().names(),
+            "labels": label_json,
             "cells": st.cells,
             "minute_cells": st.minute_cells,
             "hour_cells": st.hour_cells,
@@ -102,7 +123,26 @@ fn inspect_store(g: &Global) -> CmdResult {
         minute_str(st.earliest_minute)
     );
     println!("earliest kept   {}", minute_str(st.earliest_kept));
-    println!("tags            {}", out::thousands(st.tags));
+    println!("tags            {}", out::thousands(tags));
+    if !labels.is_empty() {
+        println!(
+            "series          {}  (a tag with one value per label key)",
+            out::thousands(st.tags)
+        );
+        for (k, vals) in &labels {
+            let shown: Vec<String> = vals
+                .iter()
+                .take(8)
+                .map(|(v, n)| format!("{} ({})", crate::labels::show_value(v), out::thousands(*n)))
+                .collect();
+            let more = if vals.len() > 8 { ", …" } else { "" };
+            println!(
+                "label {k:<9} {} values: {}{more}",
+                vals.len(),
+                shown.join(", ")
+            );
+        }
+    }
     println!(
         "cells           {}  ({} minute, {} hour, {} in the active log)",
         out::thousands(st.cells),

@@ -11,12 +11,14 @@ mod demo;
 mod export;
 mod ingest;
 mod inspect;
+mod labels;
 mod out;
 mod parse;
 #[cfg(test)]
 mod parse_tests;
 mod query;
 mod retention;
+mod spread;
 mod top;
 mod trending;
 mod verify;
@@ -62,6 +64,7 @@ enum Command {
     Top(top::Args),
     Trending(trending::Args),
     Bursts(bursts::Args),
+    Spread(spread::Args),
     Compact(compact::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Top(a) => top::run(&g, a),
         Command::Trending(a) => trending::run(&g, a),
         Command::Bursts(a) => bursts::run(&g, a),
+        Command::Spread(a) => spread::run(&g, a),
         Command::Compact(a) => compact::run(&g, a),
         Command::Inspect(a) => inspect::run(&g, a),
         Command::Verify(a) => verify::run(&g, a),

@@ -32,7 +32,7 @@
 //! assert_eq!(parse_timestamp("2017-10-16T17:30:00+02:00").unwrap(), 1_508_167_800);
 //! let layout = CsvLayout::parse("tag,timestamp,count").unwrap();
 //! let e = parse_csv_line("AAPL,2015-02-26 21:42:53,104\r", &layout).unwrap();
-//! assert_eq!(e, Event { ts: 1_424_986_973, tag: "AAPL".into(), count: 104 });
+//! assert_eq!(e, Event { ts: 1_424_986_973, tag: "AAPL".into(), count: 104, labels: vec![] });
 //! ```
 
 use std::cell::RefCell;
@@ -73,6 +73,9 @@ pub struct Event {
     pub tag: String,
     /// How many occurrences (1 when the input gives no count).
     pub count: u64,
+    /// Label `(key, value)` pairs as written (label columns of a CSV line, the
+    /// `labels` object of an NDJSON line); empty for unlabelled input.
+    pub labels: Vec<(String, String)>,
 }
 
 fn parse_error(msg: String) -> Error {
@@ -551,12 +554,14 @@ fn decimal(digits: &str) -> Option<u64> {
 ///
 /// Built from a column list such as `tag,timestamp,count` by
 /// [`CsvLayout::parse`]; the default is `timestamp,tag,count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvLayout {
     ts: usize,
     tag: usize,
     count: Option<usize>,
     columns: usize,
+    /// Label columns: `(label key, column)`.
+    labels: Vec<(String, usize)>,
 }
 
 impl Default for CsvLayout {
@@ -567,6 +572,7 @@ impl Default for CsvLayout {
             tag: 1,
             count: Some(2),
             columns: 3,
+            labels: Vec::new(),
         }
     }
 }
@@ -589,7 +595,20 @@ impl CsvLayout {
     /// assert_eq!((l.timestamp_column(), l.tag_column(), l.count_column()), (0, 2, None));
     /// assert!(CsvLayout::parse("tag,count").is_err());
     /// ```
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "the binary parses with labels; tests and fuzz use this"
+        )
+    )]
     pub fn parse(spec: &str) -> Result<CsvLayout> {
+        CsvLayout::parse_with_labels(spec, &[])
+    }
+
+    /// As [`CsvLayout::parse`], and a column named `label:KEY`, or named as
+    /// one of `label_keys` (`--labels platform,region`), holds that label.
+    pub fn parse_with_labels(spec: &str, label_keys: &[String]) -> Result<CsvLayout> {
         let usage = "name the columns in order, as in timestamp,tag,count \
                      (timestamp|ts|time|created_at, tag|ticker|hashtag, count|value|n; \
                      other names are ignored columns)";
@@ -597,9 +616,23 @@ impl CsvLayout {
         let mut tag = None;
         let mut count = None;
         let mut columns = 0;
+        let mut labels: Vec<(String, usize)> = Vec::new();
         for (i, raw) in clean(spec).split(',').enumerate() {
             columns = i + 1;
             let name = raw.trim().to_ascii_lowercase();
+            let label = name
+                .strip_prefix("label:")
+                .or_else(|| label_keys.contains(&name).then_some(name.as_str()));
+            if let Some(key) = label {
+                if labels.iter().any(|(k, _)| k == key) {
+                    return Err(parse_error(format!(
+                        "{} names the label {key:?} twice",
+                        show(spec)
+                    )));
+                }
+                labels.push((key.to_string(), i));
+                continue;
+            }
             let slot = match name.as_str() {
                 "" => {
                     return Err(parse_error(format!(
@@ -627,12 +660,18 @@ impl CsvLayout {
                 tag,
                 count,
                 columns,
+                labels,
             }),
             _ => Err(parse_error(format!(
                 "{} needs a timestamp and a tag column; {usage}",
                 show(spec)
             ))),
         }
+    }
+
+    /// The label keys of the label columns, in column order.
+    pub fn label_keys(&self) -> Vec<&str> {
+        self.labels.iter().map(|(k, _)| k.as_str()).collect()
     }
 
     /// The fewest fields a line may have: up to the timestamp and tag columns
@@ -796,8 +835,21 @@ pub fn parse_csv_line(line: &str, layout: &CsvLayout) -> Result<Event> {
         Some(f) if !f.trim().is_empty() => parse_count(f)?,
         _ => 1,
     };
+    let labels = layout
+        .labels
+        .iter()
+        .map(|(k, c)| {
+            let v = fields.get(*c).map_or("", |f| f.trim());
+            (k.clone(), v.to_string())
+        })
+        .collect();
     let tag = std::mem::take(&mut fields[layout.tag]);
-    Ok(Event { ts, tag, count })
+    Ok(Event {
+        ts,
+        tag,
+        count,
+        labels,
+    })
 }
 
 /// True when `line` is a header naming the columns rather than an event: its
@@ -836,6 +888,7 @@ struct NdjsonFields<'a> {
     ts: Option<&'a RawValue>,
     tag: Option<&'a RawValue>,
     count: Option<&'a RawValue>,
+    labels: Option<&'a RawValue>,
     /// The first role given more than once, reported after the object is read.
     repeated: Option<&'static str>,
 }
@@ -862,6 +915,7 @@ impl<'de> Deserialize<'de> for NdjsonFields<'de> {
                         }
                         "tag" | "hashtag" => (&mut out.tag, "tag (tag, hashtag)"),
                         "count" | "value" | "n" => (&mut out.count, "count (count, value, n)"),
+                        "labels" => (&mut out.labels, "labels"),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                             continue;
@@ -1019,7 +1073,41 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
             )))
         }
     };
-    Ok(Event { ts, tag, count })
+    let labels = match fields.labels {
+        None => Vec::new(),
+        Some(raw) if raw.get().starts_with('{') => {
+            let map: Vec<(String, serde_json::Value)> =
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+                    .map_err(json_error)?
+                    .into_iter()
+                    .collect();
+            let mut out = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) => out.push((k, s)),
+                    serde_json::Value::Null => out.push((k, String::new())),
+                    _ => {
+                        return Err(parse_error(format!(
+                            "the label {k:?} is not a string; label values are strings"
+                        )))
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(parse_error(
+                "\"labels\" must be an object of strings, as in {\"platform\": \"instagram\"}"
+                    .to_string(),
+            ))
+        }
+    };
+    Ok(Event {
+        ts,
+        tag,
+        count,
+        labels,
+    })
 }
 
 // ---------------------------------------------------------------------------

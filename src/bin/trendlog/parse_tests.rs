@@ -369,7 +369,8 @@ fn csv_lines() {
         Event {
             ts: T0,
             tag: "#MeToo".into(),
-            count: 3
+            count: 3,
+            labels: vec![],
         }
     );
     assert_eq!(parse_csv_line("1508167800,metoo", &l).unwrap().count, 1);
@@ -411,7 +412,8 @@ fn csv_lines() {
         Event {
             ts: 1_424_986_973,
             tag: "AAPL".into(),
-            count: 104
+            count: 104,
+            labels: vec![],
         }
     );
     let m = parse_msg(parse_csv_line("AAPL", &nab));
@@ -469,7 +471,8 @@ fn ndjson_lines() {
         Event {
             ts: T0,
             tag: "#MeToo".into(),
-            count: 3
+            count: 3,
+            labels: vec![],
         }
     );
     assert_eq!(p(r#"{"tag":"a","ts":1508167800}"#).count, 1);
@@ -832,7 +835,7 @@ proptest! {
             json_string(&tag, ascii_only)
         );
         let e = parse_ndjson_line(&line).unwrap();
-        prop_assert_eq!(e, Event { ts: T0, tag, count });
+        prop_assert_eq!(e, Event { ts: T0, tag, count, labels: vec![] });
     }
 
     #[test]

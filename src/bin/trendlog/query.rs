@@ -14,6 +14,8 @@ to the store's now (now, -24h, now-90m). --from defaults to the earliest time he
 store's now plus one minute; both are aligned outwards to the step.
 
 JSON: {\"tag\":\"metoo\",\"from\":F,\"to\":T,\"step\":3600,\"total\":N,\"points\":[[t,count],...]}
+On a labelled store, --where KEY=VALUE keeps only matching series; --by KEY adds
+\"by\":KEY,\"groups\":[{\"value\":V,\"total\":N,\"points\":[...]},...] (one series per value).
 
 Example:
   trendlog query '#MeToo' --step 1h --from -24h")]
@@ -29,6 +31,8 @@ pub struct Args {
     /// Bucket width: 1m, 1h or 1d.
     #[arg(long, default_value = "1m", value_parser = out::parse_step)]
     pub step: Step,
+    #[command(flatten)]
+    pub select: crate::labels::Select,
 }
 
 /// The range and step used, and why, when `--from` or `--to` was left out.
@@ -55,20 +59,37 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), a.step)?;
-    let s = snap.series(&a.tag, TimeRange::new(from, to)?, a.step)?;
+    let filter = a.select.filter(&snap)?;
+    let range = TimeRange::new(from, to)?;
+    let s = snap.series_where(&a.tag, range, a.step, &filter)?;
+    let groups = match &a.select.by {
+        Some(by) => snap.series_by(&a.tag, range, a.step, &filter, by)?,
+        None => Vec::new(),
+    };
     if a.from.is_none() || a.to.is_none() {
         out::say_used("query", &used(&snap, &a, from, to));
     }
     if g.json {
-        let points: Vec<_> = s.points.iter().map(|&(t, c)| json!([t, c])).collect();
-        out::print_json(&json!({
+        let pts = |s: &trendlog::Series| -> Vec<_> {
+            s.points.iter().map(|&(t, c)| json!([t, c])).collect()
+        };
+        let mut doc = json!({
             "tag": s.tag,
             "from": s.from,
             "to": s.to,
             "step": a.step.seconds(),
             "total": s.total,
-            "points": points,
-        }));
+            "points": pts(&s),
+        });
+        if let Some(by) = &a.select.by {
+            let g: Vec<_> = groups
+                .iter()
+                .map(|(v, gs)| json!({"value": v, "total": gs.total, "points": pts(gs)}))
+                .collect();
+            doc["by"] = json!(by);
+            doc["groups"] = json!(g);
+        }
+        out::print_json(&doc);
         return Ok(());
     }
     let counts: Vec<u64> = s.points.iter().map(|p| p.1).collect();
@@ -81,6 +102,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::thousands(s.total)
     );
     println!("{}", out::sparkline(&counts, 120));
+    if let Some(by) = &a.select.by {
+        let mut t = Table::new(&[
+            (by.as_str(), Align::Left),
+            ("total", Align::Right),
+            ("", Align::Left),
+        ]);
+        for (v, gs) in &groups {
+            let c: Vec<u64> = gs.points.iter().map(|p| p.1).collect();
+            t.row(vec![
+                crate::labels::show_value(v).to_string(),
+                out::thousands(gs.total),
+                out::sparkline(&c, 60),
+            ]);
+        }
+        print!("{}", t.render());
+        return Ok(());
+    }
     let max = counts.iter().copied().max().unwrap_or(0);
     let mut t = Table::new(&[
         ("time", Align::Left),

@@ -15,6 +15,8 @@ retention), a default --from is aligned down to a whole hour; an explicit edge i
 hour is refused. Whenever a default was used, the range is stated on stderr.
 
 JSON: [{\"tag\":\"...\",\"count\":N},...]
+On a labelled store, --where KEY=VALUE ranks only matching series (\"top on Instagram\"); --by KEY
+ranks within each value of KEY, and each row gains \"by\":{\"key\":K,\"value\":V}.
 
 Example:
   trendlog top -k 20 --from -24h")]
@@ -28,6 +30,8 @@ pub struct Args {
     /// How many tags.
     #[arg(short, default_value_t = 10)]
     pub k: usize,
+    #[command(flatten)]
+    pub select: crate::labels::Select,
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
@@ -48,7 +52,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let (f, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
     let from = from.unwrap_or(f);
     let range = TimeRange::new(from, to)?;
-    let rows = snap.top(range, a.k)?;
+    let filter = a.select.filter(&snap)?;
+    let groups = match a.select.groups(&snap)? {
+        Some(g) => g.into_iter().map(|(v, f)| (Some(v), f)).collect(),
+        None => vec![(None, filter)],
+    };
+    let mut rows = Vec::new();
+    for (value, f) in &groups {
+        for r in snap.top_where(range, a.k, f)? {
+            rows.push((value.clone(), f, r));
+        }
+    }
     if a.from.is_none() || a.to.is_none() {
         let mut text = format!("{} → {}", out::when(from), out::when(to));
         if a.from.is_none() {
@@ -65,31 +79,50 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     if g.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| json!({"tag": r.tag, "count": r.count}))
+            .map(|(value, _, r)| {
+                let mut row = json!({"tag": r.tag, "count": r.count});
+                if let (Some(by), Some(v)) = (&a.select.by, value) {
+                    row["by"] = json!({"key": by, "value": v});
+                }
+                row
+            })
             .collect();
         out::print_json(&json!(v));
         return Ok(());
     }
     println!("top {} tags  {} → {}", a.k, out::when(from), out::when(to));
-    let mut t = Table::new(&[
+    let by = a.select.by.as_deref().unwrap_or("");
+    let mut cols = vec![
         ("rank", Align::Right),
         ("tag", Align::Left),
         ("count", Align::Right),
         ("trend (1h buckets)", Align::Left),
-    ]);
+    ];
+    if a.select.by.is_some() {
+        cols.insert(0, (by, Align::Left));
+    }
+    let mut t = Table::new(&cols);
     let hour = Step::Hour.seconds();
     let hr = TimeRange::new(from - from.rem_euclid(hour), (to + hour - 1) / hour * hour)?;
-    for (i, r) in rows.iter().enumerate() {
+    let mut rank = 0;
+    let mut last: Option<&Option<String>> = None;
+    for (value, f, r) in &rows {
+        rank = if last == Some(value) { rank + 1 } else { 1 };
+        last = Some(value);
         let spark = snap
-            .series(&r.tag, hr, Step::Hour)
+            .series_where(&r.tag, hr, Step::Hour, f)
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
-        t.row(vec![
-            (i + 1).to_string(),
+        let mut cells = vec![
+            rank.to_string(),
             r.tag.clone(),
             out::thousands(r.count),
             spark,
-        ]);
+        ];
+        if let Some(v) = value {
+            cells.insert(0, crate::labels::show_value(v).to_string());
+        }
+        t.row(cells);
     }
     print!("{}", t.render());
     if rows.is_empty() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::parse::parse_duration;
 use serde_json::json;
 use trendlog::time::{Step, TimeRange};
-use trendlog::TrendQuery;
+use trendlog::{TrendQuery, TrendRow};
 
 use crate::out::{self, Align, CmdResult, Table};
 use crate::Global;
@@ -19,6 +19,8 @@ least --min-count recent events are ranked; ties by recent count, then tag. With
 time and windows used are stated on stderr.
 
 JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
+On a labelled store, --where KEY=VALUE ranks only matching series (\"trending in Chicago\");
+--by KEY ranks within each value of KEY, and each row gains \"by\":{\"key\":K,\"value\":V}.
 G is a number. With --prior 0 and an empty baseline the growth is infinite, which JSON cannot
 hold: it is printed as null (and as ∞ in the table).
 
@@ -46,6 +48,8 @@ pub struct Args {
     /// Rank by growth (the default) or by burst score (see `trendlog bursts --help`).
     #[arg(long, value_enum, default_value_t = crate::bursts::Rank::Growth)]
     pub rank: crate::bursts::Rank,
+    #[command(flatten)]
+    pub select: crate::labels::Select,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -77,8 +81,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         min_count: a.min_count,
         prior: a.prior,
     };
+    let filter = a.select.filter(&snap)?;
     let mut resolution = "1m";
-    let rows = match snap.trending(&q) {
+    let first = match snap.trending_where(&q, &filter) {
         // No --at, and the baseline reaches back into hours held only as
         // hourly buckets (a short minute retention): ask at the last whole
         // hour instead, where every window edge is an hour boundary.
@@ -86,9 +91,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             let end = snap.now_end().unwrap_or(0);
             q.at = Some(end - end.rem_euclid(3600));
             resolution = "1h (the baseline reaches hours held only as hourly buckets)";
-            snap.trending(&q)?
+            snap.trending_where(&q, &filter)?
         }
         r => r?,
+    };
+    let rows: Vec<(Option<String>, TrendRow)> = match a.select.groups(&snap)? {
+        None => first.into_iter().map(|r| (None, r)).collect(),
+        Some(groups) => {
+            let mut rows = Vec::new();
+            for (v, f) in groups {
+                rows.extend(
+                    snap.trending_where(&q, &f)?
+                        .into_iter()
+                        .map(|r| (Some(v.clone()), r)),
+                );
+            }
+            rows
+        }
     };
     let at = q.at.or(at);
     if a.at.is_none() {
@@ -111,9 +130,13 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     if g.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| {
-                json!({"tag": r.tag, "recent": r.recent, "baseline": r.baseline,
-                       "growth": out::growth_json(r.growth)})
+            .map(|(value, r)| {
+                let mut row = json!({"tag": r.tag, "recent": r.recent, "baseline": r.baseline,
+                       "growth": out::growth_json(r.growth)});
+                if let (Some(by), Some(v)) = (&a.select.by, value) {
+                    row["by"] = json!({"key": by, "value": v});
+                }
+                row
             })
             .collect();
         out::print_json(&json!(v));
@@ -133,14 +156,19 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::when((at - w - b).max(0)),
         out::when((at - w).max(0)),
     );
-    let mut t = Table::new(&[
+    let by = a.select.by.as_deref().unwrap_or("");
+    let mut cols = vec![
         ("rank", Align::Right),
         ("tag", Align::Left),
         ("recent", Align::Right),
         ("baseline", Align::Right),
         ("growth", Align::Right),
         ("series", Align::Left),
-    ]);
+    ];
+    if a.select.by.is_some() {
+        cols.insert(0, (by, Align::Left));
+    }
+    let mut t = Table::new(&cols);
     // A sparkline over baseline + window at a step that gives a readable line.
     let span = w + b;
     let step = if span <= 6 * 3600 {
@@ -151,19 +179,31 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let s = step.seconds();
     let lo = ((at - span).max(0)).div_euclid(s) * s;
     let hi = (at + s - 1).div_euclid(s) * s;
-    for (i, r) in rows.iter().enumerate() {
+    let mut rank = 0;
+    let mut last: Option<&Option<String>> = None;
+    for (value, r) in &rows {
+        rank = if last == Some(value) { rank + 1 } else { 1 };
+        last = Some(value);
+        let mut f = filter.clone();
+        if let (Some(v), Some(by)) = (value, &a.select.by) {
+            f = f.and(by, v)?;
+        }
         let spark = TimeRange::new(lo, hi)
-            .and_then(|range| snap.series(&r.tag, range, step))
+            .and_then(|range| snap.series_where(&r.tag, range, step, &f))
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
-        t.row(vec![
-            (i + 1).to_string(),
+        let mut cells = vec![
+            rank.to_string(),
             r.tag.clone(),
             out::thousands(r.recent),
             out::thousands(r.baseline),
             format!("×{}", out::thousands_f(r.growth, 1)),
             spark,
-        ]);
+        ];
+        if let Some(v) = value {
+            cells.insert(0, crate::labels::show_value(v).to_string());
+        }
+        t.row(cells);
     }
     print!("{}", t.render());
     if rows.is_empty() {

@@ -265,13 +265,13 @@ fn header_lies_are_caught() {
         let d = reseal_header(b.clone(), edit);
         assert!(detected(&d), "{what}");
     }
-    let v2 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 3));
+    let v4 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 4));
     assert_eq!(
-        SegmentView::open(&v2).unwrap_err().kind,
+        SegmentView::open(&v4).unwrap_err().kind,
         CorruptionKind::UnsupportedVersion {
-            found: 3,
+            found: 4,
             min: 1,
-            max: 2
+            max: 3
         }
     );
 }

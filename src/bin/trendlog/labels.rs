@@ -1,0 +1,65 @@
+//! What the read commands share for labelled stores: `--where KEY=VALUE`
+//! filters and `--by KEY` group-by, checked against the store's label keys so
+//! a typo exits 2 with the known keys listed.
+
+use trendlog::labels::Filter;
+use trendlog::Snapshot;
+
+use crate::out::Fail;
+
+/// `--where` and `--by`, flattened into a command's arguments.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Select {
+    /// Only series with this label value (KEY=VALUE; repeat to require several).
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub conds: Vec<String>,
+    /// One result per value of this label key.
+    #[arg(long, value_name = "KEY")]
+    pub by: Option<String>,
+}
+
+impl Select {
+    /// The filter, its keys checked against the store's (exit 2 otherwise).
+    pub fn filter(&self, snap: &Snapshot) -> Result<Filter, Fail> {
+        let f = Filter::parse(&self.conds).map_err(|e| Fail::usage(format!("--where: {e}")))?;
+        f.resolve(snap.label_keys())
+            .map_err(|e| Fail::usage(format!("--where: {e}")))?;
+        if let Some(by) = &self.by {
+            snap.label_keys()
+                .position(by)
+                .map_err(|e| Fail::usage(format!("--by: {e}")))?;
+        }
+        Ok(f)
+    }
+
+    /// The values of the `--by` key (most series first), each with the
+    /// filter narrowed to it; `None` without `--by`.
+    pub fn groups(&self, snap: &Snapshot) -> Result<Option<Vec<(String, Filter)>>, Fail> {
+        let base = self.filter(snap)?;
+        let Some(by) = &self.by else {
+            return Ok(None);
+        };
+        let values = snap.label_values()?;
+        let Some((_, vals)) = values.into_iter().find(|(k, _)| k == by) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut out = Vec::new();
+        for (v, _) in vals {
+            let f = base
+                .clone()
+                .and(by, &v)
+                .map_err(|e| Fail::usage(format!("--by: {e}")))?;
+            out.push((v, f));
+        }
+        Ok(Some(out))
+    }
+}
+
+/// How a label value is shown: the empty value is "(unknown)".
+pub fn show_value(v: &str) -> &str {
+    if v.is_empty() {
+        "(unknown)"
+    } else {
+        v
+    }
+}

@@ -1,0 +1,559 @@
+//! Queries over labelled stores ([`crate::labels`]): totals and series of a
+//! tag within a [`Filter`], one series per value of a key (group-by), the
+//! spread of a tag over a key ([`Snapshot::spread`]), and the catalog that
+//! maps series ids to their tag and values.
+//!
+//! The catalog decodes each dictionary entry of a labelled store once (ids
+//! are dense and append-only, so it only ever extends) and is shared by every
+//! snapshot of a store. An unlabelled store never builds one: its queries take
+//! the same paths as before labels existed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::{query_error, Snapshot};
+use crate::dict::Dict;
+use crate::error::Result;
+use crate::labels::{split_series_key, Filter, LabelKeys};
+use crate::time::{Step, TimeRange};
+
+/// Id → (tag, values) for a labelled store, extended as the dictionary grows.
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    /// Ids decoded so far.
+    covered: u32,
+    /// Per id: its tag's index in `tags` (`u32::MAX`: not a series key).
+    tag_of: Vec<u32>,
+    /// Per id, `nkeys` value indexes (one per key, into `values[key]`).
+    value_of: Vec<u32>,
+    /// Distinct tags, first-seen order.
+    tags: Vec<Arc<str>>,
+    tag_ix: HashMap<Arc<str>, u32>,
+    /// Per tag, its series ids in id order.
+    ids_of_tag: Vec<Vec<u32>>,
+    /// Per key, distinct values in first-seen order.
+    values: Vec<Vec<Arc<str>>>,
+    value_ix: Vec<HashMap<Arc<str>, u32>>,
+}
+
+const NOT_SERIES: u32 = u32::MAX;
+
+impl Catalog {
+    /// Decodes the ids the dictionary gained since the last call.
+    fn refresh(&mut self, dict: &Dict, nkeys: usize) -> Result<()> {
+        if self.values.len() != nkeys {
+            self.values = vec![Vec::new(); nkeys];
+            self.value_ix = vec![HashMap::new(); nkeys];
+        }
+        let n = dict.len() as u32;
+        for id in self.covered..n {
+            let name = dict.name(id)?.unwrap_or("");
+            let (tag, vals) = split_series_key(name);
+            let vals: Vec<&str> = vals.collect();
+            if vals.len() != nkeys || nkeys == 0 {
+                self.tag_of.push(NOT_SERIES);
+                self.value_of.extend(std::iter::repeat_n(0, nkeys));
+                continue;
+            }
+            let t = match self.tag_ix.get(tag) {
+                Some(&t) => t,
+                None => {
+                    let t = self.tags.len() as u32;
+                    let a: Arc<str> = Arc::from(tag);
+                    self.tags.push(a.clone());
+                    self.tag_ix.insert(a, t);
+                    self.ids_of_tag.push(Vec::new());
+                    t
+                }
+            };
+            self.tag_of.push(t);
+            self.ids_of_tag[t as usize].push(id);
+            for (k, v) in vals.into_iter().enumerate() {
+                let vi = match self.value_ix[k].get(v) {
+                    Some(&vi) => vi,
+                    None => {
+                        let vi = self.values[k].len() as u32;
+                        let a: Arc<str> = Arc::from(v);
+                        self.values[k].push(a.clone());
+                        self.value_ix[k].insert(a, vi);
+                        vi
+                    }
+                };
+                self.value_of.push(vi);
+            }
+        }
+        self.covered = n;
+        Ok(())
+    }
+
+    fn value(&self, id: u32, key: usize, nkeys: usize) -> u32 {
+        self.value_of[id as usize * nkeys + key]
+    }
+}
+
+/// A filter resolved against a catalog: `(key, value index)` pairs, or
+/// `None` when some value was never seen (nothing matches).
+type Resolved = Option<Vec<(usize, u32)>>;
+
+/// The id → tag fold of a labelled ranking: per id, the index of its tag's
+/// row, or `u32::MAX` when the id is filtered out; and the rows' tags, `None`
+/// for a tag none of whose series match (it is not ranked at all).
+pub(crate) struct TagFold {
+    pub(crate) row_of: Vec<u32>,
+    pub(crate) names: Vec<Option<Arc<str>>>,
+}
+
+/// One label key and its values, each with how many series carry it.
+pub type LabelValues = (String, Vec<(String, u64)>);
+
+/// A spread query: how a tag's recent activity spreads over the values of
+/// one label key. `Default` gives `by` = "" (set it), no filter, `at` = the
+/// store's now rounded up to the step, a 1h window over a 24h baseline, hourly
+/// steps over the last 24 hours, min_count 10, threshold 2, prior 1/60.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpreadQuery {
+    /// The label key to spread over (`region`).
+    pub by: String,
+    /// Only series matching this filter count.
+    pub filter: Filter,
+    /// End of the evaluation, unix seconds, aligned to `step`; `None`: the
+    /// store's now, rounded up to the step.
+    pub at: Option<i64>,
+    /// The recent window (a whole number of steps).
+    pub window: Duration,
+    /// The baseline just before the window (a whole number of steps).
+    pub baseline: Duration,
+    /// How far back the timeline goes from `at` (a whole number of steps).
+    pub span: Duration,
+    /// The timeline's step.
+    pub step: Step,
+    /// Least recent events for a value to count as trending.
+    pub min_count: u64,
+    /// Least growth for a value to count as trending.
+    pub threshold: f64,
+    /// The growth formula's prior, events per minute (as in trending).
+    pub prior: f64,
+}
+
+impl Default for SpreadQuery {
+    fn default() -> SpreadQuery {
+        SpreadQuery {
+            by: String::new(),
+            filter: Filter::default(),
+            at: None,
+            window: Duration::from_secs(3600),
+            baseline: Duration::from_secs(24 * 3600),
+            span: Duration::from_secs(24 * 3600),
+            step: Step::Hour,
+            min_count: 10,
+            threshold: 2.0,
+            prior: 1.0 / 60.0,
+        }
+    }
+}
+
+/// One value's row of a [`Spread`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpreadRow {
+    /// The label value (`""`: unknown).
+    pub value: String,
+    /// The tag's events with this value in the recent window.
+    pub recent: u64,
+    /// Its events in the baseline window.
+    pub baseline: u64,
+    /// `(rate(recent) + p) / (rate(baseline) + p)` (finite when `p > 0`; with
+    /// `p = 0` and an empty baseline, `f64::MAX` stands for infinity).
+    pub growth: f64,
+    /// Whether it counts as trending: `recent >= min_count` and
+    /// `growth >= threshold`.
+    pub trending: bool,
+}
+
+/// One step of a [`Spread`]'s timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpreadPoint {
+    /// Start of the step, unix seconds.
+    pub time: i64,
+    /// Values in which the tag had events during the step.
+    pub present: u32,
+    /// Values in which the tag was trending at the end of the step (its
+    /// window ending there against the baseline before it).
+    pub trending: u32,
+}
+
+/// The answer of [`Snapshot::spread`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spread {
+    /// The tag.
+    pub tag: String,
+    /// The label key.
+    pub by: String,
+    /// End of the evaluation, unix seconds.
+    pub at: i64,
+    /// One row per value the tag has events in, within the window, the
+    /// baseline or the timeline: trending first, then by recent events,
+    /// then by value.
+    pub rows: Vec<SpreadRow>,
+    /// One point per step over `[at - span, at)`.
+    pub timeline: Vec<SpreadPoint>,
+}
+
+impl Snapshot {
+    /// The store's label keys (empty for a store without labels).
+    pub fn label_keys(&self) -> &LabelKeys {
+        &self.labels
+    }
+
+    /// Runs `f` with the catalog brought up to date.
+    fn with_catalog<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        let mut c = self.catalog.lock();
+        c.refresh(&self.dict().read(), self.labels.len())?;
+        f(&c)
+    }
+
+    fn resolve(&self, c: &Catalog, filter: &Filter) -> Result<Resolved> {
+        let pairs = filter.resolve(&self.labels)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| c.value_ix[k].get(v).map(|&vi| (k, vi)))
+            .collect())
+    }
+
+    /// The ids of `tag`'s series that match `filter`. On a store without
+    /// labels: the tag's one id, and any filter is an unknown key.
+    pub(crate) fn select_ids(&self, tag: &str, filter: &Filter) -> Result<Vec<u32>> {
+        if self.labels.is_empty() {
+            filter.resolve(&self.labels)?;
+            return Ok(self.tag_id(tag)?.into_iter().collect());
+        }
+        let norm = crate::tag::normalize(tag)?;
+        self.with_catalog(|c| {
+            let Some(pairs) = self.resolve(c, filter)? else {
+                return Ok(Vec::new());
+            };
+            let Some(&t) = c.tag_ix.get(&*norm) else {
+                return Ok(Vec::new());
+            };
+            let n = self.labels.len();
+            Ok(c.ids_of_tag[t as usize]
+                .iter()
+                .copied()
+                .filter(|&id| pairs.iter().all(|&(k, v)| c.value(id, k, n) == v))
+                .collect())
+        })
+    }
+
+    /// The fold of ids into tags for a ranking within `filter`, or `None` on
+    /// a store without labels (ids are tags).
+    pub(crate) fn tag_fold(&self, filter: &Filter) -> Result<Option<TagFold>> {
+        if self.labels.is_empty() {
+            filter.resolve(&self.labels)?;
+            return Ok(None);
+        }
+        self.with_catalog(|c| {
+            let n = self.labels.len();
+            let pairs = self.resolve(c, filter)?;
+            let row_of: Vec<u32> = c
+                .tag_of
+                .iter()
+                .enumerate()
+                .map(|(id, &t)| match &pairs {
+                    Some(p) if t != NOT_SERIES => {
+                        if p.iter().all(|&(k, v)| c.value(id as u32, k, n) == v) {
+                            t
+                        } else {
+                            NOT_SERIES
+                        }
+                    }
+                    _ => NOT_SERIES,
+                })
+                .collect();
+            let mut names: Vec<Option<Arc<str>>> = vec![None; c.tags.len()];
+            for &t in &row_of {
+                if let Some(slot) = names.get_mut(t as usize) {
+                    *slot = Some(c.tags[t as usize].clone());
+                }
+            }
+            Ok(Some(TagFold { row_of, names }))
+        })
+    }
+
+    /// Total events of `tag` in `range` over its series matching `filter`
+    /// (summed over every label the filter leaves open).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::{Filter, LabelKeys}, time::TimeRange, Options, Store};
+    /// let keys = LabelKeys::parse("platform,region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("#MeToo", &[("platform", "twitter"), ("region", "chicago")], 60, 3).unwrap();
+    /// b.add_labelled("#MeToo", &[("platform", "instagram"), ("region", "chicago")], 60, 4).unwrap();
+    /// b.commit().unwrap();
+    /// let snap = store.snapshot();
+    /// let r = TimeRange::new(0, 3600).unwrap();
+    /// assert_eq!(snap.total("metoo", r).unwrap(), 7);
+    /// let f = Filter::parse(&["platform=instagram"]).unwrap();
+    /// assert_eq!(snap.total_where("metoo", r, &f).unwrap(), 4);
+    /// assert!(snap.total_where("metoo", r, &Filter::parse(&["plattform=x"]).unwrap()).is_err());
+    /// ```
+    pub fn total_where(&self, tag: &str, range: TimeRange, filter: &Filter) -> Result<u64> {
+        let (lo, hi) = range.minute_span();
+        self.check_resolution(lo, hi, Step::Hour)?;
+        let mut sum = 0u64;
+        for id in self.select_ids(tag, filter)? {
+            // Cannot overflow: the store's grand total fits in u64.
+            self.tag_cells(id, lo, hi, |_, c| sum += c)?;
+        }
+        Ok(sum)
+    }
+
+    /// One series of `tag` per value of the label key `by` (among its series
+    /// matching `filter`), for every value with events in `range`; sorted by
+    /// total (highest first), then value.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::{Filter, LabelKeys}, time::{Step, TimeRange}, Options, Store};
+    /// let store = Store::open(dir.path(), Options::default().label_keys(LabelKeys::parse("region").unwrap())).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("metoo", &[("region", "chicago")], 60, 3).unwrap();
+    /// b.add_labelled("metoo", &[("region", "nyc")], 3660, 5).unwrap();
+    /// b.commit().unwrap();
+    /// let by = store.snapshot().series_by("metoo", TimeRange::new(0, 7200).unwrap(), Step::Hour, &Filter::all(), "region").unwrap();
+    /// assert_eq!(by[0].0, "nyc");
+    /// assert_eq!(by[0].1.points, vec![(0, 0), (3600, 5)]);
+    /// assert_eq!(by[1].0, "chicago");
+    /// ```
+    pub fn series_by(
+        &self,
+        tag: &str,
+        range: TimeRange,
+        step: Step,
+        filter: &Filter,
+        by: &str,
+    ) -> Result<Vec<(String, super::Series)>> {
+        let key = self.labels.position(by)?;
+        let ids = self.select_ids(tag, filter)?;
+        let groups = self.with_catalog(|c| {
+            let mut groups: Vec<(Arc<str>, Vec<u32>)> = Vec::new();
+            let mut at: HashMap<u32, usize> = HashMap::new();
+            for id in ids {
+                let v = c.value(id, key, self.labels.len());
+                let g = *at.entry(v).or_insert_with(|| {
+                    groups.push((c.values[key][v as usize].clone(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].1.push(id);
+            }
+            Ok(groups)
+        })?;
+        let mut out = Vec::new();
+        for (value, ids) in groups {
+            let s = self.series_of_ids(tag, &ids, range, step)?;
+            if s.total > 0 {
+                out.push((value.to_string(), s));
+            }
+        }
+        out.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    /// Every label key with its values and how many series carry each, values
+    /// sorted by series (most first), then value. Empty without labels.
+    pub fn label_values(&self) -> Result<Vec<LabelValues>> {
+        if self.labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_catalog(|c| {
+            let n = self.labels.len();
+            let mut out = Vec::new();
+            for (k, name) in self.labels.names().iter().enumerate() {
+                let mut counts = vec![0u64; c.values[k].len()];
+                for id in 0..c.tag_of.len() {
+                    if c.tag_of[id] != NOT_SERIES {
+                        counts[c.value(id as u32, k, n) as usize] += 1;
+                    }
+                }
+                let mut vals: Vec<(String, u64)> = c.values[k]
+                    .iter()
+                    .zip(counts)
+                    .map(|(v, n)| (v.to_string(), n))
+                    .collect();
+                vals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                out.push((name.clone(), vals));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The distinct tags of a labelled store (first-seen order).
+    pub(crate) fn catalog_tags(&self) -> Result<Vec<String>> {
+        self.with_catalog(|c| Ok(c.tags.iter().map(|t| t.to_string()).collect()))
+    }
+
+    /// How `tag` spreads over the values of the key `q.by`: per value its
+    /// recent events, baseline and growth (the trending formula), and per step
+    /// of the timeline how many values it was present and trending in. This
+    /// answers "trending in several cities" directly.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::LabelKeys, Options, SpreadQuery, Store};
+    /// let store = Store::open(dir.path(), Options::default().label_keys(LabelKeys::parse("region").unwrap())).unwrap();
+    /// let t0 = 1_508_112_000;
+    /// let mut b = store.batch();
+    /// // Steady in la all day; new in nyc an hour ago and in chicago now.
+    /// for (h, region) in [(0, "la"), (22, "nyc"), (23, "chicago")] {
+    ///     for hour in h..24 {
+    ///         b.add_labelled("metoo", &[("region", region)], t0 + hour * 3600, 50).unwrap();
+    ///     }
+    /// }
+    /// b.commit().unwrap();
+    /// let s = store.snapshot().spread("metoo", &SpreadQuery { by: "region".into(), ..Default::default() }).unwrap();
+    /// assert_eq!(s.rows.len(), 3);
+    /// assert_eq!(s.timeline.last().unwrap().present, 3);
+    /// assert_eq!(s.timeline.last().unwrap().trending, 2); // nyc and chicago, not la
+    /// assert!(s.rows.iter().any(|r| r.value == "la" && !r.trending));
+    /// ```
+    pub fn spread(&self, tag: &str, q: &SpreadQuery) -> Result<Spread> {
+        super::growth::check_prior(q.prior)?;
+        if !q.threshold.is_finite() || q.threshold < 0.0 {
+            return Err(query_error(format!(
+                "the spread threshold must be a finite number >= 0 (got {})",
+                q.threshold
+            )));
+        }
+        let key = self.labels.position(&q.by)?;
+        let step_s = q.step.seconds();
+        let steps = |d: Duration, what: &str| -> Result<usize> {
+            let s = d.as_secs() as i64;
+            if d.subsec_nanos() != 0 || s <= 0 || s % step_s != 0 {
+                return Err(query_error(format!(
+                    "the spread {what} must be a positive whole number of {} steps",
+                    q.step
+                )));
+            }
+            usize::try_from(s / step_s)
+                .ok()
+                .filter(|&n| n as u64 <= super::MAX_SERIES_POINTS)
+                .ok_or_else(|| query_error(format!("the spread {what} is too long")))
+        };
+        let (w, b, span) = (
+            steps(q.window, "window")?,
+            steps(q.baseline, "baseline")?,
+            steps(q.span, "span")?,
+        );
+        let norm = crate::tag::normalize(tag)?.into_owned();
+        let at = match q.at {
+            Some(at) if at % step_s != 0 => {
+                return Err(query_error(format!(
+                    "the spread's end must fall on a {} boundary",
+                    q.step
+                )))
+            }
+            Some(at) => at,
+            None => match self.now_end() {
+                Some(e) => (e + step_s - 1) / step_s * step_s,
+                None => {
+                    return Ok(Spread {
+                        tag: norm,
+                        by: q.by.clone(),
+                        at: 0,
+                        rows: Vec::new(),
+                        timeline: Vec::new(),
+                    })
+                }
+            },
+        };
+        // Buckets [first, at): the span's timeline, each point needing the
+        // window and baseline before its end.
+        let lead = span + w + b;
+        let first = (at - lead as i64 * step_s).max(0);
+        let first = first - first % step_s;
+        let n = ((at - first) / step_s) as usize;
+        let range = TimeRange::new(first, at)?;
+        let ids = self.select_ids(&norm, &q.filter)?;
+        let mut by_value: HashMap<u32, Vec<u32>> = HashMap::new();
+        let names = self.with_catalog(|c| {
+            for &id in &ids {
+                by_value
+                    .entry(c.value(id, key, self.labels.len()))
+                    .or_default()
+                    .push(id);
+            }
+            Ok(c.values[key].clone())
+        })?;
+        let (wmin, bmin) = (
+            (w as i64 * step_s / 60) as u32,
+            (b as i64 * step_s / 60) as u32,
+        );
+        let trending_at = |pre: &[u64], end: usize| -> (u64, u64, f64, bool) {
+            let sum = |a: usize, z: usize| pre[z] - pre[a];
+            let r_lo = end.saturating_sub(w);
+            let b_lo = r_lo.saturating_sub(b);
+            let (r, base) = (sum(r_lo, end), sum(b_lo, r_lo));
+            let g = super::growth::growth_of(r, wmin, base, bmin, q.prior).unwrap_or(0.0);
+            let g = if g.is_infinite() { f64::MAX } else { g };
+            (r, base, g, r >= q.min_count && r > 0 && g >= q.threshold)
+        };
+        let mut rows = Vec::new();
+        let mut present = vec![0u32; span];
+        let mut trending = vec![0u32; span];
+        let t0 = n - span.min(n);
+        for (v, ids) in by_value {
+            let s = self.series_of_ids(&norm, &ids, range, q.step)?;
+            let mut pre = Vec::with_capacity(n + 1);
+            pre.push(0u64);
+            for &(_, c) in &s.points {
+                pre.push(pre.last().copied().unwrap_or(0) + c);
+            }
+            if s.total == 0 {
+                continue;
+            }
+            for i in 0..span.min(n) {
+                let bucket = t0 + i;
+                present[i] += u32::from(s.points[bucket].1 > 0);
+                trending[i] += u32::from(trending_at(&pre, bucket + 1).3);
+            }
+            let (recent, baseline, growth, is_trending) = trending_at(&pre, n);
+            let from_timeline = pre[n] - pre[t0];
+            if recent == 0 && baseline == 0 && from_timeline == 0 {
+                continue;
+            }
+            rows.push(SpreadRow {
+                value: names[v as usize].to_string(),
+                recent,
+                baseline,
+                growth,
+                trending: is_trending,
+            });
+        }
+        rows.sort_by(|a, b| {
+            b.trending
+                .cmp(&a.trending)
+                .then(b.recent.cmp(&a.recent))
+                .then_with(|| a.value.cmp(&b.value))
+        });
+        let timeline = (0..span.min(n))
+            .map(|i| SpreadPoint {
+                time: first + (t0 + i) as i64 * step_s,
+                present: present[i],
+                trending: trending[i],
+            })
+            .collect();
+        Ok(Spread {
+            tag: norm,
+            by: q.by.clone(),
+            at,
+            rows,
+            timeline,
+        })
+    }
+}
+
+/// The catalog handle a store shares with its snapshots.
+pub(crate) type SharedCatalog = Arc<Mutex<Catalog>>;

@@ -1,0 +1,203 @@
+//! Labels through the binary (issue 14): `ingest --labels` declares a new
+//! store's keys and reads label columns; `query`, `top` and `trending` take
+//! `--where` and `--by`; `spread` answers "trending in several cities";
+//! `export | ingest` round-trips a labelled store in CSV and NDJSON; `inspect`
+//! lists the keys and values; bad keys exit 2 naming the known keys.
+
+mod cli_support;
+use cli_support::*;
+
+/// 2017-10-16T00:00:00Z.
+const T0: i64 = 1_508_112_000;
+
+/// Two days: background chatter everywhere, and #MeToo starting on twitter
+/// in la at hour 40, reaching a new region every hour after.
+fn input() -> String {
+    let regions = ["la", "nyc", "chicago", "boston"];
+    let mut s = String::from("timestamp,tag,count,platform,region\n");
+    let mut rows = Vec::new();
+    for m in (0..48 * 60).step_by(5) {
+        let r = regions[(m / 5) % 4];
+        let p = if m % 2 == 0 { "twitter" } else { "instagram" };
+        rows.push((T0 + m as i64 * 60, "background", 2, p, r));
+    }
+    for (i, r) in regions.iter().enumerate() {
+        for m in (40 + i) * 60..48 * 60 {
+            rows.push((T0 + m as i64 * 60, "#MeToo", 3, "twitter", r));
+        }
+    }
+    rows.sort();
+    for (t, tag, c, p, r) in rows {
+        s.push_str(&format!("{t},{tag},{c},{p},{r}\n"));
+    }
+    s
+}
+
+fn ingest(db: &std::path::Path) {
+    let o = run_stdin(
+        db,
+        &[
+            "ingest",
+            "--labels",
+            "platform,region",
+            "--columns",
+            "timestamp,tag,count,platform,region",
+        ],
+        &input(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn filters_group_by_and_spread() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    ingest(&db);
+    let all = json(&run(&db, &["--json", "query", "metoo", "--step", "1h"]));
+    let la = json(&run(
+        &db,
+        &[
+            "--json",
+            "query",
+            "metoo",
+            "--step",
+            "1h",
+            "--where",
+            "region=la",
+        ],
+    ));
+    assert_eq!(all["total"], 3 * 60 * (8 + 7 + 6 + 5));
+    assert_eq!(la["total"], 3 * 60 * 8);
+    let by = json(&run(
+        &db,
+        &["--json", "query", "metoo", "--step", "1h", "--by", "region"],
+    ));
+    assert_eq!(by["by"], "region");
+    let groups = by["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4);
+    assert_eq!(groups[0]["value"], "la");
+    let sum: u64 = groups.iter().map(|g| g["total"].as_u64().unwrap()).sum();
+    assert_eq!(sum, all["total"].as_u64().unwrap());
+
+    let top = json(&run(
+        &db,
+        &["--json", "top", "--where", "platform=instagram"],
+    ));
+    assert_eq!(top.as_array().unwrap().len(), 1, "{top}");
+    assert_eq!(top[0]["tag"], "background");
+    let top_by = json(&run(&db, &["--json", "top", "-k", "1", "--by", "platform"]));
+    assert_eq!(top_by.as_array().unwrap().len(), 2, "{top_by}");
+    assert!(top_by[0]["by"]["key"] == "platform");
+
+    let tr = json(&run(
+        &db,
+        &[
+            "--json",
+            "trending",
+            "--where",
+            "region=boston",
+            "--min-count",
+            "1",
+        ],
+    ));
+    assert_eq!(tr[0]["tag"], "metoo", "{tr}");
+
+    let sp = json(&run(&db, &["--json", "spread", "metoo", "--by", "region"]));
+    let rows = sp["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{sp}");
+    let tl = sp["timeline"].as_array().unwrap();
+    let present: Vec<u64> = tl.iter().map(|p| p["present"].as_u64().unwrap()).collect();
+    // One more region each hour from hour 40 (the last 8 steps of 24).
+    assert_eq!(&present[16..], &[1, 2, 3, 4, 4, 4, 4, 4], "{sp}");
+    assert_eq!(present[..16].iter().sum::<u64>(), 0);
+    let o = run(&db, &["spread", "metoo", "--by", "region"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("trending in"), "{}", stdout(&o));
+
+    let ins = json(&run(&db, &["--json", "inspect"]));
+    assert_eq!(ins["label_keys"], serde_json::json!(["platform", "region"]));
+    assert_eq!(ins["tags"], 2);
+    assert_eq!(ins["labels"][1]["value_count"], 4);
+}
+
+#[test]
+fn bad_keys_exit_2_naming_the_known_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    ingest(&db);
+    for args in [
+        &["query", "metoo", "--where", "regoin=la"][..],
+        &["top", "--where", "regoin=la"],
+        &["trending", "--by", "regoin"],
+        &["spread", "metoo", "--by", "regoin"],
+    ] {
+        let o = run(&db, args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("platform, region"), "{}", stderr(&o));
+    }
+    // A line with an unknown label key or a bad value is rejected by line; the rest is kept.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--format", "ndjson"],
+        &format!(
+            "{{\"ts\":{T0},\"tag\":\"a\",\"labels\":{{\"regoin\":\"x\"}}}}\n\
+             {{\"ts\":{T0},\"tag\":\"a\",\"labels\":{{\"region\":\"new york\"}}}}\n\
+             {{\"ts\":{T0},\"tag\":\"a\",\"labels\":{{\"region\":\"nyc\"}}}}\n"
+        ),
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("regoin"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("new york"), "{}", stderr(&o));
+    let a = json(&run(&db, &["--json", "query", "a", "--step", "1h"]));
+    assert_eq!(a["total"], 1);
+    // --labels that differ from the store's are refused.
+    let o = run_stdin(&db, &["ingest", "--labels", "region"], "");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // A store without labels refuses --where.
+    let plain = dir.path().join("plain");
+    let o = run_stdin(&plain, &["ingest"], &format!("{T0},metoo,1\n"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&plain, &["query", "metoo", "--where", "region=la"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn export_then_ingest_round_trips_a_labelled_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    ingest(&db);
+    let csv = run(&db, &["export"]);
+    assert_eq!(code(&csv), 0, "{}", stderr(&csv));
+    let text = String::from_utf8(csv.stdout.clone()).unwrap();
+    assert!(text.starts_with("timestamp,tag,count,label:platform,label:region\n"));
+    let copy = dir.path().join("copy");
+    let o = run_bytes(
+        &copy,
+        &[
+            "ingest",
+            "--columns",
+            "timestamp,tag,count,label:platform,label:region",
+        ],
+        &csv.stdout,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(run(&copy, &["export"]).stdout, csv.stdout);
+
+    let nd = run(&db, &["export", "--format", "ndjson"]);
+    let copy2 = dir.path().join("copy2");
+    let o = run_bytes(
+        &copy2,
+        &[
+            "ingest",
+            "--format",
+            "ndjson",
+            "--labels",
+            "platform,region",
+        ],
+        &nd.stdout,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(run(&copy2, &["export"]).stdout, csv.stdout);
+    let v = run(&copy2, &["verify"]);
+    assert_eq!(code(&v), 0, "{}", stderr(&v));
+}
