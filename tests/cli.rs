@@ -394,7 +394,18 @@ fn read_commands_work_while_another_process_writes() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     for sub in [
-        "ingest", "query", "top", "trending", "compact", "inspect", "verify", "export", "demo",
+        "ingest",
+        "query",
+        "top",
+        "trending",
+        "compact",
+        "inspect",
+        "verify",
+        "export",
+        "demo",
+        "spread",
+        "bursts",
+        "retention",
     ] {
         let o = bin().args([sub, "--help"]).output().unwrap();
         assert_eq!(code(&o), 0, "{sub}");
@@ -418,6 +429,11 @@ fn demo_runs_small_and_never_wipes_a_users_store() {
     let store = v["store"].as_str().unwrap();
     assert!(store.ends_with("demo-1"), "{store}");
     assert!(Path::new(v["svg"].as_str().unwrap()).exists());
+    assert!(Path::new(v["spread_svg"].as_str().unwrap()).exists());
+    // The surge starts in one city and reaches every city of the demo.
+    let cities = v["spread"]["cities"].as_array().unwrap();
+    assert_eq!(cities[0]["region"], "los-angeles", "{cities:?}");
+    assert_eq!(cities.len(), 12, "{cities:?}");
     // A demo store of its own is rebuilt in place.
     let own = dir.path().join("own");
     json(&run(&own, &["--json", "demo", "--events", "20000"]));

@@ -7,6 +7,11 @@
 //! events with counts above 1, as a pre-aggregating collector would send
 //! them), and two smaller bursts: `alcs` (a late-night ball game) and
 //! `weinstein` (the news that set it off, in the morning).
+//!
+//! Every post carries a platform and a region (the store has label keys
+//! `platform,region`): background tags mostly post from a home platform and
+//! city, and the surge starts on twitter in los-angeles and spreads across
+//! cities and platforms over the afternoon (`demo_spread`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -78,8 +83,9 @@ fn extras(m: i64) -> [(&'static str, u64); 3] {
 }
 
 /// One generated event: tag index (background rank, or `BACKGROUND_TAGS + i`
-/// for extra tag i), unix second, count.
-type Ev = (u32, i64, u64);
+/// for extra tag i), unix second, count, platform and region (indexes into
+/// `crate::demo_spread::PLATFORMS` and `REGIONS`).
+type Ev = (u32, i64, u64, u8, u8);
 
 struct Day {
     events: Vec<Ev>,
@@ -115,19 +121,28 @@ fn generate(background: u64) -> Day {
             if *posts == 0 {
                 continue;
             }
+            if i == 0 {
+                // The surge, one event per platform and city it has reached.
+                for (k, (p, r, c)) in crate::demo_spread::split_surge(m, *posts)
+                    .into_iter()
+                    .enumerate()
+                {
+                    let ts = DAY + m * 60 + (k % 60) as i64;
+                    events.push((BACKGROUND_TAGS, ts, c, p, r));
+                }
+                surge[m as usize] += posts;
+                continue;
+            }
             let (q, r) = (posts / 12, posts % 12);
             for k in 0..12u64 {
                 let c = q + u64::from(k < r);
                 if c > 0 {
                     let ts = DAY + m * 60 + 5 * k as i64;
-                    events.push((BACKGROUND_TAGS + i as u32, ts, c));
+                    let (p, r) = crate::demo_spread::extra_labels(i, k);
+                    events.push((BACKGROUND_TAGS + i as u32, ts, c, p, r));
                 }
             }
-            if i == 0 {
-                surge[m as usize] += posts;
-            } else {
-                other[m as usize] += posts;
-            }
+            other[m as usize] += posts;
         }
     };
     for e in w {
@@ -142,7 +157,8 @@ fn generate(background: u64) -> Day {
             next_minute += 1;
         }
         other_per_min[m as usize] += 1;
-        events.push((e.tag_index, e.ts, 1));
+        let (p, r) = crate::demo_spread::background_labels(e.tag_index, events.len() as u64);
+        events.push((e.tag_index, e.ts, 1, p, r));
     }
     while next_minute < 1440 {
         emit_extras(
@@ -240,13 +256,26 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let posts: u64 = day.events.iter().map(|e| e.2).sum();
 
     // Ingest: batches of BATCH events, each committed durably (fsync) before the next.
-    let store = Store::open(&dir, Options::default())?;
+    let store = Store::open(
+        &dir,
+        Options::default().label_keys(crate::demo_spread::label_keys()),
+    )?;
+    let names: Vec<String> = day
+        .names
+        .iter()
+        .map(|n| trendlog::tag::normalize(n).map(|t| t.into_owned()))
+        .collect::<trendlog::Result<_>>()?;
     let t = Instant::now();
     let mut batches = 0;
     for chunk in day.events.chunks(BATCH) {
         let mut b = store.batch();
-        for &(tag, ts, count) in chunk {
-            b.add(&day.names[tag as usize], ts, count)?;
+        for &(tag, ts, count, p, r) in chunk {
+            let labels = [
+                crate::demo_spread::PLATFORMS[usize::from(p)],
+                crate::demo_spread::REGIONS[usize::from(r)],
+            ];
+            let minute = trendlog::time::Minute::from_unix(ts)?;
+            b.add_normalized_labelled(&names[tag as usize], &labels, minute, count)?;
         }
         b.commit()?;
         batches += 1;
@@ -364,6 +393,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     say("");
 
+    let (spread_json, spread_svg) = crate::demo_spread::report(&snap, SURGE, DAY, quiet)?;
+
     // What trending said each hour.
     say("What `trending` said each hour (recent hour against up to 6 hours before it, min 100 posts)");
     let mut tab = Table::new(&[
@@ -439,6 +470,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         svg(&day.surge_per_min, &day.other_per_min, first, millionth),
     )
     .map_err(|e| Fail::runtime(format!("cannot write {}: {e}", svg_path.display())))?;
+    let spread_path = svg_path.with_file_name("metoo-spread.svg");
+    std::fs::write(&spread_path, spread_svg)
+        .map_err(|e| Fail::runtime(format!("cannot write {}: {e}", spread_path.display())))?;
     store.close()?;
     let total_secs = wall.elapsed().as_secs_f64();
     if g.json {
@@ -456,6 +490,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             "surge_hourly": hourly.points.iter().map(|p| json!([p.0, p.1])).collect::<Vec<_>>(),
             "trending": trend_json,
             "top": top.iter().map(|r| json!({"tag": r.tag, "count": r.count})).collect::<Vec<_>>(),
+            "spread": spread_json,
+            "spread_svg": spread_path.display().to_string(),
             "seconds": total_secs,
         }));
     } else {
@@ -463,9 +499,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             "Chart of the surge against the background: {}",
             svg_path.display()
         );
+        println!("Map of where it spread: {}", spread_path.display());
         println!("Done in {total_secs:.1} s. Ask the store yourself:");
         let db = dir.display();
         println!("  trendlog --db {db} query metoo --step 1h");
+        println!("  trendlog --db {db} query metoo --step 1h --by region --where platform=twitter");
+        println!("  trendlog --db {db} spread metoo --by region --at '2017-10-15 18:00:00'");
         println!("  trendlog --db {db} trending --at '2017-10-15 18:00:00' -k 5");
         println!(
             "  trendlog --db {db} top -k 5 --from '2017-10-15 00:00:00' --to '2017-10-15 06:00:00'"

@@ -8,6 +8,7 @@
 mod bursts;
 mod compact;
 mod demo;
+mod demo_spread;
 mod export;
 mod ingest;
 mod inspect;
