@@ -478,6 +478,72 @@ impl Detector {
         anscombe(recent as f64) >= bound - 1e-9 - bound * 1e-12
     }
 
+    /// Whether a tag may start an episode at some bin of `[from, to)`, judged
+    /// from its sums over sub-blocks of `s` bins (`s` divides the window):
+    /// `sub[i]` holds bins `[(first + i) * s, (first + i + 1) * s)`, and the
+    /// tag has no events in bins `[history, first * s)` or after the last.
+    /// For each block-aligned span (see `episodes`), every recent window lies
+    /// in `w / s + 1` consecutive sub-blocks and the baseline blocks are sums
+    /// of sub-blocks, so the span's gate is tested against the busiest such
+    /// run: false means the detector would skip every span.
+    pub fn may_start_within(
+        &self,
+        sub: &[u64],
+        first: u32,
+        s: u32,
+        history: u32,
+        from: u32,
+        to: u32,
+    ) -> bool {
+        if s == 0 || !self.w.is_multiple_of(s) || from >= to {
+            return true;
+        }
+        let d = i64::from(self.w / s);
+        let mut prefix = Vec::with_capacity(sub.len() + 1);
+        let mut acc = 0u64;
+        prefix.push(0);
+        for &x in sub {
+            match acc.checked_add(x) {
+                Some(a) => acc = a,
+                // Beyond u64: no cheap judgement, let the detector decide.
+                None => return true,
+            }
+            prefix.push(acc);
+        }
+        let first = i64::from(first);
+        let len = sub.len() as i64;
+        // Events in sub-blocks `[a, b)`, absolute indices.
+        let sum = |a: i64, b: i64| {
+            let at = |q: i64| prefix[(q - first).clamp(0, len) as usize];
+            at(b) - at(a.min(b))
+        };
+        let w = i64::from(self.w);
+        let h = i64::from(history);
+        let jv = h.div_euclid(w) + i64::from(h.rem_euclid(w) != 0);
+        let jr = |t: u32| (i64::from(t) - w + 1).div_euclid(w);
+        for j in jr(from)..=jr(to - 1) {
+            let jlo = (j - i64::from(self.k)).max(jv);
+            let n = j - jlo;
+            if n < i64::from(self.min_blocks) {
+                continue;
+            }
+            let recent = (j * d..j * d + d)
+                .map(|q| sum(q, q + d + 1))
+                .max()
+                .unwrap_or(0);
+            if recent < self.min_count {
+                continue;
+            }
+            // As `gate`: the same integer sums give the same bound.
+            let mean = sum(jlo * d, j * d) as f64 / n as f64;
+            let gate = self.entry + anscombe(mean + self.prior_w) - 1e-9;
+            if anscombe(recent as f64) >= gate {
+                return true;
+            }
+        }
+        false
+    }
+
     /// `(score, R, mu)` at bin `t`, or `None` before enough baseline exists.
     /// `history` is the first bin the store holds data for: blocks and
     /// seasonal windows that start before it are unknown, not zero.

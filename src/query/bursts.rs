@@ -104,9 +104,34 @@ type TagCells = (u32, Vec<(u32, u64)>);
 enum Reads {
     /// Only tags that the cheap bounds leave ([`Wanted`]).
     Pruned,
+    /// As `Pruned`, but always by walks over the cells, never by index.
+    #[cfg(test)]
+    PrunedWalk,
     /// Every tag, read one by one: the reference the bounds must agree with.
     #[cfg(test)]
     Every,
+}
+
+impl Reads {
+    fn pruned(self) -> bool {
+        match self {
+            Reads::Pruned => true,
+            #[cfg(test)]
+            Reads::PrunedWalk => true,
+            #[cfg(test)]
+            Reads::Every => false,
+        }
+    }
+
+    fn walk(self) -> bool {
+        match self {
+            Reads::Pruned => false,
+            #[cfg(test)]
+            Reads::PrunedWalk => true,
+            #[cfg(test)]
+            Reads::Every => false,
+        }
+    }
 }
 
 /// Every tag's cells (of `only`, when given) in `[lo, hi)` minutes, read one
@@ -151,7 +176,26 @@ struct Wanted<'a> {
     /// `[count_lo, hi)` cannot clear its baseline there is dropped
     /// ([`Detector::may_start`]).
     baseline: Option<(&'a Detector, u32, u32, u32)>,
+    /// The onsets looked for, to drop tags whose sums over short stretches
+    /// rule out every onset ([`span_filter`]).
+    spans: Option<Spans<'a>>,
+    /// Walk the cells even where reads by index would be cheaper (tests use
+    /// it to cover both ways).
+    walk: bool,
 }
+
+/// Onsets looked for at bins `[from, to)` of `bin` minutes, by `d`, in a store
+/// whose first bin with data is `history`.
+struct Spans<'a> {
+    d: &'a Detector,
+    bin: u32,
+    history: u32,
+    from: u32,
+    to: u32,
+}
+
+/// Most `(tag, stretch)` sums [`span_filter`] keeps at once (8 bytes each).
+const SPAN_SUMS: usize = 1 << 21;
 
 /// The cells of every tag that may burst ([`Wanted`]), each with its cells in
 /// `[lo, hi)` minutes, ascending and merged. This is the one place bursts read
@@ -183,8 +227,15 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
     if ids.len() > INDEXED_READS && hi.saturating_sub(count_lo) > 3 * 60 {
         ids = busy_somewhere(snap, &ids, count_lo, hi, need, want.window, n)?;
     }
+    if let Some(spans) = &want.spans {
+        if want.walk || !indexed(snap, ids.len(), lo, hi) {
+            if let Some(kept) = span_filter(snap, &ids, lo, hi, spans, n)? {
+                ids = kept;
+            }
+        }
+    }
     let mut out: Vec<TagCells> = Vec::with_capacity(ids.len());
-    if ids.len() < INDEXED_READS {
+    if !want.walk && indexed(snap, ids.len(), lo, hi) {
         for id in ids {
             let mut cells = Vec::new();
             snap.tag_cells(id, lo, hi, |m, c| cells.push((m, c)))?;
@@ -208,6 +259,85 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
         merge_sorted(cells);
     }
     Ok(out)
+}
+
+/// Whether `tags` tags' cells in `[lo, hi)` minutes are cheaper to read one
+/// by one through each segment's tag index than by one walk over every cell:
+/// a read by index costs about as much as decoding a few hundred cells (a
+/// binary search, a group's checksum, the group decoded up to the tag).
+fn indexed(snap: &Snapshot, tags: usize, lo: u32, hi: u32) -> bool {
+    if tags < INDEXED_READS {
+        return true;
+    }
+    let (mut segs, mut cells) = (0u64, 0u64);
+    for seg in &snap.view().segments {
+        let (s_lo, s_hi) = seg.minute_span();
+        if s_hi > lo && s_lo < hi {
+            segs += 1;
+            cells = cells.saturating_add(seg.entry.cell_count);
+        }
+    }
+    (tags as u64).saturating_mul(segs).saturating_mul(400) < cells
+}
+
+/// The tags of `ids` (ascending) that may start an episode at one of
+/// `spans`' bins: one walk over the cells of `[lo, hi)` minutes adds up each
+/// tag's events per stretch of a fraction of the window, and
+/// [`Detector::may_start_within`] judges each tag from those sums. `None`
+/// when the sums would not fit in [`SPAN_SUMS`].
+fn span_filter(
+    snap: &Snapshot,
+    ids: &[u32],
+    lo: u32,
+    hi: u32,
+    spans: &Spans<'_>,
+    n: usize,
+) -> Result<Option<Vec<u32>>> {
+    let (d, bin) = (spans.d, spans.bin.max(1));
+    let w = d.window();
+    let (lo_b, hi_b) = ((lo / bin).max(spans.history), hi.div_ceil(bin));
+    // The finest stretch that divides the window and fits the budget.
+    let Some((s, first, len)) = [6u32, 5, 4, 3, 2, 1]
+        .iter()
+        .filter(|&&parts| w.is_multiple_of(parts))
+        .map(|&parts| {
+            let s = w / parts;
+            let first = lo_b / s;
+            (s, first, hi_b.div_ceil(s).saturating_sub(first) as usize)
+        })
+        .find(|&(_, _, len)| ids.len().saturating_mul(len) <= SPAN_SUMS)
+    else {
+        return Ok(None);
+    };
+    if len == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    let mut slot = vec![u32::MAX; n];
+    for (i, &id) in ids.iter().enumerate() {
+        slot[id as usize] = i as u32;
+    }
+    let stretch = |m: u32| ((m / bin) / s).checked_sub(first).map(|q| q as usize);
+    let mut sums = vec![0u64; ids.len() * len];
+    snap.scan_window(lo, hi, |tag, m, c| {
+        let Some(&i) = slot.get(tag as usize) else {
+            return;
+        };
+        // Bins before the store's history enter no score.
+        if let (true, Some(q)) = (i != u32::MAX, stretch(m)) {
+            if let Some(x) = sums.get_mut(i as usize * len + q) {
+                *x = x.saturating_add(c);
+            }
+        }
+    })?;
+    Ok(Some(
+        ids.iter()
+            .zip(sums.chunks_exact(len))
+            .filter(|(_, row)| {
+                d.may_start_within(row, first, s, spans.history, spans.from, spans.to)
+            })
+            .map(|(&id, _)| id)
+            .collect(),
+    ))
 }
 
 /// For each tag of `ids` (ascending), a floor under its events in minutes
@@ -471,13 +601,21 @@ impl Snapshot {
             need,
             window: d.window() * bin,
             baseline,
+            spans: Some(Spans {
+                d: &d,
+                bin,
+                history,
+                from: first_onset,
+                to: hi_b,
+            }),
+            walk: reads.walk(),
         };
+        let pruned = reads.pruned();
         let cands = match reads {
-            Reads::Pruned => candidate_cells(self, data_lo, data_hi, &want)?,
             #[cfg(test)]
             Reads::Every => every_tag_cells(self, data_lo, data_hi, only)?,
+            _ => candidate_cells(self, data_lo, data_hi, &want)?,
         };
-        let pruned = reads == Reads::Pruned;
         let mut out = Vec::new();
         for (id, cells) in cands {
             let bins = to_bins(&cells, bin);
@@ -655,6 +793,8 @@ impl Snapshot {
             need: d.min_count(),
             window: d.window() * bin,
             baseline: None,
+            spans: None,
+            walk: false,
         };
         let cands = candidate_cells(self, data_lo, hi, &want)?;
         let mut rows: Vec<(f64, u64, f64, u32)> = Vec::new();
@@ -855,6 +995,10 @@ mod tests {
                     let fast = snap.onsets_since(since, &p).unwrap();
                     let slow = snap.onsets_since_with(since, &p, Reads::Every).unwrap();
                     assert_eq!(fast, slow, "case {case}, onsets since {back} back, {p:?}");
+                    let walked = snap
+                        .onsets_since_with(since, &p, Reads::PrunedWalk)
+                        .unwrap();
+                    assert_eq!(walked, slow, "case {case}, onsets since {back} back, {p:?}");
                     onsets += fast.len();
                 }
                 let a = rng.below(hours as u64 * 3600) as i64;
@@ -868,6 +1012,8 @@ mod tests {
                 let fast = snap.bursts(range, &q).unwrap();
                 let slow = snap.bursts_with(range, &q, Reads::Every).unwrap();
                 assert_eq!(fast, slow, "case {case}, bursts {a}..{b}, {p:?}");
+                let walked = snap.bursts_with(range, &q, Reads::PrunedWalk).unwrap();
+                assert_eq!(walked, slow, "case {case}, bursts {a}..{b}, {p:?}");
                 episodes += fast.len();
             }
         }
