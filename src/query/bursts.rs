@@ -92,8 +92,9 @@ pub struct BurstRow {
     pub score: f64,
 }
 
-/// Fewer candidate tags than this are read one by one through the tag index;
-/// more, by one walk over the window's cells.
+/// Fewer candidate tags than this are always read one by one through the tag
+/// index; more, by index or by one walk over the cells, whichever [`indexed`]
+/// finds cheaper.
 const INDEXED_READS: usize = 64;
 
 /// A tag id and its `(minute, count)` cells.
