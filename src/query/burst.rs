@@ -258,6 +258,36 @@ fn anscombe(x: f64) -> f64 {
     2.0 * (x + 0.375).sqrt()
 }
 
+/// A count at or below the least `r` with `anscombe(r) >= g`: the gate of
+/// [`Detector::episodes`] as an integer, so an idle bin costs no square root.
+/// Exact below 2^50 (`anscombe` is monotone, and there the estimate is off by
+/// at most a few and consecutive counts are distinct floats); lower, never
+/// higher, beyond.
+fn least_count(g: f64) -> u64 {
+    if g.is_nan() || g <= anscombe(0.0) {
+        return 0;
+    }
+    let est = (g / 2.0) * (g / 2.0) - 0.375;
+    if est.is_nan() || est >= (1u64 << 50) as f64 {
+        // Saturating cast; a margin far above the estimate's error.
+        return (est * (1.0 - 1e-6)) as u64;
+    }
+    let mut r = est.max(0.0).ceil() as u64;
+    let mut steps = 0;
+    while r > 0 && anscombe((r - 1) as f64) >= g {
+        r -= 1;
+        steps += 1;
+        if steps > 64 {
+            return 0;
+        }
+    }
+    while anscombe(r as f64) < g && steps <= 128 {
+        r += 1;
+        steps += 1;
+    }
+    r
+}
+
 /// One episode found by [`Detector::episodes`], in absolute bin indices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEpisode {
@@ -403,6 +433,117 @@ impl Detector {
         self.min_count
     }
 
+    /// The baseline every score at bins `[from, to)` reads in full: block
+    /// indices `[lo, hi)` (bins `[lo * w, hi * w)`) and the most blocks
+    /// (`n`) any of those scores averages, as `(lo, hi, n)`; `None` when the
+    /// scores share no block. `history` as for [`Detector::episodes`]. With
+    /// [`Detector::may_start`], a cheap test that a tag cannot start an
+    /// episode there.
+    pub fn shared_baseline(&self, history: u32, from: u32, to: u32) -> Option<(u32, u32, u32)> {
+        if from >= to {
+            return None;
+        }
+        let w = i64::from(self.w);
+        let jr = |t: u32| (i64::from(t) - w + 1).div_euclid(w);
+        let h = i64::from(history);
+        let jv = h.div_euclid(w) + i64::from(h.rem_euclid(w) != 0);
+        let last = jr(to - 1);
+        let lo = (last - i64::from(self.k)).max(jv);
+        let hi = jr(from);
+        let n = last - lo;
+        if lo >= hi || n < 1 {
+            return None;
+        }
+        Some((
+            u32::try_from(lo).ok()?,
+            u32::try_from(hi).ok()?,
+            u32::try_from(n).ok()?,
+        ))
+    }
+
+    /// False when no bin can start an episode whose recent count is at most
+    /// `recent` and whose baseline blocks hold at least `baseline` events
+    /// over at most `blocks` blocks: an onset needs
+    /// `g(R) >= entry + g(m + p*W)` (see `gate`) with `m >= baseline / blocks`.
+    pub fn may_start(&self, recent: u64, baseline: u64, blocks: u32) -> bool {
+        if recent < self.min_count {
+            return false;
+        }
+        let m = if blocks == 0 {
+            0.0
+        } else {
+            baseline as f64 / f64::from(blocks)
+        };
+        let bound = self.entry + anscombe(m + self.prior_w);
+        anscombe(recent as f64) >= bound - 1e-9 - bound * 1e-12
+    }
+
+    /// Whether a tag may start an episode at some bin of `[from, to)`, judged
+    /// from its sums over sub-blocks of `s` bins (`s` divides the window):
+    /// `sub[i]` holds bins `[(first + i) * s, (first + i + 1) * s)`, and the
+    /// tag has no events in bins `[history, first * s)` or after the last.
+    /// For each block-aligned span (see `episodes`), every recent window lies
+    /// in `w / s + 1` consecutive sub-blocks and the baseline blocks are sums
+    /// of sub-blocks, so the span's gate is tested against the busiest such
+    /// run: false means the detector would skip every span.
+    pub fn may_start_within(
+        &self,
+        sub: &[u64],
+        first: u32,
+        s: u32,
+        history: u32,
+        from: u32,
+        to: u32,
+    ) -> bool {
+        if s == 0 || !self.w.is_multiple_of(s) || from >= to {
+            return true;
+        }
+        let d = i64::from(self.w / s);
+        let mut prefix = Vec::with_capacity(sub.len() + 1);
+        let mut acc = 0u64;
+        prefix.push(0);
+        for &x in sub {
+            match acc.checked_add(x) {
+                Some(a) => acc = a,
+                // Beyond u64: no cheap judgement, let the detector decide.
+                None => return true,
+            }
+            prefix.push(acc);
+        }
+        let first = i64::from(first);
+        let len = sub.len() as i64;
+        // Events in sub-blocks `[a, b)`, absolute indices.
+        let sum = |a: i64, b: i64| {
+            let at = |q: i64| prefix[(q - first).clamp(0, len) as usize];
+            at(b) - at(a.min(b))
+        };
+        let w = i64::from(self.w);
+        let h = i64::from(history);
+        let jv = h.div_euclid(w) + i64::from(h.rem_euclid(w) != 0);
+        let jr = |t: u32| (i64::from(t) - w + 1).div_euclid(w);
+        for j in jr(from)..=jr(to - 1) {
+            let jlo = (j - i64::from(self.k)).max(jv);
+            let n = j - jlo;
+            if n < i64::from(self.min_blocks) {
+                continue;
+            }
+            let recent = (j * d..j * d + d)
+                .map(|q| sum(q, q + d + 1))
+                .max()
+                .unwrap_or(0);
+            if recent < self.min_count {
+                continue;
+            }
+            // As `gate`: the same integer sums give the same bound.
+            let mean = sum(jlo * d, j * d) as f64 / n as f64;
+            let gate = self.entry + anscombe(mean + self.prior_w) - 1e-9;
+            if anscombe(recent as f64) >= gate {
+                return true;
+            }
+        }
+        false
+    }
+
     /// `(score, R, mu)` at bin `t`, or `None` before enough baseline exists.
     /// `history` is the first bin the store holds data for: blocks and
     /// seasonal windows that start before it are unknown, not zero.
@@ -485,16 +626,30 @@ impl Detector {
         Some(self.entry + anscombe(mean + self.prior_w) - 1e-9)
     }
 
-    fn blocks(&self, cells: &[(u32, u64)], lo: i64, hi: i64) -> Blocks {
+    /// The block sums a score in bins `[lo, hi)` can read. Blocks before the
+    /// first whole block at or after `history` never enter a score (a
+    /// baseline starts at or after it), so the stretch starts no earlier than
+    /// the block before that one.
+    fn blocks(&self, cells: &[(u32, u64)], history: i64, lo: i64, hi: i64) -> Blocks {
         let w = i64::from(self.w);
-        let first = lo.div_euclid(w) - i64::from(self.k) - 1;
+        let jv = history.div_euclid(w) + i64::from(history.rem_euclid(w) != 0);
+        let first = (lo.div_euclid(w) - i64::from(self.k) - 1).max(jv - 1);
         let last = hi.div_euclid(w) + 1;
         let n = (last - first).max(0) as usize;
         let mut x = vec![0u64; n];
-        for &(b, c) in cells {
-            let j = i64::from(b).div_euclid(w) - first;
-            if j >= 0 && (j as usize) < n {
-                x[j as usize] += c;
+        // Cells ascend: walk the block edges alongside them, no division per cell.
+        let start = first.saturating_mul(w);
+        let from = cells.partition_point(|c| i64::from(c.0) < start);
+        let (mut j, mut edge) = (0usize, start.saturating_add(w));
+        for &(b, c) in &cells[from..] {
+            let b = i64::from(b);
+            while b >= edge && j < n {
+                j += 1;
+                edge = edge.saturating_add(w);
+            }
+            match x.get_mut(j) {
+                Some(v) => *v = v.saturating_add(c),
+                None => break,
             }
         }
         let mut s1 = Vec::with_capacity(n + 1);
@@ -530,7 +685,7 @@ impl Detector {
         t: u32,
     ) -> Option<(f64, u64, f64)> {
         let c = prepare(cells);
-        let blocks = self.blocks(cells, i64::from(t), i64::from(t) + 1);
+        let blocks = self.blocks(cells, i64::from(history), i64::from(t), i64::from(t) + 1);
         let t = i64::from(t);
         let r = c.upto(t) - c.upto(t - i64::from(self.w));
         self.score_at(&c, &blocks, i64::from(history), t, r)
@@ -548,7 +703,7 @@ impl Detector {
         to: u32,
     ) -> Vec<Option<f64>> {
         let c = prepare(cells);
-        let blocks = self.blocks(cells, i64::from(from), i64::from(to));
+        let blocks = self.blocks(cells, i64::from(history), i64::from(from), i64::from(to));
         let w = i64::from(self.w);
         (from..to)
             .map(|t| {
@@ -576,17 +731,36 @@ impl Detector {
             return out;
         }
         let c = prepare(cells);
-        let blocks = self.blocks(cells, i64::from(from), i64::from(to));
+        let blocks = self.blocks(cells, i64::from(history), i64::from(from), i64::from(to));
         let history = i64::from(history);
         let w = i64::from(self.w);
         // a = cells with bin <= t; b = cells with bin <= t - w.
         let (mut a, mut b) = (0usize, 0usize);
         let mut cur: Option<(RawEpisode, u32)> = None; // (episode, bins below exit)
-                                                       // (block index, gate): see `gate`.
-        let mut gate_cache: Option<(i64, Option<f64>)> = None;
+                                                       // The bins `[lo, hi)` whose recent window starts in one block share a
+                                                       // baseline, hence a gate (see `gate`), held here as the least `R` that
+                                                       // may start an episode (`None`: no onset in the span).
+        let mut gate_span: (i64, i64, Option<u64>) = (0, 0, None);
         let mut t = i64::from(from);
         let end = i64::from(to);
         while t < end {
+            if cur.is_none() && !(gate_span.0..gate_span.1).contains(&t) {
+                let jr = (t - w + 1).div_euclid(w);
+                let lo = jr * w + w - 1;
+                // Every recent window of the span lies in blocks `jr` and
+                // `jr + 1`: when those two cannot reach the gate, none can.
+                let (two, _) = blocks.sums(jr, jr + 2);
+                let least = self
+                    .gate(&blocks, history, t)
+                    .map(|g| least_count(g).max(self.min_count))
+                    .filter(|&least| two >= u128::from(least));
+                gate_span = (lo, lo + w, least);
+            }
+            if cur.is_none() && gate_span.2.is_none() {
+                // No onset anywhere in this span.
+                t = gate_span.1;
+                continue;
+            }
             while a < cells.len() && i64::from(cells[a].0) <= t {
                 a += 1;
             }
@@ -622,17 +796,8 @@ impl Detector {
                 t += 1;
                 continue;
             }
-            let jr = (t - w + 1).div_euclid(w);
-            let gate = match gate_cache {
-                Some((j, g)) if j == jr => g,
-                _ => {
-                    let g = self.gate(&blocks, history, t);
-                    gate_cache = Some((jr, g));
-                    g
-                }
-            };
-            let may_enter = gate.is_some_and(|g| anscombe(r as f64) >= g);
-            if r >= self.min_count && may_enter {
+            let may_enter = gate_span.2.is_some_and(|least| r >= least);
+            if may_enter {
                 if let Some((z, mu)) = self.score_at(&c, &blocks, history, t, r) {
                     if z >= self.entry {
                         let here = cells
@@ -663,7 +828,7 @@ impl Detector {
             // first of those.
             let next_cell = cells.get(a).map(|c| i64::from(c.0));
             let next = if r >= self.min_count {
-                let next_block = (jr + 2) * w - 1;
+                let next_block = gate_span.1;
                 Some(next_cell.map_or(next_block, |c| c.min(next_block)))
             } else {
                 next_cell
@@ -1019,6 +1184,22 @@ mod tests {
         };
         let seasonal = Detector::new(&p, 1).unwrap();
         assert!(seasonal.episodes(&cells, 0, 4 * 1440, 8 * 1440).is_empty());
+    }
+
+    #[test]
+    fn least_count_is_the_gate_as_a_count() {
+        let mut g = 0.0f64;
+        while g < 300.0 {
+            let r = least_count(g);
+            assert!(anscombe(r as f64) >= g, "{g}: {r}");
+            assert!(r == 0 || anscombe((r - 1) as f64) < g, "{g}: {r}");
+            g += 0.0137;
+        }
+        for g in [1e8, 3e9, 8e9, f64::INFINITY] {
+            let r = least_count(g);
+            assert!(r == 0 || anscombe((r - 1) as f64) < g, "{g}: {r}");
+        }
+        assert_eq!(least_count(f64::NAN), 0);
     }
 
     #[test]
