@@ -114,6 +114,29 @@ fn filters_group_by_and_spread() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("trending in"), "{}", stdout(&o));
 
+    // Bursts run per series: the first onset is the surge's first city.
+    let b = json(&run(
+        &db,
+        &[
+            "--json",
+            "bursts",
+            "--tag",
+            "metoo",
+            "-k",
+            "50",
+            "--from",
+            "1508112000",
+        ],
+    ));
+    let first = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|x| x["onset_unix"].as_i64().unwrap())
+        .unwrap();
+    assert_eq!(first["labels"]["region"], "la", "{b}");
+    assert_eq!(first["tag"], "metoo");
+
     let ins = json(&run(&db, &["--json", "inspect"]));
     assert_eq!(ins["label_keys"], serde_json::json!(["platform", "region"]));
     assert_eq!(ins["tags"], 2);

@@ -24,6 +24,9 @@ use crate::time::{Minute, Step, TimeRange};
 pub struct Burst {
     /// The tag.
     pub tag: String,
+    /// On a labelled store, the series' labels `(key, value)` in key order
+    /// (the detector runs per series: a burst in one city); empty otherwise.
+    pub labels: Vec<(String, String)>,
     /// The first minute whose score reached the entry level.
     pub onset: Minute,
     /// The score at the onset.
@@ -84,6 +87,8 @@ impl BurstQuery {
 pub struct BurstRow {
     /// The tag.
     pub tag: String,
+    /// On a labelled store, the series' labels `(key, value)`; empty otherwise.
+    pub labels: Vec<(String, String)>,
     /// Events in the recent window.
     pub recent: u64,
     /// Events the baseline predicted for it (`mu`, prior included).
@@ -653,12 +658,13 @@ impl Snapshot {
         let dict = self.dict().read();
         eps.into_iter()
             .filter_map(|(id, e, step)| {
-                let tag = match dict.name(id) {
-                    Ok(n) => n?.to_string(),
+                let (tag, labels) = match dict.name(id) {
+                    Ok(n) => self.tag_and_labels(n?),
                     Err(err) => return Some(Err(err)),
                 };
                 Some(Ok(Burst {
                     tag,
+                    labels,
                     onset: Minute(e.onset),
                     onset_score: e.onset_score,
                     onset_count: e.onset_count,
@@ -674,15 +680,26 @@ impl Snapshot {
             .collect()
     }
 
+    /// A dictionary key as a tag and its labels (none for a plain tag).
+    fn tag_and_labels(&self, key: &str) -> (String, Vec<(String, String)>) {
+        let (tag, values) = crate::labels::split_series_key(key);
+        let labels = self
+            .label_keys()
+            .names()
+            .iter()
+            .zip(values)
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        (tag.to_string(), labels)
+    }
+
     fn tag_filter(&self, tags: &[String]) -> Result<Option<Vec<u32>>> {
         if tags.is_empty() {
             return Ok(None);
         }
         let mut ids = Vec::new();
         for t in tags {
-            if let Some(id) = self.tag_id(t)? {
-                ids.push(id);
-            }
+            ids.extend(self.select_ids(t, &crate::labels::Filter::all())?);
         }
         ids.sort_unstable();
         ids.dedup();
@@ -811,12 +828,13 @@ impl Snapshot {
         let mut named: Vec<BurstRow> = rows
             .into_iter()
             .filter_map(|(score, recent, expected, id)| {
-                let tag = match dict.name(id) {
-                    Ok(n) => n?.to_string(),
+                let (tag, labels) = match dict.name(id) {
+                    Ok(n) => self.tag_and_labels(n?),
                     Err(err) => return Some(Err(err)),
                 };
                 Some(Ok(BurstRow {
                     tag,
+                    labels,
                     recent,
                     expected,
                     score,

@@ -145,7 +145,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         let v: Vec<_> = rows
             .iter()
             .map(|b| {
-                json!({
+                let mut v = json!({
                     "tag": b.tag,
                     "onset": out::when(b.onset.to_unix()),
                     "onset_unix": b.onset.to_unix(),
@@ -158,7 +158,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                     "end": b.end.map(|e| out::when(e.to_unix())),
                     "events": b.events,
                     "step": b.step.to_string(),
-                })
+                });
+                if !b.labels.is_empty() {
+                    v["labels"] = crate::labels::labels_json(&b.labels);
+                }
+                v
             })
             .collect();
         out::print_json(&json!(v));
@@ -187,12 +191,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let (lo, hi) = (from.div_euclid(s) * s, (to + s - 1).div_euclid(s) * s);
     for (i, b) in rows.iter().enumerate() {
         let spark = TimeRange::new(lo, hi)
-            .and_then(|r| snap.series(&b.tag, r, step))
+            .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
         t.row(vec![
             (i + 1).to_string(),
-            b.tag.clone(),
+            crate::labels::with_labels(&b.tag, &b.labels),
             out::when(b.onset.to_unix()),
             out::thousands_f(b.onset_score, 1),
             format!(
@@ -239,7 +243,13 @@ pub fn trending_by_burst(
     if g.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| json!({"tag": r.tag, "recent": r.recent, "expected": num(r.expected), "score": num(r.score)}))
+            .map(|r| {
+                let mut v = json!({"tag": r.tag, "recent": r.recent, "expected": num(r.expected), "score": num(r.score)});
+                if !r.labels.is_empty() {
+                    v["labels"] = crate::labels::labels_json(&r.labels);
+                }
+                v
+            })
             .collect();
         out::print_json(&json!(v));
         return Ok(());
@@ -278,12 +288,14 @@ pub fn trending_by_burst(
     );
     for (i, r) in rows.iter().enumerate() {
         let spark = TimeRange::new(lo, hi)
-            .and_then(|range| snap.series(&r.tag, range, step))
+            .and_then(|range| {
+                snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))
+            })
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
         t.row(vec![
             (i + 1).to_string(),
-            r.tag.clone(),
+            crate::labels::with_labels(&r.tag, &r.labels),
             out::thousands(r.recent),
             out::thousands_f(r.expected, 1),
             out::thousands_f(r.score, 1),

@@ -63,3 +63,29 @@ pub fn show_value(v: &str) -> &str {
         v
     }
 }
+
+/// A tag with its series' labels, for tables: `metoo [twitter, chicago]`.
+pub fn with_labels(tag: &str, labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return tag.to_string();
+    }
+    let v: Vec<&str> = labels.iter().map(|(_, v)| show_value(v)).collect();
+    format!("{tag} [{}]", v.join(", "))
+}
+
+/// A series' labels as a JSON object (`{"platform": "twitter", ...}`).
+pub fn labels_json(labels: &[(String, String)]) -> serde_json::Value {
+    labels
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The filter selecting exactly one series' labels.
+pub fn exact(labels: &[(String, String)]) -> Filter {
+    labels
+        .iter()
+        .try_fold(Filter::all(), |f, (k, v)| f.and(k, v))
+        .unwrap_or_default()
+}
