@@ -583,9 +583,14 @@ impl Dict {
 
     /// All names, id order.
     pub(crate) fn names(&self) -> Result<Vec<String>> {
-        (0..self.len() as u32)
-            .map(|id| Ok(self.name(id)?.unwrap_or_default().to_string()))
-            .collect()
+        let mut out = Vec::with_capacity(self.len());
+        if let Some(ix) = &self.index {
+            ix.view
+                .for_each_name(|_, name| out.push(name.to_string()))
+                .map_err(|e| ix.err(e))?;
+        }
+        out.extend(self.names.iter().map(|s| s.to_string()));
+        Ok(out)
     }
 }
 

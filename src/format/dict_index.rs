@@ -688,49 +688,13 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     }
 
     /// [`Self::verify`], saying which file holds the damage.
-    pub(crate) fn verify_checked(&self, mut each: impl FnMut(u32, &str)) -> Result<(), Fault> {
+    pub(crate) fn verify_checked(&self, each: impl FnMut(u32, &str)) -> Result<(), Fault> {
         self.body(0, self.body_len)?;
-        if self.layout == LAYOUT_DICT_OFFSETS {
-            if self.dict.is_none() {
-                return self.verify_offsets_alone();
-            }
-            // Walk the entries in id order: the samples must fall on them and
-            // the `n` entries must end exactly at `dict_end`.
-            let mut at = DICT_HEADER_LEN;
-            for id in 0..self.n {
-                if (id as usize).is_multiple_of(DICT_INDEX_STRIDE) {
-                    let k = id as usize / DICT_INDEX_STRIDE;
-                    if self.sample(k)? != at {
-                        return Err(Fault::Index(DecodeError::invalid(
-                            Self::file_at(4 * k),
-                            format!("sample {k} is not the offset of entry {id} ({at})"),
-                        )));
-                    }
-                }
-                let (name, len) = self.entry(at)?;
-                let name = std::str::from_utf8(name).map_err(|_| {
-                    Fault::Dict(DecodeError::invalid(
-                        at as u64,
-                        "dictionary key is not valid UTF-8",
-                    ))
-                })?;
-                each(id, name);
-                at += len;
-            }
-            if at as u64 != self.dict_end {
-                return Err(Fault::Index(DecodeError::invalid(
-                    H_DICT_END as u64,
-                    format!(
-                        "the {} indexed entries end at byte {at} of tags.dict, not at dict_end {}",
-                        self.n, self.dict_end
-                    ),
-                )));
-            }
-        } else {
-            for id in 0..self.n {
-                let name = self.name_checked(id)?.unwrap_or_default();
-                each(id, name);
-            }
+        if self.layout == LAYOUT_DICT_OFFSETS && self.dict.is_none() {
+            return self.verify_offsets_alone();
+        }
+        self.for_each_name(each)?;
+        if self.layout == LAYOUT_NAMES_INSIDE {
             let last = self.u32_at(4 * self.n as usize)?;
             if u64::from(last) != self.names_len {
                 return Err(Fault::Index(DecodeError::invalid(
@@ -761,6 +725,50 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                 )));
             }
             prev = Some(name);
+        }
+        Ok(())
+    }
+
+    /// Calls `each(id, name)` for every tag in id order. Layout 1 walks the
+    /// entries once from the first (not a walk from a sample per id), checking
+    /// that each sample falls on its entry and that the `n` entries end
+    /// exactly at `dict_end`.
+    pub(crate) fn for_each_name(&self, mut each: impl FnMut(u32, &str)) -> Result<(), Fault> {
+        if self.layout == LAYOUT_NAMES_INSIDE {
+            for id in 0..self.n {
+                each(id, self.name_checked(id)?.unwrap_or_default());
+            }
+            return Ok(());
+        }
+        let mut at = DICT_HEADER_LEN;
+        for id in 0..self.n {
+            if (id as usize).is_multiple_of(DICT_INDEX_STRIDE) {
+                let k = id as usize / DICT_INDEX_STRIDE;
+                if self.sample(k)? != at {
+                    return Err(Fault::Index(DecodeError::invalid(
+                        Self::file_at(4 * k),
+                        format!("sample {k} is not the offset of entry {id} ({at})"),
+                    )));
+                }
+            }
+            let (name, len) = self.entry(at)?;
+            let name = std::str::from_utf8(name).map_err(|_| {
+                Fault::Dict(DecodeError::invalid(
+                    at as u64,
+                    "dictionary key is not valid UTF-8",
+                ))
+            })?;
+            each(id, name);
+            at += len;
+        }
+        if at as u64 != self.dict_end {
+            return Err(Fault::Index(DecodeError::invalid(
+                H_DICT_END as u64,
+                format!(
+                    "the {} indexed entries end at byte {at} of tags.dict, not at dict_end {}",
+                    self.n, self.dict_end
+                ),
+            )));
         }
         Ok(())
     }
