@@ -15,7 +15,9 @@ use parking_lot::RwLock;
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::dict::{encode_dict_entry, scan_dict, DICT_HEADER_LEN, DICT_STORE_ID_AT};
-use crate::format::dict_index::{encode_dict_index, DictIndexView, DICT_INDEX_STORE_ID_AT};
+use crate::format::dict_index::{
+    encode_dict_index, DictIndexView, Fault, DICT_INDEX_STORE_ID_AT, LAYOUT_DICT_OFFSETS,
+};
 use crate::format::scan::ScanEnd;
 use crate::format::{check_store_id, DecodeError};
 use crate::storage::files::{self, PathFile};
@@ -95,7 +97,16 @@ pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// The file the index is kept in, beside `tags.dict`.
 pub(crate) const INDEX_FILE: &str = "tags.idx";
 
-/// Bytes of a read-only map, for [`DictIndexView`].
+/// Bytes of a read-only map, for [`DictIndexView`]: of `tags.idx`, and of
+/// `tags.dict`, where a layout-1 index reads its names in place.
+///
+/// `tags.dict` is append-only, not immutable, so mapping it rests on these
+/// rules: the view reads only bytes below the index's `dict_end`, which are
+/// entries fsynced before the index was written; every write to the file goes
+/// at or past the end of its valid entries (appends, and the zeroing of a torn
+/// tail), never below `dict_end`; and nothing truncates it. A map of it may
+/// include bytes past `dict_end` that a writer later fills (a zeroed torn tail
+/// is overwritten in place); they are never read through the map.
 struct MapBytes(Mapped);
 
 impl AsRef<[u8]> for MapBytes {
@@ -104,20 +115,26 @@ impl AsRef<[u8]> for MapBytes {
     }
 }
 
-/// The mapped index of ids `0..view.len()` and the path errors name.
+/// The mapped index of ids `0..view.len()` and the paths errors name.
 struct Index {
     view: DictIndexView<MapBytes>,
     path: PathBuf,
+    dict_path: PathBuf,
 }
 
 impl Index {
-    fn err(&self, e: DecodeError) -> Error {
-        Error::corrupted(&self.path, e.offset, e.kind)
+    /// The error for damage the view found, naming the file that holds it.
+    fn err(&self, f: Fault) -> Error {
+        match f {
+            Fault::Index(e) => corrupted(&self.path, e),
+            Fault::Dict(e) => corrupted(&self.dict_path, e),
+        }
     }
 }
 
-/// The interned tags: ids below `base` are read in place from the mapped
-/// index (`tags.idx`), later ones live in memory. `ids` maps the in-memory
+/// The interned tags: ids below `base` are found through the mapped index
+/// (`tags.idx`), their names read in place from the mapped `tags.dict`;
+/// later ones live in memory. `ids` maps the in-memory
 /// names and every indexed name a writer has looked up, so ingest pays the
 /// index's binary search once per tag, not once per event.
 #[derive(Default)]
@@ -304,23 +321,48 @@ impl Dict {
         ))
     }
 
-    /// Maps and opens `tags.idx` if it exists.
+    /// Maps and opens `tags.idx` if it exists, and maps `tags.dict` beside it
+    /// when the index reads its names there (layout 1; an index of the
+    /// earlier layout holds them and is read as it is, until the next seal
+    /// rewrites it).
     fn open_index(vfs: &dyn Vfs, dir: &Path, store_id: u32) -> Result<Option<Index>> {
         let path = dir.join(INDEX_FILE);
         if !vfs.exists(&path).map_err(|e| Error::io(&path, e))? {
             return Ok(None);
         }
         let map = vfs.map(&path).map_err(|e| Error::io(&path, e))?;
-        let view = DictIndexView::open(MapBytes(map)).map_err(|e| corrupted(&path, e))?;
+        let mut view = DictIndexView::open(MapBytes(map)).map_err(|e| corrupted(&path, e))?;
         check_store_id(view.store_id(), store_id, DICT_INDEX_STORE_ID_AT as u64)
             .map_err(|e| corrupted(&path, e))?;
-        Ok(Some(Index { view, path }))
+        let dict_path = dir.join(files::DICT);
+        if view.layout() == LAYOUT_DICT_OFFSETS {
+            let dict = vfs.map(&dict_path).map_err(|e| Error::io(&dict_path, e))?;
+            let (len, end) = ((*dict).as_ref().len(), view.dict_end());
+            view = view.with_dict(MapBytes(dict)).map_err(|e| {
+                if (len as u64) < end {
+                    invalid(
+                        &path,
+                        0,
+                        format!("the index ends at byte {end} of tags.dict, which has {len}"),
+                    )
+                } else {
+                    corrupted(&dict_path, e)
+                }
+            })?;
+        }
+        Ok(Some(Index {
+            view,
+            path,
+            dict_path,
+        }))
     }
 
     /// Writes `tags.idx` for ids `0..upto` (entries durable in `tags.dict`,
     /// ending at byte `dict_end`) when enough tags were added since the
-    /// current index (at least 256 and a 64th of it; or there is none),
-    /// and switches to it. The file is written to a temporary name, synced
+    /// current index (at least 256 and a 64th of it; or there is none, or it
+    /// is of the earlier layout that copies the names), and switches to it.
+    /// The index is built from the entries in `tags.dict` itself, so it
+    /// records their offsets. The file is written to a temporary name, synced
     /// and renamed, so a crash leaves the old index or the new one.
     pub(crate) fn write_index(
         dict: &RwLock<Dict>,
@@ -330,27 +372,35 @@ impl Dict {
         upto: usize,
         dict_end: u64,
     ) -> Result<()> {
-        let bytes = {
+        {
             let d = dict.read();
             let base = d.base as usize;
             let added = upto.saturating_sub(base);
-            let due = added > 0 && (d.index.is_none() || added >= (base / 64).max(256));
-            if !due || upto > d.len() {
+            let upgrade = d
+                .index
+                .as_ref()
+                .is_some_and(|ix| ix.view.layout() != LAYOUT_DICT_OFFSETS);
+            let grown = added > 0 && (d.index.is_none() || added >= (base / 64).max(256));
+            if !(upgrade || grown) || upto < base || upto > d.len() {
                 return Ok(());
             }
-            let mut names: Vec<&str> = Vec::with_capacity(upto);
-            if let Some(ix) = &d.index {
-                for id in 0..ix.view.len() {
-                    let name = ix.view.name(id).map_err(|e| ix.err(e))?;
-                    names.push(name.unwrap_or_default());
-                }
-            }
-            names.extend(d.names[..upto - base].iter().map(|s| &**s));
-            match encode_dict_index(&names, dict_end, store_id) {
-                Some(b) => b,
-                None => return Ok(()),
-            }
+        }
+        let dict_path = dir.join(files::DICT);
+        let map = vfs.map(&dict_path).map_err(|e| Error::io(&dict_path, e))?;
+        let bytes = match encode_dict_index((*map).as_ref(), dict_end, store_id) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(corrupted(&dict_path, e)),
         };
+        drop(map);
+        let count = DictIndexView::open(&bytes[..]).map_or(0, |v| v.len() as usize);
+        if count != upto {
+            return Err(invalid(
+                &dict_path,
+                dict_end,
+                format!("tags.dict holds {count} entries below byte {dict_end}, not {upto}"),
+            ));
+        }
         files::write_atomic(vfs, dir, INDEX_FILE, &bytes)?;
         let Some(ix) = Dict::open_index(vfs, dir, store_id)? else {
             return Ok(());
@@ -379,7 +429,7 @@ impl Dict {
         };
         let mut mismatch = None;
         ix.view
-            .verify(|id, name| {
+            .verify_checked(|id, name| {
                 if mismatch.is_none() && entries.get(id as usize) != Some(&name) {
                     mismatch = Some(id);
                 }
@@ -409,7 +459,7 @@ impl Dict {
             return Ok(id);
         }
         let found = match &d.index {
-            Some(ix) => ix.view.lookup(tag).map_err(|e| ix.err(e))?,
+            Some(ix) => ix.view.lookup_checked(tag).map_err(|e| ix.err(e))?,
             None => None,
         };
         drop(d);
@@ -434,9 +484,39 @@ impl Dict {
             return Ok(Some(id));
         }
         match &self.index {
-            Some(ix) => ix.view.lookup(tag).map_err(|e| ix.err(e)),
+            Some(ix) => ix.view.lookup_checked(tag).map_err(|e| ix.err(e)),
             None => Ok(None),
         }
+    }
+
+    /// The ids of the interned tags whose name starts with `prefix`, in name
+    /// order: the indexed ones by binary search in the index, and those
+    /// interned after it (the unindexed tail of `tags.dict` and tags not yet
+    /// written) by a scan of the in-memory names.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for prefix queries; no caller in the crate yet")
+    )]
+    pub(crate) fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<u32>> {
+        let mut found: Vec<(&str, u32)> = Vec::new();
+        if let Some(ix) = &self.index {
+            for id in ix
+                .view
+                .ids_with_prefix_checked(prefix)
+                .map_err(|e| ix.err(e))?
+            {
+                let name = ix.view.name_checked(id).map_err(|e| ix.err(e))?;
+                found.push((name.unwrap_or_default(), id));
+            }
+        }
+        let tail = self.names.iter().zip(self.base..);
+        found.extend(
+            tail.filter(|(name, _)| name.starts_with(prefix))
+                .map(|(name, id)| (&**name, id)),
+        );
+        // Names are distinct, so name order is a total order of the matches.
+        found.sort_unstable();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
     /// Interns a normalised tag, queueing its dictionary entry for the file.
@@ -471,7 +551,7 @@ impl Dict {
             let Some(ix) = &self.index else {
                 return Ok(None);
             };
-            return ix.view.name(id).map_err(|e| ix.err(e));
+            return ix.view.name_checked(id).map_err(|e| ix.err(e));
         }
         Ok(self.names.get((id - self.base) as usize).map(|s| &**s))
     }
@@ -502,9 +582,14 @@ impl Dict {
 
     /// All names, id order.
     pub(crate) fn names(&self) -> Result<Vec<String>> {
-        (0..self.len() as u32)
-            .map(|id| Ok(self.name(id)?.unwrap_or_default().to_string()))
-            .collect()
+        let mut out = Vec::with_capacity(self.len());
+        if let Some(ix) = &self.index {
+            ix.view
+                .for_each_name(|_, name| out.push(name.to_string()))
+                .map_err(|e| ix.err(e))?;
+        }
+        out.extend(self.names.iter().map(|s| s.to_string()));
+        Ok(out)
     }
 }
 
@@ -539,5 +624,86 @@ mod tests {
         assert_eq!(n, 2);
         assert!(!bytes.is_empty());
         assert!(Dict::from_names(["x", "y", "x"]).is_err());
+    }
+
+    use crate::format::dict::encode_dict_header;
+    use crate::format::dict_index::{encode_dict_index_names_inside, LAYOUT_NAMES_INSIDE};
+    use crate::storage::vfs::{OpenMode, RealFs};
+
+    const NAMES: [&str; 6] = ["metoo", "me", "rust", "metoo2017", "日本", "mf"];
+
+    /// A store directory whose `tags.dict` holds `names`; returns its end.
+    fn write_dict(dir: &Path, names: &[&str]) -> u64 {
+        let mut d = encode_dict_header(9);
+        for n in names {
+            encode_dict_entry(n, &mut d);
+        }
+        std::fs::write(dir.join(files::DICT), &d).unwrap();
+        d.len() as u64
+    }
+
+    fn open_dict(dir: &Path, promised: u64) -> Dict {
+        let f = PathFile::open(&RealFs, dir.join(files::DICT), OpenMode::READ).unwrap();
+        Dict::open(&RealFs, dir, &f, true, 9, promised, |_| false)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn ids_with_prefix_cover_the_index_and_the_tail_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = write_dict(dir.path(), &NAMES[..4]);
+        let d = RwLock::new(open_dict(dir.path(), 4));
+        Dict::write_index(&d, &RealFs, dir.path(), 9, 4, end).unwrap();
+        // Two more entries in the file, after the index.
+        let end = write_dict(dir.path(), &NAMES);
+        let mut d = open_dict(dir.path(), 6);
+        assert_eq!(d.base, 4);
+        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_OFFSETS);
+        // And one interned but not yet written.
+        assert_eq!(d.intern("metal").unwrap(), 6);
+        assert_eq!(d.ids_with_prefix("me").unwrap(), vec![1, 6, 0, 3]);
+        assert_eq!(d.ids_with_prefix("metoo").unwrap(), vec![0, 3]);
+        assert_eq!(d.ids_with_prefix("m").unwrap(), vec![1, 6, 0, 3, 5]);
+        assert_eq!(d.ids_with_prefix("日").unwrap(), vec![4]);
+        assert_eq!(d.ids_with_prefix("x").unwrap(), Vec::<u32>::new());
+        assert_eq!(d.ids_with_prefix("").unwrap().len(), 7);
+        for (i, n) in NAMES.iter().enumerate() {
+            assert_eq!(d.lookup(n).unwrap(), Some(i as u32));
+            assert_eq!(d.name(i as u32).unwrap(), Some(*n));
+        }
+        // Not enough new tags to rewrite the index.
+        let d = RwLock::new(d);
+        Dict::write_index(&d, &RealFs, dir.path(), 9, 6, end).unwrap();
+        assert_eq!(d.read().base, 4);
+    }
+
+    #[test]
+    fn an_index_that_copies_the_names_is_read_then_rewritten_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = write_dict(dir.path(), &NAMES);
+        // "mf", the last entry, is 8 + 1 + 2 bytes and stays out of the index.
+        let old = encode_dict_index_names_inside(&NAMES[..5], end - 11, 9).unwrap();
+        std::fs::write(dir.path().join(INDEX_FILE), &old).unwrap();
+        let d = open_dict(dir.path(), 6);
+        assert_eq!(d.base, 5);
+        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_NAMES_INSIDE);
+        assert_eq!(d.ids_with_prefix("me").unwrap(), vec![1, 0, 3]);
+        assert_eq!(d.ids_with_prefix("m").unwrap(), vec![1, 0, 3, 5]);
+        Dict::verify_index(&RealFs, dir.path(), 9, &NAMES).unwrap();
+        // The next seal rewrites it, even with no tag added since.
+        let d = RwLock::new(d);
+        Dict::write_index(&d, &RealFs, dir.path(), 9, 5, end - 11).unwrap();
+        let d = d.into_inner();
+        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_OFFSETS);
+        assert_eq!(d.base, 5);
+        let new = std::fs::read(dir.path().join(INDEX_FILE)).unwrap();
+        assert!(new.len() < old.len());
+        for (i, n) in NAMES.iter().enumerate() {
+            assert_eq!(d.lookup(n).unwrap(), Some(i as u32));
+            assert_eq!(d.name(i as u32).unwrap(), Some(*n));
+        }
+        assert_eq!(d.ids_with_prefix("m").unwrap(), vec![1, 0, 3, 5]);
+        Dict::verify_index(&RealFs, dir.path(), 9, &NAMES).unwrap();
     }
 }

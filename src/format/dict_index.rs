@@ -1,23 +1,35 @@
 //! The dictionary index file (`tags.idx`, format version 2): an immutable,
-//! memory-mapped picture of the first `n` entries of `tags.dict`, so that an
-//! open reads neither those entries nor hashes them.
+//! memory-mapped index of the first `n` entries of `tags.dict`, so that an
+//! open neither reads those entries nor hashes them.
 //!
-//! Layout: a 64-byte header ([`encode_dict_index`] writes it), then the
-//! **body**: an offset table of `n + 1` `u32` (tag `i`'s name is
-//! `names[off[i]..off[i + 1]]`: id → name), the `n` ids sorted by name (name →
-//! id by binary search), and the names blob in id order; then a **page CRC
-//! table**, one CRC32 per 4 KiB page of the body. [`DictIndexView::open`]
-//! checks the header and the page table only (O(pages)); each body page's CRC
-//! is checked the first time a lookup touches it. [`DictIndexView::verify`]
-//! checks every page and the structure: names valid UTF-8, strictly ascending
-//! in sorted order (so no duplicate), every id below `n`.
+//! The file is a 64-byte header ([`encode_dict_index`] writes it), a **body**,
+//! then a **page CRC table**, one CRC32 per 4 KiB page of the body. Its body
+//! has one of two layouts, named by the header's layout field:
+//!
+//! - **Layout 1** ([`LAYOUT_DICT_OFFSETS`], written by this version) holds no
+//!   names: a sample table (the `tags.dict` offset of every 16th id's entry:
+//!   id → name walks at most 15 entries from a sample) and the `tags.dict`
+//!   offsets of all `n` entries sorted by name (name → entry by binary
+//!   search; the entry's id is found from the samples). Names are read in
+//!   place from the dictionary's bytes ([`DictIndexView::with_dict`]), and
+//!   every entry read has its CRC checked.
+//! - **Layout 0** ([`LAYOUT_NAMES_INSIDE`], read only): an offset table into
+//!   a names blob in id order, the ids sorted by name, and the blob, so that
+//!   it copies every name of the dictionary.
+//!
+//! [`DictIndexView::open`] checks the header and the page table only
+//! (O(pages)); each body page's CRC is checked the first time a lookup touches
+//! it. [`DictIndexView::verify`] checks every page and the structure: names
+//! valid UTF-8, strictly ascending in sorted order (so no duplicate), every
+//! sorted slot naming one of the `n` entries, and in layout 1 that the `n`
+//! entries end exactly at `dict_end`.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use byteorder::{ByteOrder, LittleEndian};
 
-use super::dict::MAX_KEY_LEN;
+use super::dict::{DICT_HEADER_LEN, DICT_MAGIC, MAX_KEY_LEN};
 use super::{check_file_header, crc32, CorruptionKind, DecodeError, VERSION};
 
 /// Magic of a dictionary index file.
@@ -28,6 +40,13 @@ pub const DICT_INDEX_HEADER_LEN: usize = 64;
 pub const DICT_INDEX_STORE_ID_AT: usize = 8;
 /// Size of a checksummed body page.
 pub const DICT_INDEX_PAGE: usize = 4096;
+/// Body layout 0: the index holds a copy of every name (read, no longer written).
+pub const LAYOUT_NAMES_INSIDE: u32 = 0;
+/// Body layout 1: the index holds `tags.dict` offsets; names are read there.
+pub const LAYOUT_DICT_OFFSETS: u32 = 1;
+/// Ids per sample in layout 1: id `i`'s entry is found by walking `i % 16`
+/// entries from the sample of id `i - i % 16`.
+pub const DICT_INDEX_STRIDE: usize = 16;
 
 const H_STORE_ID: usize = DICT_INDEX_STORE_ID_AT;
 const H_COUNT: usize = 12;
@@ -35,11 +54,170 @@ const H_DICT_END: usize = 16;
 const H_NAMES_LEN: usize = 24;
 const H_PAGE: usize = 32;
 const H_TABLE_CRC: usize = 36;
+const H_LAYOUT: usize = 40;
+const H_STRIDE: usize = 44;
+const H_CRC: usize = DICT_INDEX_HEADER_LEN - 4;
 
-/// Encodes an index of `names` (ids in order, `names[i]` has id `i`), which
-/// end at byte `dict_end` of `tags.dict`. Returns `None` when the names do not
-/// fit the format's `u32` offsets or count.
-pub fn encode_dict_index<S: AsRef<str>>(
+/// A `tags.dict` entry's fixed prefix: payload length, CRC.
+const ENTRY_PREFIX_LEN: usize = 8;
+
+/// Damage found through a view, and which file holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// In the index: offsets into `tags.idx`.
+    Index(DecodeError),
+    /// In a `tags.dict` entry the index points at: offsets into `tags.dict`.
+    Dict(DecodeError),
+}
+
+impl From<DecodeError> for Fault {
+    fn from(e: DecodeError) -> Fault {
+        Fault::Index(e)
+    }
+}
+
+impl Fault {
+    /// One error for callers that know only the index file: damage in the
+    /// dictionary keeps its `tags.dict` offset and says so.
+    fn flatten(self) -> DecodeError {
+        match self {
+            Fault::Index(e) => e,
+            Fault::Dict(e) => DecodeError::invalid(
+                e.offset,
+                format!(
+                    "the tags.dict entry at byte {} that the index names is damaged: {}",
+                    e.offset, e.kind
+                ),
+            ),
+        }
+    }
+}
+
+/// The name of the `tags.dict` entry at `at` (its payload after the kind
+/// byte, whatever the kind) and the entry's length, after checking its
+/// length field and CRC. `dict` ends at the last byte the caller may read.
+fn dict_entry(dict: &[u8], at: usize) -> Result<(&[u8], usize), DecodeError> {
+    let Some(prefix) = dict.get(at..).and_then(|d| d.get(..ENTRY_PREFIX_LEN)) else {
+        return Err(DecodeError::invalid(
+            at as u64,
+            "an entry prefix runs past the indexed part of tags.dict",
+        ));
+    };
+    let payload_len = LittleEndian::read_u32(prefix) as usize;
+    if !(2..=1 + MAX_KEY_LEN).contains(&payload_len) {
+        return Err(DecodeError::invalid(
+            at as u64,
+            format!("dictionary entry payload length {payload_len} is not in 2..=256"),
+        ));
+    }
+    let total = ENTRY_PREFIX_LEN + payload_len;
+    let Some(entry) = dict.get(at..at + total) else {
+        return Err(DecodeError::invalid(
+            at as u64,
+            "an entry runs past the indexed part of tags.dict",
+        ));
+    };
+    let stored = LittleEndian::read_u32(&entry[4..8]);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&entry[..4]);
+    h.update(&entry[ENTRY_PREFIX_LEN..]);
+    let computed = h.finalize();
+    if stored != computed {
+        return Err(DecodeError::new(
+            (at + 4) as u64,
+            CorruptionKind::ChecksumMismatch { stored, computed },
+        ));
+    }
+    Ok((&entry[ENTRY_PREFIX_LEN + 1..], total))
+}
+
+/// Encodes a layout-1 index of the entries of `dict` (the bytes of
+/// `tags.dict`) from its first entry up to `dict_end`. Returns `Ok(None)` when
+/// the entries do not fit the format's `u32` offsets or count, and an error
+/// when an entry there fails its checks or two entries share a name.
+pub fn encode_dict_index(
+    dict: &[u8],
+    dict_end: u64,
+    store_id: u32,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    let Ok(end) = u32::try_from(dict_end) else {
+        return Ok(None);
+    };
+    let end = end as usize;
+    if end < DICT_HEADER_LEN || end > dict.len() {
+        return Err(DecodeError::invalid(
+            0,
+            format!(
+                "dict_end {dict_end} is outside tags.dict's {} bytes",
+                dict.len()
+            ),
+        ));
+    }
+    let dict = &dict[..end];
+    let mut entries: Vec<(u32, &[u8])> = Vec::new();
+    let mut at = DICT_HEADER_LEN;
+    while at < end {
+        let (name, len) = dict_entry(dict, at)?;
+        entries.push((at as u32, name));
+        at += len;
+    }
+    let Some(n) = u32::try_from(entries.len()).ok().filter(|&n| n < u32::MAX) else {
+        return Ok(None);
+    };
+    let samples: Vec<u32> = entries
+        .iter()
+        .step_by(DICT_INDEX_STRIDE)
+        .map(|e| e.0)
+        .collect();
+    entries.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    if let Some(w) = entries.windows(2).find(|w| w[0].1 == w[1].1) {
+        return Err(DecodeError::invalid(
+            u64::from(w[1].0),
+            format!(
+                "the entries at bytes {} and {} share a name",
+                w[0].0, w[1].0
+            ),
+        ));
+    }
+    let body_len = 4 * (samples.len() + entries.len());
+    let pages = body_len.div_ceil(DICT_INDEX_PAGE);
+    let mut out = Vec::with_capacity(DICT_INDEX_HEADER_LEN + body_len + 4 * pages);
+    out.resize(DICT_INDEX_HEADER_LEN, 0);
+    for s in &samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    for (off, _) in &entries {
+        out.extend_from_slice(&off.to_le_bytes());
+    }
+    let table = page_table(&out[DICT_INDEX_HEADER_LEN..]);
+    out.extend_from_slice(&table);
+    let h = &mut out[..DICT_INDEX_HEADER_LEN];
+    h[..4].copy_from_slice(&DICT_INDEX_MAGIC);
+    LittleEndian::write_u16(&mut h[4..6], VERSION);
+    LittleEndian::write_u32(&mut h[H_STORE_ID..], store_id);
+    LittleEndian::write_u32(&mut h[H_COUNT..], n);
+    LittleEndian::write_u64(&mut h[H_DICT_END..], dict_end);
+    LittleEndian::write_u32(&mut h[H_PAGE..], DICT_INDEX_PAGE as u32);
+    LittleEndian::write_u32(&mut h[H_TABLE_CRC..], crc32(&table));
+    LittleEndian::write_u32(&mut h[H_LAYOUT..], LAYOUT_DICT_OFFSETS);
+    LittleEndian::write_u32(&mut h[H_STRIDE..], DICT_INDEX_STRIDE as u32);
+    let crc = crc32(&h[..H_CRC]);
+    LittleEndian::write_u32(&mut h[H_CRC..], crc);
+    Ok(Some(out))
+}
+
+/// One CRC32 per page of `body`, little-endian.
+fn page_table(body: &[u8]) -> Vec<u8> {
+    body.chunks(DICT_INDEX_PAGE)
+        .flat_map(|page| crc32(page).to_le_bytes())
+        .collect()
+}
+
+/// Encodes a layout-0 index of `names` (ids in order), which end at byte
+/// `dict_end` of `tags.dict`: the layout written before layout 1, kept so that
+/// tests can build what earlier stores hold.
+#[cfg(test)]
+pub(crate) fn encode_dict_index_names_inside<S: AsRef<str>>(
     names: &[S],
     dict_end: u64,
     store_id: u32,
@@ -49,10 +227,7 @@ pub fn encode_dict_index<S: AsRef<str>>(
     u32::try_from(names_len).ok()?;
     let mut sorted: Vec<u32> = (0..n).collect();
     sorted.sort_unstable_by(|&a, &b| names[a as usize].as_ref().cmp(names[b as usize].as_ref()));
-    let body_len = 4 * (names.len() + 1) + 4 * names.len() + names_len;
-    let pages = body_len.div_ceil(DICT_INDEX_PAGE);
-    let mut out = Vec::with_capacity(DICT_INDEX_HEADER_LEN + body_len + 4 * pages);
-    out.resize(DICT_INDEX_HEADER_LEN, 0);
+    let mut out = vec![0u8; DICT_INDEX_HEADER_LEN];
     let mut off = 0u32;
     out.extend_from_slice(&off.to_le_bytes());
     for s in names {
@@ -65,10 +240,7 @@ pub fn encode_dict_index<S: AsRef<str>>(
     for s in names {
         out.extend_from_slice(s.as_ref().as_bytes());
     }
-    let mut table = Vec::with_capacity(4 * pages);
-    for page in out[DICT_INDEX_HEADER_LEN..].chunks(DICT_INDEX_PAGE) {
-        table.extend_from_slice(&crc32(page).to_le_bytes());
-    }
+    let table = page_table(&out[DICT_INDEX_HEADER_LEN..]);
     out.extend_from_slice(&table);
     let h = &mut out[..DICT_INDEX_HEADER_LEN];
     h[..4].copy_from_slice(&DICT_INDEX_MAGIC);
@@ -79,19 +251,25 @@ pub fn encode_dict_index<S: AsRef<str>>(
     LittleEndian::write_u64(&mut h[H_NAMES_LEN..], names_len as u64);
     LittleEndian::write_u32(&mut h[H_PAGE..], DICT_INDEX_PAGE as u32);
     LittleEndian::write_u32(&mut h[H_TABLE_CRC..], crc32(&table));
-    let crc = crc32(&h[..60]);
-    LittleEndian::write_u32(&mut h[60..], crc);
+    let crc = crc32(&h[..H_CRC]);
+    LittleEndian::write_u32(&mut h[H_CRC..], crc);
     Some(out)
 }
 
-/// A dictionary index read in place. `bytes.as_ref()` must return the same
-/// bytes on every call.
+/// A dictionary index read in place. `bytes.as_ref()` (and the dictionary's,
+/// once given) must return the same bytes on every call.
 pub struct DictIndexView<B: AsRef<[u8]>> {
     bytes: B,
+    /// `tags.dict`, at least `dict_end` bytes of it (layout 1 reads names there).
+    dict: Option<B>,
+    layout: u32,
     n: u32,
     dict_end: u64,
     store_id: u32,
+    /// Layout 0: length of the names blob.
     names_len: u64,
+    /// Body offset of the sorted table.
+    sorted_at: usize,
     body_len: usize,
     table_at: usize,
     /// One bit per body page: set once the page's CRC matched.
@@ -101,6 +279,7 @@ pub struct DictIndexView<B: AsRef<[u8]>> {
 impl<B: AsRef<[u8]>> std::fmt::Debug for DictIndexView<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DictIndexView")
+            .field("layout", &self.layout)
             .field("n", &self.n)
             .field("dict_end", &self.dict_end)
             .finish()
@@ -109,27 +288,76 @@ impl<B: AsRef<[u8]>> std::fmt::Debug for DictIndexView<B> {
 
 impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// Checks the header, the sizes against the bytes present and the page
-    /// CRC table; reads no body page.
+    /// CRC table; reads no body page. A layout-1 index answers names only
+    /// once it has the dictionary's bytes ([`Self::with_dict`]).
     pub fn open(bytes: B) -> Result<Self, DecodeError> {
         let buf = bytes.as_ref();
         check_file_header(buf, DICT_INDEX_MAGIC, DICT_INDEX_HEADER_LEN)?;
         let n = LittleEndian::read_u32(&buf[H_COUNT..]);
+        let dict_end = LittleEndian::read_u64(&buf[H_DICT_END..]);
         let names_len = LittleEndian::read_u64(&buf[H_NAMES_LEN..]);
         let page = LittleEndian::read_u32(&buf[H_PAGE..]);
+        let layout = LittleEndian::read_u32(&buf[H_LAYOUT..]);
         if page as usize != DICT_INDEX_PAGE {
             return Err(DecodeError::invalid(
                 H_PAGE as u64,
                 format!("page size {page}, expected {DICT_INDEX_PAGE}"),
             ));
         }
-        if n == u32::MAX || names_len > u64::from(u32::MAX) {
+        if n == u32::MAX {
             return Err(DecodeError::invalid(
                 H_COUNT as u64,
-                "tag count or names length out of range",
+                "tag count out of range",
             ));
         }
-        // Fits in u64 without overflow: n < 2^32, names_len < 2^32.
-        let body_len = 8 * u64::from(n) + 4 + names_len;
+        let n64 = u64::from(n);
+        // Every size below fits in u64 without overflow: n < 2^32, names_len < 2^32.
+        let (body_len, sorted_at, reserved_from) = match layout {
+            LAYOUT_NAMES_INSIDE => {
+                if names_len > u64::from(u32::MAX) {
+                    return Err(DecodeError::invalid(
+                        H_NAMES_LEN as u64,
+                        "names length out of range",
+                    ));
+                }
+                (8 * n64 + 4 + names_len, 4 * (n64 + 1), H_LAYOUT + 4)
+            }
+            LAYOUT_DICT_OFFSETS => {
+                let stride = LittleEndian::read_u32(&buf[H_STRIDE..]);
+                if stride as usize != DICT_INDEX_STRIDE {
+                    return Err(DecodeError::invalid(
+                        H_STRIDE as u64,
+                        format!("sample stride {stride}, expected {DICT_INDEX_STRIDE}"),
+                    ));
+                }
+                if names_len != 0 {
+                    return Err(DecodeError::invalid(
+                        H_NAMES_LEN as u64,
+                        "a layout-1 index records a names length",
+                    ));
+                }
+                if dict_end > u64::from(u32::MAX) || dict_end < DICT_HEADER_LEN as u64 {
+                    return Err(DecodeError::invalid(
+                        H_DICT_END as u64,
+                        format!("dict_end {dict_end} is out of range"),
+                    ));
+                }
+                let samples = n64.div_ceil(DICT_INDEX_STRIDE as u64);
+                (4 * (samples + n64), 4 * samples, H_STRIDE + 4)
+            }
+            _ => {
+                return Err(DecodeError::invalid(
+                    H_LAYOUT as u64,
+                    format!("unknown index layout {layout} (this build reads layouts 0 and 1)"),
+                ))
+            }
+        };
+        if buf[reserved_from..H_CRC].iter().any(|&b| b != 0) {
+            return Err(DecodeError::invalid(
+                reserved_from as u64,
+                "reserved bytes of the index header are not zero",
+            ));
+        }
         let pages = body_len.div_ceil(DICT_INDEX_PAGE as u64);
         let want = DICT_INDEX_HEADER_LEN as u64 + body_len + 4 * pages;
         if buf.len() as u64 != want {
@@ -153,15 +381,39 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         }
         let words = (pages as usize).div_ceil(64);
         Ok(DictIndexView {
+            dict: None,
+            layout,
             n,
-            dict_end: LittleEndian::read_u64(&buf[H_DICT_END..]),
+            dict_end,
             store_id: LittleEndian::read_u32(&buf[H_STORE_ID..]),
             names_len,
+            sorted_at: sorted_at as usize,
             body_len,
             table_at,
             checked: (0..words).map(|_| AtomicU64::new(0)).collect(),
             bytes,
         })
+    }
+
+    /// Gives the view the bytes of `tags.dict`, where a layout-1 index reads
+    /// its names; only bytes below [`Self::dict_end`] are ever read, so bytes
+    /// appended after them may change. Checks the dictionary's magic and
+    /// length only.
+    pub fn with_dict(mut self, dict: B) -> Result<Self, DecodeError> {
+        let d = dict.as_ref();
+        if d.get(..4) != Some(&DICT_MAGIC[..]) {
+            return Err(DecodeError::new(0, CorruptionKind::BadMagic));
+        }
+        if (d.len() as u64) < self.dict_end {
+            return Err(DecodeError::truncated(0, self.dict_end, d.len() as u64));
+        }
+        self.dict = Some(dict);
+        Ok(self)
+    }
+
+    /// The body layout: [`LAYOUT_NAMES_INSIDE`] or [`LAYOUT_DICT_OFFSETS`].
+    pub fn layout(&self) -> u32 {
+        self.layout
     }
 
     /// Number of tags (ids `0..len`).
@@ -224,95 +476,328 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         Ok(LittleEndian::read_u32(self.body(at, 4)?))
     }
 
+    /// The file offset of body byte `at`, for errors.
+    fn file_at(at: usize) -> u64 {
+        (DICT_INDEX_HEADER_LEN + at) as u64
+    }
+
     /// The name of tag `id`, or `None` when `id >= len()`.
     pub fn name(&self, id: u32) -> Result<Option<&str>, DecodeError> {
+        self.name_checked(id).map_err(Fault::flatten)
+    }
+
+    /// [`Self::name`], saying which file holds the damage.
+    pub(crate) fn name_checked(&self, id: u32) -> Result<Option<&str>, Fault> {
         let Some(bytes) = self.name_bytes(id)? else {
             return Ok(None);
         };
-        std::str::from_utf8(bytes).map(Some).map_err(|_| {
-            DecodeError::invalid(
-                (DICT_INDEX_HEADER_LEN + 4 * id as usize) as u64,
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(Some(s)),
+            Err(_) if self.layout == LAYOUT_DICT_OFFSETS => {
+                let (at, _) = self.entry_of(id)?;
+                Err(Fault::Dict(DecodeError::invalid(
+                    at as u64,
+                    "dictionary key is not valid UTF-8",
+                )))
+            }
+            Err(_) => Err(Fault::Index(DecodeError::invalid(
+                Self::file_at(4 * id as usize),
                 "a name is not UTF-8",
-            )
-        })
+            ))),
+        }
     }
 
-    /// The bytes of tag `id`'s name (checked for range, not for UTF-8).
-    fn name_bytes(&self, id: u32) -> Result<Option<&[u8]>, DecodeError> {
+    /// The bytes of tag `id`'s name (checked for range and CRC, not UTF-8).
+    fn name_bytes(&self, id: u32) -> Result<Option<&[u8]>, Fault> {
         if id >= self.n {
             return Ok(None);
+        }
+        if self.layout == LAYOUT_DICT_OFFSETS {
+            return Ok(Some(self.entry_of(id)?.1));
         }
         let at = 4 * id as usize;
         let lo = self.u32_at(at)? as usize;
         let hi = self.u32_at(at + 4)? as usize;
         let names_at = 8 * self.n as usize + 4;
         if lo > hi || hi as u64 > self.names_len || hi - lo > MAX_KEY_LEN || hi == lo {
-            return Err(DecodeError::invalid(
-                (DICT_INDEX_HEADER_LEN + at) as u64,
+            return Err(Fault::Index(DecodeError::invalid(
+                Self::file_at(at),
                 "name offsets out of order or out of range",
-            ));
+            )));
         }
-        self.body(names_at + lo, hi - lo).map(Some)
+        Ok(Some(self.body(names_at + lo, hi - lo)?))
     }
 
-    /// The id of `name`, by binary search over the sorted ids.
-    pub fn lookup(&self, name: &str) -> Result<Option<u32>, DecodeError> {
-        let sorted_at = 4 * (self.n as usize + 1);
+    /// Layout 1: the indexed part of the dictionary.
+    fn dict_bytes(&self) -> Result<&[u8], Fault> {
+        match &self.dict {
+            // `with_dict` checked that `dict_end` bytes are there.
+            Some(d) => Ok(&d.as_ref()[..self.dict_end as usize]),
+            None => Err(Fault::Index(DecodeError::invalid(
+                H_LAYOUT as u64,
+                "this index reads names from tags.dict, which it was not given",
+            ))),
+        }
+    }
+
+    /// Layout 1: the name and length of the entry at dictionary offset `at`.
+    fn entry(&self, at: usize) -> Result<(&[u8], usize), Fault> {
+        let dict = self.dict_bytes()?;
+        if at < DICT_HEADER_LEN {
+            return Err(Fault::Index(DecodeError::invalid(
+                0,
+                format!("an entry offset {at} points into the tags.dict header"),
+            )));
+        }
+        dict_entry(dict, at).map_err(Fault::Dict)
+    }
+
+    /// Layout 1: the dictionary offset of the sample of ids `k * 16..`.
+    fn sample(&self, k: usize) -> Result<usize, DecodeError> {
+        Ok(self.u32_at(4 * k)? as usize)
+    }
+
+    /// Layout 1: the dictionary offset and the name of id `id < n`.
+    fn entry_of(&self, id: u32) -> Result<(usize, &[u8]), Fault> {
+        let mut at = self.sample(id as usize / DICT_INDEX_STRIDE)?;
+        for _ in 0..id as usize % DICT_INDEX_STRIDE {
+            at += self.entry(at)?.1;
+        }
+        Ok((at, self.entry(at)?.0))
+    }
+
+    /// Layout 1: the id of the entry at dictionary offset `off`, named by
+    /// sorted slot `slot`: the last sample at or before `off`, then a walk.
+    fn id_at(&self, off: usize, slot: usize) -> Result<u32, Fault> {
+        let n = self.n as usize;
+        let (mut lo, mut hi) = (0usize, n.div_ceil(DICT_INDEX_STRIDE));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.sample(mid)? <= off {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let not_an_entry = || {
+            Fault::Index(DecodeError::invalid(
+                Self::file_at(self.sorted_at + 4 * slot),
+                format!("sorted slot {slot} names byte {off} of tags.dict, not an indexed entry"),
+            ))
+        };
+        let k = lo.checked_sub(1).ok_or_else(not_an_entry)?;
+        let mut at = self.sample(k)?;
+        let last = (k * DICT_INDEX_STRIDE + DICT_INDEX_STRIDE).min(n);
+        for id in k * DICT_INDEX_STRIDE..last {
+            match at.cmp(&off) {
+                CmpOrdering::Equal => return Ok(id as u32),
+                CmpOrdering::Greater => break,
+                CmpOrdering::Less => at += self.entry(at)?.1,
+            }
+        }
+        Err(not_an_entry())
+    }
+
+    /// Sorted slot `k < n`: its stored value (an id in layout 0, a dictionary
+    /// offset in layout 1) and its name.
+    fn slot(&self, k: usize) -> Result<(u32, &[u8]), Fault> {
+        let v = self.u32_at(self.sorted_at + 4 * k)?;
+        let name = if self.layout == LAYOUT_DICT_OFFSETS {
+            self.entry(v as usize)?.0
+        } else {
+            self.name_bytes(v)?.ok_or_else(|| {
+                Fault::Index(DecodeError::invalid(
+                    Self::file_at(self.sorted_at + 4 * k),
+                    format!("sorted slot {k} names id {v}, past the {} tags", self.n),
+                ))
+            })?
+        };
+        Ok((v, name))
+    }
+
+    /// The id of sorted slot `k`, whose stored value is `v`.
+    fn slot_id(&self, k: usize, v: u32) -> Result<u32, Fault> {
+        if self.layout == LAYOUT_DICT_OFFSETS {
+            self.id_at(v as usize, k)
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// The first sorted slot whose name is not below `key` (`n` if none).
+    fn lower_bound(&self, key: &[u8]) -> Result<usize, Fault> {
         let (mut lo, mut hi) = (0usize, self.n as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let id = self.u32_at(sorted_at + 4 * mid)?;
-            // Bytes, not str: equality with a valid UTF-8 name implies the
-            // probe is valid too, and byte order is the order sorted by.
-            let Some(probe) = self.name_bytes(id)? else {
-                return Err(DecodeError::invalid(
-                    (DICT_INDEX_HEADER_LEN + sorted_at + 4 * mid) as u64,
-                    format!("sorted slot {mid} names id {id}, past the {} tags", self.n),
-                ));
-            };
-            match probe.cmp(name.as_bytes()) {
-                CmpOrdering::Less => lo = mid + 1,
-                CmpOrdering::Greater => hi = mid,
-                CmpOrdering::Equal => return Ok(Some(id)),
+            // Bytes, not str: byte order is the order sorted by, and equality
+            // with a valid UTF-8 key implies the name is valid too.
+            if self.slot(mid)?.1 < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        Ok(None)
+        Ok(lo)
+    }
+
+    /// The id of `name`, by binary search over the sorted slots.
+    pub fn lookup(&self, name: &str) -> Result<Option<u32>, DecodeError> {
+        self.lookup_checked(name).map_err(Fault::flatten)
+    }
+
+    /// [`Self::lookup`], saying which file holds the damage.
+    pub(crate) fn lookup_checked(&self, name: &str) -> Result<Option<u32>, Fault> {
+        let k = self.lower_bound(name.as_bytes())?;
+        if k == self.n as usize {
+            return Ok(None);
+        }
+        let (v, probe) = self.slot(k)?;
+        if probe != name.as_bytes() {
+            return Ok(None);
+        }
+        self.slot_id(k, v).map(Some)
+    }
+
+    /// The ids of the tags whose name starts with `prefix`, in name order:
+    /// a binary search for the first, then the sorted slots in turn.
+    pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<u32>, DecodeError> {
+        self.ids_with_prefix_checked(prefix).map_err(Fault::flatten)
+    }
+
+    /// [`Self::ids_with_prefix`], saying which file holds the damage.
+    pub(crate) fn ids_with_prefix_checked(&self, prefix: &str) -> Result<Vec<u32>, Fault> {
+        let mut ids = Vec::new();
+        for k in self.lower_bound(prefix.as_bytes())?..self.n as usize {
+            let (v, name) = self.slot(k)?;
+            if !name.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            ids.push(self.slot_id(k, v)?);
+        }
+        Ok(ids)
     }
 
     /// Checks every page and the structure: every name decodes, the sorted
-    /// ids name strictly ascending names (so there are no duplicates) and
-    /// every id is below `len()`. `each(id, name)` sees every name in id order.
-    pub fn verify(&self, mut each: impl FnMut(u32, &str)) -> Result<(), DecodeError> {
+    /// slots name strictly ascending names (so there are no duplicates) and
+    /// each names one of the `len()` tags. `each(id, name)` sees every name in
+    /// id order. A layout-1 index given no dictionary ([`Self::with_dict`])
+    /// gets the checks its own bytes allow: pages, and samples and sorted
+    /// offsets in range; `each` is not called.
+    pub fn verify(&self, each: impl FnMut(u32, &str)) -> Result<(), DecodeError> {
+        self.verify_checked(each).map_err(Fault::flatten)
+    }
+
+    /// [`Self::verify`], saying which file holds the damage.
+    pub(crate) fn verify_checked(&self, each: impl FnMut(u32, &str)) -> Result<(), Fault> {
         self.body(0, self.body_len)?;
-        for id in 0..self.n {
-            let name = self.name(id)?.unwrap_or_default();
-            each(id, name);
+        if self.layout == LAYOUT_DICT_OFFSETS && self.dict.is_none() {
+            return self.verify_offsets_alone();
         }
-        let sorted_at = 4 * (self.n as usize + 1);
-        let mut prev: Option<&str> = None;
+        self.for_each_name(each)?;
+        if self.layout == LAYOUT_NAMES_INSIDE {
+            let last = self.u32_at(4 * self.n as usize)?;
+            if u64::from(last) != self.names_len {
+                return Err(Fault::Index(DecodeError::invalid(
+                    Self::file_at(4 * self.n as usize),
+                    "the last name offset is not the names length",
+                )));
+            }
+        }
+        let mut prev: Option<&[u8]> = None;
         for k in 0..self.n as usize {
-            let id = self.u32_at(sorted_at + 4 * k)?;
-            let at = (DICT_INDEX_HEADER_LEN + sorted_at + 4 * k) as u64;
-            let Some(name) = self.name(id)? else {
-                return Err(DecodeError::invalid(
-                    at,
-                    format!("sorted slot {k} names id {id}"),
-                ));
-            };
+            let (v, name) = self.slot(k)?;
+            // Each slot names an entry of an indexed id; strictly ascending
+            // names then make the slots a permutation of the ids.
+            self.slot_id(k, v)?;
+            std::str::from_utf8(name).map_err(|_| {
+                Fault::Index(DecodeError::invalid(
+                    Self::file_at(self.sorted_at + 4 * k),
+                    format!("sorted slot {k} names a key that is not UTF-8"),
+                ))
+            })?;
             if prev.is_some_and(|p| p >= name) {
-                return Err(DecodeError::invalid(
-                    at,
-                    format!("sorted slot {k} ({name:?}) is not after the previous name"),
-                ));
+                return Err(Fault::Index(DecodeError::invalid(
+                    Self::file_at(self.sorted_at + 4 * k),
+                    format!(
+                        "sorted slot {k} ({:?}) is not after the previous name",
+                        String::from_utf8_lossy(name)
+                    ),
+                )));
             }
             prev = Some(name);
         }
-        let last = self.u32_at(4 * self.n as usize)?;
-        if u64::from(last) != self.names_len {
-            return Err(DecodeError::invalid(
-                (DICT_INDEX_HEADER_LEN + 4 * self.n as usize) as u64,
-                "the last name offset is not the names length",
-            ));
+        Ok(())
+    }
+
+    /// Calls `each(id, name)` for every tag in id order. Layout 1 walks the
+    /// entries once from the first (not a walk from a sample per id), checking
+    /// that each sample falls on its entry and that the `n` entries end
+    /// exactly at `dict_end`.
+    pub(crate) fn for_each_name(&self, mut each: impl FnMut(u32, &str)) -> Result<(), Fault> {
+        if self.layout == LAYOUT_NAMES_INSIDE {
+            for id in 0..self.n {
+                each(id, self.name_checked(id)?.unwrap_or_default());
+            }
+            return Ok(());
+        }
+        let mut at = DICT_HEADER_LEN;
+        for id in 0..self.n {
+            if (id as usize).is_multiple_of(DICT_INDEX_STRIDE) {
+                let k = id as usize / DICT_INDEX_STRIDE;
+                if self.sample(k)? != at {
+                    return Err(Fault::Index(DecodeError::invalid(
+                        Self::file_at(4 * k),
+                        format!("sample {k} is not the offset of entry {id} ({at})"),
+                    )));
+                }
+            }
+            let (name, len) = self.entry(at)?;
+            let name = std::str::from_utf8(name).map_err(|_| {
+                Fault::Dict(DecodeError::invalid(
+                    at as u64,
+                    "dictionary key is not valid UTF-8",
+                ))
+            })?;
+            each(id, name);
+            at += len;
+        }
+        if at as u64 != self.dict_end {
+            return Err(Fault::Index(DecodeError::invalid(
+                H_DICT_END as u64,
+                format!(
+                    "the {} indexed entries end at byte {at} of tags.dict, not at dict_end {}",
+                    self.n, self.dict_end
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Layout 1 without the dictionary: samples strictly ascending from the
+    /// first entry, every offset inside the indexed part of `tags.dict`.
+    fn verify_offsets_alone(&self) -> Result<(), Fault> {
+        let in_range = |o: usize| (DICT_HEADER_LEN..self.dict_end as usize).contains(&o);
+        let samples = (self.n as usize).div_ceil(DICT_INDEX_STRIDE);
+        let mut prev = None;
+        for k in 0..samples {
+            let s = self.sample(k)?;
+            let first_ok = k > 0 || s == DICT_HEADER_LEN;
+            if !in_range(s) || !first_ok || prev.is_some_and(|p| p >= s) {
+                return Err(Fault::Index(DecodeError::invalid(
+                    Self::file_at(4 * k),
+                    format!("sample {k} ({s}) is out of order or out of range"),
+                )));
+            }
+            prev = Some(s);
+        }
+        for k in 0..self.n as usize {
+            let o = self.u32_at(self.sorted_at + 4 * k)? as usize;
+            if !in_range(o) {
+                return Err(Fault::Index(DecodeError::invalid(
+                    Self::file_at(self.sorted_at + 4 * k),
+                    format!("sorted slot {k} names byte {o}, outside the indexed entries"),
+                )));
+            }
         }
         Ok(())
     }
@@ -321,6 +806,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::dict::{encode_dict_entry, encode_dict_header};
 
     fn names(n: usize) -> Vec<String> {
         (0..n)
@@ -328,49 +814,251 @@ mod tests {
             .collect()
     }
 
+    fn dict_of<S: AsRef<str>>(names: &[S]) -> Vec<u8> {
+        let mut d = encode_dict_header(7);
+        for s in names {
+            encode_dict_entry(s.as_ref(), &mut d);
+        }
+        d
+    }
+
+    /// A layout-1 index of `names` and the dictionary it reads.
+    fn index_of<S: AsRef<str>>(names: &[S]) -> (Vec<u8>, Vec<u8>) {
+        let dict = dict_of(names);
+        let ix = encode_dict_index(&dict, dict.len() as u64, 7)
+            .unwrap()
+            .unwrap();
+        (ix, dict)
+    }
+
+    /// Every answer of `ix` against the names it indexes.
+    fn check_answers(ix: &DictIndexView<&[u8]>, v: &[String]) {
+        assert_eq!(ix.len(), v.len() as u32);
+        for (i, s) in v.iter().enumerate() {
+            assert_eq!(ix.name(i as u32).unwrap(), Some(s.as_str()));
+            assert_eq!(ix.lookup(s).unwrap(), Some(i as u32));
+        }
+        assert_eq!(ix.lookup("absent").unwrap(), None);
+        assert_eq!(ix.lookup("").unwrap(), None);
+        assert_eq!(ix.lookup("\u{10ffff}").unwrap(), None);
+        assert_eq!(ix.name(v.len() as u32).unwrap(), None);
+        let mut seen = Vec::new();
+        ix.verify(|id, name| seen.push((id, name.to_string())))
+            .unwrap();
+        let want: Vec<_> = v
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, s)| (i as u32, s))
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    /// The ids of `v` whose name starts with `p`, in name order.
+    fn brute_prefix(v: &[String], p: &str) -> Vec<u32> {
+        let mut m: Vec<(&str, u32)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.starts_with(p))
+            .map(|(i, s)| (s.as_str(), i as u32))
+            .collect();
+        m.sort();
+        m.into_iter().map(|(_, i)| i).collect()
+    }
+
     #[test]
     fn round_trip_and_lookup() {
-        for n in [0, 1, 2, 700, 3000] {
+        for n in [0, 1, 2, 15, 16, 17, 33, 700, 3000] {
             let v = names(n);
-            let bytes = encode_dict_index(&v, 99, 7).unwrap();
-            let ix = DictIndexView::open(&bytes[..]).unwrap();
-            assert_eq!((ix.len(), ix.dict_end(), ix.store_id()), (n as u32, 99, 7));
-            for (i, s) in v.iter().enumerate() {
-                assert_eq!(ix.name(i as u32).unwrap(), Some(s.as_str()));
-                assert_eq!(ix.lookup(s).unwrap(), Some(i as u32));
-            }
-            assert_eq!(ix.lookup("absent").unwrap(), None);
-            assert_eq!(ix.name(n as u32).unwrap(), None);
-            let mut seen = 0;
-            ix.verify(|_, _| seen += 1).unwrap();
-            assert_eq!(seen, n);
+            let (bytes, dict) = index_of(&v);
+            let ix = DictIndexView::open(&bytes[..])
+                .unwrap()
+                .with_dict(&dict[..])
+                .unwrap();
+            assert_eq!(ix.layout(), LAYOUT_DICT_OFFSETS);
+            assert_eq!(
+                (ix.len(), ix.dict_end(), ix.store_id()),
+                (n as u32, dict.len() as u64, 7)
+            );
+            check_answers(&ix, &v);
+            // 4 bytes per tag and 4 per 16 tags, no names.
+            let body = 4 * n + 4 * n.div_ceil(16);
+            assert_eq!(bytes.len(), 64 + body + 4 * body.div_ceil(4096));
         }
     }
 
     #[test]
+    fn the_names_inside_layout_still_reads() {
+        for n in [0, 1, 17, 3000] {
+            let v = names(n);
+            let dict = dict_of(&v);
+            let bytes = encode_dict_index_names_inside(&v, dict.len() as u64, 7).unwrap();
+            let ix = DictIndexView::open(&bytes[..]).unwrap();
+            assert_eq!(ix.layout(), LAYOUT_NAMES_INSIDE);
+            check_answers(&ix, &v);
+            for p in ["t1", "t99", "", "u"] {
+                assert_eq!(ix.ids_with_prefix(p).unwrap(), brute_prefix(&v, p));
+            }
+            let ix = ix.with_dict(&dict[..]).unwrap();
+            check_answers(&ix, &v);
+        }
+    }
+
+    #[test]
+    fn ids_with_prefix_are_the_matching_ids_in_name_order() {
+        let mut v: Vec<String> = [
+            "metoo",
+            "me",
+            "rust",
+            "metoo2017",
+            "mf",
+            "m",
+            "日本語",
+            "日本",
+            "metoo-late",
+            "a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(names(500));
+        let (bytes, dict) = index_of(&v);
+        let ix = DictIndexView::open(&bytes[..])
+            .unwrap()
+            .with_dict(&dict[..])
+            .unwrap();
+        assert_eq!(ix.ids_with_prefix("metoo").unwrap(), vec![0, 8, 3]);
+        assert_eq!(ix.ids_with_prefix("me").unwrap(), vec![1, 0, 8, 3]);
+        assert_eq!(ix.ids_with_prefix("mf").unwrap(), vec![4]);
+        assert_eq!(ix.ids_with_prefix("日本").unwrap(), vec![7, 6]);
+        for p in [
+            "",
+            "m",
+            "t1",
+            "t99",
+            "t100",
+            "zzz",
+            "metoo2017x",
+            "\u{10ffff}",
+        ] {
+            assert_eq!(ix.ids_with_prefix(p).unwrap(), brute_prefix(&v, p), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn any_key_kind_is_indexed_by_the_bytes_after_its_kind() {
+        let mut dict = dict_of(&["b"]);
+        let at = dict.len();
+        // A kind-1 entry built by hand: payload = kind, key.
+        let key = b"a\x00label";
+        dict.extend_from_slice(&(1 + key.len() as u32).to_le_bytes());
+        dict.extend_from_slice(&[0; 4]);
+        dict.push(1);
+        dict.extend_from_slice(key);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&dict[at..at + 4]);
+        h.update(&dict[at + 8..]);
+        let crc = h.finalize();
+        dict[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        let bytes = encode_dict_index(&dict, dict.len() as u64, 7)
+            .unwrap()
+            .unwrap();
+        let ix = DictIndexView::open(&bytes[..])
+            .unwrap()
+            .with_dict(&dict[..])
+            .unwrap();
+        assert_eq!(ix.name(1).unwrap(), Some("a\0label"));
+        assert_eq!(ix.lookup("a\0label").unwrap(), Some(1));
+        assert_eq!(ix.ids_with_prefix("a").unwrap(), vec![1]);
+        ix.verify(|_, _| {}).unwrap();
+    }
+
+    #[test]
+    fn duplicate_names_and_damaged_entries_are_not_indexed() {
+        let dict = dict_of(&["a", "b", "a"]);
+        assert!(encode_dict_index(&dict, dict.len() as u64, 7).is_err());
+        let mut dict = dict_of(&["a", "b"]);
+        let last = dict.len() - 1;
+        dict[last] ^= 1;
+        assert!(encode_dict_index(&dict, dict.len() as u64, 7).is_err());
+        assert!(encode_dict_index(&dict, dict.len() as u64 + 1, 7).is_err());
+    }
+
+    #[test]
+    fn without_the_dictionary_names_are_refused_and_verify_checks_offsets() {
+        let v = names(40);
+        let (bytes, dict) = index_of(&v);
+        let ix = DictIndexView::open(&bytes[..]).unwrap();
+        assert!(ix.name(0).is_err() && ix.lookup("t0").is_err());
+        let mut called = false;
+        ix.verify(|_, _| called = true).unwrap();
+        assert!(!called);
+        // A dictionary shorter than dict_end, or not a dictionary, is refused.
+        let ix = DictIndexView::open(&bytes[..]).unwrap();
+        assert!(ix.with_dict(&dict[..dict.len() - 1]).is_err());
+        let ix = DictIndexView::open(&bytes[..]).unwrap();
+        assert!(ix.with_dict(&bytes[..]).is_err());
+    }
+
+    #[test]
     fn every_bit_flip_and_cut_is_caught_by_open_or_verify() {
-        let bytes = encode_dict_index(&names(300), 5, 1).unwrap();
-        for bit in 0..bytes.len() * 8 {
-            let mut d = bytes.clone();
-            d[bit / 8] ^= 1 << (bit % 8);
-            if let Ok(ix) = DictIndexView::open(&d[..]) {
-                assert!(ix.verify(|_, _| {}).is_err(), "flip {bit} passed verify");
+        let v = names(300);
+        let (bytes, dict) = index_of(&v);
+        let old = encode_dict_index_names_inside(&v, dict.len() as u64, 7).unwrap();
+        for bytes in [bytes, old] {
+            for bit in 0..bytes.len() * 8 {
+                let mut d = bytes.clone();
+                d[bit / 8] ^= 1 << (bit % 8);
+                if let Ok(ix) = DictIndexView::open(&d[..]) {
+                    if let Ok(ix) = ix.with_dict(&dict[..]) {
+                        assert!(ix.verify(|_, _| {}).is_err(), "flip {bit} passed verify");
+                    }
+                }
+            }
+            for cut in 0..bytes.len() {
+                assert!(DictIndexView::open(&bytes[..cut]).is_err(), "cut {cut}");
             }
         }
-        for cut in 0..bytes.len() {
-            assert!(DictIndexView::open(&bytes[..cut]).is_err(), "cut {cut}");
+    }
+
+    #[test]
+    fn a_flipped_dictionary_byte_fails_what_reads_it_and_verify_and_nothing_lies() {
+        let v = names(100);
+        let (bytes, dict) = index_of(&v);
+        for bit in (DICT_HEADER_LEN * 8..dict.len() * 8).step_by(3) {
+            let mut d = dict.clone();
+            d[bit / 8] ^= 1 << (bit % 8);
+            let ix = DictIndexView::open(&bytes[..])
+                .unwrap()
+                .with_dict(&d[..])
+                .unwrap();
+            for (i, s) in v.iter().enumerate() {
+                if let Ok(got) = ix.lookup(s) {
+                    assert_eq!(got, Some(i as u32), "flip {bit}: lookup {s}");
+                }
+                if let Ok(got) = ix.name(i as u32) {
+                    assert_eq!(got, Some(s.as_str()), "flip {bit}: name {i}");
+                }
+            }
+            assert!(
+                ix.verify_checked(|_, _| {})
+                    .is_err_and(|e| matches!(e, Fault::Dict(_))),
+                "flip {bit} passed verify"
+            );
         }
     }
 
     #[test]
     fn a_damaged_page_fails_the_lookups_that_touch_it_and_no_more() {
         let v = names(3000);
-        let mut bytes = encode_dict_index(&v, 5, 1).unwrap();
-        let names_len: usize = v.iter().map(String::len).sum();
-        let body_len = 8 * v.len() + 4 + names_len;
+        let (mut bytes, dict) = index_of(&v);
+        let body_len = 4 * v.len() + 4 * v.len().div_ceil(16);
         let last_body = DICT_INDEX_HEADER_LEN + body_len - 1;
         bytes[last_body] ^= 1;
-        let ix = DictIndexView::open(&bytes[..]).unwrap();
+        let ix = DictIndexView::open(&bytes[..])
+            .unwrap()
+            .with_dict(&dict[..])
+            .unwrap();
         assert!(ix.name(0).is_ok());
         assert!(ix.verify(|_, _| {}).is_err());
     }
