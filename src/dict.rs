@@ -493,11 +493,17 @@ impl Dict {
     /// order: the indexed ones by binary search in the index, and those
     /// interned after it (the unindexed tail of `tags.dict` and tags not yet
     /// written) by a scan of the in-memory names.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for prefix queries; no caller in the crate yet")
-    )]
+    #[cfg(test)]
     pub(crate) fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .entries_with_prefix(prefix)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
+    /// [`Dict::ids_with_prefix`] with each id's name: `(name, id)` in name order.
+    pub(crate) fn entries_with_prefix(&self, prefix: &str) -> Result<Vec<(&str, u32)>> {
         let mut found: Vec<(&str, u32)> = Vec::new();
         if let Some(ix) = &self.index {
             for id in ix
@@ -516,7 +522,7 @@ impl Dict {
         );
         // Names are distinct, so name order is a total order of the matches.
         found.sort_unstable();
-        Ok(found.into_iter().map(|(_, id)| id).collect())
+        Ok(found)
     }
 
     /// Interns a normalised tag, queueing its dictionary entry for the file.
@@ -578,6 +584,28 @@ impl Dict {
     /// Number of tags whose entries have been handed to the file writer.
     pub(crate) fn flushed_count(&self) -> usize {
         self.flushed
+    }
+
+    /// Calls `f` with every id from `from` on and its name, in id order: one
+    /// sequential walk of the indexed entries, then the later ones.
+    pub(crate) fn for_each_name_from(&self, from: u32, mut f: impl FnMut(u32, &str)) -> Result<()> {
+        if let Some(ix) = &self.index {
+            if from < self.base {
+                ix.view
+                    .for_each_name(|id, name| {
+                        if id >= from {
+                            f(id, name)
+                        }
+                    })
+                    .map_err(|e| ix.err(e))?;
+            }
+        }
+        for (id, name) in (self.base..).zip(&self.names) {
+            if id >= from {
+                f(id, name);
+            }
+        }
+        Ok(())
     }
 
     /// All names, id order.

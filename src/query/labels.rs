@@ -15,7 +15,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::{query_error, Snapshot};
-use crate::dict::Dict;
+use crate::dict::{Dict, FxHashMap};
 use crate::error::Result;
 use crate::labels::{split_series_key, Filter, LabelKeys};
 use crate::time::{Step, TimeRange};
@@ -31,12 +31,10 @@ pub(crate) struct Catalog {
     value_of: Vec<u32>,
     /// Distinct tags, first-seen order.
     tags: Vec<Arc<str>>,
-    tag_ix: HashMap<Arc<str>, u32>,
-    /// Per tag, its series ids in id order.
-    ids_of_tag: Vec<Vec<u32>>,
+    tag_ix: FxHashMap<Arc<str>, u32>,
     /// Per key, distinct values in first-seen order.
     values: Vec<Vec<Arc<str>>>,
-    value_ix: Vec<HashMap<Arc<str>, u32>>,
+    value_ix: Vec<FxHashMap<Arc<str>, u32>>,
 }
 
 const NOT_SERIES: u32 = u32::MAX;
@@ -46,47 +44,53 @@ impl Catalog {
     fn refresh(&mut self, dict: &Dict, nkeys: usize) -> Result<()> {
         if self.values.len() != nkeys {
             self.values = vec![Vec::new(); nkeys];
-            self.value_ix = vec![HashMap::new(); nkeys];
+            self.value_ix = vec![FxHashMap::default(); nkeys];
         }
         let n = dict.len() as u32;
-        for id in self.covered..n {
-            let name = dict.name(id)?.unwrap_or("");
-            let (tag, vals) = split_series_key(name);
-            let vals: Vec<&str> = vals.collect();
-            if vals.len() != nkeys || nkeys == 0 {
-                self.tag_of.push(NOT_SERIES);
-                self.value_of.extend(std::iter::repeat_n(0, nkeys));
-                continue;
-            }
-            let t = match self.tag_ix.get(tag) {
-                Some(&t) => t,
-                None => {
-                    let t = self.tags.len() as u32;
-                    let a: Arc<str> = Arc::from(tag);
-                    self.tags.push(a.clone());
-                    self.tag_ix.insert(a, t);
-                    self.ids_of_tag.push(Vec::new());
-                    t
-                }
-            };
-            self.tag_of.push(t);
-            self.ids_of_tag[t as usize].push(id);
-            for (k, v) in vals.into_iter().enumerate() {
-                let vi = match self.value_ix[k].get(v) {
-                    Some(&vi) => vi,
-                    None => {
-                        let vi = self.values[k].len() as u32;
-                        let a: Arc<str> = Arc::from(v);
-                        self.values[k].push(a.clone());
-                        self.value_ix[k].insert(a, vi);
-                        vi
-                    }
-                };
-                self.value_of.push(vi);
-            }
-        }
+        dict.for_each_name_from(self.covered, |_, name| self.push(name, nkeys))?;
+        debug_assert_eq!(self.tag_of.len(), n as usize);
         self.covered = n;
         Ok(())
+    }
+
+    /// Decodes the next id's name.
+    fn push(&mut self, name: &str, nkeys: usize) {
+        let (tag, vals) = split_series_key(name);
+        let start = self.value_of.len();
+        for (k, v) in vals.enumerate() {
+            if k >= nkeys {
+                break;
+            }
+            let vi = match self.value_ix[k].get(v) {
+                Some(&vi) => vi,
+                None => {
+                    let vi = self.values[k].len() as u32;
+                    let a: Arc<str> = Arc::from(v);
+                    self.values[k].push(a.clone());
+                    self.value_ix[k].insert(a, vi);
+                    vi
+                }
+            };
+            self.value_of.push(vi);
+        }
+        if nkeys == 0 || self.value_of.len() - start != nkeys || !crate::labels::is_series_key(name)
+        {
+            self.value_of.truncate(start);
+            self.value_of.extend(std::iter::repeat_n(0, nkeys));
+            self.tag_of.push(NOT_SERIES);
+            return;
+        }
+        let t = match self.tag_ix.get(tag) {
+            Some(&t) => t,
+            None => {
+                let t = self.tags.len() as u32;
+                let a: Arc<str> = Arc::from(tag);
+                self.tags.push(a.clone());
+                self.tag_ix.insert(a, t);
+                t
+            }
+        };
+        self.tag_of.push(t);
     }
 
     fn value(&self, id: u32, key: usize, nkeys: usize) -> u32 {
@@ -229,21 +233,32 @@ impl Snapshot {
             filter.resolve(&self.labels)?;
             return Ok(self.tag_id(tag)?.into_iter().collect());
         }
+        Ok(self
+            .tag_series(tag, filter)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// The series of `tag` matching `filter` on a labelled store: each id with
+    /// its values in key order. Found through the dictionary's sorted index
+    /// (a tag's series share the prefix `tag 0x1F`), so only this tag's
+    /// entries are read, however many tags the store holds.
+    fn tag_series(&self, tag: &str, filter: &Filter) -> Result<Vec<(u32, Vec<String>)>> {
         let norm = crate::tag::normalize(tag)?;
-        self.with_catalog(|c| {
-            let Some(pairs) = self.resolve(c, filter)? else {
-                return Ok(Vec::new());
-            };
-            let Some(&t) = c.tag_ix.get(&*norm) else {
-                return Ok(Vec::new());
-            };
-            let n = self.labels.len();
-            Ok(c.ids_of_tag[t as usize]
-                .iter()
-                .copied()
-                .filter(|&id| pairs.iter().all(|&(k, v)| c.value(id, k, n) == v))
-                .collect())
-        })
+        let pairs = filter.resolve(&self.labels)?;
+        let prefix = format!("{norm}{}", crate::labels::SEPARATOR);
+        let n = self.labels.len();
+        let dict = self.dict().read();
+        let mut out = Vec::new();
+        for (name, id) in dict.entries_with_prefix(&prefix)? {
+            let (_, values) = split_series_key(name);
+            let values: Vec<&str> = values.collect();
+            if values.len() == n && pairs.iter().all(|&(k, v)| values[k] == v) {
+                out.push((id, values.into_iter().map(String::from).collect()));
+            }
+        }
+        Ok(out)
     }
 
     /// The fold of ids into tags for a ranking within `filter`, or `None` on
@@ -337,25 +352,21 @@ impl Snapshot {
         by: &str,
     ) -> Result<Vec<(String, super::Series)>> {
         let key = self.labels.position(by)?;
-        let ids = self.select_ids(tag, filter)?;
-        let groups = self.with_catalog(|c| {
-            let mut groups: Vec<(Arc<str>, Vec<u32>)> = Vec::new();
-            let mut at: HashMap<u32, usize> = HashMap::new();
-            for id in ids {
-                let v = c.value(id, key, self.labels.len());
-                let g = *at.entry(v).or_insert_with(|| {
-                    groups.push((c.values[key][v as usize].clone(), Vec::new()));
-                    groups.len() - 1
-                });
-                groups[g].1.push(id);
-            }
-            Ok(groups)
-        })?;
+        let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for (id, mut values) in self.tag_series(tag, filter)? {
+            let v = std::mem::take(&mut values[key]);
+            let g = *at.entry(v.clone()).or_insert_with(|| {
+                groups.push((v, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(id);
+        }
         let mut out = Vec::new();
         for (value, ids) in groups {
             let s = self.series_of_ids(tag, &ids, range, step)?;
             if s.total > 0 {
-                out.push((value.to_string(), s));
+                out.push((value, s));
             }
         }
         out.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
@@ -476,17 +487,13 @@ impl Snapshot {
         let first = first - first % step_s;
         let n = ((at - first) / step_s) as usize;
         let range = TimeRange::new(first, at)?;
-        let ids = self.select_ids(&norm, &q.filter)?;
-        let mut by_value: HashMap<u32, Vec<u32>> = HashMap::new();
-        let names = self.with_catalog(|c| {
-            for &id in &ids {
-                by_value
-                    .entry(c.value(id, key, self.labels.len()))
-                    .or_default()
-                    .push(id);
-            }
-            Ok(c.values[key].clone())
-        })?;
+        let mut by_value: HashMap<String, Vec<u32>> = HashMap::new();
+        for (id, mut values) in self.tag_series(&norm, &q.filter)? {
+            by_value
+                .entry(std::mem::take(&mut values[key]))
+                .or_default()
+                .push(id);
+        }
         let (wmin, bmin) = (
             (w as i64 * step_s / 60) as u32,
             (b as i64 * step_s / 60) as u32,
@@ -525,7 +532,7 @@ impl Snapshot {
                 continue;
             }
             rows.push(SpreadRow {
-                value: names[v as usize].to_string(),
+                value: v,
                 recent,
                 baseline,
                 growth,
