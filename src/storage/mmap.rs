@@ -3,10 +3,17 @@
 //!
 //! Why the maps are sound (see also `docs/architecture.md`, "Why readers never
 //! see bytes being written"):
-//! - Only sealed segment files are mapped. They are written completely, fsynced
+//! - Sealed segment files are mapped. They are written completely, fsynced
 //!   and renamed into place before the first map, and never written, truncated
 //!   or renamed over afterwards: compaction writes new files and deletes old ones,
 //!   and on Linux a deleted file stays intact for as long as a map of it lives.
+//! - The dictionary index (`tags.idx`) is mapped: it is written like a segment
+//!   (temp file, fsync, rename) and never modified in place.
+//! - The dictionary (`tags.dict`) is mapped for the index to read names in
+//!   place, and only its bytes below the index's `dict_end` are ever read:
+//!   entries a seal had made durable. The writer only ever writes at or past
+//!   the dictionary's valid end (appends, and zeroing a torn tail at open), and
+//!   never truncates the file, so the bytes a reader reads never change.
 //! - The active log segment is never mapped: the writer appends with `pwrite`
 //!   and readers are served from the writer's in-memory copy, so no `&[u8]` ever
 //!   aliases bytes another thread or process may be writing.
@@ -32,9 +39,11 @@ impl ReadOnlyMap {
             // mmap of length 0 is an error on Linux; an empty file is an empty slice.
             return Ok(ReadOnlyMap { map: None });
         }
-        // SAFETY: the file is an immutable sealed segment (see the module docs):
-        // no writer in this or another trendlog process writes or truncates it
-        // while it is mapped, so the bytes behind the slice never change.
+        // SAFETY: the file is a sealed segment or the dictionary index, which no
+        // trendlog writer writes or truncates once it is in place, or the
+        // dictionary, of which readers read only the prefix below the index's
+        // `dict_end` that no writer writes again and that is never truncated
+        // (see the module docs); so the bytes that are read never change.
         let map = unsafe { Mmap::map(file)? };
         Ok(ReadOnlyMap { map: Some(map) })
     }

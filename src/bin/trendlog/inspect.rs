@@ -242,7 +242,9 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
     } else if magic == MANIFEST_MAGIC {
         manifest_report(&bytes)
     } else if magic == DICT_INDEX_MAGIC {
-        dict_index_report(&bytes)
+        // A layout-1 index reads its names from the tags.dict beside it.
+        let dict = std::fs::read(path.with_file_name("tags.dict")).ok();
+        dict_index_report(&bytes, dict.as_deref())
     } else {
         let mut r = Report::new("unknown");
         r.problems.push((
@@ -420,6 +422,11 @@ fn segment_report(bytes: &[u8]) -> Report {
     r
 }
 
+/// A dictionary key as shown: a series key's separators (0x1F) as ` / `.
+fn shown_key(key: &str) -> String {
+    key.replace(trendlog::labels::SEPARATOR, " / ")
+}
+
 fn dict_report(bytes: &[u8]) -> Report {
     let mut r = Report::new("tag dictionary");
     let scan = scan_dict(bytes);
@@ -429,7 +436,7 @@ fn dict_report(bytes: &[u8]) -> Report {
     }
     let n = scan.entries.len();
     r.field("entries", out::thousands(n as u64), json!(n));
-    let first: Vec<&str> = scan.entries.iter().take(10).copied().collect();
+    let first: Vec<String> = scan.entries.iter().take(10).map(|k| shown_key(k)).collect();
     r.field(
         "first entries",
         format!("{}{}", first.join(", "), if n > 10 { ", …" } else { "" }),
@@ -444,7 +451,7 @@ fn dict_report(bytes: &[u8]) -> Report {
     r
 }
 
-fn dict_index_report(bytes: &[u8]) -> Report {
+fn dict_index_report(bytes: &[u8], dict: Option<&[u8]>) -> Report {
     let mut r = Report::new("dictionary index");
     let view = match DictIndexView::open(bytes) {
         Ok(v) => v,
@@ -452,6 +459,25 @@ fn dict_index_report(bytes: &[u8]) -> Report {
             r.problem(&e);
             return r;
         }
+    };
+    let view = match (view.layout(), dict) {
+        (trendlog::format::dict_index::LAYOUT_NAMES_INSIDE, _) => view,
+        (_, None) => {
+            r.field(
+                "names",
+                "not shown: this index layout reads them from tags.dict, which is not beside it"
+                    .into(),
+                json!(null),
+            );
+            return r;
+        }
+        (_, Some(d)) => match view.with_dict(d) {
+            Ok(v) => v,
+            Err(e) => {
+                r.problem(&e);
+                return r;
+            }
+        },
     };
     store_id_field(&mut r, view.store_id());
     let n = view.len();
@@ -464,7 +490,7 @@ fn dict_index_report(bytes: &[u8]) -> Report {
     let mut first = Vec::new();
     if let Err(e) = view.verify(|id, name| {
         if id < 10 {
-            first.push(name.to_string());
+            first.push(shown_key(name));
         }
     }) {
         r.problem(&e);
