@@ -6,7 +6,9 @@
 //! The child is this test binary itself, running `child_main` with
 //! `TRENDLOG_KILL9_CHILD` set; it prints `committed N` after batch N is
 //! durable (`SyncPolicy::EveryBatch`) and `compacting` / `compacted` around
-//! `Store::compact`.
+//! `Store::compact`. The ingest-time kills run on a labelled store (label key
+//! `platform`, so every batch may intern series keys in the dictionary); the
+//! compaction-time kills on a store without labels.
 
 mod common;
 
@@ -70,13 +72,21 @@ fn child_main() {
     let seed: u64 = it.next().unwrap().parse().unwrap();
     let start: u64 = it.next().unwrap().parse().unwrap();
     let compact_mode = it.next().unwrap() == "compact";
+    // Ingest-mode children write a labelled store (see the module docs).
+    let labelled = !compact_mode;
     // The parent's other test thread may fork (to spawn its own child) while
     // the parent has this store open; the forked process shares the LOCK file
     // description until it execs (O_CLOEXEC), so the lock can look held for a
     // moment. Retry a little.
     let mut tries = 0;
     let store = loop {
-        match Store::open(&dir, child_opts(!compact_mode)) {
+        let opts = child_opts(!compact_mode);
+        let opts = if labelled {
+            opts.label_keys(trendlog::labels::LabelKeys::parse("platform").unwrap())
+        } else {
+            opts
+        };
+        match Store::open(&dir, opts) {
             Err(trendlog::Error::Locked { .. }) if tries < 500 => {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(10));
@@ -100,7 +110,12 @@ fn child_main() {
         }
         let mut b = store.batch();
         for (t, ts, c) in batch(seed, i) {
-            b.add(TAGS[t], ts, c).unwrap();
+            if labelled {
+                let p = ["twitter", "instagram", ""][(ts as usize + t) % 3];
+                b.add_labelled(TAGS[t], &[("platform", p)], ts, c).unwrap();
+            } else {
+                b.add(TAGS[t], ts, c).unwrap();
+            }
         }
         b.set_source_position((i + 1).to_le_bytes().to_vec())
             .unwrap();
@@ -236,6 +251,11 @@ fn kill_loop(compact: bool, kills: u64, min_in_compaction: u64) -> (u64, u64, u6
                 other => break other.unwrap_or_else(|e| panic!("kill {n}: reopen failed: {e}")),
             }
         };
+        assert_eq!(
+            store.label_keys().is_empty(),
+            compact,
+            "ingest-mode stores are labelled"
+        );
         let got = read_hours_in(&store, range_for(run.acked + 1)).unwrap();
         let pos = store
             .source_position()
