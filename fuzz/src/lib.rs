@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use trendlog::format::log::{decode_block, scan_log};
 use trendlog::format::dict::scan_dict;
+use trendlog::format::log::{decode_block, scan_log};
 use trendlog::format::manifest::encode_manifest;
 use trendlog::format::segment::SegmentView;
-use trendlog_testkit::sim::{CrashMode, SimFs};
-use trendlog::vfs::{OpenMode, Vfs};
 use trendlog::time::{Step, TimeRange};
+use trendlog::vfs::{OpenMode, Vfs};
 use trendlog::{verify, Error, Options, Store, SyncPolicy};
+use trendlog_testkit::sim::{CrashMode, SimFs};
 
 pub mod reseal;
 

@@ -10,9 +10,9 @@
 //! on any input.
 
 use trendlog::format::cells::Cells;
-use trendlog::format::log::{encode_block_with, encode_log_header_with};
 use trendlog::format::crc32;
 use trendlog::format::dict::{encode_dict_entry, encode_dict_header};
+use trendlog::format::log::{encode_block_with, encode_log_header_with};
 use trendlog::format::manifest::{encode_manifest, Manifest, SegmentEntry};
 use trendlog::format::segment::SegmentBuilder;
 use trendlog::format::Resolution;
@@ -196,6 +196,8 @@ pub fn sample_dict() -> Vec<u8> {
         "été",
         "x",
         "a-longer-tag-of-some-length",
+        "metoo\u{1f}instagram\u{1f}chicago",
+        "metoo\u{1f}\u{1f}",
     ] {
         encode_dict_entry(t, &mut b);
     }
@@ -232,14 +234,15 @@ pub fn sample_manifest() -> Vec<u8> {
         hour_retention: None,
         log_durable_end: 64,
         clean: false,
+        label_keys: vec!["platform".into(), "region".into()],
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trendlog::format::log::scan_log;
     use trendlog::format::dict::scan_dict;
+    use trendlog::format::log::scan_log;
     use trendlog::format::manifest::decode_manifest;
     use trendlog::format::segment::SegmentView;
     use trendlog::format::ScanEnd;
@@ -254,7 +257,7 @@ mod tests {
         let s = scan_log(&log);
         assert_eq!((s.blocks.len(), s.end), (4, ScanEnd::Clean));
         let d = sample_dict();
-        assert_eq!(scan_dict(&d).entries.len(), 5);
+        assert_eq!(scan_dict(&d).entries.len(), 7);
         let m = sample_manifest();
         assert!(decode_manifest(&m).is_ok());
         for (mut b, fix) in [
