@@ -16,6 +16,10 @@
 //!   slightly out of order, as a real one does.
 //! - **Counts.** Every event has `count == 1`.
 //!
+//! [`labelled_events`] gives the same events with a platform and a region
+//! each (a [`LabelSpec`]; see the `labelled` module docs there), and
+//! [`labelled_counts`] their exact per-(tag, labels, minute) totals.
+//!
 //! The generator is seeded: the same [`WorkloadSpec`] gives the same events on
 //! every run. It draws from the crate's [`SplitMix64`] and uses Walker's alias
 //! method for the Zipf draw (O(1) per event), and needs no dependency. The alias
@@ -46,7 +50,11 @@
 
 use std::collections::HashMap;
 
+mod labelled;
 mod rng;
+pub use labelled::{
+    labelled_counts, labelled_events, LabelSpec, LabelledCell, LabelledEvent, LabelledWorkload,
+};
 pub use rng::SplitMix64;
 
 /// Unix second of 2017-10-15T00:00:00Z, the default start of the workload.
