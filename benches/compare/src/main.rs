@@ -4,7 +4,12 @@
 //! ```text
 //! cargo run --release -p trendlog-compare -- --events 5000000 [--tags 200000] [--runs 3]
 //!     [--json] [--systems hashmap,sqlite,redb,fjall,trendlog] [--dir /tmp/x]
+//! cargo run --release -p trendlog-compare -- --labelled --events 5000000 [--region chicago]
 //! ```
+//!
+//! `--labelled` runs the labelled workload of issue 14 (platform and region
+//! per event) through trendlog and a labelled SQLite table instead; see
+//! `labelled`.
 //!
 //! The parent process runs each system in a child process of this same binary
 //! (`--only SYSTEM`), one after the other, so each peak-memory figure is that
@@ -15,6 +20,7 @@
 //! answer differs.
 
 mod cli;
+mod labelled;
 mod mem;
 mod systems;
 
@@ -55,6 +61,10 @@ OPTIONS:
     --gen-only         only time the workload generator
     --cli              whole processes instead: the trendlog binary against the sqlite3 shell
                        (query, trending, top, inspect; peak RSS; in-process open), see docs/performance.md
+    --labelled         the labelled workload (3 platforms x 50 regions) through trendlog with
+                       label keys and a labelled SQLite table: ingest, bytes/cell, trending
+                       with and without a region filter, spread of the surge tag by region
+    --region NAME      the region of the filtered trending in --labelled [default: chicago]
     --trendlog PATH    the trendlog binary for --cli  [default: beside this executable]
     --sqlite3 PATH     the sqlite3 shell for --cli    [default: sqlite3 on PATH]
     -h, --help         this text
@@ -77,6 +87,8 @@ struct Args {
     only: Option<String>,
     gen_only: bool,
     cli: bool,
+    labelled: bool,
+    region: String,
     trendlog_bin: Option<PathBuf>,
     sqlite3_bin: Option<PathBuf>,
 }
@@ -107,6 +119,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         only: None,
         gen_only: false,
         cli: false,
+        labelled: false,
+        region: "chicago".to_owned(),
         trendlog_bin: None,
         sqlite3_bin: None,
     };
@@ -140,6 +154,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--only" => a.only = Some(it.next().ok_or("--only needs a value")?),
             "--gen-only" => a.gen_only = true,
             "--cli" => a.cli = true,
+            "--labelled" => a.labelled = true,
+            "--region" => a.region = it.next().ok_or("--region needs a value")?,
             "--trendlog" => {
                 a.trendlog_bin = Some(PathBuf::from(it.next().ok_or("--trendlog needs a value")?))
             }
@@ -182,6 +198,11 @@ fn main() -> ExitCode {
         gen_only(&args)
     } else if args.cli {
         cli::run(&args)
+    } else if args.labelled {
+        match args.only.clone() {
+            Some(name) => labelled::child(&args, &name),
+            None => labelled::parent(&args),
+        }
     } else if let Some(name) = args.only.clone() {
         child(&args, &name)
     } else {
