@@ -78,7 +78,7 @@ fn peak_rss(program: &Path, args: &[OsString]) -> Res<Option<u64>> {
 
 /// Median wall time of `n` runs after one untimed warm-up, and the peak RSS
 /// of one more run.
-fn measure(n: usize, program: &Path, args: &[OsString]) -> Res<(f64, Option<u64>)> {
+pub(crate) fn measure(n: usize, program: &Path, args: &[OsString]) -> Res<(f64, Option<u64>)> {
     run_once(program, args)?;
     let mut secs = Vec::with_capacity(n);
     for _ in 0..n {
@@ -87,17 +87,17 @@ fn measure(n: usize, program: &Path, args: &[OsString]) -> Res<(f64, Option<u64>
     Ok((median(secs), peak_rss(program, args)?))
 }
 
-fn mib(b: Option<u64>) -> f64 {
+pub(crate) fn mib(b: Option<u64>) -> f64 {
     b.map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
 }
 
-fn os(args: &[&str]) -> Vec<OsString> {
+pub(crate) fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
 
 /// The `trendlog` binary: `--trendlog PATH`, else beside this executable
 /// (`cargo build --release --bin trendlog` puts it there).
-fn trendlog_binary(a: &Args) -> Res<PathBuf> {
+pub(crate) fn trendlog_binary(a: &Args) -> Res<PathBuf> {
     if let Some(p) = &a.trendlog_bin {
         return Ok(p.clone());
     }
@@ -346,7 +346,7 @@ pub fn run(a: &Args) -> Res<ExitCode> {
 }
 
 /// Runs `program args` and returns its stdout, failing on a non-zero exit.
-fn stdout_of(program: &Path, args: &[OsString]) -> Res<String> {
+pub(crate) fn stdout_of(program: &Path, args: &[OsString]) -> Res<String> {
     let o = Command::new(program)
         .args(args)
         .stdin(Stdio::null())

@@ -65,6 +65,8 @@ OPTIONS:
                        label keys and a labelled SQLite table: ingest, bytes/cell, trending
                        with and without a region filter, spread of the surge tag by region
     --region NAME      the region of the filtered trending in --labelled [default: chicago]
+                       (--labelled --cli: the same questions as whole processes, the trendlog
+                       binary against the sqlite3 shell)
     --trendlog PATH    the trendlog binary for --cli  [default: beside this executable]
     --sqlite3 PATH     the sqlite3 shell for --cli    [default: sqlite3 on PATH]
     -h, --help         this text
@@ -196,6 +198,8 @@ fn main() -> ExitCode {
     };
     let outcome = if args.gen_only {
         gen_only(&args)
+    } else if args.cli && args.labelled {
+        labelled_cli(&args)
     } else if args.cli {
         cli::run(&args)
     } else if args.labelled {
@@ -214,6 +218,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--labelled --cli`: the labelled questions as whole processes.
+fn labelled_cli(a: &Args) -> Res<ExitCode> {
+    #[cfg(feature = "trendlog-engine")]
+    return labelled::cli::run(a);
+    #[cfg(not(feature = "trendlog-engine"))]
+    {
+        let _ = a;
+        Err("--labelled --cli needs the trendlog-engine feature".into())
     }
 }
 

@@ -18,6 +18,8 @@
 //! The parent computes every answer straight from the workload and checks
 //! both systems against it, then prints the figures and the targets.
 
+#[cfg(feature = "trendlog-engine")]
+pub mod cli;
 mod sqlite;
 #[cfg(feature = "trendlog-engine")]
 mod trendlog;
