@@ -286,12 +286,19 @@ impl Snapshot {
                     _ => NOT_SERIES,
                 })
                 .collect();
-            let mut names: Vec<Option<Arc<str>>> = vec![None; c.tags.len()];
+            let mut matched = vec![false; c.tags.len()];
             for &t in &row_of {
-                if let Some(slot) = names.get_mut(t as usize) {
-                    *slot = Some(c.tags[t as usize].clone());
+                if let Some(m) = matched.get_mut(t as usize) {
+                    *m = true;
                 }
             }
+            // One name per row that some series matched; none for the others.
+            let names = c
+                .tags
+                .iter()
+                .zip(matched)
+                .map(|(t, m)| m.then(|| t.clone()))
+                .collect();
             Ok(Some(TagFold { row_of, names }))
         })
     }
