@@ -144,6 +144,12 @@ pub(crate) struct Dict {
     /// Names of ids `base..`.
     names: Vec<Arc<str>>,
     ids: FxHashMap<Arc<str>, u32>,
+    /// The index holds names `ids` lacks: true when the dictionary was opened
+    /// with an index. A dictionary built in this process (or read whole at
+    /// open) keeps every name in `ids`, also after an index is written (the
+    /// index drops only `names`), so a miss in `ids` is a miss, and a new
+    /// tag skips the index's binary search.
+    partial_map: bool,
     /// Encoded entries for ids `flushed..len()`, not yet in `tags.dict`.
     pending: Vec<u8>,
     flushed: usize,
@@ -311,6 +317,7 @@ impl Dict {
             dict.base = base;
             dict.flushed += base as usize;
             dict.index = Some(ix);
+            dict.partial_map = true;
         }
         Ok((
             dict,
@@ -459,7 +466,14 @@ impl Dict {
             return Ok(id);
         }
         let found = match &d.index {
-            Some(ix) => ix.view.lookup_checked(tag).map_err(|e| ix.err(e))?,
+            Some(ix) if d.partial_map => ix.view.lookup_checked(tag).map_err(|e| ix.err(e))?,
+            Some(ix) => {
+                debug_assert!(
+                    ix.view.lookup_checked(tag).ok().flatten().is_none(),
+                    "an indexed name is missing from a complete map"
+                );
+                None
+            }
             None => None,
         };
         drop(d);
