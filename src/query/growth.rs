@@ -382,17 +382,17 @@ impl Snapshot {
 }
 
 /// Ranking columns, and the rows' tags when they were folded by tag.
-type Folded = (Vec<Vec<u64>>, Option<Vec<Option<Arc<str>>>>);
+type Folded = (Vec<Vec<u64>>, Option<Arc<super::labels::TagFold>>);
 
 /// The name of ranking row `i`: a tag id's name, or a folded row's tag.
 fn row_name(
     dict: &crate::dict::Dict,
-    rows: &Option<Vec<Option<Arc<str>>>>,
+    rows: &Option<Arc<super::labels::TagFold>>,
     i: usize,
 ) -> Result<Option<Arc<str>>> {
     Ok(match rows {
         None => dict.name(i as u32)?.map(Arc::from),
-        Some(names) => names.get(i).cloned().flatten(),
+        Some(fold) => fold.names.get(i).cloned().flatten(),
     })
 }
 
@@ -422,7 +422,7 @@ impl Snapshot {
                 folded
             })
             .collect();
-        Ok((out, Some(fold.names)))
+        Ok((out, Some(fold)))
     }
 }
 

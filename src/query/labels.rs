@@ -35,7 +35,12 @@ pub(crate) struct Catalog {
     /// Per key, distinct values in first-seen order.
     values: Vec<Vec<Arc<str>>>,
     value_ix: Vec<FxHashMap<Arc<str>, u32>>,
+    /// The folds of the last few filters, for the ids decoded so far.
+    folds: Vec<(Filter, Arc<TagFold>)>,
 }
+
+/// How many filters' folds a catalog keeps.
+const FOLDS_KEPT: usize = 4;
 
 const NOT_SERIES: u32 = u32::MAX;
 
@@ -47,6 +52,9 @@ impl Catalog {
             self.value_ix = vec![FxHashMap::default(); nkeys];
         }
         let n = dict.len() as u32;
+        if n != self.covered {
+            self.folds.clear();
+        }
         dict.for_each_name_from(self.covered, |_, name| self.push(name, nkeys))?;
         debug_assert_eq!(self.tag_of.len(), n as usize);
         self.covered = n;
@@ -102,9 +110,10 @@ impl Catalog {
 /// `None` when some value was never seen (nothing matches).
 type Resolved = Option<Vec<(usize, u32)>>;
 
-/// The id → tag fold of a labelled ranking: per id, the index of its tag's
+/// The id → tag fold of a labelled ranking (kept per filter by the catalog): per id, the index of its tag's
 /// row, or `u32::MAX` when the id is filtered out; and the rows' tags, `None`
 /// for a tag none of whose series match (it is not ranked at all).
+#[derive(Debug)]
 pub(crate) struct TagFold {
     pub(crate) row_of: Vec<u32>,
     pub(crate) names: Vec<Option<Arc<str>>>,
@@ -263,44 +272,57 @@ impl Snapshot {
 
     /// The fold of ids into tags for a ranking within `filter`, or `None` on
     /// a store without labels (ids are tags).
-    pub(crate) fn tag_fold(&self, filter: &Filter) -> Result<Option<TagFold>> {
+    pub(crate) fn tag_fold(&self, filter: &Filter) -> Result<Option<Arc<TagFold>>> {
         if self.labels.is_empty() {
             filter.resolve(&self.labels)?;
             return Ok(None);
         }
-        self.with_catalog(|c| {
-            let n = self.labels.len();
-            let pairs = self.resolve(c, filter)?;
-            let row_of: Vec<u32> = c
-                .tag_of
-                .iter()
-                .enumerate()
-                .map(|(id, &t)| match &pairs {
-                    Some(p) if t != NOT_SERIES => {
-                        if p.iter().all(|&(k, v)| c.value(id as u32, k, n) == v) {
-                            t
-                        } else {
-                            NOT_SERIES
-                        }
+        let mut c = self.catalog.lock();
+        c.refresh(&self.dict().read(), self.labels.len())?;
+        if let Some((_, f)) = c.folds.iter().find(|(f, _)| f == filter) {
+            return Ok(Some(f.clone()));
+        }
+        let fold = Arc::new(self.build_fold(&c, filter)?);
+        if c.folds.len() >= FOLDS_KEPT {
+            c.folds.remove(0);
+        }
+        c.folds.push((filter.clone(), fold.clone()));
+        Ok(Some(fold))
+    }
+
+    /// The fold of `filter` over the ids decoded so far.
+    fn build_fold(&self, c: &Catalog, filter: &Filter) -> Result<TagFold> {
+        let n = self.labels.len();
+        let pairs = self.resolve(c, filter)?;
+        let row_of: Vec<u32> = c
+            .tag_of
+            .iter()
+            .enumerate()
+            .map(|(id, &t)| match &pairs {
+                Some(p) if t != NOT_SERIES => {
+                    if p.iter().all(|&(k, v)| c.value(id as u32, k, n) == v) {
+                        t
+                    } else {
+                        NOT_SERIES
                     }
-                    _ => NOT_SERIES,
-                })
-                .collect();
-            let mut matched = vec![false; c.tags.len()];
-            for &t in &row_of {
-                if let Some(m) = matched.get_mut(t as usize) {
-                    *m = true;
                 }
+                _ => NOT_SERIES,
+            })
+            .collect();
+        let mut matched = vec![false; c.tags.len()];
+        for &t in &row_of {
+            if let Some(m) = matched.get_mut(t as usize) {
+                *m = true;
             }
-            // One name per row that some series matched; none for the others.
-            let names = c
-                .tags
-                .iter()
-                .zip(matched)
-                .map(|(t, m)| m.then(|| t.clone()))
-                .collect();
-            Ok(Some(TagFold { row_of, names }))
-        })
+        }
+        // One name per row that some series matched; none for the others.
+        let names = c
+            .tags
+            .iter()
+            .zip(matched)
+            .map(|(t, m)| m.then(|| t.clone()))
+            .collect();
+        Ok(TagFold { row_of, names })
     }
 
     /// Total events of `tag` in `range` over its series matching `filter`
