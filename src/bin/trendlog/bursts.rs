@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::parse::parse_duration;
 use serde_json::json;
 use trendlog::burst::Dispersion;
 use trendlog::time::{Step, TimeRange};
@@ -23,7 +22,7 @@ pub struct DetectorFlags {
     #[arg(long, default_value_t = BurstParams::default().exit)]
     pub exit: f64,
     /// How long the score must stay below --exit to end an episode.
-    #[arg(long, default_value = "6h", value_parser = parse_dur)]
+    #[arg(long, default_value = "6h", value_parser = crate::out::parse_dur)]
     pub cooldown: Duration,
     /// Previous days whose same window also predicts the count (0 = off).
     #[arg(long, default_value_t = BurstParams::default().seasonal_days)]
@@ -33,7 +32,7 @@ pub struct DetectorFlags {
     #[arg(long, value_parser = ["spread", "successive"], default_value = default_dispersion())]
     pub dispersion: String,
     /// How far before --from the episode state machine starts.
-    #[arg(long, default_value = "48h", value_parser = parse_dur)]
+    #[arg(long, default_value = "48h", value_parser = crate::out::parse_dur)]
     pub horizon: Duration,
 }
 
@@ -67,10 +66,10 @@ pub struct Args {
     #[arg(long = "tag")]
     pub tags: Vec<String>,
     /// Length of the recent window (whole minutes).
-    #[arg(long, default_value = "30m", value_parser = parse_dur)]
+    #[arg(long, default_value = "30m", value_parser = crate::out::parse_dur)]
     pub window: Duration,
     /// Length of the baseline before it.
-    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
     pub baseline: Duration,
     /// Least events in the recent window for an onset.
     #[arg(long, default_value_t = 10)]
@@ -87,10 +86,6 @@ fn default_dispersion() -> &'static str {
         Dispersion::Successive => "successive",
         _ => "spread",
     }
-}
-
-pub fn parse_dur(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// The parameters from flags.

@@ -94,7 +94,7 @@ pub struct Args {
     pub strict: bool,
     /// How far past the store's now (its newest minute) an event may lie;
     /// raise it to load input that is not in time order.
-    #[arg(long, default_value = "1d", value_parser = parse_dur)]
+    #[arg(long, default_value = "1d", value_parser = crate::out::parse_dur)]
     pub max_future_skew: Duration,
     /// Minute retention of a NEW store (a duration such as `30d`, or
     /// `forever`; default 7d). An existing store keeps its own: change it
@@ -105,10 +105,6 @@ pub struct Args {
     /// forever).
     #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
     pub hour_retention: Option<crate::retention::Keep>,
-}
-
-fn parse_dur(s: &str) -> Result<Duration, String> {
-    crate::parse::parse_duration(s).map_err(|e| e.to_string())
 }
 
 enum Format {

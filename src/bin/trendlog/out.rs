@@ -189,6 +189,11 @@ pub fn say_used(cmd: &str, text: &str) {
 }
 
 /// Parses `--step`.
+/// A duration flag (`90s`, `15m`, `1h30m`, `7d`), for clap's `value_parser`.
+pub fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    crate::parse::parse_duration(s).map_err(|e| e.to_string())
+}
+
 pub fn parse_step(s: &str) -> Result<Step, String> {
     Step::parse(s).map_err(|e| e.to_string())
 }

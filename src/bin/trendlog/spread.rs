@@ -9,7 +9,6 @@ use trendlog::time::Step;
 use trendlog::SpreadQuery;
 
 use crate::out::{self, Align, CmdResult, Table};
-use crate::parse::parse_duration;
 use crate::Global;
 
 /// Show how a tag spreads over the values of a label key (cities, platforms).
@@ -39,13 +38,13 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Recent window (a whole number of steps).
-    #[arg(long, default_value = "1h", value_parser = parse_dur)]
+    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur)]
     pub window: Duration,
     /// Baseline just before the window.
-    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
     pub baseline: Duration,
     /// How far back the timeline goes.
-    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
     pub span: Duration,
     /// Timeline step: 1m, 1h or 1d.
     #[arg(long, default_value = "1h", value_parser = out::parse_step)]
@@ -59,10 +58,6 @@ pub struct Args {
     /// Smoothing prior P, events per minute.
     #[arg(long, default_value_t = 1.0 / 60.0)]
     pub prior: f64,
-}
-
-fn parse_dur(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::parse::parse_duration;
 use serde_json::json;
 use trendlog::time::{Step, TimeRange};
 use trendlog::{TrendQuery, TrendRow};
@@ -31,10 +30,10 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Length of the recent window (90s, 15m, 1h, 7d; whole minutes).
-    #[arg(long, default_value = "1h", value_parser = parse_dur)]
+    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur)]
     pub window: Duration,
     /// Length of the baseline window just before it.
-    #[arg(long, default_value = "24h", value_parser = parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
     pub baseline: Duration,
     /// How many tags.
     #[arg(short, default_value_t = 10)]
@@ -50,10 +49,6 @@ pub struct Args {
     pub rank: crate::bursts::Rank,
     #[command(flatten)]
     pub select: crate::labels::Select,
-}
-
-fn parse_dur(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
