@@ -224,3 +224,32 @@ fn export_then_ingest_round_trips_a_labelled_store() {
     let v = run(&copy2, &["verify"]);
     assert_eq!(code(&v), 0, "{}", stderr(&v));
 }
+
+/// A reader that stops early (`export | head -1`, with stderr in the same
+/// closed pipe) ends the export with exit 0, never a panic or an I/O error.
+#[test]
+fn export_into_a_pipe_closed_early_exits_0() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    ingest(&db);
+    for format in ["csv", "ndjson"] {
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .args(["export", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{format}: {status}");
+    }
+}

@@ -130,6 +130,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     } else {
         Sink::Ndjson(w)
     };
+    // A reader that stops early (`export | head`) ends the export quietly.
+    let quiet_pipe = |e: std::io::Error| -> Fail {
+        if is_broken_pipe(&e) {
+            Fail::silent(0)
+        } else {
+            e.into()
+        }
+    };
     for (from, to, step) in parts {
         if from >= to {
             continue;
@@ -141,17 +149,24 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         for (key, ts, count) in rows {
             let (tag, values) = trendlog::labels::split_series_key(&key);
             let values: Vec<&str> = values.collect();
-            sink.row(ts, &ingestable(tag), count, keys.names(), &values)?;
+            sink.row(ts, &ingestable(tag), count, keys.names(), &values)
+                .map_err(quiet_pipe)?;
         }
     }
-    sink.finish().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            Fail::silent(0)
-        } else {
-            e.into()
-        }
-    })?;
+    sink.finish().map_err(quiet_pipe)?;
     Ok(())
+}
+
+/// Whether `e` is a closed pipe, also when the `csv` writer wrapped it.
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<csv::Error>())
+        .and_then(|c| match c.kind() {
+            csv::ErrorKind::Io(io) => Some(io.kind()),
+            _ => None,
+        });
+    e.kind() == std::io::ErrorKind::BrokenPipe || inner == Some(std::io::ErrorKind::BrokenPipe)
 }
 
 /// Where the rows go: CSV through the `csv` crate (which quotes a tag that

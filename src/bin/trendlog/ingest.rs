@@ -222,7 +222,7 @@ impl Tally {
     fn reject(&mut self, line: &Line, why: &str) {
         self.rejected += 1;
         if self.rejected <= SHOW_REJECTED {
-            eprintln!("{}:{}: {why}", self.names[line.input], line.no);
+            err_line!("{}:{}: {why}", self.names[line.input], line.no);
         }
     }
 }
@@ -322,7 +322,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             a.hour_retention.map_or(r.hour_minutes, |k| k.0),
         );
         if wanted != (r.minute_minutes, r.hour_minutes) {
-            eprintln!(
+            err_line!(
                 "trendlog: the store exists and keeps its retention (minutes {}, hours {}); \
                  change it with `trendlog retention`",
                 crate::retention::describe(r.minute_minutes),
@@ -381,20 +381,20 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
 
     if tally.rejected > SHOW_REJECTED {
-        eprintln!(
+        err_line!(
             "… and {} more rejected lines",
             out::thousands(tally.rejected - SHOW_REJECTED)
         );
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
-    eprintln!("lines read   {:>14}", out::thousands(tally.read));
-    eprintln!(
+    err_line!("lines read   {:>14}", out::thousands(tally.read));
+    err_line!(
         "accepted     {:>14}  ({} events counted)",
         out::thousands(tally.accepted),
         out::thousands(tally.counted)
     );
-    eprintln!("rejected     {:>14}", out::thousands(tally.rejected));
-    eprintln!(
+    err_line!("rejected     {:>14}", out::thousands(tally.rejected));
+    err_line!(
         "events/s     {:>14}  ({:.2} s)",
         out::thousands((tally.accepted as f64 / secs) as u64),
         secs

@@ -5,6 +5,16 @@
 //! The interface (names, flags, exit codes, JSON shapes) is a contract that
 //! users' scripts rely on (issue 5): add to it, never change it.
 
+/// `eprintln!` that never panics: stderr closed early (`trendlog ... 2>&1 |
+/// head`) must not turn a finished command into a panic; the message is lost
+/// and the exit code stands.
+macro_rules! err_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod bursts;
 mod compact;
 mod demo;
@@ -117,7 +127,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail { code, msg }) => {
             if !msg.is_empty() {
-                eprintln!("trendlog: {msg}");
+                err_line!("trendlog: {msg}");
             }
             ExitCode::from(code)
         }

@@ -185,7 +185,7 @@ pub fn held(snap: &Snapshot) -> String {
 /// when it chose any part of them itself, so stdout stays the answer alone
 /// and a default never narrows an answer silently.
 pub fn say_used(cmd: &str, text: &str) {
-    eprintln!("{cmd}: {text}");
+    err_line!("{cmd}: {text}");
 }
 
 /// Parses `--step`.
