@@ -15,6 +15,30 @@ macro_rules! err_line {
     }};
 }
 
+/// `print!` and `println!` for every command: when stdout is a pipe the
+/// reader closed (`trendlog inspect | head -1`), the process ends quietly
+/// with exit 0 instead of panicking; any other failure to write stdout is
+/// exit 1 with a message.
+macro_rules! print {
+    ($($arg:tt)*) => { crate::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// What [`print!`] and [`println!`] call.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        err_line!("trendlog: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 mod bursts;
 mod compact;
 mod demo;
