@@ -2,7 +2,7 @@
 //! runs of the active log, the store's now) and the two cell walks every
 //! query is built from:
 //!
-//! - [`View::tag_cells`]: one tag, through each segment's skip index and each
+//! - [`View::tag_cells`]: a few tags, through each segment's skip index and each
 //!   run's binary search; other tags' data is never decoded;
 //! - [`View::window_cells`]: every cell of a time window, source by source,
 //!   with a hook that lets a caller take a whole segment at once (from its
@@ -41,39 +41,41 @@ pub(crate) enum SegmentVisit {
 }
 
 impl View {
-    /// Calls `f(minute, count)` for each cell of tag `id` in `[lo, hi)`
-    /// minutes. Hour cells report their hour's first minute.
+    /// Calls `f(minute, count)` for each cell of the tags `ids` in `[lo, hi)`
+    /// minutes, segment by segment (so a tag's cells come in time order only
+    /// when `ids` holds one id). Hour cells report their hour's first minute.
     pub(crate) fn tag_cells(
         &self,
-        id: u32,
+        ids: &[u32],
         lo: u32,
         hi: u32,
         mut f: impl FnMut(u32, u64),
     ) -> Result<()> {
-        if lo >= hi {
+        if lo >= hi || ids.is_empty() {
             return Ok(());
         }
-        let mut buf = Vec::new();
         for seg in self.segments_overlapping(lo, hi) {
-            buf.clear();
-            seg.view
-                .tag_cells(id, &mut buf)
-                .map_err(|e| seg.corrupted(e))?;
             let res = seg.entry.resolution;
-            for &(t, c) in &buf {
-                let m = res.first_minute(t);
-                if m >= lo && m < hi {
-                    f(m, c);
-                }
+            for &id in ids {
+                seg.view
+                    .for_each_tag_cell(id, |t, c| {
+                        let m = res.first_minute(t);
+                        if m >= lo && m < hi {
+                            f(m, c);
+                        }
+                    })
+                    .map_err(|e| seg.corrupted(e))?;
             }
         }
         for run in self.runs_overlapping(lo, hi) {
-            let r = run.tag_range(id);
-            let times = &run.cells.times[r.clone()];
-            let start = times.partition_point(|&m| m < lo);
-            let end = times.partition_point(|&m| m < hi);
-            for i in r.start + start..r.start + end {
-                f(run.cells.times[i], run.cells.counts[i]);
+            for &id in ids {
+                let r = run.tag_range(id);
+                let times = &run.cells.times[r.clone()];
+                let start = times.partition_point(|&m| m < lo);
+                let end = times.partition_point(|&m| m < hi);
+                for i in r.start + start..r.start + end {
+                    f(run.cells.times[i], run.cells.counts[i]);
+                }
             }
         }
         Ok(())

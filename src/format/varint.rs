@@ -22,7 +22,20 @@ pub fn put_u64(out: &mut Vec<u8>, mut v: u64) {
 /// Returns `None` (and leaves `pos` unchanged) when the buffer ends inside the
 /// value, when the encoding is longer than 10 bytes or overflows 64 bits, or
 /// when it is overlong (not the shortest encoding of its value).
+#[inline]
 pub fn get_u64(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most varints in a segment are one byte.
+    if let Some(&b) = buf.get(*pos) {
+        if b < 0x80 {
+            *pos += 1;
+            return Some(u64::from(b));
+        }
+    }
+    get_u64_long(buf, pos)
+}
+
+/// [`get_u64`] for an encoding of any length.
+fn get_u64_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v: u64 = 0;
     let mut i = *pos;
     for shift_idx in 0..MAX_LEN {
@@ -44,6 +57,24 @@ pub fn get_u64(buf: &[u8], pos: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+/// Advances `pos` past one encoded value without decoding it: past the
+/// first byte whose high bit is clear, at most [`MAX_LEN`] bytes on. Returns
+/// `None` (and leaves `pos` unchanged) when the buffer ends first or no byte
+/// within `MAX_LEN` ends the value. Unlike [`get_u64`] it does not reject
+/// overlong or overflowing encodings: it is for stepping over values a
+/// checksum has already vouched for.
+#[inline]
+pub fn skip(buf: &[u8], pos: &mut usize) -> Option<()> {
+    if *buf.get(*pos)? < 0x80 {
+        *pos += 1;
+        return Some(());
+    }
+    let rest = buf.get(*pos..)?;
+    let n = rest.iter().take(MAX_LEN).position(|&b| b < 0x80)?;
+    *pos += n + 1;
+    Some(())
 }
 
 /// The number of bytes [`put_u64`] writes for `v` (1 to 10).
@@ -88,6 +119,26 @@ mod tests {
         let mut out = Vec::new();
         put_u64(&mut out, u64::MAX);
         assert_eq!(out.len(), MAX_LEN);
+    }
+
+    #[test]
+    fn skip_steps_over_exactly_one_value() {
+        let mut buf = Vec::new();
+        for v in [0u64, 127, 128, 1 << 40, u64::MAX] {
+            put_u64(&mut buf, v);
+        }
+        let (mut a, mut b) = (0, 0);
+        for _ in 0..5 {
+            get_u64(&buf, &mut a).unwrap();
+            skip(&buf, &mut b).unwrap();
+            assert_eq!(a, b);
+        }
+        assert_eq!(skip(&buf, &mut b), None);
+        // A value cut short, or 10 continuation bytes, does not move pos.
+        let mut p = 0;
+        assert_eq!(skip(&[0x80, 0x80], &mut p), None);
+        assert_eq!(skip(&[0x80; 11], &mut p), None);
+        assert_eq!(p, 0);
     }
 
     #[test]

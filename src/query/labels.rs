@@ -37,7 +37,16 @@ pub(crate) struct Catalog {
     value_ix: Vec<FxHashMap<Arc<str>, u32>>,
     /// The folds of the last few filters, for the ids decoded so far.
     folds: Vec<(Filter, Arc<TagFold>)>,
+    /// The series of the last few tags looked up, each with the dictionary
+    /// length it was read at (a longer dictionary may hold more).
+    tag_series: Vec<(String, usize, Arc<TagSeries>)>,
 }
+
+/// A tag's series: each id with its values in key order.
+type TagSeries = [(u32, Box<[String]>)];
+
+/// How many tags' series a catalog keeps.
+const TAG_SERIES_KEPT: usize = 16;
 
 /// How many filters' folds a catalog keeps.
 const FOLDS_KEPT: usize = 4;
@@ -253,21 +262,46 @@ impl Snapshot {
     /// its values in key order. Found through the dictionary's sorted index
     /// (a tag's series share the prefix `tag 0x1F`), so only this tag's
     /// entries are read, however many tags the store holds.
+    /// The last [`TAG_SERIES_KEPT`] tags' lists are kept until the dictionary
+    /// grows.
     fn tag_series(&self, tag: &str, filter: &Filter) -> Result<Vec<(u32, Vec<String>)>> {
         let norm = crate::tag::normalize(tag)?;
         let pairs = filter.resolve(&self.labels)?;
-        let prefix = format!("{norm}{}", crate::labels::SEPARATOR);
-        let n = self.labels.len();
+        let all = self.all_tag_series(&norm)?;
+        Ok(all
+            .iter()
+            .filter(|(_, values)| pairs.iter().all(|&(k, v)| values[k] == v))
+            .map(|(id, values)| (*id, values.to_vec()))
+            .collect())
+    }
+
+    /// Every series of the normalised `tag`, from the catalog's recent
+    /// lookups or the dictionary's sorted index.
+    fn all_tag_series(&self, tag: &str) -> Result<Arc<TagSeries>> {
+        // Catalog, then dictionary: the order every catalog user locks in.
+        let mut c = self.catalog.lock();
         let dict = self.dict().read();
-        let mut out = Vec::new();
+        let len = dict.len();
+        if let Some((_, _, hit)) = c.tag_series.iter().find(|(t, l, _)| t == tag && *l == len) {
+            return Ok(hit.clone());
+        }
+        let prefix = format!("{tag}{}", crate::labels::SEPARATOR);
+        let n = self.labels.len();
+        let mut all = Vec::new();
         for (name, id) in dict.entries_with_prefix(&prefix)? {
             let (_, values) = split_series_key(name);
-            let values: Vec<&str> = values.collect();
-            if values.len() == n && pairs.iter().all(|&(k, v)| values[k] == v) {
-                out.push((id, values.into_iter().map(String::from).collect()));
+            let values: Box<[String]> = values.map(String::from).collect();
+            if values.len() == n {
+                all.push((id, values));
             }
         }
-        Ok(out)
+        let all: Arc<TagSeries> = all.into();
+        c.tag_series.retain(|(t, _, _)| t != tag);
+        if c.tag_series.len() >= TAG_SERIES_KEPT {
+            c.tag_series.remove(0);
+        }
+        c.tag_series.push((tag.to_string(), len, all.clone()));
+        Ok(all)
     }
 
     /// The fold of ids into tags for a ranking within `filter`, or `None` on
@@ -348,10 +382,8 @@ impl Snapshot {
         let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, Step::Hour)?;
         let mut sum = 0u64;
-        for id in self.select_ids(tag, filter)? {
-            // Cannot overflow: the store's grand total fits in u64.
-            self.tag_cells(id, lo, hi, |_, c| sum += c)?;
-        }
+        // Cannot overflow: the store's grand total fits in u64.
+        self.ids_cells(&self.select_ids(tag, filter)?, lo, hi, |_, c| sum += c)?;
         Ok(sum)
     }
 

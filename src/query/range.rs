@@ -33,8 +33,8 @@ pub struct Series {
 
 impl Snapshot {
     /// Calls `f(minute, count)` for each cell of tag `id` that lies in
-    /// `[lo, hi)` minutes and is still kept. Hour cells report their hour's
-    /// first minute.
+    /// `[lo, hi)` minutes and is still kept, in time order. Hour cells report
+    /// their hour's first minute.
     pub(crate) fn tag_cells(
         &self,
         id: u32,
@@ -42,8 +42,20 @@ impl Snapshot {
         hi: u32,
         f: impl FnMut(u32, u64),
     ) -> Result<()> {
+        self.ids_cells(&[id], lo, hi, f)
+    }
+
+    /// [`Snapshot::tag_cells`] for several ids at once (the series of one
+    /// tag): every cell of each, segment by segment, in no overall order.
+    pub(crate) fn ids_cells(
+        &self,
+        ids: &[u32],
+        lo: u32,
+        hi: u32,
+        f: impl FnMut(u32, u64),
+    ) -> Result<()> {
         let lo = lo.max(self.retain_floor().unwrap_or(0));
-        self.view().tag_cells(id, lo, hi, f)
+        self.view().tag_cells(ids, lo, hi, f)
     }
 
     /// Calls `f(tag id, minute, count)` for every kept cell in `[lo, hi)`
@@ -190,8 +202,22 @@ impl Snapshot {
         let norm = crate::tag::normalize(tag)?.into_owned();
         let mut counts = vec![0u64; n as usize];
         let width = step.minutes();
-        for &id in ids {
-            self.tag_cells(id, lo, hi, |m, c| counts[((m - lo) / width) as usize] += c)?;
+        // Cells arrive in time order per tag and segment: sum into the
+        // current bucket, and divide (and store) only when a cell leaves it.
+        let (mut b_lo, mut b_hi, mut b, mut acc) = (1u32, 0u32, 0usize, 0u64);
+        self.ids_cells(ids, lo, hi, |m, c| {
+            if !(b_lo..b_hi).contains(&m) {
+                if let Some(x) = counts.get_mut(b) {
+                    *x += std::mem::take(&mut acc);
+                }
+                b = ((m - lo) / width) as usize;
+                b_lo = lo + b as u32 * width;
+                b_hi = b_lo.saturating_add(width);
+            }
+            acc += c;
+        })?;
+        if let Some(x) = counts.get_mut(b) {
+            *x += acc;
         }
         let points: Vec<(i64, u64)> = counts
             .into_iter()

@@ -66,6 +66,14 @@ fn check_round_trip(cells: &[(u32, u32, u64)], res: Resolution) {
             }
         }
     }
+    // A fresh view looked up from the last tag back: each group's marks are
+    // made by a lookup of its last tags, then serve the earlier ones.
+    let s = SegmentView::open(&bytes[..]).unwrap();
+    for (&t, want) in by_tag.iter().rev() {
+        let mut got = Vec::new();
+        assert!(s.for_each_tag_cell(t, |m, c| got.push((m, c))).unwrap());
+        assert_eq!(got, *want, "tag {t}, looked up after every later tag");
+    }
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! [`SegmentView`]: a sealed segment read in place; opening checks the header
 //! and skip index, each group's CRC is checked when the group is decoded.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
+
+use parking_lot::RwLock;
 
 use byteorder::{ByteOrder, LittleEndian};
 
 use super::*;
-use crate::format::varint::get_u64;
+use crate::format::varint::{get_u64, skip};
 use crate::format::{check_file_header, crc32, CorruptionKind, DecodeError, Resolution};
 
 /// One skip index entry.
@@ -42,6 +45,22 @@ pub struct TagTotals {
     pub totals: Vec<u64>,
 }
 
+/// The position just past `n` cells starting at `pos` (each cell a time
+/// varint whose low bit, when clear, says a count varint follows), or `None`
+/// when the bytes end first. Steps over the bytes without decoding values:
+/// for the cells of tags a lookup passes by, whose group CRC already checked.
+#[inline]
+fn skip_cells(bytes: &[u8], mut pos: usize, n: u64) -> Option<usize> {
+    for _ in 0..n {
+        let odd = *bytes.get(pos)? & 1 == 1;
+        skip(bytes, &mut pos)?;
+        if !odd {
+            skip(bytes, &mut pos)?;
+        }
+    }
+    Some(pos)
+}
+
 /// A sealed segment read in place from any byte container (a memory map, a
 /// `Vec<u8>`, a slice). `bytes.as_ref()` must return the same bytes on every
 /// call.
@@ -59,7 +78,27 @@ pub struct SegmentView<B: AsRef<[u8]>> {
     /// Per-tag totals, computed on first use and kept for the view's life:
     /// the segment is immutable, so they never go stale.
     totals: OnceLock<TagTotals>,
+    /// Marks inside the groups that tag lookups have read, by group number:
+    /// built on a group's first lookup (which checks its CRC), so later
+    /// lookups start at most [`MARK_EVERY`] − 1 tags before the one wanted.
+    marks: RwLock<BTreeMap<u32, Box<[Mark]>>>,
 }
+
+/// A lookup's starting point inside a group: the head of its `seen`-th tag
+/// (counting from 0), which is `tag`, at byte `pos` of the group, whose
+/// previous tag is `prev` (`tag` itself for the group's first).
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    tag: u32,
+    prev: u32,
+    pos: u32,
+    seen: u32,
+}
+
+/// A group gets a [`Mark`] at every this many tags: 4 marks (64 bytes) for
+/// a full group of 64 tags, about a fifth of its bytes on the workload of
+/// docs/performance.md.
+const MARK_EVERY: u32 = 16;
 
 impl<B: AsRef<[u8]>> SegmentView<B> {
     /// Opens a segment, reading only its metadata: the header (CRC, version,
@@ -175,6 +214,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             groups_end,
             stored_totals,
             totals: OnceLock::new(),
+            marks: RwLock::new(BTreeMap::new()),
         };
         view.check_index()?;
         Ok(view)
@@ -270,36 +310,32 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// `want = Some(tag)`, calls `f` only for that tag's cells and stops after
     /// them; returns whether the tag was found. Every structural rule is
     /// checked on the bytes decoded.
+    ///
+    /// With `from = Some(mark)` (a mark of this group, which [`Self::marks_of`]
+    /// made after checking the group's CRC), starts at the mark instead of
+    /// the group's first byte and does not check the CRC again.
     #[inline]
     fn walk_group<F: FnMut(u32, u32, u64)>(
         &self,
         g: u32,
         want: Option<u32>,
+        from: Option<Mark>,
         f: &mut F,
     ) -> Result<(bool, GroupStats), DecodeError> {
         let e = self.entry(g)?;
-        let bytes = self.slice(e.offset, u64::from(e.len))?;
-        let computed = crc32(bytes);
-        if computed != e.crc {
-            return Err(DecodeError::new(
-                e.offset,
-                CorruptionKind::ChecksumMismatch {
-                    stored: e.crc,
-                    computed,
-                },
-            ));
-        }
+        let bytes = self.group_bytes(&e, from.is_none())?;
         let bad = |pos: usize, why: &str| {
             DecodeError::invalid(e.offset + pos as u64, format!("group {g}: {why}"))
         };
         let max_time = u64::from(self.meta.max_time);
-        let mut pos = 0usize;
         let mut stats = GroupStats {
             min_time: u32::MAX,
             ..GroupStats::default()
         };
-        let mut tag = u64::from(e.first_tag);
-        let mut tags_seen = 0u32;
+        let (mut pos, mut tag, mut tags_seen) = match from {
+            Some(m) => (m.pos as usize, u64::from(m.prev), m.seen),
+            None => (0usize, u64::from(e.first_tag), 0u32),
+        };
         while pos < bytes.len() {
             let at = pos;
             let h = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad tag varint"))?;
@@ -329,6 +365,13 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             let selected = want.is_none_or(|w| w == tag32);
             if want.is_some_and(|w| w < tag32) {
                 return Ok((false, stats));
+            }
+            if want.is_some_and(|w| tag32 < w) {
+                // A tag before the wanted one: step over its cells. The CRC
+                // vouched for these bytes; the wanted tag's own cells below
+                // get every check.
+                pos = skip_cells(bytes, pos, n).ok_or_else(|| bad(pos, "bad cell varint"))?;
+                continue;
             }
             let mut time = u64::from(e.base_time);
             for i in 0..n {
@@ -377,36 +420,132 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok((false, stats))
     }
 
+    /// Group `g`'s bytes, its CRC checked when `check` is set.
+    fn group_bytes(&self, e: &GroupEntry, check: bool) -> Result<&[u8], DecodeError> {
+        let bytes = self.slice(e.offset, u64::from(e.len))?;
+        if check {
+            let computed = crc32(bytes);
+            if computed != e.crc {
+                return Err(DecodeError::new(
+                    e.offset,
+                    CorruptionKind::ChecksumMismatch {
+                        stored: e.crc,
+                        computed,
+                    },
+                ));
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// The last of group `g`'s marks at or before `tag` (the group's first
+    /// tag is marked, then every [`MARK_EVERY`]th).
+    fn mark_for(&self, g: u32, tag: u32) -> Result<Option<Mark>, DecodeError> {
+        let last_at_or_before = |marks: &[Mark]| {
+            let i = marks.partition_point(|m| m.tag <= tag);
+            i.checked_sub(1).and_then(|i| marks.get(i)).copied()
+        };
+        if let Some(marks) = self.marks.read().get(&g) {
+            return Ok(last_at_or_before(marks));
+        }
+        Ok(last_at_or_before(&self.marks_of(g)?))
+    }
+
+    /// Makes group `g`'s marks and keeps them: checks the group's CRC and
+    /// walks its tag heads (their rules checked; cells stepped over).
+    fn marks_of(&self, g: u32) -> Result<Box<[Mark]>, DecodeError> {
+        let e = self.entry(g)?;
+        let bytes = self.group_bytes(&e, true)?;
+        let bad = |pos: usize, why: &str| {
+            DecodeError::invalid(e.offset + pos as u64, format!("group {g}: {why}"))
+        };
+        let mut marks = Vec::with_capacity(e.tag_count.div_ceil(MARK_EVERY) as usize);
+        let (mut pos, mut tag, mut seen) = (0usize, u64::from(e.first_tag), 0u32);
+        while pos < bytes.len() {
+            let at = pos;
+            let h = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad tag varint"))?;
+            let delta = h >> 2;
+            if (seen == 0) != (delta == 0) {
+                return Err(bad(at, "tag ids are not strictly ascending"));
+            }
+            let prev = tag;
+            tag += delta;
+            if tag > u64::from(e.last_tag) || seen >= e.tag_count {
+                return Err(bad(at, "tag id or tag count beyond the skip index's"));
+            }
+            let n = match h & 3 {
+                3 => get_u64(bytes, &mut pos)
+                    .ok_or_else(|| bad(at, "bad cell count"))?
+                    .saturating_add(4),
+                code => code + 1,
+            };
+            if seen % MARK_EVERY == 0 {
+                // Fit in u32: tags are at most last_tag, positions below len.
+                marks.push(Mark {
+                    tag: tag as u32,
+                    prev: prev as u32,
+                    pos: at as u32,
+                    seen,
+                });
+            }
+            seen += 1;
+            pos = skip_cells(bytes, pos, n).ok_or_else(|| bad(pos, "bad cell varint"))?;
+        }
+        let marks: Box<[Mark]> = marks.into();
+        self.marks.write().insert(g, marks.clone());
+        Ok(marks)
+    }
+
     /// Appends the `(time, count)` pairs of `tag` to `out`, in time order, and
     /// returns whether the tag is present. Finds the group by binary search
     /// over the skip index and checks that group's CRC; on error `out` is left
     /// as it was.
     pub fn tag_cells(&self, tag: u32, out: &mut Vec<(u32, u64)>) -> Result<bool, DecodeError> {
+        let before = out.len();
+        let r = self.for_each_tag_cell(tag, |time, count| out.push((time, count)));
+        if r.is_err() {
+            out.truncate(before);
+        }
+        r
+    }
+
+    /// Calls `f(time, count)` for each cell of `tag`, in time order, and
+    /// returns whether the tag is present; as [`Self::tag_cells`], but on
+    /// error `f` may already have seen some of the tag's cells.
+    ///
+    /// The first lookup in a group checks its CRC and keeps a few marks
+    /// inside it (16 bytes per 16 tags); later lookups in that group start at
+    /// the nearest mark.
+    pub fn for_each_tag_cell(
+        &self,
+        tag: u32,
+        mut f: impl FnMut(u32, u64),
+    ) -> Result<bool, DecodeError> {
         // The first group whose first_tag is greater than `tag`.
-        let (mut lo, mut hi) = (0u32, self.group_count);
+        let index = self.slice(
+            self.index_offset,
+            u64::from(self.group_count) * INDEX_ENTRY_LEN as u64,
+        )?;
+        let first_tag = |g: usize| LittleEndian::read_u32(&index[g * INDEX_ENTRY_LEN..]);
+        let (mut lo, mut hi) = (0usize, self.group_count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.entry(mid)?.first_tag <= tag {
+            if first_tag(mid) <= tag {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        let Some(g) = lo.checked_sub(1) else {
+        let Some(g) = lo.checked_sub(1).map(|g| g as u32) else {
             return Ok(false);
         };
         if self.entry(g)?.last_tag < tag {
             return Ok(false);
         }
-        let before = out.len();
-        let r = self.walk_group(g, Some(tag), &mut |_, time, count| out.push((time, count)));
-        match r {
-            Ok((found, _)) => Ok(found),
-            Err(e) => {
-                out.truncate(before);
-                Err(e)
-            }
-        }
+        let from = self.mark_for(g, tag)?;
+        let (found, _) =
+            self.walk_group(g, Some(tag), from, &mut |_, time, count| f(time, count))?;
+        Ok(found)
     }
 
     /// Calls `f(tag, time, count)` for every cell in `(tag, time)` order,
@@ -414,7 +553,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// already have seen the cells of the groups before the damaged one.
     pub fn for_each_cell(&self, mut f: impl FnMut(u32, u32, u64)) -> Result<(), DecodeError> {
         for g in 0..self.group_count {
-            self.walk_group(g, None, &mut f)?;
+            self.walk_group(g, None, None, &mut f)?;
         }
         Ok(())
     }
@@ -547,7 +686,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         let mut total = 0u64;
         let (mut lo, mut hi) = (u32::MAX, 0u32);
         for g in 0..self.group_count {
-            let (_, s) = self.walk_group(g, None, &mut |_, _, _| {})?;
+            let (_, s) = self.walk_group(g, None, None, &mut |_, _, _| {})?;
             cells += s.cells;
             total = total.checked_add(s.total).ok_or_else(|| {
                 DecodeError::invalid(H_TOTAL as u64, "sum of counts overflows u64")
