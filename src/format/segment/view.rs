@@ -95,6 +95,30 @@ struct Mark {
     seen: u32,
 }
 
+/// A tag head met by [`SegmentView::walk_heads`].
+struct Head {
+    tag: u32,
+    prev: u32,
+    /// Where the head starts in the group.
+    at: usize,
+    /// Tags of the group before this one.
+    seen: u32,
+    /// How many cells follow the head.
+    cells: u64,
+    group_offset: u64,
+    group: u32,
+}
+
+impl Head {
+    /// A structural error in this tag's cells.
+    fn bad(&self, why: &str) -> DecodeError {
+        DecodeError::invalid(
+            self.group_offset + self.at as u64,
+            format!("group {}: tag {}: {why}", self.group, self.tag),
+        )
+    }
+}
+
 /// A group gets a [`Mark`] at every this many tags: 4 marks (64 bytes) for
 /// a full group of 64 tags, about a fifth of its bytes on the workload of
 /// docs/performance.md.
@@ -455,11 +479,37 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// walks its tag heads (their rules checked; cells stepped over).
     fn marks_of(&self, g: u32) -> Result<Box<[Mark]>, DecodeError> {
         let e = self.entry(g)?;
-        let bytes = self.group_bytes(&e, true)?;
+        let mut marks = Vec::with_capacity(e.tag_count.div_ceil(MARK_EVERY) as usize);
+        self.walk_heads(g, &e, |h, bytes, pos| {
+            if h.seen % MARK_EVERY == 0 {
+                marks.push(Mark {
+                    tag: h.tag,
+                    prev: h.prev,
+                    pos: h.at as u32,
+                    seen: h.seen,
+                });
+            }
+            *pos = skip_cells(bytes, *pos, h.cells).ok_or_else(|| h.bad("bad cell varint"))?;
+            Ok(())
+        })?;
+        let marks: Box<[Mark]> = marks.into();
+        self.marks.write().insert(g, marks.clone());
+        Ok(marks)
+    }
+
+    /// Checks group `g`'s CRC and walks its tag heads, checking their rules
+    /// (ids strictly ascending within the skip index's range, its tag count);
+    /// `on_tag(head, group bytes, pos)` must move `pos` past the tag's cells.
+    fn walk_heads(
+        &self,
+        g: u32,
+        e: &GroupEntry,
+        mut on_tag: impl FnMut(&Head, &[u8], &mut usize) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        let bytes = self.group_bytes(e, true)?;
         let bad = |pos: usize, why: &str| {
             DecodeError::invalid(e.offset + pos as u64, format!("group {g}: {why}"))
         };
-        let mut marks = Vec::with_capacity(e.tag_count.div_ceil(MARK_EVERY) as usize);
         let (mut pos, mut tag, mut seen) = (0usize, u64::from(e.first_tag), 0u32);
         while pos < bytes.len() {
             let at = pos;
@@ -473,27 +523,32 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             if tag > u64::from(e.last_tag) || seen >= e.tag_count {
                 return Err(bad(at, "tag id or tag count beyond the skip index's"));
             }
-            let n = match h & 3 {
+            let cells = match h & 3 {
                 3 => get_u64(bytes, &mut pos)
                     .ok_or_else(|| bad(at, "bad cell count"))?
                     .saturating_add(4),
                 code => code + 1,
             };
-            if seen % MARK_EVERY == 0 {
-                // Fit in u32: tags are at most last_tag, positions below len.
-                marks.push(Mark {
-                    tag: tag as u32,
-                    prev: prev as u32,
-                    pos: at as u32,
-                    seen,
-                });
-            }
+            // Fit in u32: tags are at most last_tag, positions below len.
+            let head = Head {
+                tag: tag as u32,
+                prev: prev as u32,
+                at,
+                seen,
+                cells,
+                group_offset: e.offset,
+                group: g,
+            };
+            on_tag(&head, bytes, &mut pos)?;
             seen += 1;
-            pos = skip_cells(bytes, pos, n).ok_or_else(|| bad(pos, "bad cell varint"))?;
         }
-        let marks: Box<[Mark]> = marks.into();
-        self.marks.write().insert(g, marks.clone());
-        Ok(marks)
+        if seen != e.tag_count || tag != u64::from(e.last_tag) {
+            return Err(bad(
+                bytes.len(),
+                "group ends before its last tag or with a different tag count",
+            ));
+        }
+        Ok(())
     }
 
     /// Appends the `(time, count)` pairs of `tag` to `out`, in time order, and
@@ -577,25 +632,52 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(self.totals.get().expect("set above"))
     }
 
-    /// Each tag's total, from the cells (every group decoded).
+    /// Each tag's total, from the cells: every group's CRC and tag heads
+    /// checked, each cell's count read (its time stepped over, as totals do
+    /// not need it), the sum of each tag and of all equal to the header's
+    /// total. `verify` decodes every cell in full besides.
     fn compute_totals(&self) -> Result<TagTotals, DecodeError> {
         let n = self.meta.tag_count as usize;
         let mut t = TagTotals {
             tags: Vec::with_capacity(n),
             totals: Vec::with_capacity(n),
         };
-        self.for_each_cell(|tag, _, count| {
-            if t.tags.last() == Some(&tag) {
-                if let Some(x) = t.totals.last_mut() {
-                    // Cannot overflow: open() checked the header total, and
-                    // each group walk checks its own sum.
-                    *x = x.saturating_add(count);
+        let mut grand = 0u64;
+        for g in 0..self.group_count {
+            let e = self.entry(g)?;
+            self.walk_heads(g, &e, |h, bytes, pos| {
+                let mut sum = 0u64;
+                for _ in 0..h.cells {
+                    let odd = bytes.get(*pos).is_some_and(|&b| b & 1 == 1);
+                    skip(bytes, pos).ok_or_else(|| h.bad("bad cell varint"))?;
+                    let count = if odd {
+                        1
+                    } else {
+                        get_u64(bytes, pos)
+                            .and_then(|c| c.checked_add(2))
+                            .ok_or_else(|| h.bad("bad count varint"))?
+                    };
+                    sum = sum
+                        .checked_add(count)
+                        .ok_or_else(|| h.bad("sum of counts overflows"))?;
                 }
-            } else {
-                t.tags.push(tag);
-                t.totals.push(count);
-            }
-        })?;
+                grand = grand
+                    .checked_add(sum)
+                    .ok_or_else(|| h.bad("sum of counts overflows"))?;
+                t.tags.push(h.tag);
+                t.totals.push(sum);
+                Ok(())
+            })?;
+        }
+        if grand != self.meta.total {
+            return Err(DecodeError::invalid(
+                H_TOTAL as u64,
+                format!(
+                    "header says total {}; the cells add up to {grand}",
+                    self.meta.total
+                ),
+            ));
+        }
         Ok(t)
     }
 
