@@ -72,7 +72,7 @@ impl Snapshot {
     /// and window, to that tag's total in window `i` (a tag may be reported
     /// several times per window). A sealed segment lying wholly inside one
     /// window contributes its per-tag totals
-    /// ([`crate::format::segment::SegmentView::tag_totals`]): one call per tag
+    /// ([`crate::format::segment::SegmentView::for_each_tag_total`]): one call per tag
     /// instead of one per cell. Segments cut by a window edge, and the
     /// in-memory tail, are walked cell by cell.
     pub(crate) fn sum_windows(&self, cuts: &[u32], f: impl FnMut(usize, u32, u64)) -> Result<()> {
@@ -97,11 +97,10 @@ impl Snapshot {
                 let Some(i) = cuts.windows(2).position(|w| s_lo >= w[0] && s_hi <= w[1]) else {
                     return Ok(SegmentVisit::Cells);
                 };
-                let t = seg.view.tag_totals().map_err(|e| seg.corrupted(e))?;
                 let mut f = f.borrow_mut();
-                for (&tag, &c) in t.tags.iter().zip(&t.totals) {
-                    f(i, tag, c);
-                }
+                seg.view
+                    .for_each_tag_total(|tag, c| f(i, tag, c))
+                    .map_err(|e| seg.corrupted(e))?;
                 Ok(SegmentVisit::Done)
             },
             |tag, m, c| {

@@ -66,6 +66,20 @@ fn check_round_trip(cells: &[(u32, u32, u64)], res: Resolution) {
             }
         }
     }
+    // Totals: streamed on the first call, kept from the second, the same
+    // every time.
+    let want: Vec<(u32, u64)> = by_tag
+        .iter()
+        .map(|(&t, cells)| (t, cells.iter().map(|c| c.1).sum()))
+        .collect();
+    let s = SegmentView::open(&bytes[..]).unwrap();
+    for _ in 0..3 {
+        let mut got = Vec::new();
+        s.for_each_tag_total(|t, c| got.push((t, c))).unwrap();
+        assert_eq!(got, want);
+    }
+    let kept = s.tag_totals().unwrap();
+    assert_eq!(kept.tags.len(), want.len());
     // A fresh view looked up from the last tag back: each group's marks are
     // made by a lookup of its last tags, then serve the earlier ones.
     let s = SegmentView::open(&bytes[..]).unwrap();

@@ -2,6 +2,7 @@
 //! and skip index, each group's CRC is checked when the group is decoded.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::RwLock;
@@ -78,6 +79,9 @@ pub struct SegmentView<B: AsRef<[u8]>> {
     /// Per-tag totals, computed on first use and kept for the view's life:
     /// the segment is immutable, so they never go stale.
     totals: OnceLock<TagTotals>,
+    /// How many times [`Self::for_each_tag_total`] computed the totals
+    /// without keeping them (0 or 1).
+    streamed: AtomicU32,
     /// Marks inside the groups that tag lookups have read, by group number:
     /// built on a group's first lookup (which checks its CRC), so later
     /// lookups start at most [`MARK_EVERY`] − 1 tags before the one wanted.
@@ -238,6 +242,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             groups_end,
             stored_totals,
             totals: OnceLock::new(),
+            streamed: AtomicU32::new(0),
             marks: RwLock::new(BTreeMap::new()),
         };
         view.check_index()?;
@@ -632,25 +637,61 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(self.totals.get().expect("set above"))
     }
 
-    /// Each tag's total, from the cells: every group's CRC and tag heads
-    /// checked, each cell's count read (its time stepped over, as totals do
-    /// not need it), the sum of each tag and of all equal to the header's
-    /// total. `verify` decodes every cell in full besides.
+    /// Calls `f(tag, total)` for each tag of the segment, in tag order: from
+    /// the kept totals ([`Self::tag_totals`]) when there are any; otherwise
+    /// the first call computes them from the cells without keeping them (no
+    /// allocation: a process that asks one question, like the command-line
+    /// tool's, never pays for the 12 bytes per tag), and a later call keeps
+    /// them, as a service that asks again will.
+    pub fn for_each_tag_total(&self, mut f: impl FnMut(u32, u64)) -> Result<(), DecodeError> {
+        let kept = self.totals.get().is_some() || self.stored_totals.is_some();
+        if !kept && self.streamed.fetch_add(1, Ordering::Relaxed) == 0 {
+            return self.walk_totals(f);
+        }
+        let t = self.tag_totals()?;
+        for (&tag, &c) in t.tags.iter().zip(&t.totals) {
+            f(tag, c);
+        }
+        Ok(())
+    }
+
+    /// Each tag's total, from the cells (see [`Self::walk_totals`]).
     fn compute_totals(&self) -> Result<TagTotals, DecodeError> {
         let n = self.meta.tag_count as usize;
         let mut t = TagTotals {
             tags: Vec::with_capacity(n),
             totals: Vec::with_capacity(n),
         };
+        self.walk_totals(|tag, c| {
+            t.tags.push(tag);
+            t.totals.push(c);
+        })?;
+        Ok(t)
+    }
+
+    /// Calls `f(tag, total)` for each tag, computed from the cells: every
+    /// group's CRC and tag heads checked, each cell's count read (its time
+    /// stepped over, as totals do not need it), the sum of each tag and of
+    /// all equal to the header's total. `verify` decodes every cell in full
+    /// besides. On error `f` may have seen some tags.
+    fn walk_totals(&self, mut f: impl FnMut(u32, u64)) -> Result<(), DecodeError> {
         let mut grand = 0u64;
         for g in 0..self.group_count {
             let e = self.entry(g)?;
             self.walk_heads(g, &e, |h, bytes, pos| {
                 let mut sum = 0u64;
                 for _ in 0..h.cells {
-                    let odd = bytes.get(*pos).is_some_and(|&b| b & 1 == 1);
+                    let b = *bytes.get(*pos).ok_or_else(|| h.bad("bad cell varint"))?;
+                    if b & 0x81 == 0x01 {
+                        // The common cell: a one-byte time, count 1. The
+                        // sum cannot overflow here: it is at most the
+                        // cells seen.
+                        *pos += 1;
+                        sum += 1;
+                        continue;
+                    }
                     skip(bytes, pos).ok_or_else(|| h.bad("bad cell varint"))?;
-                    let count = if odd {
+                    let count = if b & 1 == 1 {
                         1
                     } else {
                         get_u64(bytes, pos)
@@ -664,8 +705,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                 grand = grand
                     .checked_add(sum)
                     .ok_or_else(|| h.bad("sum of counts overflows"))?;
-                t.tags.push(h.tag);
-                t.totals.push(sum);
+                f(h.tag, sum);
                 Ok(())
             })?;
         }
@@ -678,7 +718,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                 ),
             ));
         }
-        Ok(t)
+        Ok(())
     }
 
     /// Each tag's total, from the stored section `[start, end)`: its CRC,
