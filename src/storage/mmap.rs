@@ -25,7 +25,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
 /// A read-only map of a whole immutable file. An empty file maps to an empty slice.
 pub struct ReadOnlyMap {
@@ -33,18 +33,23 @@ pub struct ReadOnlyMap {
 }
 
 impl ReadOnlyMap {
-    /// Maps `file` read-only.
-    pub fn new(file: &File) -> io::Result<ReadOnlyMap> {
-        if file.metadata()?.len() == 0 {
+    /// Maps the first `len` bytes of `file` read-only: the caller passes the
+    /// length it read from the file's metadata (so mapping costs no further
+    /// `fstat`).
+    pub fn new(file: &File, len: u64) -> io::Result<ReadOnlyMap> {
+        if len == 0 {
             // mmap of length 0 is an error on Linux; an empty file is an empty slice.
             return Ok(ReadOnlyMap { map: None });
         }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
         // SAFETY: the file is a sealed segment or the dictionary index, which no
         // trendlog writer writes or truncates once it is in place, or the
         // dictionary, of which readers read only the prefix below the index's
         // `dict_end` that no writer writes again and that is never truncated
-        // (see the module docs); so the bytes that are read never change.
-        let map = unsafe { Mmap::map(file)? };
+        // (see the module docs); so the bytes that are read never change, and
+        // `len` is at most the file's length.
+        let map = unsafe { MmapOptions::new().len(len).map(file)? };
         Ok(ReadOnlyMap { map: Some(map) })
     }
 }

@@ -199,13 +199,14 @@ impl Vfs for RealFs {
         let file = open_options(OpenMode::READ)
             .open(path)
             .map_err(|e| refuse_symlink_error(path, e))?;
-        if !file.metadata()?.is_file() {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{} is not a regular file", path.display()),
             ));
         }
-        Ok(Arc::new(mmap::ReadOnlyMap::new(&file)?))
+        Ok(Arc::new(mmap::ReadOnlyMap::new(&file, meta.len())?))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -25,6 +25,21 @@ struct GroupEntry {
     tag_count: u32,
 }
 
+impl GroupEntry {
+    /// Reads an entry from its [`INDEX_ENTRY_LEN`] bytes.
+    fn parse(e: &[u8]) -> GroupEntry {
+        GroupEntry {
+            first_tag: LittleEndian::read_u32(&e[0..4]),
+            last_tag: LittleEndian::read_u32(&e[4..8]),
+            base_time: LittleEndian::read_u32(&e[8..12]),
+            len: LittleEndian::read_u32(&e[12..16]),
+            offset: LittleEndian::read_u64(&e[16..24]),
+            crc: LittleEndian::read_u32(&e[24..28]),
+            tag_count: LittleEndian::read_u32(&e[28..32]),
+        }
+    }
+}
+
 /// What decoding a whole group found.
 #[derive(Debug, Default)]
 struct GroupStats {
@@ -253,9 +268,13 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         let mut expected_offset = SEGMENT_HEADER_LEN as u64;
         let mut prev_last: Option<u32> = None;
         let mut tags: u64 = 0;
-        for g in 0..self.group_count {
-            let e = self.entry(g)?;
-            let at = self.entry_offset(g);
+        let index = self.slice(
+            self.index_offset,
+            u64::from(self.group_count) * INDEX_ENTRY_LEN as u64,
+        )?;
+        for (g, raw) in index.chunks_exact(INDEX_ENTRY_LEN).enumerate() {
+            let e = GroupEntry::parse(raw);
+            let at = self.entry_offset(g as u32);
             // Saturating: an entry with first_tag > last_tag is refused below.
             let span = u64::from(e.last_tag).saturating_sub(u64::from(e.first_tag)) + 1;
             let ok = e.offset == expected_offset
@@ -314,16 +333,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
 
     fn entry(&self, g: u32) -> Result<GroupEntry, DecodeError> {
         let at = self.entry_offset(g);
-        let e = self.slice(at, INDEX_ENTRY_LEN as u64)?;
-        Ok(GroupEntry {
-            first_tag: LittleEndian::read_u32(&e[0..4]),
-            last_tag: LittleEndian::read_u32(&e[4..8]),
-            base_time: LittleEndian::read_u32(&e[8..12]),
-            len: LittleEndian::read_u32(&e[12..16]),
-            offset: LittleEndian::read_u64(&e[16..24]),
-            crc: LittleEndian::read_u32(&e[24..28]),
-            tag_count: LittleEndian::read_u32(&e[28..32]),
-        })
+        Ok(GroupEntry::parse(self.slice(at, INDEX_ENTRY_LEN as u64)?))
     }
 
     fn slice(&self, at: u64, len: u64) -> Result<&[u8], DecodeError> {
