@@ -148,7 +148,9 @@ pub enum InvalidInput {
         /// The oldest minute the store still keeps.
         oldest_kept: u32,
     },
-    /// The event is further in the future of the store's now than `max_future_skew`.
+    /// The event is further in the future of the store's now (or, with
+    /// `Options::future_skew_from_clock`, of the later of that and the
+    /// current time) than `max_future_skew`.
     TooFarInFuture {
         /// The event's minute.
         minute: u32,
@@ -245,7 +247,7 @@ impl fmt::Display for InvalidInput {
                 latest_accepted,
             } => write!(
                 f,
-                "the event at {} is too far ahead of the store's now \
+                "the event at {} is too far in the future \
                  (the latest accepted minute is {}); check the clock of its source \
                  or raise max_future_skew",
                 crate::civil::format_rfc3339(i64::from(*minute) * 60),

@@ -105,6 +105,7 @@ pub struct Options {
     pub(crate) sync: SyncPolicy,
     pub(crate) retention: Retention,
     pub(crate) max_future_skew: u32,
+    pub(crate) future_skew_from_clock: bool,
     pub(crate) background_compaction: bool,
     pub(crate) compaction_interval: Duration,
     pub(crate) seal_minutes: u32,
@@ -122,6 +123,7 @@ impl fmt::Debug for Options {
             .field("sync", &self.sync)
             .field("retention", &self.retention)
             .field("max_future_skew", &self.max_future_skew)
+            .field("future_skew_from_clock", &self.future_skew_from_clock)
             .field("background_compaction", &self.background_compaction)
             .field("compaction_interval", &self.compaction_interval)
             .field("seal_minutes", &self.seal_minutes)
@@ -139,6 +141,7 @@ impl Default for Options {
             sync: SyncPolicy::EveryBatch,
             retention: Retention::default(),
             max_future_skew: 1440,
+            future_skew_from_clock: false,
             background_compaction: true,
             compaction_interval: Duration::from_secs(1),
             seal_minutes: 60,
@@ -209,6 +212,33 @@ impl Options {
     /// one bad clock cannot roll up a week of minutes. Default: 1 day.
     pub fn max_future_skew(mut self, skew: Duration) -> Options {
         self.max_future_skew = whole_minutes(skew);
+        self
+    }
+
+    /// Measure [`Options::max_future_skew`] from the later of the store's now
+    /// and the current time (the wall clock, UTC), instead of from the
+    /// store's now alone. Default: `false`.
+    ///
+    /// With the default, an in-order replay of a sparse stream (a tag posted
+    /// every few days) has every event after the first gap longer than the
+    /// skew refused, although a live store fed the same stream would have
+    /// accepted them as the clock moved on. With this on, such a replay loads,
+    /// and an event dated beyond the real present still cannot move the
+    /// store's now. What is accepted then depends on when it is written, for
+    /// events dated after that moment only; sealing, roll-up and retention
+    /// still follow event time alone. The `trendlog` binary turns it on.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{Options, Store};
+    /// let store = Store::open(dir.path(), Options::default().future_skew_from_clock(true)).unwrap();
+    /// let day = 86_400;
+    /// store.record("metoo", 1_508_112_000, 1).unwrap(); // 2017-10-16
+    /// store.record("metoo", 1_508_112_000 + 30 * day, 1).unwrap(); // a month later: in the past
+    /// assert!(store.record("metoo", 4_000_000_000, 1).is_err()); // 2096: beyond the clock
+    /// ```
+    pub fn future_skew_from_clock(mut self, on: bool) -> Options {
+        self.future_skew_from_clock = on;
         self
     }
 

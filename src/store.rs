@@ -414,12 +414,21 @@ impl Store {
     /// Starts a batch: events added to it become visible and durable together,
     /// all or nothing, when it is committed.
     pub fn batch(&self) -> Batch {
+        // Read once per batch: the wall clock is consulted only for the
+        // future-skew bound, and only when the options ask for it.
+        let clock_minute = self.inner.opts.future_skew_from_clock.then(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            u32::try_from(secs / 60).unwrap_or(u32::MAX)
+        });
         Batch {
             store: self.clone(),
             items: Vec::new(),
             events: 0,
             sum: 0,
             max_minute: None,
+            clock_minute,
             source: None,
         }
     }
@@ -1178,6 +1187,9 @@ pub struct Batch {
     events: u64,
     sum: u64,
     max_minute: Option<u32>,
+    /// The wall clock's minute when the batch began, when
+    /// [`Options::future_skew_from_clock`] is on.
+    clock_minute: Option<u32>,
     source: Option<Vec<u8>>,
 }
 
@@ -1281,7 +1293,8 @@ impl Batch {
         }
         let now = max_opt(inner.now().map(|m| m.0), self.max_minute);
         if let Some(n) = now {
-            let latest = n.saturating_add(inner.opts.max_future_skew);
+            let base = n.max(self.clock_minute.unwrap_or(0));
+            let latest = base.saturating_add(inner.opts.max_future_skew);
             if minute.0 > latest {
                 inner.rejected_future.fetch_add(1, Ordering::Relaxed);
                 return Err(InvalidInput::TooFarInFuture {

@@ -441,3 +441,26 @@ fn demo_runs_small_and_never_wipes_a_users_store() {
     assert_eq!(v["store"].as_str().unwrap(), own.to_str().unwrap());
     assert!(dir.path().join("metoo.svg").exists());
 }
+
+#[test]
+fn an_old_sparse_stream_loads_and_a_date_past_the_clock_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // In time order, a month apart: every gap is far longer than the 1d skew.
+    let mut csv = String::from("timestamp,tag,count\n");
+    for k in 0..6 {
+        csv.push_str(&format!("{},sparse,{}\n", T0 + k * 30 * 86_400, k + 1));
+    }
+    let o = run_stdin(&db, &["ingest"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&run(&db, &["--json", "top"]));
+    assert_eq!(v, serde_json::json!([{"tag": "sparse", "count": 21}]));
+    // 2096 is past the clock and the store's now: refused, and named as a UTC time.
+    let o = run_stdin(&db, &["ingest"], "4000000000,typo,1\n");
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("too far in the future"), "{err}");
+    assert!(err.contains("2096-10-02T07:06:00Z"), "{err}");
+    let v = json(&run(&db, &["--json", "top"]));
+    assert_eq!(v, serde_json::json!([{"tag": "sparse", "count": 21}]));
+}

@@ -92,8 +92,9 @@ pub struct Args {
     /// Reject the whole input, committing nothing, if any line is bad.
     #[arg(long)]
     pub strict: bool,
-    /// How far past the store's now (its newest minute) an event may lie;
-    /// raise it to load input that is not in time order.
+    /// How far past the store's now (its newest minute) or the current time,
+    /// whichever is later, an event may lie; raise it to load input dated in
+    /// the future.
     #[arg(long, default_value = "1d", value_parser = crate::out::parse_dur)]
     pub max_future_skew: Duration,
     /// Minute retention of a NEW store (a duration such as `30d`, or
@@ -312,6 +313,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let opts = Options::default()
         .sync_policy(policy)
         .max_future_skew(a.max_future_skew)
+        .future_skew_from_clock(true)
         .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
     let store = Store::open(&g.db, opts)?;
