@@ -59,12 +59,32 @@ pub fn decode_segment(data: &[u8]) {
     for tag in [0, 1, 2, view.max_tag(), u32::MAX] {
         let _ = view.tag_cells(tag, &mut out);
     }
+    // Totals streamed (first call), then kept (second), then read from the cache.
+    let mut streamed = Vec::new();
+    let first = view.for_each_tag_total(|t, c| streamed.push((t, c)));
+    let mut kept = Vec::new();
+    let second = view.for_each_tag_total(|t, c| kept.push((t, c)));
     let _ = view.tag_totals();
     let (mut n, mut sum) = (0u64, 0u128);
-    let walked = view.for_each_cell(|_, _, c| {
+    // The cells of the first few hundred tags, to look each up by itself.
+    let mut by_tag: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
+    let walked = view.for_each_cell(|t, m, c| {
         n += 1;
         sum += u128::from(c);
+        if by_tag.len() < 300 || by_tag.contains_key(&t) {
+            by_tag.entry(t).or_default().push((m, c));
+        }
     });
+    // Each of those tags looked up twice, last first: the first lookup in a
+    // group makes its marks, the later ones start from them.
+    let mut looked = Vec::new();
+    for _ in 0..2 {
+        for &t in by_tag.keys().rev() {
+            let mut got = Vec::new();
+            let r = view.for_each_tag_cell(t, |m, c| got.push((m, c)));
+            looked.push((t, r.map(|found| found.then_some(got))));
+        }
+    }
     if view.verify().is_ok() {
         assert!(walked.is_ok(), "a verified segment fails to walk");
         assert_eq!(
@@ -75,6 +95,26 @@ pub fn decode_segment(data: &[u8]) {
             sum,
             u128::from(meta.total),
             "verified segment: total differs from its header"
+        );
+        for (t, r) in looked {
+            let got = r.expect("a verified segment fails a tag lookup");
+            assert_eq!(
+                got.as_ref(),
+                by_tag.get(&t),
+                "lookup of tag {t} differs from the walk"
+            );
+        }
+        assert!(
+            first.is_ok() && second.is_ok(),
+            "verified segment: totals fail"
+        );
+        assert_eq!(streamed, kept, "streamed and kept totals differ");
+        let mut want: BTreeMap<u32, u64> = BTreeMap::new();
+        let _ = view.for_each_cell(|t, _, c| *want.entry(t).or_default() += c);
+        assert_eq!(
+            streamed,
+            want.into_iter().collect::<Vec<_>>(),
+            "totals differ from the cells"
         );
     }
 }
