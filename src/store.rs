@@ -1005,6 +1005,7 @@ impl Inner {
                 id,
                 store_id,
                 Resolution::Minute,
+                self.opts.segment_tag_totals,
                 run.cells
                     .tags
                     .iter()
@@ -1107,6 +1108,7 @@ impl Inner {
                     dir: &self.dir,
                     store_id: self.manifest.lock().get().store_id,
                     dict_len: self.dict.read().len() as u64,
+                    tag_totals: self.opts.segment_tag_totals,
                 };
                 let mut next_id = || self.manifest.lock().allocate_id();
                 let out = worker::execute(&ctx, &view.segments, &plan, &mut next_id, &mut report)?;

@@ -464,3 +464,41 @@ fn an_old_sparse_stream_loads_and_a_date_past_the_clock_is_refused() {
     let v = json(&run(&db, &["--json", "top"]));
     assert_eq!(v, serde_json::json!([{"tag": "sparse", "count": 21}]));
 }
+
+#[test]
+fn tag_totals_flag_costs_bytes_and_changes_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, stored) = (dir.path().join("plain"), dir.path().join("stored"));
+    sample(&plain);
+    let mut csv = String::from("timestamp,tag,count\n");
+    for h in 0..25 {
+        csv.push_str(&format!("{},steady,100\n", T0 + h * 3600));
+    }
+    for m in 0..30 {
+        csv.push_str(&format!("{},#MeToo,{}\n", T0 + 24 * 3600 + m * 60, m + 1));
+    }
+    csv.push_str("2017-10-16T12:30:00Z,TimesUp,7\n");
+    let o = run_stdin(&stored, &["ingest", "--tag-totals"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for (db, args) in [
+        (&plain, &["compact"][..]),
+        (&stored, &["compact", "--tag-totals"]),
+    ] {
+        let o = run(db, args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(code(&run(db, &["verify"])), 0);
+    }
+    for q in [
+        &["--json", "top"][..],
+        &["--json", "trending"],
+        &["--json", "query", "metoo", "--step", "1h"],
+    ] {
+        assert_eq!(json(&run(&plain, q)), json(&run(&stored, q)), "{q:?}");
+    }
+    let bytes = |db: &Path| {
+        json(&run(db, &["--json", "inspect"]))["bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(bytes(&stored) > bytes(&plain));
+}

@@ -256,3 +256,43 @@ fn background_compaction_gives_identical_answers() {
     let a = Store::open(da.path(), base().background_compaction(false)).unwrap();
     assert_eq!(answers(&a), want, "after reopen");
 }
+
+/// `Options::segment_tag_totals` changes bytes, never answers: a store whose
+/// sealed and compacted segments carry their tag totals answers every query
+/// as one without them, before and after a reopen (the first trending and
+/// top after it read the stored totals), and verifies clean.
+#[test]
+fn stored_tag_totals_give_identical_answers() {
+    let batches = batches();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = || {
+        base()
+            .sync_policy(SyncPolicy::Manual)
+            .background_compaction(false)
+    };
+    let plain = Store::open(da.path(), opts()).unwrap();
+    let stored = Store::open(db.path(), opts().segment_tag_totals(true)).unwrap();
+    feed(&plain, &batches, 0, 20);
+    feed(&stored, &batches, 0, 20);
+    assert_eq!(answers(&plain), answers(&stored));
+    for s in [&plain, &stored] {
+        s.seal().unwrap();
+        s.compact().unwrap();
+    }
+    let (sp, ss) = (plain.snapshot().segments(), stored.snapshot().segments());
+    assert_eq!(sp.len(), ss.len());
+    for (p, s) in sp.iter().zip(&ss).filter(|(p, _)| p.sealed) {
+        assert_eq!((p.cells, p.total), (s.cells, s.total), "{p:?} {s:?}");
+        assert!(
+            s.bytes > p.bytes,
+            "the totals section costs bytes: {p:?} {s:?}"
+        );
+    }
+    plain.close().unwrap();
+    stored.close().unwrap();
+    let plain = Store::open(da.path(), opts()).unwrap();
+    let stored = Store::open(db.path(), opts()).unwrap();
+    assert_eq!(answers(&plain), answers(&stored));
+    let report = trendlog::verify::verify(db.path(), &Options::default()).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}

@@ -20,6 +20,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) store_id: u32,
     pub(crate) dict_len: u64,
+    /// Whether written segments carry their per-tag totals.
+    pub(crate) tag_totals: bool,
 }
 
 /// What one executed plan produced: the store switches the manifest from
@@ -69,6 +71,7 @@ pub(crate) fn execute(
                     next_id(),
                     ctx.store_id,
                     res,
+                    ctx.tag_totals,
                     cells.iter().map(|&(k, c)| ((k >> 32) as u32, k as u32, c)),
                 )?;
                 outs.push(entry);

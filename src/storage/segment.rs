@@ -95,7 +95,8 @@ fn corrupted(path: &Path, e: DecodeError) -> Error {
     Error::corrupted(path, e.offset, e.kind)
 }
 
-/// Encodes sorted cells as segment `id` of store `store_id` and writes it
+/// Encodes sorted cells as segment `id` of store `store_id` (with its
+/// per-tag totals section when `tag_totals` is set) and writes it
 /// durably under its final name (through a temp file). The caller fsyncs the
 /// directory before any manifest names the segment.
 pub(crate) fn write_segment(
@@ -104,9 +105,12 @@ pub(crate) fn write_segment(
     id: u64,
     store_id: u32,
     res: Resolution,
+    tag_totals: bool,
     cells: impl Iterator<Item = (u32, u32, u64)>,
 ) -> Result<SegmentEntry> {
-    let mut b = SegmentBuilder::new(res, id).for_store(store_id);
+    let mut b = SegmentBuilder::new(res, id)
+        .for_store(store_id)
+        .with_tag_totals(tag_totals);
     for (tag, t, c) in cells {
         b.push(tag, t, c).map_err(|why| Error::Poisoned {
             reason: format!("internal error building segment {id}: {why}"),

@@ -157,7 +157,8 @@ pub fn run(a: &Args) -> Res<ExitCode> {
         &store_dir,
         Options::default()
             .sync_policy(SyncPolicy::EveryBatch)
-            .background_compaction(false),
+            .background_compaction(false)
+            .segment_tag_totals(a.segment_totals),
     )?;
     let mut sq = systems::sqlite::SqliteSys::open(&sq_dir)?;
     let mut buf: Vec<Event> = Vec::with_capacity(BATCH);
@@ -184,9 +185,15 @@ pub fn run(a: &Args) -> Res<ExitCode> {
     Box::new(sq).close()?;
     let db = sq_dir.join("counts.sqlite");
     eprintln!(
-        "built both stores in {:.1} s: trendlog {:.1} MiB on disk, SQLite {:.1} MiB",
+        "built both stores in {:.1} s: trendlog {:.1} MiB on disk ({} bytes{}), SQLite {:.1} MiB",
         t.elapsed().as_secs_f64(),
         dir_size(&store_dir)? as f64 / 1_048_576.0,
+        dir_size(&store_dir)?,
+        if a.segment_totals {
+            ", segments with their tag totals"
+        } else {
+            ""
+        },
         dir_size(&sq_dir)? as f64 / 1_048_576.0
     );
 

@@ -61,6 +61,8 @@ OPTIONS:
     --gen-only         only time the workload generator
     --cli              whole processes instead: the trendlog binary against the sqlite3 shell
                        (query, trending, top, inspect; peak RSS; in-process open), see docs/performance.md
+    --segment-totals   with --cli: build the trendlog store with each segment's per-tag
+                       totals stored (Options::segment_tag_totals), and report its size
     --labelled         the labelled workload (3 platforms x 50 regions) through trendlog with
                        label keys and a labelled SQLite table: ingest, bytes/cell, trending
                        with and without a region filter, spread of the surge tag by region
@@ -90,6 +92,7 @@ struct Args {
     gen_only: bool,
     cli: bool,
     labelled: bool,
+    segment_totals: bool,
     region: String,
     trendlog_bin: Option<PathBuf>,
     sqlite3_bin: Option<PathBuf>,
@@ -122,6 +125,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         gen_only: false,
         cli: false,
         labelled: false,
+        segment_totals: false,
         region: "chicago".to_owned(),
         trendlog_bin: None,
         sqlite3_bin: None,
@@ -157,6 +161,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--gen-only" => a.gen_only = true,
             "--cli" => a.cli = true,
             "--labelled" => a.labelled = true,
+            "--segment-totals" => a.segment_totals = true,
             "--region" => a.region = it.next().ok_or("--region needs a value")?,
             "--trendlog" => {
                 a.trendlog_bin = Some(PathBuf::from(it.next().ok_or("--trendlog needs a value")?))

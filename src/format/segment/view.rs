@@ -649,14 +649,17 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
 
     /// Calls `f(tag, total)` for each tag of the segment, in tag order: from
     /// the kept totals ([`Self::tag_totals`]) when there are any; otherwise
-    /// the first call computes them from the cells without keeping them (no
-    /// allocation: a process that asks one question, like the command-line
-    /// tool's, never pays for the 12 bytes per tag), and a later call keeps
-    /// them, as a service that asks again will.
+    /// the first call reads them (from the stored section, or computed from
+    /// the cells) without keeping them (no allocation: a process that asks
+    /// one question, like the command-line tool's, never pays for the 12
+    /// bytes per tag), and a later call keeps them, as a service that asks
+    /// again will.
     pub fn for_each_tag_total(&self, mut f: impl FnMut(u32, u64)) -> Result<(), DecodeError> {
-        let kept = self.totals.get().is_some() || self.stored_totals.is_some();
-        if !kept && self.streamed.fetch_add(1, Ordering::Relaxed) == 0 {
-            return self.walk_totals(f);
+        if self.totals.get().is_none() && self.streamed.fetch_add(1, Ordering::Relaxed) == 0 {
+            return match self.stored_totals {
+                Some(section) => self.walk_stored_totals(section, f),
+                None => self.walk_totals(f),
+            };
         }
         let t = self.tag_totals()?;
         for (&tag, &c) in t.tags.iter().zip(&t.totals) {
@@ -734,7 +737,27 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// Each tag's total, from the stored section `[start, end)`: its CRC,
     /// then exactly `tag_count` strictly ascending tags, no tag past the
     /// skip index's last one, totals adding up to the header's total.
-    fn read_totals(&self, (start, end): (usize, usize)) -> Result<TagTotals, DecodeError> {
+    fn read_totals(&self, section: (usize, usize)) -> Result<TagTotals, DecodeError> {
+        let n = self.meta.tag_count as usize;
+        let mut t = TagTotals {
+            tags: Vec::with_capacity(n.min(section.1 - section.0)),
+            totals: Vec::with_capacity(n.min(section.1 - section.0)),
+        };
+        self.walk_stored_totals(section, |tag, c| {
+            t.tags.push(tag);
+            t.totals.push(c);
+        })?;
+        Ok(t)
+    }
+
+    /// Calls `f(tag, total)` for each entry of the stored section `[start,
+    /// end)`, with the checks of [`Self::read_totals`]; on error `f` may have
+    /// seen some entries.
+    fn walk_stored_totals(
+        &self,
+        (start, end): (usize, usize),
+        mut f: impl FnMut(u32, u64),
+    ) -> Result<(), DecodeError> {
         let buf = self.bytes.as_ref();
         let body = &buf[start..end];
         let stored = LittleEndian::read_u32(&buf[end + 4..]);
@@ -751,17 +774,13 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         if n > body.len() / 2 {
             return Err(bad(0, "more tags than the totals section can hold"));
         }
-        let mut t = TagTotals {
-            tags: Vec::with_capacity(n),
-            totals: Vec::with_capacity(n),
-        };
-        let (mut pos, mut tag, mut sum) = (0usize, 0u64, 0u64);
+        let (mut pos, mut tag, mut sum, mut seen) = (0usize, 0u64, 0u64, 0usize);
         while pos < body.len() {
             let at = pos;
             let delta = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
             let at = pos;
             let total = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
-            if !t.tags.is_empty() && delta == 0 {
+            if seen > 0 && delta == 0 {
                 return Err(bad(pos, "tags not strictly ascending"));
             }
             tag = tag.saturating_add(delta);
@@ -771,19 +790,19 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             sum = sum
                 .checked_add(total)
                 .ok_or_else(|| bad(pos, "totals overflow"))?;
-            if tag > u64::from(self.max_tag()) || t.tags.len() == n {
+            if tag > u64::from(self.max_tag()) || seen == n {
                 return Err(bad(pos, "tag totals name a tag the segment lacks"));
             }
-            t.tags.push(tag as u32);
-            t.totals.push(total);
+            f(tag as u32, total);
+            seen += 1;
         }
-        if t.tags.len() != n || sum != self.meta.total {
+        if seen != n || sum != self.meta.total {
             return Err(bad(
                 0,
                 "tag totals do not match the header's tag count and total",
             ));
         }
-        Ok(t)
+        Ok(())
     }
 
     /// Like [`SegmentView::for_each_cell`], for the cells with time in
