@@ -10,8 +10,8 @@ use std::process::Stdio;
 
 const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
 
-/// A store with `steady` every hour for a day and a `metoo` burst in the last hour.
-fn sample(db: &Path) {
+/// `steady` every hour for a day and a `metoo` burst in the last hour, as CSV.
+fn sample_csv() -> String {
     let mut csv = String::from("timestamp,tag,count\n");
     for h in 0..25 {
         csv.push_str(&format!("{},steady,100\n", T0 + h * 3600));
@@ -20,7 +20,12 @@ fn sample(db: &Path) {
         csv.push_str(&format!("{},#MeToo,{}\n", T0 + 24 * 3600 + m * 60, m + 1));
     }
     csv.push_str("2017-10-16T12:30:00Z,TimesUp,7\n");
-    let o = run_stdin(db, &["ingest"], &csv);
+    csv
+}
+
+/// A store of [`sample_csv`].
+fn sample(db: &Path) {
+    let o = run_stdin(db, &["ingest"], &sample_csv());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
@@ -470,15 +475,7 @@ fn tag_totals_flag_costs_bytes_and_changes_no_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (plain, stored) = (dir.path().join("plain"), dir.path().join("stored"));
     sample(&plain);
-    let mut csv = String::from("timestamp,tag,count\n");
-    for h in 0..25 {
-        csv.push_str(&format!("{},steady,100\n", T0 + h * 3600));
-    }
-    for m in 0..30 {
-        csv.push_str(&format!("{},#MeToo,{}\n", T0 + 24 * 3600 + m * 60, m + 1));
-    }
-    csv.push_str("2017-10-16T12:30:00Z,TimesUp,7\n");
-    let o = run_stdin(&stored, &["ingest", "--tag-totals"], &csv);
+    let o = run_stdin(&stored, &["ingest", "--tag-totals"], &sample_csv());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     for (db, args) in [
         (&plain, &["compact"][..]),

@@ -61,6 +61,38 @@ pub struct TagTotals {
     pub totals: Vec<u64>,
 }
 
+/// Reads the tag head at `pos` of group `e`'s bytes, after `seen` tags of
+/// which the last was `tag` (the group's first tag when `seen` is 0): the
+/// head's tag and its number of cells. Checks that tags strictly ascend and
+/// stay within the skip index's range.
+#[inline]
+fn next_head(
+    bytes: &[u8],
+    pos: &mut usize,
+    tag: u64,
+    seen: u32,
+    e: &GroupEntry,
+    bad: &impl Fn(usize, &str) -> DecodeError,
+) -> Result<(u64, u64), DecodeError> {
+    let at = *pos;
+    let h = get_u64(bytes, pos).ok_or_else(|| bad(at, "bad tag varint"))?;
+    let delta = h >> 2;
+    if (seen == 0) != (delta == 0) {
+        return Err(bad(at, "tag ids are not strictly ascending"));
+    }
+    let tag = tag + delta;
+    if tag > u64::from(e.last_tag) {
+        return Err(bad(at, "tag id beyond the group's last tag"));
+    }
+    let cells = match h & 3 {
+        3 => get_u64(bytes, pos)
+            .ok_or_else(|| bad(at, "bad cell count"))?
+            .saturating_add(4),
+        code => code + 1,
+    };
+    Ok((tag, cells))
+}
+
 /// The position just past `n` cells starting at `pos` (each cell a time
 /// varint whose low bit, when clear, says a count varint follows), or `None`
 /// when the bytes end first. Steps over the bytes without decoding values:
@@ -377,22 +409,8 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         };
         while pos < bytes.len() {
             let at = pos;
-            let h = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad tag varint"))?;
-            let delta = h >> 2;
-            if (tags_seen == 0) != (delta == 0) {
-                return Err(bad(at, "tag ids are not strictly ascending"));
-            }
-            tag += delta;
-            if tag > u64::from(e.last_tag) {
-                return Err(bad(at, "tag id beyond the group's last tag"));
-            }
-            let code = h & 3;
-            let n = if code < 3 {
-                code + 1
-            } else {
-                let extra = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad cell count"))?;
-                extra.saturating_add(4)
-            };
+            let n;
+            (tag, n) = next_head(bytes, &mut pos, tag, tags_seen, &e, &bad)?;
             if n > (bytes.len() - pos) as u64 {
                 return Err(bad(at, "cell count exceeds the group's bytes"));
             }
@@ -528,22 +546,12 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         let (mut pos, mut tag, mut seen) = (0usize, u64::from(e.first_tag), 0u32);
         while pos < bytes.len() {
             let at = pos;
-            let h = get_u64(bytes, &mut pos).ok_or_else(|| bad(at, "bad tag varint"))?;
-            let delta = h >> 2;
-            if (seen == 0) != (delta == 0) {
-                return Err(bad(at, "tag ids are not strictly ascending"));
-            }
             let prev = tag;
-            tag += delta;
-            if tag > u64::from(e.last_tag) || seen >= e.tag_count {
-                return Err(bad(at, "tag id or tag count beyond the skip index's"));
+            let cells;
+            (tag, cells) = next_head(bytes, &mut pos, tag, seen, e, &bad)?;
+            if seen >= e.tag_count {
+                return Err(bad(at, "more tags than the skip index says"));
             }
-            let cells = match h & 3 {
-                3 => get_u64(bytes, &mut pos)
-                    .ok_or_else(|| bad(at, "bad cell count"))?
-                    .saturating_add(4),
-                code => code + 1,
-            };
             // Fit in u32: tags are at most last_tag, positions below len.
             let head = Head {
                 tag: tag as u32,
