@@ -226,10 +226,12 @@ impl Options {
     /// every few days) has every event after the first gap longer than the
     /// skew refused, although a live store fed the same stream would have
     /// accepted them as the clock moved on. With this on, such a replay loads,
-    /// and an event dated beyond the real present still cannot move the
-    /// store's now. What is accepted then depends on when it is written, for
-    /// events dated after that moment only; sealing, roll-up and retention
-    /// still follow event time alone. The `trendlog` binary turns it on.
+    /// and no event can move the store's now more than the skew past the
+    /// real present (the first event of an empty store included, which the
+    /// default does not check). What is accepted then depends on when it is
+    /// written, for events dated after that moment only; sealing, roll-up and
+    /// retention still follow event time alone. The `trendlog` binary turns
+    /// it on.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();

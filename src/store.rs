@@ -1294,8 +1294,13 @@ impl Batch {
             .into());
         }
         let now = max_opt(inner.now().map(|m| m.0), self.max_minute);
-        if let Some(n) = now {
-            let base = n.max(self.clock_minute.unwrap_or(0));
+        // From the store's now and, when asked, the clock (which also bounds
+        // the first event of an empty store).
+        let base = match (now, self.clock_minute) {
+            (Some(n), c) => Some(n.max(c.unwrap_or(0))),
+            (None, c) => c,
+        };
+        if let Some(base) = base {
             let latest = base.saturating_add(inner.opts.max_future_skew);
             if minute.0 > latest {
                 inner.rejected_future.fetch_add(1, Ordering::Relaxed);

@@ -451,6 +451,14 @@ fn demo_runs_small_and_never_wipes_a_users_store() {
 fn an_old_sparse_stream_loads_and_a_date_past_the_clock_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
+    // A date past the clock is refused even as an empty store's first event.
+    let o = run_stdin(&db, &["ingest"], "4000000000,typo,1\n");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("too far in the future"),
+        "{}",
+        stderr(&o)
+    );
     // In time order, a month apart: every gap is far longer than the 1d skew.
     let mut csv = String::from("timestamp,tag,count\n");
     for k in 0..6 {

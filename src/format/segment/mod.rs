@@ -17,7 +17,8 @@
 //!
 //! So a tag with one cell of count 1 costs 2 bytes. Opening checks the header
 //! CRC, the skip index CRC and the index's shape (O(groups), no group bytes are
-//! read); each group's own CRC is checked whenever that group is decoded.
+//! read); each group's own CRC is checked when a scan decodes the group, and
+//! on the first tag lookup in it (later lookups start from marks kept then).
 //!
 //! [`builder`] writes a segment, [`view`] reads one in place; the layout
 //! constants and [`SegmentMeta`] here are shared by both.

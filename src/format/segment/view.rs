@@ -1,5 +1,7 @@
 //! [`SegmentView`]: a sealed segment read in place; opening checks the header
-//! and skip index, each group's CRC is checked when the group is decoded.
+//! and skip index, each group's CRC is checked when the group is first read
+//! (every time by a scan; once per open file by tag lookups, which then keep
+//! marks inside it).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -123,11 +125,12 @@ pub struct SegmentView<B: AsRef<[u8]>> {
     groups_end: u64,
     /// Version 2: the totals section's varints `[start, end)`; its CRC follows.
     stored_totals: Option<(usize, usize)>,
-    /// Per-tag totals, computed on first use and kept for the view's life:
+    /// Per-tag totals, kept from their second use ([`Self::for_each_tag_total`])
+    /// or from the first call of [`Self::tag_totals`] for the view's life:
     /// the segment is immutable, so they never go stale.
     totals: OnceLock<TagTotals>,
-    /// How many times [`Self::for_each_tag_total`] computed the totals
-    /// without keeping them (0 or 1).
+    /// How many calls of [`Self::for_each_tag_total`] found no kept totals;
+    /// only the first of them streams without keeping.
     streamed: AtomicU32,
     /// Marks inside the groups that tag lookups have read, by group number:
     /// built on a group's first lookup (which checks its CRC), so later
@@ -512,7 +515,10 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// walks its tag heads (their rules checked; cells stepped over).
     fn marks_of(&self, g: u32) -> Result<Box<[Mark]>, DecodeError> {
         let e = self.entry(g)?;
-        let mut marks = Vec::with_capacity(e.tag_count.div_ceil(MARK_EVERY) as usize);
+        // Every tag takes at least 2 bytes: no allocation beyond what the
+        // group's bytes can hold, whatever its index entry claims.
+        let most = e.tag_count.min(e.len / 2).div_ceil(MARK_EVERY) + 1;
+        let mut marks = Vec::with_capacity(most as usize);
         self.walk_heads(g, &e, |h, bytes, pos| {
             if h.seen % MARK_EVERY == 0 {
                 marks.push(Mark {
@@ -576,7 +582,8 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
 
     /// Appends the `(time, count)` pairs of `tag` to `out`, in time order, and
     /// returns whether the tag is present. Finds the group by binary search
-    /// over the skip index and checks that group's CRC; on error `out` is left
+    /// over the skip index; the first lookup in a group checks its CRC (see
+    /// [`Self::for_each_tag_cell`]); on error `out` is left
     /// as it was.
     pub fn tag_cells(&self, tag: u32, out: &mut Vec<(u32, u64)>) -> Result<bool, DecodeError> {
         let before = out.len();
@@ -678,7 +685,9 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
 
     /// Each tag's total, from the cells (see [`Self::walk_totals`]).
     fn compute_totals(&self) -> Result<TagTotals, DecodeError> {
-        let n = self.meta.tag_count as usize;
+        // Every tag takes at least 2 bytes: never reserve more entries than
+        // the file could hold, whatever its header claims.
+        let n = (self.meta.tag_count as usize).min(self.bytes.as_ref().len() / 2);
         let mut t = TagTotals {
             tags: Vec::with_capacity(n),
             totals: Vec::with_capacity(n),
@@ -704,11 +713,11 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
                 for _ in 0..h.cells {
                     let b = *bytes.get(*pos).ok_or_else(|| h.bad("bad cell varint"))?;
                     if b & 0x81 == 0x01 {
-                        // The common cell: a one-byte time, count 1. The
-                        // sum cannot overflow here: it is at most the
-                        // cells seen.
+                        // The common cell: a one-byte time, count 1.
                         *pos += 1;
-                        sum += 1;
+                        sum = sum
+                            .checked_add(1)
+                            .ok_or_else(|| h.bad("sum of counts overflows"))?;
                         continue;
                     }
                     skip(bytes, pos).ok_or_else(|| h.bad("bad cell varint"))?;
