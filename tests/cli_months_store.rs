@@ -175,6 +175,18 @@ fn every_read_command_answers_with_no_range_and_says_what_it_used() {
         let err = stderr(&o);
         assert!(err.contains("2015-"), "{args:?} says no range: {err}");
     }
+    // top's sparklines fold eight weeks of hours into whole days per mark,
+    // and the header says how many.
+    let out = stdout(ok(&run(&nab.db, &["top", "-k", "1"])));
+    assert!(out.contains("trend (2d per mark)"), "{out}");
+    let spark = out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap();
+    assert_eq!(spark.chars().count(), 28, "{out}");
 }
 
 #[test]

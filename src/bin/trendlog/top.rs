@@ -34,6 +34,9 @@ pub struct Args {
     pub select: crate::labels::Select,
 }
 
+/// The most marks a row's sparkline has.
+const SPARK_WIDTH: usize = 48;
+
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
@@ -92,18 +95,30 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     println!("top {} tags  {} → {}", a.k, out::when(from), out::when(to));
     let by = a.select.by.as_deref().unwrap_or("");
+    let hour = Step::Hour.seconds();
+    let hr = TimeRange::new(from - from.rem_euclid(hour), (to + hour - 1) / hour * hour)?;
+    // The sparkline sums hours into at most SPARK_WIDTH marks: say how many
+    // each mark holds (a store of months puts days in one).
+    let hours = ((hr.to() - hr.from()) / hour).max(1) as usize;
+    let per = match hours.div_ceil(SPARK_WIDTH) {
+        p if p > 24 => p.div_ceil(24) * 24, // whole days
+        p => p,
+    };
+    let trend = if per % 24 == 0 {
+        format!("trend ({}d per mark)", per / 24)
+    } else {
+        format!("trend ({per}h per mark)")
+    };
     let mut cols = vec![
         ("rank", Align::Right),
         ("tag", Align::Left),
         ("count", Align::Right),
-        ("trend (1h buckets)", Align::Left),
+        (trend.as_str(), Align::Left),
     ];
     if a.select.by.is_some() {
         cols.insert(0, (by, Align::Left));
     }
     let mut t = Table::new(&cols);
-    let hour = Step::Hour.seconds();
-    let hr = TimeRange::new(from - from.rem_euclid(hour), (to + hour - 1) / hour * hour)?;
     let mut rank = 0;
     let mut last: Option<&Option<String>> = None;
     for (value, f, r) in &rows {
@@ -111,7 +126,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         last = Some(value);
         let spark = snap
             .series_where(&r.tag, hr, Step::Hour, f)
-            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
+            .map(|s| {
+                let sums: Vec<u64> = s
+                    .points
+                    .chunks(per)
+                    .map(|c| c.iter().map(|p| p.1).sum())
+                    .collect();
+                out::sparkline(&sums, sums.len())
+            })
             .unwrap_or_default();
         let mut cells = vec![
             rank.to_string(),
