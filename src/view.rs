@@ -42,8 +42,9 @@ pub(crate) enum SegmentVisit {
 
 impl View {
     /// Calls `f(minute, count)` for each cell of the tags `ids` in `[lo, hi)`
-    /// minutes, segment by segment (so a tag's cells come in time order only
-    /// when `ids` holds one id). Hour cells report their hour's first minute.
+    /// minutes, source by source and, within a source, id by id in time
+    /// order (sources may overlap in time). Hour cells report their hour's
+    /// first minute.
     pub(crate) fn tag_cells(
         &self,
         ids: &[u32],

@@ -33,8 +33,9 @@ pub struct Series {
 
 impl Snapshot {
     /// Calls `f(minute, count)` for each cell of tag `id` that lies in
-    /// `[lo, hi)` minutes and is still kept, in time order. Hour cells report
-    /// their hour's first minute.
+    /// `[lo, hi)` minutes and is still kept, source by source (in time order
+    /// within each; sources may overlap in time). Hour cells report their
+    /// hour's first minute.
     pub(crate) fn tag_cells(
         &self,
         id: u32,
@@ -46,7 +47,7 @@ impl Snapshot {
     }
 
     /// [`Snapshot::tag_cells`] for several ids at once (the series of one
-    /// tag): every cell of each, segment by segment, in no overall order.
+    /// tag): every cell of each, source by source, in no overall order.
     pub(crate) fn ids_cells(
         &self,
         ids: &[u32],
