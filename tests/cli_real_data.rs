@@ -7,6 +7,16 @@ use cli_support::*;
 use std::collections::BTreeMap;
 use std::io::Write;
 
+/// `trendlog ingest --columns COLUMNS FILE` into `db`, with default options;
+/// every line must load (exit 0).
+fn ingest_csv(db: &std::path::Path, columns: &str, file: &std::path::Path) {
+    let o = run(
+        db,
+        &["ingest", "--columns", columns, file.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 #[test]
 fn metoo_tweet_ids_per_minute_match_an_independent_count() {
     let Some(data) = data_dir() else { return };
@@ -76,21 +86,7 @@ fn nab_daily_totals_per_ticker_match_an_independent_sum() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let o = run(
-        &db,
-        &[
-            "ingest",
-            "--columns",
-            "tag,timestamp,count",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ingest_csv(&db, "tag,timestamp,count", &file);
     let tickers: std::collections::BTreeSet<&String> = want.keys().map(|k| &k.0).collect();
     assert_eq!(tickers.len(), 10);
     for t in tickers {
@@ -129,16 +125,7 @@ fn a_sparse_stream_of_months_loads_in_order_with_default_options() {
         .count();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let o = run(
-        &db,
-        &[
-            "ingest",
-            "--columns",
-            "timestamp,tweet_id,tag",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ingest_csv(&db, "timestamp,tweet_id,tag", &file);
     let v = json(&run(&db, &["--json", "inspect"]));
     assert_eq!(v["total"], rows.len() as u64, "{v}");
     let q = json(&run(&db, &["--json", "query", "metoo", "--step", "1d"]));
