@@ -17,6 +17,7 @@ use rusqlite::{params, Connection};
 use trendlog_workload::LabelledEvent;
 
 use super::{LabelledSystem, Names, SpreadAnswer, SpreadQ};
+use crate::systems::sqlite::{open_wal, tag_id};
 use crate::systems::{Res, TrendQuery, TrendRow};
 
 const SCHEMA: &str = "
@@ -64,12 +65,8 @@ pub struct SqliteLabelled {
 impl SqliteLabelled {
     /// Opens or creates `dir/labelled.sqlite`.
     pub fn open(dir: &Path) -> Res<SqliteLabelled> {
-        let conn = Connection::open(dir.join("labelled.sqlite"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
         Ok(SqliteLabelled {
-            conn,
+            conn: open_wal(&dir.join("labelled.sqlite"), SCHEMA)?,
             ids: HashMap::new(),
         })
     }
@@ -86,20 +83,9 @@ impl LabelledSystem for SqliteLabelled {
         }
         let tx = self.conn.transaction()?;
         {
-            let mut add_tag = tx.prepare_cached("INSERT OR IGNORE INTO tags(name) VALUES (?1)")?;
-            let mut get_tag = tx.prepare_cached("SELECT id FROM tags WHERE name = ?1")?;
             let mut rows: Vec<(i64, &str, &str, u32, u64)> = Vec::with_capacity(cells.len());
             for (&(tag, p, r, minute), &n) in &cells {
-                let tag = names.tags[tag as usize].as_str();
-                let id = match self.ids.get(tag) {
-                    Some(&id) => id,
-                    None => {
-                        add_tag.execute([tag])?;
-                        let id: i64 = get_tag.query_row([tag], |r| r.get(0))?;
-                        self.ids.insert(tag.to_owned(), id);
-                        id
-                    }
-                };
+                let id = tag_id(&tx, &mut self.ids, &names.tags[tag as usize])?;
                 rows.push((
                     id,
                     names.platforms[usize::from(p)].as_str(),

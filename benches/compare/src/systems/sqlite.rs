@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use ::trendlog_workload::Event;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Transaction};
 
 use super::{add_to_hour, aggregate, Res, System, TrendQuery, TrendRow};
 
@@ -54,15 +54,36 @@ pub struct SqliteSys {
 impl SqliteSys {
     /// Opens or creates `dir/counts.sqlite`.
     pub fn open(dir: &Path) -> Res<SqliteSys> {
-        let conn = Connection::open(dir.join("counts.sqlite"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
         Ok(SqliteSys {
-            conn,
+            conn: open_wal(&dir.join("counts.sqlite"), SCHEMA)?,
             ids: HashMap::new(),
         })
     }
+}
+
+/// Opens or creates the database at `path` as both peers run it (WAL,
+/// `synchronous=NORMAL`) and applies `schema`.
+pub(crate) fn open_wal(path: &Path, schema: &str) -> Res<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(schema)?;
+    Ok(conn)
+}
+
+/// The id of tag `name` in the `tags(id, name)` table, inserting it on first
+/// sight; `ids` remembers the ids already known.
+pub(crate) fn tag_id(tx: &Transaction, ids: &mut HashMap<String, i64>, name: &str) -> Res<i64> {
+    if let Some(&id) = ids.get(name) {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT OR IGNORE INTO tags(name) VALUES (?1)")?
+        .execute([name])?;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM tags WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?;
+    ids.insert(name.to_owned(), id);
+    Ok(id)
 }
 
 fn to_i64(n: u64) -> Res<i64> {
@@ -75,19 +96,8 @@ impl System for SqliteSys {
         let tx = self.conn.transaction()?;
         let mut rows: Vec<(i64, u32, u64)> = Vec::with_capacity(cells.len());
         {
-            let mut add_tag = tx.prepare_cached("INSERT OR IGNORE INTO tags(name) VALUES (?1)")?;
-            let mut get_tag = tx.prepare_cached("SELECT id FROM tags WHERE name = ?1")?;
             for (&(tag, minute), &n) in &cells {
-                let id = match self.ids.get(tag) {
-                    Some(&id) => id,
-                    None => {
-                        add_tag.execute([tag])?;
-                        let id: i64 = get_tag.query_row([tag], |r| r.get(0))?;
-                        self.ids.insert(tag.to_owned(), id);
-                        id
-                    }
-                };
-                rows.push((id, minute, n));
+                rows.push((tag_id(&tx, &mut self.ids, tag)?, minute, n));
             }
             rows.sort_unstable();
             let mut upsert = tx.prepare_cached(UPSERT)?;
