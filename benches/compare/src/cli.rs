@@ -88,6 +88,34 @@ pub(crate) fn measure(n: usize, program: &Path, args: &[OsString]) -> Res<(f64, 
     Ok((median(secs), peak_rss(program, args)?))
 }
 
+/// One question as whole processes of both shells (`n` timed runs each, see
+/// [`measure`]): prints a progress line (the question padded to `width`) and
+/// returns the result row.
+pub(crate) fn measure_question(
+    n: usize,
+    (what, width): (&str, usize),
+    (bin, tl_args): (&Path, &[OsString]),
+    (sqlite3, sq_args): (&Path, &[OsString]),
+) -> Res<Value> {
+    let (t_secs, t_rss) = measure(n, bin, tl_args)?;
+    let (s_secs, s_rss) = measure(n, sqlite3, sq_args)?;
+    eprintln!(
+        "  {what:<width$} trendlog {:>9.2} ms {:>6.1} MiB   sqlite3 {:>9.2} ms {:>6.1} MiB",
+        t_secs * 1e3,
+        mib(t_rss),
+        s_secs * 1e3,
+        mib(s_rss)
+    );
+    Ok(json!({
+        "question": what,
+        "trendlog_ms": t_secs * 1e3,
+        "trendlog_peak_rss_bytes": t_rss,
+        "sqlite3_ms": s_secs * 1e3,
+        "sqlite3_peak_rss_bytes": s_rss,
+        "sqlite3_over_trendlog": s_secs / t_secs,
+    }))
+}
+
 pub(crate) fn mib(b: Option<u64>) -> f64 {
     b.map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
 }
@@ -249,23 +277,12 @@ pub fn run(a: &Args) -> Res<ExitCode> {
     ];
     let mut rows = Vec::new();
     for (what, tl_args, sq_args) in &questions {
-        let (t_secs, t_rss) = measure(n, &bin, tl_args)?;
-        let (s_secs, s_rss) = measure(n, Path::new(&sqlite3), sq_args)?;
-        eprintln!(
-            "  {what:<20} trendlog {:>9.2} ms {:>6.1} MiB   sqlite3 {:>9.2} ms {:>6.1} MiB",
-            t_secs * 1e3,
-            mib(t_rss),
-            s_secs * 1e3,
-            mib(s_rss)
-        );
-        rows.push(json!({
-            "question": what,
-            "trendlog_ms": t_secs * 1e3,
-            "trendlog_peak_rss_bytes": t_rss,
-            "sqlite3_ms": s_secs * 1e3,
-            "sqlite3_peak_rss_bytes": s_rss,
-            "sqlite3_over_trendlog": s_secs / t_secs,
-        }));
+        rows.push(measure_question(
+            n,
+            (what, 20),
+            (&bin, tl_args),
+            (Path::new(&sqlite3), sq_args),
+        )?);
     }
     let floor_sq = measure(n, Path::new(&sqlite3), &sq("SELECT 1;"))?;
     let floor_tl = measure(n, &bin, &os(&["--version"]))?;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use trendlog_workload::{labelled_events, LabelSpec, LabelledEvent};
 
 use super::{open, LabelledSystem, Names, SpreadQ};
-use crate::cli::{measure, mib, os, stdout_of, trendlog_binary};
+use crate::cli::{measure, measure_question, mib, os, stdout_of, trendlog_binary};
 use crate::systems::Res;
 use crate::{dir_size, Args, BATCH};
 
@@ -223,23 +223,12 @@ pub fn run(a: &Args) -> Res<ExitCode> {
         let mut tl_args = vec![OsString::from("--db"), store.as_os_str().to_owned()];
         tl_args.extend(args.iter().map(OsString::from));
         let sq_args = vec![db.as_os_str().to_owned(), OsString::from(sql)];
-        let (t_secs, t_rss) = measure(n, &bin, &tl_args)?;
-        let (s_secs, s_rss) = measure(n, Path::new(&sqlite3), &sq_args)?;
-        eprintln!(
-            "  {what:<32} trendlog {:>9.2} ms {:>6.1} MiB   sqlite3 {:>9.2} ms {:>6.1} MiB",
-            t_secs * 1e3,
-            mib(t_rss),
-            s_secs * 1e3,
-            mib(s_rss)
-        );
-        rows.push(json!({
-            "question": what,
-            "trendlog_ms": t_secs * 1e3,
-            "trendlog_peak_rss_bytes": t_rss,
-            "sqlite3_ms": s_secs * 1e3,
-            "sqlite3_peak_rss_bytes": s_rss,
-            "sqlite3_over_trendlog": s_secs / t_secs,
-        }));
+        rows.push(measure_question(
+            n,
+            (what, 32),
+            (&bin, &tl_args),
+            (Path::new(&sqlite3), &sq_args),
+        )?);
     }
     let floor_tl = measure(n, &bin, &os(&["--version"]))?;
     let floor_sq = measure(
