@@ -116,6 +116,17 @@ impl AsRef<[u8]> for MapBytes {
 }
 
 /// The mapped index of ids `0..view.len()` and the paths errors name.
+/// When [`Dict::write_index`] rewrites `tags.idx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexWhen {
+    /// When enough entries were added since the current index: a seal in
+    /// the middle of a stream.
+    Grown,
+    /// When any entry was added: a clean close, so that the next open reads
+    /// no entry past the index.
+    Added,
+}
+
 struct Index {
     view: DictIndexView<MapBytes>,
     path: PathBuf,
@@ -365,19 +376,22 @@ impl Dict {
     }
 
     /// Writes `tags.idx` for ids `0..upto` (entries durable in `tags.dict`,
-    /// ending at byte `dict_end`) when enough tags were added since the
-    /// current index (at least 256 and a 64th of it; or there is none, or it
-    /// is of the earlier layout that copies the names), and switches to it.
-    /// The index is built from the entries in `tags.dict` itself, so it
-    /// records their offsets. The file is written to a temporary name, synced
-    /// and renamed, so a crash leaves the old index or the new one.
+    /// ending at byte `dict_end`) and switches to it, when the current index
+    /// misses any of them (`when` = [`IndexWhen::Added`]) or enough of them
+    /// (`Grown`: at least 256 and a 64th of those indexed), or there is none,
+    /// or it is of the earlier layout that copies the names. The index is
+    /// built from the entries in `tags.dict` itself, so it records their
+    /// offsets: the new entries merged into the current index's sorted order
+    /// (linear in the index, plus a binary search per new entry), or, when
+    /// that fails or there is no layout-1 index, every entry scanned and
+    /// sorted. The file is written to a temporary name, synced and renamed,
+    /// so a crash leaves the old index or the new one.
     pub(crate) fn write_index(
         dict: &RwLock<Dict>,
         vfs: &dyn Vfs,
         dir: &Path,
-        store_id: u32,
-        upto: usize,
-        dict_end: u64,
+        (store_id, upto, dict_end): (u32, usize, u64),
+        when: IndexWhen,
     ) -> Result<()> {
         {
             let d = dict.read();
@@ -387,17 +401,32 @@ impl Dict {
                 .index
                 .as_ref()
                 .is_some_and(|ix| ix.view.layout() != LAYOUT_DICT_OFFSETS);
-            let grown = added > 0 && (d.index.is_none() || added >= (base / 64).max(256));
+            let enough = match when {
+                IndexWhen::Added => true,
+                IndexWhen::Grown => added >= (base / 64).max(256),
+            };
+            let grown = added > 0 && (d.index.is_none() || enough);
             if !(upgrade || grown) || upto < base || upto > d.len() {
                 return Ok(());
             }
         }
         let dict_path = dir.join(files::DICT);
         let map = vfs.map(&dict_path).map_err(|e| Error::io(&dict_path, e))?;
-        let bytes = match encode_dict_index((*map).as_ref(), dict_end, store_id) {
-            Ok(Some(b)) => b,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(corrupted(&dict_path, e)),
+        let merged = dict.read().index.as_ref().and_then(|ix| {
+            // Any damage the merge meets is left to the whole build, which
+            // reads every entry again and names what it finds.
+            ix.view
+                .extended((*map).as_ref(), dict_end, store_id)
+                .ok()
+                .flatten()
+        });
+        let bytes = match merged {
+            Some(b) => b,
+            None => match encode_dict_index((*map).as_ref(), dict_end, store_id) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(corrupted(&dict_path, e)),
+            },
         };
         drop(map);
         let count = DictIndexView::open(&bytes[..]).map_or(0, |v| v.len() as usize);
@@ -696,7 +725,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let end = write_dict(dir.path(), &NAMES[..4]);
         let d = RwLock::new(open_dict(dir.path(), 4));
-        Dict::write_index(&d, &RealFs, dir.path(), 9, 4, end).unwrap();
+        Dict::write_index(&d, &RealFs, dir.path(), (9, 4, end), IndexWhen::Grown).unwrap();
         // Two more entries in the file, after the index.
         let end = write_dict(dir.path(), &NAMES);
         let mut d = open_dict(dir.path(), 6);
@@ -714,10 +743,19 @@ mod tests {
             assert_eq!(d.lookup(n).unwrap(), Some(i as u32));
             assert_eq!(d.name(i as u32).unwrap(), Some(*n));
         }
-        // Not enough new tags to rewrite the index.
+        // Not enough new tags to rewrite the index in a stream's seal; a
+        // close writes it for any, merging the two into its sorted order.
         let d = RwLock::new(d);
-        Dict::write_index(&d, &RealFs, dir.path(), 9, 6, end).unwrap();
+        Dict::write_index(&d, &RealFs, dir.path(), (9, 6, end), IndexWhen::Grown).unwrap();
         assert_eq!(d.read().base, 4);
+        Dict::write_index(&d, &RealFs, dir.path(), (9, 6, end), IndexWhen::Added).unwrap();
+        assert_eq!(d.read().base, 6);
+        let dict = std::fs::read(dir.path().join(files::DICT)).unwrap();
+        let whole = encode_dict_index(&dict, end, 9).unwrap().unwrap();
+        assert_eq!(std::fs::read(dir.path().join(INDEX_FILE)).unwrap(), whole);
+        let d = open_dict(dir.path(), 6);
+        assert_eq!(d.base, 6);
+        assert_eq!(d.ids_with_prefix("m").unwrap(), vec![1, 0, 3, 5]);
     }
 
     #[test]
@@ -735,7 +773,7 @@ mod tests {
         Dict::verify_index(&RealFs, dir.path(), 9, &NAMES).unwrap();
         // The next seal rewrites it, even with no tag added since.
         let d = RwLock::new(d);
-        Dict::write_index(&d, &RealFs, dir.path(), 9, 5, end - 11).unwrap();
+        Dict::write_index(&d, &RealFs, dir.path(), (9, 5, end - 11), IndexWhen::Grown).unwrap();
         let d = d.into_inner();
         assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_OFFSETS);
         assert_eq!(d.base, 5);

@@ -28,7 +28,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::compaction::worker::{self, Outcome};
 use crate::compaction::{choose, CompactionReport, Plan, PolicyConfig, MAX_STEPS};
-use crate::dict::Dict;
+use crate::dict::{Dict, IndexWhen};
 use crate::error::{CorruptionKind, Error, InvalidInput, Result};
 use crate::format::cells::Cells;
 use crate::format::dict::encode_dict_header;
@@ -816,8 +816,9 @@ impl Inner {
     /// dictionary entries are durable and where the active log ends, with the
     /// clean flag. From then on, damage to any of those bytes (or any non-zero
     /// byte past the log's end) is reported as corruption instead of being
-    /// taken for what a crash may leave. Writes nothing when the manifest
-    /// already says exactly that.
+    /// taken for what a crash may leave. Writes no manifest when it already
+    /// says exactly that. Then extends the dictionary index to every durable
+    /// entry, so that the next open hashes none.
     fn close_cleanly(&self) -> Result<()> {
         self.check_writable()?;
         let mut w = self.writer.lock();
@@ -826,21 +827,33 @@ impl Inner {
         let log_end = w.log.as_ref().map_or(0, |l| l.end);
         let mut m = self.manifest.lock();
         let cur = m.get();
+        let store_id = cur.store_id;
         let unchanged = cur.clean
             && cur.dict_entries >= durable
             && cur.log_durable_end == log_end
             && cur.rejected_too_old == self.rejected_too_old.load(Ordering::Relaxed)
             && cur.rejected_future == self.rejected_future.load(Ordering::Relaxed);
-        if unchanged {
-            return Ok(());
+        if !unchanged {
+            let r = m.commit(self.vfs(), |next| {
+                self.fill_counters(next);
+                next.dict_entries = durable.max(next.dict_entries);
+                next.log_durable_end = log_end;
+                next.clean = true;
+            });
+            self.guard("writing the manifest", r)?;
         }
-        let r = m.commit(self.vfs(), |next| {
-            self.fill_counters(next);
-            next.dict_entries = durable.max(next.dict_entries);
-            next.log_durable_end = log_end;
-            next.clean = true;
-        });
-        self.guard("writing the manifest", r)
+        drop(m);
+        // The next open then reads no dictionary entry past the index (a seal
+        // in the middle of a stream leaves up to a 64th of them out). Derived
+        // data, as in a seal: a failure to write it is not the close's.
+        let _ = Dict::write_index(
+            &self.dict,
+            self.vfs(),
+            &self.dir,
+            (store_id, durable as usize, w.dict_end),
+            IndexWhen::Added,
+        );
+        Ok(())
     }
 
     /// The store's durable counters, as a manifest records them.
@@ -1047,9 +1060,8 @@ impl Inner {
             &self.dict,
             vfs,
             dir,
-            store_id,
-            flushed_entries as usize,
-            w.dict_end,
+            (store_id, flushed_entries as usize, w.dict_end),
+            IndexWhen::Grown,
         );
 
         let segment = match &new_entry {

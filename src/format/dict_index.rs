@@ -153,14 +153,7 @@ pub fn encode_dict_index(
             ),
         ));
     }
-    let dict = &dict[..end];
-    let mut entries: Vec<(u32, &[u8])> = Vec::new();
-    let mut at = DICT_HEADER_LEN;
-    while at < end {
-        let (name, len) = dict_entry(dict, at)?;
-        entries.push((at as u32, name));
-        at += len;
-    }
+    let mut entries = scan_entries(&dict[..end], DICT_HEADER_LEN)?;
     let Some(n) = u32::try_from(entries.len()).ok().filter(|&n| n < u32::MAX) else {
         return Ok(None);
     };
@@ -169,25 +162,52 @@ pub fn encode_dict_index(
         .step_by(DICT_INDEX_STRIDE)
         .map(|e| e.0)
         .collect();
-    entries.sort_unstable_by(|a, b| a.1.cmp(b.1));
-    if let Some(w) = entries.windows(2).find(|w| w[0].1 == w[1].1) {
-        return Err(DecodeError::invalid(
-            u64::from(w[1].0),
-            format!(
-                "the entries at bytes {} and {} share a name",
-                w[0].0, w[1].0
-            ),
-        ));
+    sort_unique(&mut entries)?;
+    let sorted: Vec<u32> = entries.iter().map(|e| e.0).collect();
+    Ok(Some(assemble(&samples, &sorted, n, dict_end, store_id)))
+}
+
+/// The `tags.dict` offset and name of every entry of `dict` from byte `at`
+/// to its end, each entry's length and CRC checked.
+fn scan_entries(dict: &[u8], mut at: usize) -> Result<Vec<(u32, &[u8])>, DecodeError> {
+    let mut entries = Vec::new();
+    while at < dict.len() {
+        let (name, len) = dict_entry(dict, at)?;
+        entries.push((at as u32, name));
+        at += len;
     }
-    let body_len = 4 * (samples.len() + entries.len());
+    Ok(entries)
+}
+
+/// Sorts entries by name; two entries sharing a name are an error.
+fn sort_unique(entries: &mut [(u32, &[u8])]) -> Result<(), DecodeError> {
+    entries.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    match entries.windows(2).find(|w| w[0].1 == w[1].1) {
+        Some(w) => Err(shared_name(w[0].0, w[1].0)),
+        None => Ok(()),
+    }
+}
+
+fn shared_name(a: u32, b: u32) -> DecodeError {
+    DecodeError::invalid(
+        u64::from(a.max(b)),
+        format!(
+            "the entries at bytes {} and {} share a name",
+            a.min(b),
+            a.max(b)
+        ),
+    )
+}
+
+/// A layout-1 index file of `n` entries: header, the sample table, the
+/// sorted table and the page CRC table.
+fn assemble(samples: &[u32], sorted: &[u32], n: u32, dict_end: u64, store_id: u32) -> Vec<u8> {
+    let body_len = 4 * (samples.len() + sorted.len());
     let pages = body_len.div_ceil(DICT_INDEX_PAGE);
     let mut out = Vec::with_capacity(DICT_INDEX_HEADER_LEN + body_len + 4 * pages);
     out.resize(DICT_INDEX_HEADER_LEN, 0);
-    for s in &samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    for (off, _) in &entries {
-        out.extend_from_slice(&off.to_le_bytes());
+    for v in samples.iter().chain(sorted) {
+        out.extend_from_slice(&v.to_le_bytes());
     }
     let table = page_table(&out[DICT_INDEX_HEADER_LEN..]);
     out.extend_from_slice(&table);
@@ -203,7 +223,7 @@ pub fn encode_dict_index(
     LittleEndian::write_u32(&mut h[H_STRIDE..], DICT_INDEX_STRIDE as u32);
     let crc = crc32(&h[..H_CRC]);
     LittleEndian::write_u32(&mut h[H_CRC..], crc);
-    Ok(Some(out))
+    out
 }
 
 /// One CRC32 per page of `body`, little-endian.
@@ -626,7 +646,13 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 
     /// The first sorted slot whose name is not below `key` (`n` if none).
     fn lower_bound(&self, key: &[u8]) -> Result<usize, Fault> {
-        let (mut lo, mut hi) = (0usize, self.n as usize);
+        self.lower_bound_from(0, key)
+    }
+
+    /// [`Self::lower_bound`] among the slots from `lo` on, all of whose
+    /// predecessors the caller knows to be below `key`.
+    fn lower_bound_from(&self, lo: usize, key: &[u8]) -> Result<usize, Fault> {
+        let (mut lo, mut hi) = (lo, self.n as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // Bytes, not str: byte order is the order sorted by, and equality
@@ -656,6 +682,83 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             return Ok(None);
         }
         self.slot_id(k, v).map(Some)
+    }
+
+    /// A layout-1 index of the entries of `dict` up to `dict_end`, given this
+    /// index of the first [`Self::len`] of them: the same bytes as
+    /// [`encode_dict_index`] over `dict`, built by merging the entries past
+    /// [`Self::dict_end`], sorted on their own, into this index's sorted table
+    /// (one binary search each) instead of sorting every name again. Only the
+    /// new entries are scanned; the old names a search compares are read (and
+    /// their CRCs checked) through this view. `Ok(None)` when this index is
+    /// not of layout 1 with its dictionary, `dict_end` precedes its own, or
+    /// the entries do not fit the format; the caller then builds the index
+    /// whole.
+    pub(crate) fn extended(
+        &self,
+        dict: &[u8],
+        dict_end: u64,
+        store_id: u32,
+    ) -> Result<Option<Vec<u8>>, Fault> {
+        if self.layout != LAYOUT_DICT_OFFSETS || self.dict.is_none() {
+            return Ok(None);
+        }
+        let Some(end) = usize::try_from(dict_end)
+            .ok()
+            .filter(|_| dict_end <= u64::from(u32::MAX))
+        else {
+            return Ok(None);
+        };
+        if dict_end < self.dict_end || end > dict.len() {
+            return Ok(None);
+        }
+        let mut added = scan_entries(&dict[..end], self.dict_end as usize).map_err(Fault::Dict)?;
+        let old_n = self.n as usize;
+        let Some(n) = u32::try_from(old_n + added.len())
+            .ok()
+            .filter(|&n| n < u32::MAX)
+        else {
+            return Ok(None);
+        };
+        let old_samples = old_n.div_ceil(DICT_INDEX_STRIDE);
+        let mut samples: Vec<u32> = self
+            .body(0, 4 * old_samples)?
+            .chunks_exact(4)
+            .map(LittleEndian::read_u32)
+            .collect();
+        samples.extend(
+            added
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (old_n + i).is_multiple_of(DICT_INDEX_STRIDE))
+                .map(|(_, e)| e.0),
+        );
+        sort_unique(&mut added).map_err(Fault::Dict)?;
+        let old_sorted = self.body(self.sorted_at, 4 * old_n)?;
+        let mut sorted = Vec::with_capacity(n as usize);
+        let mut from = 0usize;
+        for &(off, name) in &added {
+            let k = self.lower_bound_from(from, name)?;
+            if k < old_n {
+                let (v, probe) = self.slot(k)?;
+                if probe == name {
+                    return Err(Fault::Dict(shared_name(v, off)));
+                }
+            }
+            sorted.extend(
+                old_sorted[4 * from..4 * k]
+                    .chunks_exact(4)
+                    .map(LittleEndian::read_u32),
+            );
+            sorted.push(off);
+            from = k;
+        }
+        sorted.extend(
+            old_sorted[4 * from..]
+                .chunks_exact(4)
+                .map(LittleEndian::read_u32),
+        );
+        Ok(Some(assemble(&samples, &sorted, n, dict_end, store_id)))
     }
 
     /// The ids of the tags whose name starts with `prefix`, in name order:
@@ -982,6 +1085,84 @@ mod tests {
         dict[last] ^= 1;
         assert!(encode_dict_index(&dict, dict.len() as u64, 7).is_err());
         assert!(encode_dict_index(&dict, dict.len() as u64 + 1, 7).is_err());
+    }
+
+    /// The end of the first `k` entries of a dictionary of `names`.
+    fn end_of<S: AsRef<str>>(names: &[S], k: usize) -> u64 {
+        dict_of(&names[..k]).len() as u64
+    }
+
+    #[test]
+    fn an_extended_index_is_byte_for_byte_the_whole_build() {
+        let v = names(300);
+        let dict = dict_of(&v);
+        // Splits on and off the sample stride, none and all old, none new.
+        for (old, new) in [
+            (0, 1),
+            (1, 2),
+            (15, 17),
+            (16, 32),
+            (17, 300),
+            (150, 151),
+            (299, 300),
+        ]
+        .into_iter()
+        .chain([(40, 40), (0, 300), (100, 260)])
+        {
+            let old_end = end_of(&v, old);
+            let base = encode_dict_index(&dict, old_end, 7).unwrap().unwrap();
+            let view = DictIndexView::open(&base[..])
+                .unwrap()
+                .with_dict(&dict[..])
+                .unwrap();
+            let new_end = end_of(&v, new);
+            let got = view.extended(&dict, new_end, 7).unwrap().unwrap();
+            let whole = encode_dict_index(&dict, new_end, 7).unwrap().unwrap();
+            assert!(got == whole, "{old} -> {new}");
+            let ix = DictIndexView::open(&got[..])
+                .unwrap()
+                .with_dict(&dict[..])
+                .unwrap();
+            check_answers(&ix, &v[..new]);
+        }
+    }
+
+    #[test]
+    fn an_extension_refuses_a_repeated_name_and_a_damaged_new_entry() {
+        let v = ["b", "d", "f"];
+        let dict = dict_of(&v);
+        let base = encode_dict_index(&dict, dict.len() as u64, 7)
+            .unwrap()
+            .unwrap();
+        let view = DictIndexView::open(&base[..])
+            .unwrap()
+            .with_dict(&dict[..])
+            .unwrap();
+        // "d" again: a name the old index holds.
+        let mut more = dict.clone();
+        encode_dict_entry("a", &mut more);
+        encode_dict_entry("d", &mut more);
+        assert!(matches!(
+            view.extended(&more, more.len() as u64, 7),
+            Err(Fault::Dict(_))
+        ));
+        // Twice among the new ones.
+        let mut more = dict.clone();
+        encode_dict_entry("e", &mut more);
+        encode_dict_entry("e", &mut more);
+        assert!(view.extended(&more, more.len() as u64, 7).is_err());
+        // A flipped byte in a new entry.
+        let mut more = dict.clone();
+        encode_dict_entry("zz", &mut more);
+        let last = more.len() - 1;
+        more[last] ^= 1;
+        assert!(view.extended(&more, more.len() as u64, 7).is_err());
+        // An end before the index's own, or past the bytes given: no answer.
+        assert_eq!(view.extended(&dict, 16, 7).unwrap(), None);
+        assert_eq!(
+            view.extended(&dict, dict.len() as u64 + 1, 7).unwrap(),
+            None
+        );
     }
 
     #[test]
