@@ -31,7 +31,7 @@ pub(crate) struct Catalog {
     value_of: Vec<u32>,
     /// Distinct tags, first-seen order.
     tags: Vec<Arc<str>>,
-    tag_ix: FxHashMap<Arc<str>, u32>,
+    tag_ix: FxHashMap<InlineKey, u32>,
     /// Per key, distinct values in first-seen order.
     values: Vec<Vec<Arc<str>>>,
     value_ix: Vec<FxHashMap<Arc<str>, u32>>,
@@ -40,6 +40,60 @@ pub(crate) struct Catalog {
     /// The series of the last few tags looked up, each with the dictionary
     /// length it was read at (a longer dictionary may hold more).
     tag_series: Vec<(String, usize, Arc<TagSeries>)>,
+}
+
+/// A hash map key that holds a short string in the table itself, so that a
+/// lookup among hundreds of thousands of tags compares bytes in the bucket
+/// it probes instead of following a pointer to each candidate's heap string
+/// (a cache miss per series decoded). Its hash and equality are those of its
+/// bytes, so a map keyed by it is searched with a `&[u8]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum InlineKey {
+    /// Up to [`INLINE_KEY_MAX`] bytes, zero-filled after `len`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_MAX],
+    },
+    /// Longer keys.
+    Heap(Box<[u8]>),
+}
+
+const INLINE_KEY_MAX: usize = 22;
+
+impl InlineKey {
+    fn new(b: &[u8]) -> InlineKey {
+        if b.len() <= INLINE_KEY_MAX {
+            let mut bytes = [0u8; INLINE_KEY_MAX];
+            bytes[..b.len()].copy_from_slice(b);
+            InlineKey::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            InlineKey::Heap(b.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            InlineKey::Inline { len, bytes } => &bytes[..*len as usize],
+            InlineKey::Heap(b) => b,
+        }
+    }
+}
+
+// One representation per byte string (inline exactly when short enough),
+// so the derived equality is that of the bytes, as `Borrow` requires.
+impl std::hash::Hash for InlineKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for InlineKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
 }
 
 /// A tag's series: each id with its values in key order.
@@ -70,11 +124,13 @@ impl Catalog {
         Ok(())
     }
 
-    /// Decodes the next id's name.
+    /// Decodes the next id's name: a series key when it holds at least
+    /// `nkeys` values (the first `nkeys` are its values), else not a series.
     fn push(&mut self, name: &str, nkeys: usize) {
-        let (tag, vals) = split_series_key(name);
+        let mut parts = name.split(crate::labels::SEPARATOR);
+        let tag = parts.next().unwrap_or("");
         let start = self.value_of.len();
-        for (k, v) in vals.enumerate() {
+        for (k, v) in parts.enumerate() {
             if k >= nkeys {
                 break;
             }
@@ -90,20 +146,19 @@ impl Catalog {
             };
             self.value_of.push(vi);
         }
-        if nkeys == 0 || self.value_of.len() - start != nkeys || !crate::labels::is_series_key(name)
-        {
+        // `nkeys >= 1` values mean at least one separator: a series key.
+        if nkeys == 0 || self.value_of.len() - start != nkeys {
             self.value_of.truncate(start);
             self.value_of.extend(std::iter::repeat_n(0, nkeys));
             self.tag_of.push(NOT_SERIES);
             return;
         }
-        let t = match self.tag_ix.get(tag) {
+        let t = match self.tag_ix.get(tag.as_bytes()) {
             Some(&t) => t,
             None => {
                 let t = self.tags.len() as u32;
-                let a: Arc<str> = Arc::from(tag);
-                self.tags.push(a.clone());
-                self.tag_ix.insert(a, t);
+                self.tags.push(Arc::from(tag));
+                self.tag_ix.insert(InlineKey::new(tag.as_bytes()), t);
                 t
             }
         };
@@ -625,3 +680,37 @@ impl Snapshot {
 
 /// The catalog handle a store shares with its snapshots.
 pub(crate) type SharedCatalog = Arc<Mutex<Catalog>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_keys_find_their_bytes_on_both_sides_of_the_inline_limit() {
+        let mut m: FxHashMap<InlineKey, u32> = FxHashMap::default();
+        let keys: Vec<Vec<u8>> = (0..=INLINE_KEY_MAX + 2)
+            .map(|n| (0..n).map(|i| b'a' + (i % 26) as u8).collect())
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(m.insert(InlineKey::new(k), i as u32).is_none());
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(&k[..]), Some(&(i as u32)));
+            assert_eq!(InlineKey::new(k).as_bytes(), &k[..]);
+        }
+        assert!(matches!(
+            InlineKey::new(&keys[INLINE_KEY_MAX]),
+            InlineKey::Inline { .. }
+        ));
+        assert!(matches!(
+            InlineKey::new(&keys[INLINE_KEY_MAX + 1]),
+            InlineKey::Heap(_)
+        ));
+        // A prefix, or the same length with other bytes, is another key.
+        assert_eq!(m.get(&b"abcz"[..]), None);
+        assert_eq!(
+            m.get(&keys[INLINE_KEY_MAX + 2][..INLINE_KEY_MAX + 1]),
+            Some(&(INLINE_KEY_MAX as u32 + 1))
+        );
+    }
+}
