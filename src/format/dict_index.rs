@@ -646,13 +646,13 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 
     /// The first sorted slot whose name is not below `key` (`n` if none).
     fn lower_bound(&self, key: &[u8]) -> Result<usize, Fault> {
-        self.lower_bound_from(0, key)
+        self.lower_bound_in(0, self.n as usize, key)
     }
 
-    /// [`Self::lower_bound`] among the slots from `lo` on, all of whose
-    /// predecessors the caller knows to be below `key`.
-    fn lower_bound_from(&self, lo: usize, key: &[u8]) -> Result<usize, Fault> {
-        let (mut lo, mut hi) = (lo, self.n as usize);
+    /// The first slot in `lo..hi` whose name is not below `key`, or `hi`;
+    /// the caller knows the slots before `lo` to be below it and slot `hi`
+    /// (if any) not.
+    fn lower_bound_in(&self, mut lo: usize, mut hi: usize, key: &[u8]) -> Result<usize, Fault> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // Bytes, not str: byte order is the order sorted by, and equality
@@ -664,6 +664,27 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             }
         }
         Ok(lo)
+    }
+
+    /// The first slot from `lo` on whose name is not below `key` (all
+    /// before `lo` are), by galloping: probes `lo`, `lo + 2`, `lo + 6`,
+    /// `lo + 14`, … until a slot is not below `key`, then a binary search in
+    /// the last gap. A run of ascending keys merged into the table
+    /// costs O(k log(n / k)) slot reads instead of O(k log n).
+    fn gallop_from(&self, lo: usize, key: &[u8]) -> Result<usize, Fault> {
+        let n = self.n as usize;
+        let (mut below, mut step) = (lo, 1usize);
+        loop {
+            let probe = below + step - 1;
+            if probe >= n {
+                return self.lower_bound_in(below, n, key);
+            }
+            if self.slot(probe)?.1 >= key {
+                return self.lower_bound_in(below, probe, key);
+            }
+            below = probe + 1;
+            step *= 2;
+        }
     }
 
     /// The id of `name`, by binary search over the sorted slots.
@@ -738,7 +759,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         let mut sorted = Vec::with_capacity(n as usize);
         let mut from = 0usize;
         for &(off, name) in &added {
-            let k = self.lower_bound_from(from, name)?;
+            let k = self.gallop_from(from, name)?;
             if k < old_n {
                 let (v, probe) = self.slot(k)?;
                 if probe == name {
