@@ -437,6 +437,30 @@ fn stored_totals_equal_the_cells_and_damage_to_them_is_caught() {
 }
 
 #[test]
+fn stored_totals_stream_alike_with_one_byte_and_longer_pairs() {
+    // Tag steps and totals on both sides of one varint byte (127 / 128),
+    // and a total of many bytes.
+    let mut cells = Vec::new();
+    let mut tag = 0u32;
+    for i in 0..2000u32 {
+        tag += [1, 2, 127, 128, 300][i as usize % 5];
+        let count = [1u64, 127, 128, 129, 1 << 40][i as usize % 7 % 5];
+        cells.push((tag, i % 60, count));
+    }
+    let b = encode_with_totals(&cells);
+    let s = SegmentView::open(&b[..]).unwrap();
+    assert!(s.stored_totals.is_some());
+    let want: Vec<(u32, u64)> = cells.iter().map(|&(t, _, c)| (t, c)).collect();
+    // The first call streams the section, the second keeps it, the third
+    // reads what was kept: all three see every tag's total.
+    for _ in 0..3 {
+        let mut got = Vec::new();
+        s.for_each_tag_total(|t, c| got.push((t, c))).unwrap();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
 fn a_version_1_segment_without_totals_computes_them() {
     let cells: Vec<_> = (0..500u32).map(|i| (i / 3, i % 3, 2)).collect();
     let v2 = encode_with_totals(&cells);

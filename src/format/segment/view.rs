@@ -791,12 +791,24 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         if n > body.len() / 2 {
             return Err(bad(0, "more tags than the totals section can hold"));
         }
+        let max_tag = u64::from(self.max_tag());
         let (mut pos, mut tag, mut sum, mut seen) = (0usize, 0u64, 0u64, 0usize);
         while pos < body.len() {
-            let at = pos;
-            let delta = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
-            let at = pos;
-            let total = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
+            let (delta, total) = match body.get(pos..pos + 2) {
+                // The common pair: a small step to the next tag, a small
+                // total, one byte each.
+                Some(&[d, t]) if (d | t) & 0x80 == 0 => {
+                    pos += 2;
+                    (u64::from(d), u64::from(t))
+                }
+                _ => {
+                    let at = pos;
+                    let d = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
+                    let at = pos;
+                    let t = get_u64(body, &mut pos).ok_or_else(|| bad(at, "bad varint"))?;
+                    (d, t)
+                }
+            };
             if seen > 0 && delta == 0 {
                 return Err(bad(pos, "tags not strictly ascending"));
             }
@@ -807,7 +819,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
             sum = sum
                 .checked_add(total)
                 .ok_or_else(|| bad(pos, "totals overflow"))?;
-            if tag > u64::from(self.max_tag()) || seen == n {
+            if tag > max_tag || seen == n {
                 return Err(bad(pos, "tag totals name a tag the segment lacks"));
             }
             f(tag as u32, total);
