@@ -479,31 +479,47 @@ fn an_old_sparse_stream_loads_and_a_date_past_the_clock_is_refused() {
 }
 
 #[test]
-fn tag_totals_flag_costs_bytes_and_changes_no_answer() {
+fn tag_totals_are_stored_by_default_cost_bytes_and_change_no_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let (plain, stored) = (dir.path().join("plain"), dir.path().join("stored"));
-    sample(&plain);
-    let o = run_stdin(&stored, &["ingest", "--tag-totals"], &sample_csv());
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    for (db, args) in [
-        (&plain, &["compact"][..]),
-        (&stored, &["compact", "--tag-totals"]),
+    let db = |n: &str| dir.path().join(n);
+    let (dflt, flag, plain, last) = (db("default"), db("flag"), db("plain"), db("last"));
+    // `--tag-totals` is the default and stays accepted; of the two flags,
+    // the last given wins.
+    for (d, args) in [
+        (&dflt, &["ingest"][..]),
+        (&flag, &["ingest", "--tag-totals"]),
+        (&plain, &["ingest", "--no-tag-totals"]),
+        (&last, &["ingest", "--no-tag-totals", "--tag-totals"]),
     ] {
-        let o = run(db, args);
+        let o = run_stdin(d, args, &sample_csv());
         assert_eq!(code(&o), 0, "{}", stderr(&o));
-        assert_eq!(code(&run(db, &["verify"])), 0);
+    }
+    for (d, args) in [
+        (&dflt, &["compact"][..]),
+        (&flag, &["compact", "--tag-totals"]),
+        (&plain, &["compact", "--no-tag-totals"]),
+        (&last, &["compact"]),
+    ] {
+        let o = run(d, args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(code(&run(d, &["verify"])), 0);
     }
     for q in [
         &["--json", "top"][..],
         &["--json", "trending"],
         &["--json", "query", "metoo", "--step", "1h"],
     ] {
-        assert_eq!(json(&run(&plain, q)), json(&run(&stored, q)), "{q:?}");
+        let want = json(&run(&plain, q));
+        for d in [&dflt, &flag, &last] {
+            assert_eq!(json(&run(d, q)), want, "{q:?}");
+        }
     }
-    let bytes = |db: &Path| {
-        json(&run(db, &["--json", "inspect"]))["bytes"]
+    let bytes = |d: &Path| {
+        json(&run(d, &["--json", "inspect"]))["bytes"]
             .as_u64()
             .unwrap()
     };
-    assert!(bytes(&stored) > bytes(&plain));
+    assert!(bytes(&dflt) > bytes(&plain));
+    assert_eq!(bytes(&dflt), bytes(&flag));
+    assert_eq!(bytes(&dflt), bytes(&last));
 }

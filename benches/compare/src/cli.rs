@@ -218,9 +218,9 @@ pub fn run(a: &Args) -> Res<ExitCode> {
         dir_size(&store_dir)? as f64 / 1_048_576.0,
         dir_size(&store_dir)?,
         if a.segment_totals {
-            ", segments with their tag totals"
+            ", segments with their tag totals, as `trendlog ingest` writes them"
         } else {
-            ""
+            ", segments without tag totals (`ingest --no-tag-totals`)"
         },
         dir_size(&sq_dir)? as f64 / 1_048_576.0
     );

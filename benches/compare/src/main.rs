@@ -61,8 +61,10 @@ OPTIONS:
     --gen-only         only time the workload generator
     --cli              whole processes instead: the trendlog binary against the sqlite3 shell
                        (query, trending, top, inspect; peak RSS; in-process open), see docs/performance.md
-    --segment-totals   with --cli: build the trendlog store with each segment's per-tag
-                       totals stored (Options::segment_tag_totals), and report its size
+    --no-segment-totals
+                       with --cli: build the trendlog store without each segment's per-tag
+                       totals (the library's default), not as the binary's `ingest` writes
+                       it (with them: Options::segment_tag_totals); --segment-totals: with
     --labelled         the labelled workload (3 platforms x 50 regions) through trendlog with
                        label keys and a labelled SQLite table: ingest, bytes/cell, trending
                        with and without a region filter, spread of the surge tag by region
@@ -125,7 +127,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         gen_only: false,
         cli: false,
         labelled: false,
-        segment_totals: false,
+        segment_totals: true,
         region: "chicago".to_owned(),
         trendlog_bin: None,
         sqlite3_bin: None,
@@ -162,6 +164,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--cli" => a.cli = true,
             "--labelled" => a.labelled = true,
             "--segment-totals" => a.segment_totals = true,
+            "--no-segment-totals" => a.segment_totals = false,
             "--region" => a.region = it.next().ok_or("--region needs a value")?,
             "--trendlog" => {
                 a.trendlog_bin = Some(PathBuf::from(it.next().ok_or("--trendlog needs a value")?))

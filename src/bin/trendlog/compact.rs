@@ -23,11 +23,32 @@ JSON: {\"steps\":N,\"segments_read\":N,\"segments_written\":N,\"segments_dropped
 Example:
   trendlog --db ./trendlog-data compact")]
 pub struct Args {
-    /// Write each new segment with its per-tag totals (faster first
-    /// `trending` and `top` after an open, one to two bytes per tag per
-    /// segment; segments this pass does not rewrite are left as they are).
-    #[arg(long)]
+    #[command(flatten)]
+    pub totals: TotalsArgs,
+}
+
+/// Whether the segments a writing command seals carry their per-tag totals.
+/// The binary stores them by default, unlike the library: every read command
+/// is a fresh process, whose first `trending` or `top` would otherwise decode
+/// every cell of its window (10.5 ms against 3.3 ms on the comparison store).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct TotalsArgs {
+    /// Store each segment this command writes with its per-tag totals (the
+    /// default; kept for scripts that pass it)
+    #[arg(long, overrides_with = "no_tag_totals")]
     pub tag_totals: bool,
+    /// Write segments without per-tag totals: about 15% fewer bytes, and the
+    /// first `trending` or `top` of each process decodes every cell of its
+    /// window instead (segments written earlier are left as they are)
+    #[arg(long, overrides_with = "tag_totals")]
+    pub no_tag_totals: bool,
+}
+
+impl TotalsArgs {
+    /// True unless `--no-tag-totals` was the last of the two flags given.
+    pub fn stored(self) -> bool {
+        !self.no_tag_totals
+    }
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
@@ -38,7 +59,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         &g.db,
         Options::default()
             .background_compaction(false)
-            .segment_tag_totals(a.tag_totals),
+            .segment_tag_totals(a.totals.stored()),
     )?;
     // Data still in the active log (a store written by an older binary, or by
     // a library user that never sealed) is sealed first, so it is rolled up too.

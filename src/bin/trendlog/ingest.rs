@@ -106,11 +106,8 @@ pub struct Args {
     /// forever).
     #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
     pub hour_retention: Option<crate::retention::Keep>,
-    /// Store each segment this command seals with its per-tag totals: the
-    /// first `trending` or `top` after an open is then about as fast as the
-    /// next, at one to two bytes per tag per segment.
-    #[arg(long)]
-    pub tag_totals: bool,
+    #[command(flatten)]
+    pub totals: crate::compact::TotalsArgs,
 }
 
 enum Format {
@@ -319,7 +316,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .sync_policy(policy)
         .max_future_skew(a.max_future_skew)
         .future_skew_from_clock(true)
-        .segment_tag_totals(a.tag_totals)
+        .segment_tag_totals(a.totals.stored())
         .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
     let store = Store::open(&g.db, opts)?;
