@@ -152,11 +152,45 @@ pub fn decode_dict(data: &[u8]) {
         }
         let _ = ix.lookup("metoo");
     }
+    let split = data.first().copied().unwrap_or(0) as usize;
     let data = prepare(data, reseal::sample_dict, reseal::dict);
     let scan = scan_dict(&data);
     for e in &scan.entries {
         std::hint::black_box(e.len());
     }
+    extend_matches_whole(&data, split);
+}
+
+/// The index a seal extends (the entries past an older index merged into
+/// its order) is the index built whole, whenever the whole build succeeds.
+fn extend_matches_whole(data: &[u8], split: usize) {
+    use trendlog::format::dict_index::{encode_dict_index, DictIndexView};
+    let end = data.len() as u64;
+    let Ok(Some(whole)) = encode_dict_index(data, end, 7) else {
+        return;
+    };
+    // Not a dictionary (its header is not checked by the build): no view.
+    let Ok(view) = DictIndexView::open(&whole[..]).and_then(|v| v.with_dict(data)) else {
+        return;
+    };
+    // The older index covers the first `split % (n + 1)` entries.
+    let n = view.len() as usize;
+    let k = split % (n + 1);
+    let mut old_end = 16u64;
+    let mut at = 16usize;
+    for _ in 0..k {
+        let len = 8 + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        at += len;
+        old_end = at as u64;
+    }
+    let old = encode_dict_index(data, old_end, 7)
+        .expect("a prefix of valid entries indexes")
+        .expect("and fits");
+    let base = DictIndexView::open(&old[..])
+        .and_then(|v| v.with_dict(data))
+        .expect("the prefix index opens");
+    let got = base.extend(data, end, 7).expect("valid entries extend");
+    assert_eq!(got.as_deref(), Some(&whole[..]), "split at {k} of {n}");
 }
 
 /// Manifest bytes: what decodes re-encodes to the same manifest.
@@ -528,4 +562,21 @@ pub fn parse_lines(data: &[u8]) {
     }
     let _ = trendlog::tag::normalize(s);
     let _ = trendlog::time::Step::parse(s);
+}
+
+#[cfg(test)]
+mod tests {
+    /// The sample dictionary, unedited, split at every point: the extended
+    /// index equals the whole one (the assertion is inside the target).
+    #[test]
+    fn the_sample_dictionary_extends_from_every_split() {
+        for first in (2u8..=255).step_by(4) {
+            super::decode_dict(&[first]);
+            super::decode_dict(&[first | 1]);
+        }
+        let dict = super::reseal::sample_dict();
+        for split in 0..8 {
+            super::extend_matches_whole(&dict, split);
+        }
+    }
 }

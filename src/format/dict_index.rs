@@ -705,11 +705,24 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         self.slot_id(k, v).map(Some)
     }
 
+    /// [`Self::extended`] (what a seal or a clean close writes when an index
+    /// exists), for callers outside the crate: fuzzing and tests compare it
+    /// with [`encode_dict_index`].
+    pub fn extend(
+        &self,
+        dict: &[u8],
+        dict_end: u64,
+        store_id: u32,
+    ) -> Result<Option<Vec<u8>>, DecodeError> {
+        self.extended(dict, dict_end, store_id)
+            .map_err(Fault::flatten)
+    }
+
     /// A layout-1 index of the entries of `dict` up to `dict_end`, given this
     /// index of the first [`Self::len`] of them: the same bytes as
     /// [`encode_dict_index`] over `dict`, built by merging the entries past
     /// [`Self::dict_end`], sorted on their own, into this index's sorted table
-    /// (one binary search each) instead of sorting every name again. Only the
+    /// (a galloping search each) instead of sorting every name again. Only the
     /// new entries are scanned; the old names a search compares are read (and
     /// their CRCs checked) through this view. `Ok(None)` when this index is
     /// not of layout 1 with its dictionary, `dict_end` precedes its own, or
