@@ -115,7 +115,6 @@ impl AsRef<[u8]> for MapBytes {
     }
 }
 
-/// The mapped index of ids `0..view.len()` and the paths errors name.
 /// When [`Dict::write_index`] rewrites `tags.idx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IndexWhen {
@@ -127,6 +126,7 @@ pub(crate) enum IndexWhen {
     Added,
 }
 
+/// The mapped index of ids `0..view.len()` and the paths errors name.
 struct Index {
     view: DictIndexView<MapBytes>,
     path: PathBuf,
@@ -382,7 +382,7 @@ impl Dict {
     /// or it is of the earlier layout that copies the names. The index is
     /// built from the entries in `tags.dict` itself, so it records their
     /// offsets: the new entries merged into the current index's sorted order
-    /// (linear in the index, plus a binary search per new entry), or, when
+    /// (linear in the index, plus a galloping search per new entry), or, when
     /// that fails or there is no layout-1 index, every entry scanned and
     /// sorted. The file is written to a temporary name, synced and renamed,
     /// so a crash leaves the old index or the new one.
