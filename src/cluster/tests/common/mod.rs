@@ -45,12 +45,55 @@ macro_rules! require_nats {
     };
 }
 
-/// A free port on 127.0.0.1.
+/// A free port on 127.0.0.1, below the kernel's ephemeral range. A port
+/// from `bind(0)` comes from that range, and between its check and the
+/// server's own bind the kernel may give it to the local end of any
+/// outgoing connection (the servers' routes to each other among them): the
+/// server then fails with "address already in use", as one CI run did. Below
+/// the range only another listener can take it. Each call in a process
+/// takes the next port of a sequence starting at a random point (so that
+/// test processes running side by side rarely meet) and checks it is free.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u32> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (lo, width) = below_ephemeral();
+    if width > 0 {
+        let start = *START.get_or_init(|| RandomState::new().hash_one(std::process::id()) as u32);
+        for _ in 0..width {
+            let k = NEXT.fetch_add(1, Ordering::Relaxed);
+            // 7919 is prime and `below_ephemeral` keeps the width off its
+            // multiples: the sequence visits every port of the span once.
+            let port = lo + start.wrapping_add(k.wrapping_mul(7919)) % width;
+            let Ok(port) = u16::try_from(port) else {
+                continue;
+            };
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// The span of ports tests take: from 10,000 up to the kernel's ephemeral
+/// range (`ip_local_port_range`, 32768 by default), as (first, width);
+/// width 0 when that range starts too low to leave room.
+fn below_ephemeral() -> (u32, u32) {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let lo = 10_000;
+    let width = low.saturating_sub(lo);
+    // `free_port` steps by the prime 7919, which must not divide the width.
+    let width = if width % 7919 == 0 { width - 1 } else { width };
+    (lo, if width >= 1000 { width } else { 0 })
 }
 
 /// Settings for a secured cluster.
