@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 use parking_lot::RwLock;
 
 use crate::error::{CorruptionKind, Error, Result};
-use crate::format::dict::{encode_dict_entry, scan_dict, DICT_HEADER_LEN, DICT_STORE_ID_AT};
+use crate::format::dict::{
+    encode_dict_blocks, encode_dict_entry, encode_packed_entry, scan_dict, unframe_dict_blocks,
+    Framing, DICT_HEADER_LEN, DICT_STORE_ID_AT,
+};
 use crate::format::dict_index::{
-    encode_dict_index, DictIndexView, Fault, DICT_INDEX_STORE_ID_AT, LAYOUT_DICT_OFFSETS,
+    encode_dict_index, DictIndexView, Fault, DICT_INDEX_STORE_ID_AT, LAYOUT_DICT_PAGES,
+    LAYOUT_NAMES_INSIDE,
 };
 use crate::format::scan::ScanEnd;
 use crate::format::{check_store_id, DecodeError};
@@ -148,7 +152,6 @@ impl Index {
 /// later ones live in memory. `ids` maps the in-memory
 /// names and every indexed name a writer has looked up, so ingest pays the
 /// index's binary search once per tag, not once per event.
-#[derive(Default)]
 pub(crate) struct Dict {
     index: Option<Index>,
     base: u32,
@@ -161,9 +164,27 @@ pub(crate) struct Dict {
     /// index drops only `names`), so a miss in `ids` is a miss, and a new
     /// tag skips the index's binary search.
     partial_map: bool,
-    /// Encoded entries for ids `flushed..len()`, not yet in `tags.dict`.
+    /// Encoded entries for ids `flushed..len()`, not yet in `tags.dict`
+    /// (packed entries, not yet framed as blocks, in [`Framing::Blocks`]).
     pending: Vec<u8>,
     flushed: usize,
+    /// How `tags.dict` frames its entries (by its header's version).
+    framing: Framing,
+}
+
+impl Default for Dict {
+    fn default() -> Dict {
+        Dict {
+            index: None,
+            base: 0,
+            names: Vec::new(),
+            ids: FxHashMap::default(),
+            partial_map: false,
+            pending: Vec::new(),
+            flushed: 0,
+            framing: Framing::of_version(crate::format::VERSION),
+        }
+    }
 }
 
 /// What [`Dict::open`] found and did in `tags.dict`.
@@ -318,6 +339,7 @@ impl Dict {
                 ),
             )
         })?;
+        dict.framing = Framing::of_file(&bytes);
         if let Some(ix) = index {
             // A tail entry repeating an indexed tag is not looked for here (a
             // binary search per tail entry is the cost the index removes);
@@ -353,7 +375,7 @@ impl Dict {
         check_store_id(view.store_id(), store_id, DICT_INDEX_STORE_ID_AT as u64)
             .map_err(|e| corrupted(&path, e))?;
         let dict_path = dir.join(files::DICT);
-        if view.layout() == LAYOUT_DICT_OFFSETS {
+        if view.layout() != LAYOUT_NAMES_INSIDE {
             let dict = vfs.map(&dict_path).map_err(|e| Error::io(&dict_path, e))?;
             let (len, end) = ((*dict).as_ref().len(), view.dict_end());
             view = view.with_dict(MapBytes(dict)).map_err(|e| {
@@ -400,7 +422,7 @@ impl Dict {
             let upgrade = d
                 .index
                 .as_ref()
-                .is_some_and(|ix| ix.view.layout() != LAYOUT_DICT_OFFSETS);
+                .is_some_and(|ix| ix.view.layout() != LAYOUT_DICT_PAGES);
             let enough = match when {
                 IndexWhen::Added => true,
                 IndexWhen::Grown => added >= (base / 64).max(256),
@@ -587,7 +609,10 @@ impl Dict {
                 reason: "the tag dictionary is full (4 294 967 295 tags)".into(),
             })?;
         let name: Arc<str> = Arc::from(tag);
-        encode_dict_entry(tag, &mut self.pending);
+        match self.framing {
+            Framing::Entries => encode_dict_entry(tag, &mut self.pending),
+            Framing::Blocks => encode_packed_entry(tag, &mut self.pending),
+        }
         self.ids.insert(name.clone(), id);
         self.names.push(name);
         Ok(id)
@@ -610,15 +635,31 @@ impl Dict {
         self.base as usize + self.names.len()
     }
 
-    /// Takes the entries not yet written, and the number of tags they bring the
-    /// file to once written.
+    /// Takes the entries not yet written, as the bytes to append to
+    /// `tags.dict` (in [`Framing::Blocks`], framed as blocks), and the number
+    /// of tags they bring the file to once written.
     pub(crate) fn take_pending(&mut self) -> (Vec<u8>, usize) {
         self.flushed = self.len();
-        (std::mem::take(&mut self.pending), self.flushed)
+        let entries = std::mem::take(&mut self.pending);
+        let bytes = match self.framing {
+            Framing::Entries => entries,
+            Framing::Blocks if entries.is_empty() => entries,
+            Framing::Blocks => {
+                let mut b = Vec::with_capacity(entries.len() + 8);
+                encode_dict_blocks(&entries, &mut b);
+                b
+            }
+        };
+        (bytes, self.flushed)
     }
 
-    /// Puts back entries whose write failed, ahead of any queued since.
-    pub(crate) fn restore_pending(&mut self, mut bytes: Vec<u8>, upto: usize) {
+    /// Puts back entries whose write failed (the bytes [`Self::take_pending`]
+    /// gave), ahead of any queued since.
+    pub(crate) fn restore_pending(&mut self, bytes: Vec<u8>, upto: usize) {
+        let mut bytes = match self.framing {
+            Framing::Entries => bytes,
+            Framing::Blocks => unframe_dict_blocks(&bytes),
+        };
         bytes.extend_from_slice(&self.pending);
         self.pending = bytes;
         self.flushed = self.flushed.min(upto);
@@ -697,17 +738,23 @@ mod tests {
         assert!(Dict::from_names(["x", "y", "x"]).is_err());
     }
 
-    use crate::format::dict::encode_dict_header;
+    use crate::format::dict::{encode_dict_header_of_version, encode_dict_keys};
     use crate::format::dict_index::{encode_dict_index_names_inside, LAYOUT_NAMES_INSIDE};
     use crate::storage::vfs::{OpenMode, RealFs};
 
     const NAMES: [&str; 6] = ["metoo", "me", "rust", "metoo2017", "日本", "mf"];
 
     /// A store directory whose `tags.dict` holds `names`; returns its end.
+    /// Writes a dictionary of `names`, one write each, of the version this
+    /// build writes.
     fn write_dict(dir: &Path, names: &[&str]) -> u64 {
-        let mut d = encode_dict_header(9);
+        write_dict_of(dir, names, crate::format::VERSION)
+    }
+
+    fn write_dict_of(dir: &Path, names: &[&str], version: u16) -> u64 {
+        let mut d = encode_dict_header_of_version(9, version);
         for n in names {
-            encode_dict_entry(n, &mut d);
+            encode_dict_keys(Framing::of_version(version), &[n], &mut d);
         }
         std::fs::write(dir.join(files::DICT), &d).unwrap();
         d.len() as u64
@@ -730,7 +777,7 @@ mod tests {
         let end = write_dict(dir.path(), &NAMES);
         let mut d = open_dict(dir.path(), 6);
         assert_eq!(d.base, 4);
-        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_OFFSETS);
+        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_PAGES);
         // And one interned but not yet written.
         assert_eq!(d.intern("metal").unwrap(), 6);
         assert_eq!(d.ids_with_prefix("me").unwrap(), vec![1, 6, 0, 3]);
@@ -761,7 +808,9 @@ mod tests {
     #[test]
     fn an_index_that_copies_the_names_is_read_then_rewritten_without_them() {
         let dir = tempfile::tempdir().unwrap();
-        let end = write_dict(dir.path(), &NAMES);
+        // The layout that copies the names was written beside version-3
+        // dictionaries.
+        let end = write_dict_of(dir.path(), &NAMES, 3);
         // "mf", the last entry, is 8 + 1 + 2 bytes and stays out of the index.
         let old = encode_dict_index_names_inside(&NAMES[..5], end - 11, 9).unwrap();
         std::fs::write(dir.path().join(INDEX_FILE), &old).unwrap();
@@ -775,7 +824,7 @@ mod tests {
         let d = RwLock::new(d);
         Dict::write_index(&d, &RealFs, dir.path(), (9, 5, end - 11), IndexWhen::Grown).unwrap();
         let d = d.into_inner();
-        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_OFFSETS);
+        assert_eq!(d.index.as_ref().unwrap().view.layout(), LAYOUT_DICT_PAGES);
         assert_eq!(d.base, 5);
         let new = std::fs::read(dir.path().join(INDEX_FILE)).unwrap();
         assert!(new.len() < old.len());

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use trendlog::format::dict_index::{DictIndexView, LAYOUT_DICT_OFFSETS, LAYOUT_NAMES_INSIDE};
+use trendlog::format::dict_index::{DictIndexView, LAYOUT_DICT_PAGES, LAYOUT_NAMES_INSIDE};
 use trendlog::time::{Step, TimeRange};
 use trendlog::{Options, Store, SyncPolicy};
 
@@ -118,7 +118,7 @@ fn an_index_holding_names_answers_as_before_and_is_rewritten_without_them() {
     store.close().unwrap();
 
     let (now, new_len) = layout(dir.path());
-    assert_eq!(now, LAYOUT_DICT_OFFSETS, "the seal rewrites the index");
+    assert_eq!(now, LAYOUT_DICT_PAGES, "the seal rewrites the index");
     assert!(new_len < old_len, "{new_len} bytes, not below {old_len}");
     assert_clean(dir.path());
     let ro = Store::open_read_only_with(dir.path(), opts()).unwrap();

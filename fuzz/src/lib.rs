@@ -170,19 +170,27 @@ fn extend_matches_whole(data: &[u8], split: usize) {
         return;
     };
     // Not a dictionary (its header is not checked by the build): no view.
-    let Ok(view) = DictIndexView::open(&whole[..]).and_then(|v| v.with_dict(data)) else {
+    if DictIndexView::open(&whole[..])
+        .and_then(|v| v.with_dict(data))
+        .is_err()
+    {
         return;
-    };
-    // The older index covers the first `split % (n + 1)` entries.
-    let n = view.len() as usize;
-    let k = split % (n + 1);
-    let mut old_end = 16u64;
-    let mut at = 16usize;
-    for _ in 0..k {
-        let len = 8 + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
-        at += len;
-        old_end = at as u64;
     }
+    // The older index covers the first `split % (n + 1)` writes: entries
+    // (versions 1 to 3), or blocks (version 4).
+    use trendlog::format::dict::Framing;
+    let mut ends = vec![16usize];
+    let mut at = 16usize;
+    while at < data.len() {
+        at += 8 + match Framing::of_file(data) {
+            Framing::Entries => u32::from_le_bytes(data[at..at + 4].try_into().unwrap()),
+            Framing::Blocks => u32::from_le_bytes([data[at + 1], data[at + 2], data[at + 3], 0]),
+        } as usize;
+        ends.push(at);
+    }
+    let n = ends.len() - 1;
+    let k = split % (n + 1);
+    let old_end = ends[k] as u64;
     let old = encode_dict_index(data, old_end, 7)
         .expect("a prefix of valid entries indexes")
         .expect("and fits");

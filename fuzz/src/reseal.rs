@@ -11,7 +11,7 @@
 
 use trendlog::format::cells::Cells;
 use trendlog::format::crc32;
-use trendlog::format::dict::{encode_dict_entry, encode_dict_header};
+use trendlog::format::dict::{encode_dict_header, encode_dict_keys, Framing};
 use trendlog::format::log::{encode_block_with, encode_log_header_with};
 use trendlog::format::manifest::{encode_manifest, Manifest, SegmentEntry};
 use trendlog::format::segment::SegmentBuilder;
@@ -117,10 +117,14 @@ pub fn log(b: &mut [u8]) {
     }
 }
 
-/// A dictionary: the header CRC, then each entry's CRC (over its length
-/// field and payload) for as long as the entry lengths chain.
+/// A dictionary: the header CRC, then (versions 1 to 3) each entry's CRC
+/// (over its length field and payload) or (version 4) each block's CRC
+/// (over its length field and body) for as long as the lengths chain.
 pub fn dict(b: &mut [u8]) {
     header(b, 16);
+    if Framing::of_file(b) == Framing::Blocks {
+        return dict_blocks(b);
+    }
     let mut pos = 16usize;
     while let Some(p) = get32(b, pos).map(|p| p as usize) {
         let Some(end) = pos.checked_add(8 + p).filter(|&e| e <= b.len()) else {
@@ -130,6 +134,26 @@ pub fn dict(b: &mut [u8]) {
             break;
         }
         let covered: Vec<u8> = b[pos..pos + 4]
+            .iter()
+            .chain(&b[pos + 8..end])
+            .copied()
+            .collect();
+        put32(b, pos + 4, crc32(&covered));
+        pos = end;
+    }
+}
+
+/// Version 4: each block is a mark byte, a 24-bit body length, the CRC of
+/// the length and the body, then the body.
+fn dict_blocks(b: &mut [u8]) {
+    let mut pos = 16usize;
+    while pos + 8 <= b.len() && b[pos] == 0 {
+        let len = u32::from_le_bytes([b[pos + 1], b[pos + 2], b[pos + 3], 0]) as usize;
+        let end = pos + 8 + len;
+        if len == 0 || end > b.len() {
+            break;
+        }
+        let covered: Vec<u8> = b[pos + 1..pos + 4]
             .iter()
             .chain(&b[pos + 8..end])
             .copied()
@@ -187,19 +211,21 @@ pub fn sample_log() -> Vec<u8> {
     b
 }
 
-/// A valid dictionary of a few tags, one of them not ASCII.
+/// A valid dictionary of a few tags, one of them not ASCII, written in
+/// three writes (three blocks).
 pub fn sample_dict() -> Vec<u8> {
     let mut b = encode_dict_header(0x5EED);
-    for t in [
-        "metoo",
-        "timesup",
-        "été",
-        "x",
-        "a-longer-tag-of-some-length",
-        "metoo\u{1f}instagram\u{1f}chicago",
-        "metoo\u{1f}\u{1f}",
-    ] {
-        encode_dict_entry(t, &mut b);
+    let writes: [&[&str]; 3] = [
+        &["metoo", "timesup", "été"],
+        &["x"],
+        &[
+            "a-longer-tag-of-some-length",
+            "metoo\u{1f}instagram\u{1f}chicago",
+            "metoo\u{1f}\u{1f}",
+        ],
+    ];
+    for w in writes {
+        encode_dict_keys(Framing::Blocks, w, &mut b);
     }
     b
 }

@@ -4,15 +4,20 @@
 //!
 //! The file is a 64-byte header ([`encode_dict_index`] writes it), a **body**,
 //! then a **page CRC table**, one CRC32 per 4 KiB page of the body. Its body
-//! has one of two layouts, named by the header's layout field:
+//! has one of three layouts, named by the header's layout field:
 //!
-//! - **Layout 1** ([`LAYOUT_DICT_OFFSETS`], written by this version) holds no
+//! - **Layout 2** ([`LAYOUT_DICT_PAGES`], written by this version): layout
+//!   1, then a CRC32 of every 4 KiB page of `tags.dict` below `dict_end`.
+//!   A version-4 dictionary packs its entries in blocks with one CRC per
+//!   block, so an entry read in place is checked by its pages' CRCs, each
+//!   page once per open.
+//! - **Layout 1** ([`LAYOUT_DICT_OFFSETS`], read only) holds no
 //!   names: a sample table (the `tags.dict` offset of every 16th id's entry:
 //!   id → name walks at most 15 entries from a sample) and the `tags.dict`
 //!   offsets of all `n` entries sorted by name (name → entry by binary
 //!   search; the entry's id is found from the samples). Names are read in
 //!   place from the dictionary's bytes ([`DictIndexView::with_dict`]), and
-//!   every entry read has its CRC checked.
+//!   every entry read of a version 1 to 3 dictionary has its own CRC checked.
 //! - **Layout 0** ([`LAYOUT_NAMES_INSIDE`], read only): an offset table into
 //!   a names blob in id order, the ids sorted by name, and the blob, so that
 //!   it copies every name of the dictionary.
@@ -29,7 +34,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use byteorder::{ByteOrder, LittleEndian};
 
-use super::dict::{DICT_HEADER_LEN, DICT_MAGIC, MAX_KEY_LEN};
+use super::dict::{
+    block_entries_from, packed_entry, Framing, BLOCK_HEADER_LEN, DICT_HEADER_LEN, DICT_MAGIC,
+    MAX_KEY_LEN,
+};
 use super::{check_file_header, crc32, CorruptionKind, DecodeError, VERSION};
 
 /// Magic of a dictionary index file.
@@ -44,6 +52,8 @@ pub const DICT_INDEX_PAGE: usize = 4096;
 pub const LAYOUT_NAMES_INSIDE: u32 = 0;
 /// Body layout 1: the index holds `tags.dict` offsets; names are read there.
 pub const LAYOUT_DICT_OFFSETS: u32 = 1;
+/// Body layout 2: layout 1 and a CRC table of `tags.dict`'s pages.
+pub const LAYOUT_DICT_PAGES: u32 = 2;
 /// Ids per sample in layout 1: id `i`'s entry is found by walking `i % 16`
 /// entries from the sample of id `i - i % 16`.
 pub const DICT_INDEX_STRIDE: usize = 16;
@@ -164,12 +174,28 @@ pub fn encode_dict_index(
         .collect();
     sort_unique(&mut entries)?;
     let sorted: Vec<u32> = entries.iter().map(|e| e.0).collect();
-    Ok(Some(assemble(&samples, &sorted, n, dict_end, store_id)))
+    let pages = dict_page_crcs(&dict[..end], 0);
+    Ok(Some(assemble(
+        &samples, &sorted, &pages, n, dict_end, store_id,
+    )))
 }
 
-/// The `tags.dict` offset and name of every entry of `dict` from byte `at`
-/// to its end, each entry's length and CRC checked.
+/// The CRC32 of every 4 KiB page of `dict` (the file's bytes up to
+/// `dict_end`; the last page short) from page `from` on.
+fn dict_page_crcs(dict: &[u8], from: usize) -> Vec<u32> {
+    dict[(from * DICT_INDEX_PAGE).min(dict.len())..]
+        .chunks(DICT_INDEX_PAGE)
+        .map(crc32)
+        .collect()
+}
+
+/// The `tags.dict` offset and name of every entry of `dict` (the file's
+/// bytes from its header on) from byte `at` to its end, each entry's (or
+/// block's) length and CRC checked.
 fn scan_entries(dict: &[u8], mut at: usize) -> Result<Vec<(u32, &[u8])>, DecodeError> {
+    if Framing::of_file(dict) == Framing::Blocks {
+        return block_entries_from(dict, at);
+    }
     let mut entries = Vec::new();
     while at < dict.len() {
         let (name, len) = dict_entry(dict, at)?;
@@ -199,14 +225,21 @@ fn shared_name(a: u32, b: u32) -> DecodeError {
     )
 }
 
-/// A layout-1 index file of `n` entries: header, the sample table, the
-/// sorted table and the page CRC table.
-fn assemble(samples: &[u32], sorted: &[u32], n: u32, dict_end: u64, store_id: u32) -> Vec<u8> {
-    let body_len = 4 * (samples.len() + sorted.len());
+/// A layout-2 index file of `n` entries: header, the sample table, the
+/// sorted table, the `tags.dict` page CRCs and the page CRC table.
+fn assemble(
+    samples: &[u32],
+    sorted: &[u32],
+    dict_pages: &[u32],
+    n: u32,
+    dict_end: u64,
+    store_id: u32,
+) -> Vec<u8> {
+    let body_len = 4 * (samples.len() + sorted.len() + dict_pages.len());
     let pages = body_len.div_ceil(DICT_INDEX_PAGE);
     let mut out = Vec::with_capacity(DICT_INDEX_HEADER_LEN + body_len + 4 * pages);
     out.resize(DICT_INDEX_HEADER_LEN, 0);
-    for v in samples.iter().chain(sorted) {
+    for v in samples.iter().chain(sorted).chain(dict_pages) {
         out.extend_from_slice(&v.to_le_bytes());
     }
     let table = page_table(&out[DICT_INDEX_HEADER_LEN..]);
@@ -219,7 +252,7 @@ fn assemble(samples: &[u32], sorted: &[u32], n: u32, dict_end: u64, store_id: u3
     LittleEndian::write_u64(&mut h[H_DICT_END..], dict_end);
     LittleEndian::write_u32(&mut h[H_PAGE..], DICT_INDEX_PAGE as u32);
     LittleEndian::write_u32(&mut h[H_TABLE_CRC..], crc32(&table));
-    LittleEndian::write_u32(&mut h[H_LAYOUT..], LAYOUT_DICT_OFFSETS);
+    LittleEndian::write_u32(&mut h[H_LAYOUT..], LAYOUT_DICT_PAGES);
     LittleEndian::write_u32(&mut h[H_STRIDE..], DICT_INDEX_STRIDE as u32);
     let crc = crc32(&h[..H_CRC]);
     LittleEndian::write_u32(&mut h[H_CRC..], crc);
@@ -294,6 +327,13 @@ pub struct DictIndexView<B: AsRef<[u8]>> {
     table_at: usize,
     /// One bit per body page: set once the page's CRC matched.
     checked: Vec<AtomicU64>,
+    /// Layout 2: body offset of the `tags.dict` page CRC table.
+    dict_crc_at: usize,
+    /// Layout 2: one bit per `tags.dict` page below `dict_end`, set once
+    /// the page's CRC matched.
+    dict_checked: Vec<AtomicU64>,
+    /// How `tags.dict` frames its entries (known once it is given).
+    framing: Framing,
 }
 
 impl<B: AsRef<[u8]>> std::fmt::Debug for DictIndexView<B> {
@@ -342,7 +382,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                 }
                 (8 * n64 + 4 + names_len, 4 * (n64 + 1), H_LAYOUT + 4)
             }
-            LAYOUT_DICT_OFFSETS => {
+            LAYOUT_DICT_OFFSETS | LAYOUT_DICT_PAGES => {
                 let stride = LittleEndian::read_u32(&buf[H_STRIDE..]);
                 if stride as usize != DICT_INDEX_STRIDE {
                     return Err(DecodeError::invalid(
@@ -363,12 +403,17 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                     ));
                 }
                 let samples = n64.div_ceil(DICT_INDEX_STRIDE as u64);
-                (4 * (samples + n64), 4 * samples, H_STRIDE + 4)
+                let dict_pages = if layout == LAYOUT_DICT_PAGES {
+                    dict_end.div_ceil(DICT_INDEX_PAGE as u64)
+                } else {
+                    0
+                };
+                (4 * (samples + n64 + dict_pages), 4 * samples, H_STRIDE + 4)
             }
             _ => {
                 return Err(DecodeError::invalid(
                     H_LAYOUT as u64,
-                    format!("unknown index layout {layout} (this build reads layouts 0 and 1)"),
+                    format!("unknown index layout {layout} (this build reads layouts 0 to 2)"),
                 ))
             }
         };
@@ -400,7 +445,16 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             ));
         }
         let words = (pages as usize).div_ceil(64);
+        let dict_crc_at = sorted_at as usize + 4 * n as usize;
+        let dict_words = if layout == LAYOUT_DICT_PAGES {
+            (dict_end.div_ceil(DICT_INDEX_PAGE as u64) as usize).div_ceil(64)
+        } else {
+            0
+        };
         Ok(DictIndexView {
+            dict_crc_at,
+            dict_checked: (0..dict_words).map(|_| AtomicU64::new(0)).collect(),
+            framing: Framing::Entries,
             dict: None,
             layout,
             n,
@@ -427,11 +481,22 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         if (d.len() as u64) < self.dict_end {
             return Err(DecodeError::truncated(0, self.dict_end, d.len() as u64));
         }
+        self.framing = Framing::of_file(d);
+        if self.framing == Framing::Blocks && self.layout == LAYOUT_DICT_OFFSETS {
+            return Err(DecodeError::invalid(
+                4,
+                format!(
+                    "a layout-{} index cannot check a dictionary of blocks (version 4)",
+                    self.layout
+                ),
+            ));
+        }
         self.dict = Some(dict);
         Ok(self)
     }
 
-    /// The body layout: [`LAYOUT_NAMES_INSIDE`] or [`LAYOUT_DICT_OFFSETS`].
+    /// The body layout: [`LAYOUT_NAMES_INSIDE`], [`LAYOUT_DICT_OFFSETS`] or
+    /// [`LAYOUT_DICT_PAGES`].
     pub fn layout(&self) -> u32 {
         self.layout
     }
@@ -513,7 +578,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         };
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(Some(s)),
-            Err(_) if self.layout == LAYOUT_DICT_OFFSETS => {
+            Err(_) if self.layout != LAYOUT_NAMES_INSIDE => {
                 let (at, _) = self.entry_of(id)?;
                 Err(Fault::Dict(DecodeError::invalid(
                     at as u64,
@@ -532,7 +597,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         if id >= self.n {
             return Ok(None);
         }
-        if self.layout == LAYOUT_DICT_OFFSETS {
+        if self.layout != LAYOUT_NAMES_INSIDE {
             return Ok(Some(self.entry_of(id)?.1));
         }
         let at = 4 * id as usize;
@@ -560,7 +625,9 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         }
     }
 
-    /// Layout 1: the name and length of the entry at dictionary offset `at`.
+    /// Layouts 1 and 2: the name of the entry at dictionary offset `at`, and
+    /// the step to the next entry (its length, and in a dictionary of blocks
+    /// the header of a block that follows it).
     fn entry(&self, at: usize) -> Result<(&[u8], usize), Fault> {
         let dict = self.dict_bytes()?;
         if at < DICT_HEADER_LEN {
@@ -569,7 +636,54 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                 format!("an entry offset {at} points into the tags.dict header"),
             )));
         }
-        dict_entry(dict, at).map_err(Fault::Dict)
+        if self.framing == Framing::Entries {
+            return dict_entry(dict, at).map_err(Fault::Dict);
+        }
+        // The length field (at most two bytes), then the key and the byte
+        // after it, which is 0 where a block header follows.
+        self.check_dict_pages(dict, at, at + 2)?;
+        let (_, key, len) = packed_entry(dict, at).map_err(Fault::Dict)?;
+        let next = at + len;
+        self.check_dict_pages(dict, at, next + 1)?;
+        let step = match dict.get(next) {
+            Some(0) => len + BLOCK_HEADER_LEN,
+            _ => len,
+        };
+        Ok((key, step))
+    }
+
+    /// Layout 2: checks the CRC of every page of `dict` (below `dict_end`)
+    /// that bytes `lo..hi` touch, once per page per view.
+    fn check_dict_pages(&self, dict: &[u8], lo: usize, hi: usize) -> Result<(), Fault> {
+        let hi = hi.min(dict.len());
+        if self.layout != LAYOUT_DICT_PAGES || lo >= hi {
+            return Ok(());
+        }
+        for p in lo / DICT_INDEX_PAGE..=(hi - 1) / DICT_INDEX_PAGE {
+            let (w, bit) = (p / 64, 1u64 << (p % 64));
+            if self.dict_checked[w].load(Ordering::Relaxed) & bit != 0 {
+                continue;
+            }
+            let stored = self.u32_at(self.dict_crc_at + 4 * p)?;
+            let page_at = p * DICT_INDEX_PAGE;
+            let computed = crc32(&dict[page_at..(page_at + DICT_INDEX_PAGE).min(dict.len())]);
+            if stored != computed {
+                return Err(Fault::Dict(DecodeError::new(
+                    page_at as u64,
+                    CorruptionKind::ChecksumMismatch { stored, computed },
+                )));
+            }
+            self.dict_checked[w].fetch_or(bit, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Layouts 1 and 2: the dictionary offset of the first entry.
+    fn first_entry(&self) -> usize {
+        match self.framing {
+            Framing::Entries => DICT_HEADER_LEN,
+            Framing::Blocks => DICT_HEADER_LEN + BLOCK_HEADER_LEN,
+        }
     }
 
     /// Layout 1: the dictionary offset of the sample of ids `k * 16..`.
@@ -622,7 +736,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// offset in layout 1) and its name.
     fn slot(&self, k: usize) -> Result<(u32, &[u8]), Fault> {
         let v = self.u32_at(self.sorted_at + 4 * k)?;
-        let name = if self.layout == LAYOUT_DICT_OFFSETS {
+        let name = if self.layout != LAYOUT_NAMES_INSIDE {
             self.entry(v as usize)?.0
         } else {
             self.name_bytes(v)?.ok_or_else(|| {
@@ -637,7 +751,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 
     /// The id of sorted slot `k`, whose stored value is `v`.
     fn slot_id(&self, k: usize, v: u32) -> Result<u32, Fault> {
-        if self.layout == LAYOUT_DICT_OFFSETS {
+        if self.layout != LAYOUT_NAMES_INSIDE {
             self.id_at(v as usize, k)
         } else {
             Ok(v)
@@ -734,7 +848,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         dict_end: u64,
         store_id: u32,
     ) -> Result<Option<Vec<u8>>, Fault> {
-        if self.layout != LAYOUT_DICT_OFFSETS || self.dict.is_none() {
+        if self.layout != LAYOUT_DICT_PAGES || self.dict.is_none() {
             return Ok(None);
         }
         let Some(end) = usize::try_from(dict_end)
@@ -792,7 +906,18 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                 .chunks_exact(4)
                 .map(LittleEndian::read_u32),
         );
-        Ok(Some(assemble(&samples, &sorted, n, dict_end, store_id)))
+        // Pages wholly below the old `dict_end` keep their CRCs (those bytes
+        // never change); the page it ended in, and later ones, are new.
+        let full = self.dict_end as usize / DICT_INDEX_PAGE;
+        let mut pages: Vec<u32> = self
+            .body(self.dict_crc_at, 4 * full)?
+            .chunks_exact(4)
+            .map(LittleEndian::read_u32)
+            .collect();
+        pages.extend(dict_page_crcs(&dict[..end], full));
+        Ok(Some(assemble(
+            &samples, &sorted, &pages, n, dict_end, store_id,
+        )))
     }
 
     /// The ids of the tags whose name starts with `prefix`, in name order:
@@ -827,8 +952,12 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// [`Self::verify`], saying which file holds the damage.
     pub(crate) fn verify_checked(&self, each: impl FnMut(u32, &str)) -> Result<(), Fault> {
         self.body(0, self.body_len)?;
-        if self.layout == LAYOUT_DICT_OFFSETS && self.dict.is_none() {
+        if self.layout != LAYOUT_NAMES_INSIDE && self.dict.is_none() {
             return self.verify_offsets_alone();
+        }
+        if self.layout == LAYOUT_DICT_PAGES {
+            let dict = self.dict_bytes()?;
+            self.check_dict_pages(dict, 0, dict.len())?;
         }
         self.for_each_name(each)?;
         if self.layout == LAYOUT_NAMES_INSIDE {
@@ -877,7 +1006,11 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             }
             return Ok(());
         }
-        let mut at = DICT_HEADER_LEN;
+        let mut at = if self.n == 0 {
+            DICT_HEADER_LEN
+        } else {
+            self.first_entry()
+        };
         for id in 0..self.n {
             if (id as usize).is_multiple_of(DICT_INDEX_STRIDE) {
                 let k = id as usize / DICT_INDEX_STRIDE;
@@ -918,7 +1051,11 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         let mut prev = None;
         for k in 0..samples {
             let s = self.sample(k)?;
-            let first_ok = k > 0 || s == DICT_HEADER_LEN;
+            // Without the dictionary its framing is unknown: the first
+            // entry follows the header, or the header and a block header.
+            let first_ok = k > 0
+                || s == DICT_HEADER_LEN
+                || (self.layout == LAYOUT_DICT_PAGES && s == DICT_HEADER_LEN + BLOCK_HEADER_LEN);
             if !in_range(s) || !first_ok || prev.is_some_and(|p| p >= s) {
                 return Err(Fault::Index(DecodeError::invalid(
                     Self::file_at(4 * k),
@@ -943,7 +1080,9 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::dict::{encode_dict_entry, encode_dict_header};
+    use crate::format::dict::{
+        encode_dict_header, encode_dict_header_of_version, encode_dict_keys,
+    };
 
     fn names(n: usize) -> Vec<String> {
         (0..n)
@@ -951,17 +1090,44 @@ mod tests {
             .collect()
     }
 
-    fn dict_of<S: AsRef<str>>(names: &[S]) -> Vec<u8> {
-        let mut d = encode_dict_header(7);
-        for s in names {
-            encode_dict_entry(s.as_ref(), &mut d);
+    /// A dictionary of `names` in `framing`, written 7 names at a time (so
+    /// that in version 4 block headers fall inside sample strides).
+    fn dict_in<S: AsRef<str>>(framing: Framing, names: &[S]) -> Vec<u8> {
+        let mut d = match framing {
+            Framing::Entries => encode_dict_header_of_version(7, 3),
+            Framing::Blocks => encode_dict_header(7),
+        };
+        for chunk in names.chunks(7) {
+            encode_dict_keys(framing, chunk, &mut d);
         }
         d
     }
 
-    /// A layout-1 index of `names` and the dictionary it reads.
+    fn dict_of<S: AsRef<str>>(names: &[S]) -> Vec<u8> {
+        dict_in(Framing::Blocks, names)
+    }
+
+    /// A dictionary of `names` written in the writes `cuts` mark (each a
+    /// count of names), and the end of each write.
+    fn dict_cut_at<S: AsRef<str>>(names: &[S], cuts: &[usize]) -> (Vec<u8>, Vec<u64>) {
+        let mut d = encode_dict_header(7);
+        let mut ends = vec![d.len() as u64];
+        let mut from = 0;
+        for &to in cuts.iter().chain([&names.len()]) {
+            encode_dict_keys(Framing::Blocks, &names[from..to], &mut d);
+            ends.push(d.len() as u64);
+            from = to;
+        }
+        (d, ends)
+    }
+
+    /// A layout-2 index of `names` and the dictionary it reads.
     fn index_of<S: AsRef<str>>(names: &[S]) -> (Vec<u8>, Vec<u8>) {
-        let dict = dict_of(names);
+        index_in(Framing::Blocks, names)
+    }
+
+    fn index_in<S: AsRef<str>>(framing: Framing, names: &[S]) -> (Vec<u8>, Vec<u8>) {
+        let dict = dict_in(framing, names);
         let ix = encode_dict_index(&dict, dict.len() as u64, 7)
             .unwrap()
             .unwrap();
@@ -1005,21 +1171,24 @@ mod tests {
 
     #[test]
     fn round_trip_and_lookup() {
-        for n in [0, 1, 2, 15, 16, 17, 33, 700, 3000] {
+        for (n, framing) in [0, 1, 2, 15, 16, 17, 33, 700, 3000]
+            .into_iter()
+            .flat_map(|n| [(n, Framing::Entries), (n, Framing::Blocks)])
+        {
             let v = names(n);
-            let (bytes, dict) = index_of(&v);
+            let (bytes, dict) = index_in(framing, &v);
             let ix = DictIndexView::open(&bytes[..])
                 .unwrap()
                 .with_dict(&dict[..])
                 .unwrap();
-            assert_eq!(ix.layout(), LAYOUT_DICT_OFFSETS);
+            assert_eq!(ix.layout(), LAYOUT_DICT_PAGES);
             assert_eq!(
                 (ix.len(), ix.dict_end(), ix.store_id()),
                 (n as u32, dict.len() as u64, 7)
             );
             check_answers(&ix, &v);
-            // 4 bytes per tag and 4 per 16 tags, no names.
-            let body = 4 * n + 4 * n.div_ceil(16);
+            // 4 bytes per tag, 4 per 16 tags and 4 per page of tags.dict.
+            let body = 4 * n + 4 * n.div_ceil(16) + 4 * dict.len().div_ceil(4096);
             assert_eq!(bytes.len(), 64 + body + 4 * body.div_ceil(4096));
         }
     }
@@ -1084,7 +1253,8 @@ mod tests {
 
     #[test]
     fn any_key_kind_is_indexed_by_the_bytes_after_its_kind() {
-        let mut dict = dict_of(&["b"]);
+        // Version 3 does not decode kinds; version 4 checks them in blocks.
+        let mut dict = dict_in(Framing::Entries, &["b"]);
         let at = dict.len();
         // A kind-1 entry built by hand: payload = kind, key.
         let key = b"a\x00label";
@@ -1121,15 +1291,9 @@ mod tests {
         assert!(encode_dict_index(&dict, dict.len() as u64 + 1, 7).is_err());
     }
 
-    /// The end of the first `k` entries of a dictionary of `names`.
-    fn end_of<S: AsRef<str>>(names: &[S], k: usize) -> u64 {
-        dict_of(&names[..k]).len() as u64
-    }
-
     #[test]
     fn an_extended_index_is_byte_for_byte_the_whole_build() {
         let v = names(300);
-        let dict = dict_of(&v);
         // Splits on and off the sample stride, none and all old, none new.
         for (old, new) in [
             (0, 1),
@@ -1143,13 +1307,17 @@ mod tests {
         .into_iter()
         .chain([(40, 40), (0, 300), (100, 260)])
         {
-            let old_end = end_of(&v, old);
+            // Writes of 5 names, then the two that end at `old` and `new`.
+            let mut cuts: Vec<usize> = (5..old).step_by(5).collect();
+            cuts.extend([old, new]);
+            let (dict, ends) = dict_cut_at(&v, &cuts);
+            let old_end = ends[cuts.len() - 1];
             let base = encode_dict_index(&dict, old_end, 7).unwrap().unwrap();
             let view = DictIndexView::open(&base[..])
                 .unwrap()
                 .with_dict(&dict[..])
                 .unwrap();
-            let new_end = end_of(&v, new);
+            let new_end = ends[cuts.len()];
             let got = view.extended(&dict, new_end, 7).unwrap().unwrap();
             let whole = encode_dict_index(&dict, new_end, 7).unwrap().unwrap();
             assert!(got == whole, "{old} -> {new}");
@@ -1174,20 +1342,18 @@ mod tests {
             .unwrap();
         // "d" again: a name the old index holds.
         let mut more = dict.clone();
-        encode_dict_entry("a", &mut more);
-        encode_dict_entry("d", &mut more);
+        encode_dict_keys(Framing::Blocks, &["a", "d"], &mut more);
         assert!(matches!(
             view.extended(&more, more.len() as u64, 7),
             Err(Fault::Dict(_))
         ));
         // Twice among the new ones.
         let mut more = dict.clone();
-        encode_dict_entry("e", &mut more);
-        encode_dict_entry("e", &mut more);
+        encode_dict_keys(Framing::Blocks, &["e", "e"], &mut more);
         assert!(view.extended(&more, more.len() as u64, 7).is_err());
         // A flipped byte in a new entry.
         let mut more = dict.clone();
-        encode_dict_entry("zz", &mut more);
+        encode_dict_keys(Framing::Blocks, &["zz"], &mut more);
         let last = more.len() - 1;
         more[last] ^= 1;
         assert!(view.extended(&more, more.len() as u64, 7).is_err());
@@ -1267,9 +1433,9 @@ mod tests {
     fn a_damaged_page_fails_the_lookups_that_touch_it_and_no_more() {
         let v = names(3000);
         let (mut bytes, dict) = index_of(&v);
-        let body_len = 4 * v.len() + 4 * v.len().div_ceil(16);
-        let last_body = DICT_INDEX_HEADER_LEN + body_len - 1;
-        bytes[last_body] ^= 1;
+        // A byte of the sorted table on the third page: id -> name reads
+        // the first page (samples) and the last (tags.dict's page CRCs).
+        bytes[DICT_INDEX_HEADER_LEN + 2 * DICT_INDEX_PAGE + 100] ^= 1;
         let ix = DictIndexView::open(&bytes[..])
             .unwrap()
             .with_dict(&dict[..])

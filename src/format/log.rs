@@ -564,15 +564,15 @@ mod tests {
             CorruptionKind::BadMagic
         );
         let mut v4 = h;
-        LittleEndian::write_u16(&mut v4[4..6], 4);
+        LittleEndian::write_u16(&mut v4[4..6], 5);
         let crc = crc32(&v4[..60]);
         LittleEndian::write_u32(&mut v4[60..], crc);
         assert_eq!(
             decode_log_header(&v4).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 4,
+                found: 5,
                 min: 1,
-                max: 3
+                max: 4
             }
         );
     }

@@ -588,13 +588,13 @@ mod tests {
         // the first segment entry, whose byte 8 is its resolution.
         let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 32 + 8] = 9);
         assert!(decode_manifest(&res).is_err());
-        let v4 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 4));
+        let v4 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 5));
         assert_eq!(
             decode_manifest(&v4).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 4,
+                found: 5,
                 min: 1,
-                max: 3
+                max: 4
             }
         );
         let bad_key = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 1] = b'P');

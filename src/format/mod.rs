@@ -60,13 +60,15 @@ pub use segment::{
 /// The oldest format version this build reads (all file kinds).
 pub const MIN_VERSION: u16 = 1;
 /// The newest format version this build reads (all file kinds).
-pub const MAX_VERSION: u16 = 3;
+pub const MAX_VERSION: u16 = 4;
 /// The format version this build writes. Version 2 adds the dictionary index
 /// file (`tags.idx`) and each sealed segment's stored tag totals; a version-1
 /// store is read as it is and upgraded by its next seal or compaction.
 /// Version 3 adds labels: the manifest lists the store's label keys and the
-/// dictionary holds series keys (key kind 1) beside plain tags.
-pub const VERSION: u16 = 3;
+/// dictionary holds series keys (key kind 1) beside plain tags. Version 4
+/// packs dictionary entries in blocks with one CRC each (8 bytes less per
+/// tag), and the dictionary index checks `tags.dict` by page (layout 2).
+pub const VERSION: u16 = 4;
 
 /// Checks that a file records `expected` as the id of the store it belongs
 /// to; `at` is the offset of the store id field in the file.

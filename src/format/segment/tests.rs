@@ -287,13 +287,13 @@ fn header_lies_are_caught() {
         let d = reseal_header(b.clone(), edit);
         assert!(detected(&d), "{what}");
     }
-    let v4 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 4));
+    let v4 = reseal_header(b.clone(), |h| LittleEndian::write_u16(&mut h[4..6], 5));
     assert_eq!(
         SegmentView::open(&v4).unwrap_err().kind,
         CorruptionKind::UnsupportedVersion {
-            found: 4,
+            found: 5,
             min: 1,
-            max: 3
+            max: 4
         }
     );
 }
