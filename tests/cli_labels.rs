@@ -34,17 +34,7 @@ fn input() -> String {
 }
 
 fn ingest(db: &std::path::Path) {
-    let o = run_stdin(
-        db,
-        &[
-            "ingest",
-            "--labels",
-            "platform,region",
-            "--columns",
-            "timestamp,tag,count,platform,region",
-        ],
-        &input(),
-    );
+    let o = run_stdin(db, &INGEST_LABELLED, &input());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 

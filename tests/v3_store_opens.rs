@@ -71,17 +71,7 @@ fn a_version_3_store_answers_as_it_did_then_takes_writes() {
     // One event of a new tag and a new series: appended as a version-3
     // entry; the clean close indexes it, as layout 2.
     let line = "1508198000,brandnew,5,twitter,chicago\n";
-    let o = run_stdin(
-        db,
-        &[
-            "ingest",
-            "--labels",
-            "platform,region",
-            "--columns",
-            "timestamp,tag,count,platform,region",
-        ],
-        line,
-    );
+    let o = run_stdin(db, &INGEST_LABELLED, line);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(dict_framing(db), Framing::Entries);
     assert_eq!(index_layout(db), LAYOUT_DICT_PAGES);

@@ -133,14 +133,21 @@ pub fn dict(b: &mut [u8]) {
         if !(2..=256).contains(&p) {
             break;
         }
-        let covered: Vec<u8> = b[pos..pos + 4]
-            .iter()
-            .chain(&b[pos + 8..end])
-            .copied()
-            .collect();
-        put32(b, pos + 4, crc32(&covered));
+        crc_of_length_and_body(b, pos..pos + 4, pos + 4, end);
         pos = end;
     }
+}
+
+/// Writes at `crc_at` the CRC32 of the bytes `length` followed by those
+/// from `crc_at + 4` to `end`: the framing of a dictionary entry (versions 1
+/// to 3) and of a dictionary block (version 4).
+fn crc_of_length_and_body(b: &mut [u8], length: std::ops::Range<usize>, crc_at: usize, end: usize) {
+    let covered: Vec<u8> = b[length]
+        .iter()
+        .chain(&b[crc_at + 4..end])
+        .copied()
+        .collect();
+    put32(b, crc_at, crc32(&covered));
 }
 
 /// Version 4: each block is a mark byte, a 24-bit body length, the CRC of
@@ -153,12 +160,7 @@ fn dict_blocks(b: &mut [u8]) {
         if len == 0 || end > b.len() {
             break;
         }
-        let covered: Vec<u8> = b[pos + 1..pos + 4]
-            .iter()
-            .chain(&b[pos + 8..end])
-            .copied()
-            .collect();
-        put32(b, pos + 4, crc32(&covered));
+        crc_of_length_and_body(b, pos + 1..pos + 4, pos + 4, end);
         pos = end;
     }
 }

@@ -350,6 +350,17 @@ pub fn decode_dict_block<'a>(
     let Some(block) = buf.get(..total) else {
         return Err(DecodeError::truncated(0, total as u64, buf.len() as u64));
     };
+    // No valid body holds a zero byte (lengths are at least 2, a second
+    // length byte is at least 1, keys hold no control character). Looking
+    // for one before the CRC bounds the cost of the search for a valid block
+    // after damage: a candidate is a zero byte, and its body scan stops at
+    // the next one, so crafted bytes cannot make every offset cost 1 MiB.
+    if let Some(z) = block[BLOCK_HEADER_LEN..].iter().position(|&b| b == 0) {
+        return Err(DecodeError::invalid(
+            (BLOCK_HEADER_LEN + z) as u64,
+            "a zero byte inside a dictionary block's body",
+        ));
+    }
     let stored = LittleEndian::read_u32(&header[4..8]);
     let mut h = crc32fast::Hasher::new();
     h.update(&header[1..4]);
@@ -579,6 +590,23 @@ mod tests {
         encode_packed_entry(&long, &mut e);
         assert_eq!(e.len(), 2 + MAX_KEY_LEN);
         assert_eq!(packed_entry(&e, 0).unwrap(), (0, long.as_bytes(), e.len()));
+    }
+
+    #[test]
+    fn a_zero_byte_in_a_body_is_rejected_before_its_crc() {
+        let mut d = encode_dict_header(7);
+        encode_dict_keys(Framing::Blocks, &["ab", "cd"], &mut d);
+        let body_at = DICT_HEADER_LEN + BLOCK_HEADER_LEN;
+        d[body_at + 1] = 0;
+        let e = decode_dict_block(&d[DICT_HEADER_LEN..], |_, _| {}).unwrap_err();
+        assert_eq!(e.offset, (BLOCK_HEADER_LEN + 1) as u64);
+        // Crafted damage that claims 1 MiB bodies at every fourth byte is
+        // refused at the next zero, not after a CRC of each.
+        let mut x = encode_dict_header(7);
+        for _ in 0..100_000 {
+            x.extend_from_slice(&[0x00, 0xff, 0xff, 0x0f]);
+        }
+        assert!(matches!(scan_dict(&x).end, ScanEnd::TornTail { .. }));
     }
 
     #[test]

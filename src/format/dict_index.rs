@@ -481,6 +481,9 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         if (d.len() as u64) < self.dict_end {
             return Err(DecodeError::truncated(0, self.dict_end, d.len() as u64));
         }
+        // The framing decides how every entry is read: take it from a
+        // header whose CRC holds, never from a damaged version field.
+        super::dict::decode_dict_header(d)?;
         self.framing = Framing::of_file(d);
         if self.framing == Framing::Blocks && self.layout == LAYOUT_DICT_OFFSETS {
             return Err(DecodeError::invalid(
@@ -1363,6 +1366,17 @@ mod tests {
             view.extended(&dict, dict.len() as u64 + 1, 7).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_dictionary_header_that_fails_its_crc_is_refused_before_any_read() {
+        let v = names(150);
+        for framing in [Framing::Entries, Framing::Blocks] {
+            let (bytes, mut dict) = index_in(framing, &v);
+            dict[4] ^= 0x04; // the version field: another framing
+            let ix = DictIndexView::open(&bytes[..]).unwrap();
+            assert!(ix.with_dict(&dict[..]).is_err());
+        }
     }
 
     #[test]

@@ -22,6 +22,16 @@ pub fn data_dir() -> Option<PathBuf> {
     }
 }
 
+/// `ingest` of CSV lines `timestamp,tag,count,platform,region` into a store
+/// with (or declaring) the label keys `platform,region`.
+pub const INGEST_LABELLED: [&str; 5] = [
+    "ingest",
+    "--labels",
+    "platform,region",
+    "--columns",
+    "timestamp,tag,count,platform,region",
+];
+
 /// `trendlog --db DB ARGS...` with empty standard input.
 pub fn run(db: &Path, args: &[&str]) -> Output {
     run_bytes(db, args, &[])
