@@ -102,7 +102,7 @@ pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub(crate) const INDEX_FILE: &str = "tags.idx";
 
 /// Bytes of a read-only map, for [`DictIndexView`]: of `tags.idx`, and of
-/// `tags.dict`, where a layout-1 index reads its names in place.
+/// `tags.dict`, where an index of layout 1 or 2 reads its names in place.
 ///
 /// `tags.dict` is append-only, not immutable, so mapping it rests on these
 /// rules: the view reads only bytes below the index's `dict_end`, which are
@@ -362,7 +362,7 @@ impl Dict {
     }
 
     /// Maps and opens `tags.idx` if it exists, and maps `tags.dict` beside it
-    /// when the index reads its names there (layout 1; an index of the
+    /// when the index reads its names there (layouts 1 and 2; an index of the
     /// earlier layout holds them and is read as it is, until the next seal
     /// rewrites it).
     fn open_index(vfs: &dyn Vfs, dir: &Path, store_id: u32) -> Result<Option<Index>> {
@@ -401,11 +401,12 @@ impl Dict {
     /// ending at byte `dict_end`) and switches to it, when the current index
     /// misses any of them (`when` = [`IndexWhen::Added`]) or enough of them
     /// (`Grown`: at least 256 and a 64th of those indexed), or there is none,
-    /// or it is of the earlier layout that copies the names. The index is
+    /// or it is of an earlier layout (0, which copies the names, or 1, which
+    /// has no page CRCs of `tags.dict`). The index is
     /// built from the entries in `tags.dict` itself, so it records their
     /// offsets: the new entries merged into the current index's sorted order
     /// (linear in the index, plus a galloping search per new entry), or, when
-    /// that fails or there is no layout-1 index, every entry scanned and
+    /// that fails or there is no layout-2 index, every entry scanned and
     /// sorted. The file is written to a temporary name, synced and renamed,
     /// so a crash leaves the old index or the new one.
     pub(crate) fn write_index(
@@ -744,9 +745,8 @@ mod tests {
 
     const NAMES: [&str; 6] = ["metoo", "me", "rust", "metoo2017", "日本", "mf"];
 
-    /// A store directory whose `tags.dict` holds `names`; returns its end.
-    /// Writes a dictionary of `names`, one write each, of the version this
-    /// build writes.
+    /// Writes `tags.dict` holding `names` (one write each) of the version
+    /// this build writes into `dir`; returns its end.
     fn write_dict(dir: &Path, names: &[&str]) -> u64 {
         write_dict_of(dir, names, crate::format::VERSION)
     }

@@ -26,7 +26,7 @@
 //! (O(pages)); each body page's CRC is checked the first time a lookup touches
 //! it. [`DictIndexView::verify`] checks every page and the structure: names
 //! valid UTF-8, strictly ascending in sorted order (so no duplicate), every
-//! sorted slot naming one of the `n` entries, and in layout 1 that the `n`
+//! sorted slot naming one of the `n` entries, and in layouts 1 and 2 that the `n`
 //! entries end exactly at `dict_end`.
 
 use std::cmp::Ordering as CmpOrdering;
@@ -54,7 +54,7 @@ pub const LAYOUT_NAMES_INSIDE: u32 = 0;
 pub const LAYOUT_DICT_OFFSETS: u32 = 1;
 /// Body layout 2: layout 1 and a CRC table of `tags.dict`'s pages.
 pub const LAYOUT_DICT_PAGES: u32 = 2;
-/// Ids per sample in layout 1: id `i`'s entry is found by walking `i % 16`
+/// Ids per sample in layouts 1 and 2: id `i`'s entry is found by walking `i % 16`
 /// entries from the sample of id `i - i % 16`.
 pub const DICT_INDEX_STRIDE: usize = 16;
 
@@ -141,7 +141,7 @@ fn dict_entry(dict: &[u8], at: usize) -> Result<(&[u8], usize), DecodeError> {
     Ok((&entry[ENTRY_PREFIX_LEN + 1..], total))
 }
 
-/// Encodes a layout-1 index of the entries of `dict` (the bytes of
+/// Encodes a layout-2 index of the entries of `dict` (the bytes of
 /// `tags.dict`) from its first entry up to `dict_end`. Returns `Ok(None)` when
 /// the entries do not fit the format's `u32` offsets or count, and an error
 /// when an entry there fails its checks or two entries share a name.
@@ -313,7 +313,7 @@ pub(crate) fn encode_dict_index_names_inside<S: AsRef<str>>(
 /// once given) must return the same bytes on every call.
 pub struct DictIndexView<B: AsRef<[u8]>> {
     bytes: B,
-    /// `tags.dict`, at least `dict_end` bytes of it (layout 1 reads names there).
+    /// `tags.dict`, at least `dict_end` bytes of it (layouts 1 and 2 read names there).
     dict: Option<B>,
     layout: u32,
     n: u32,
@@ -348,7 +348,7 @@ impl<B: AsRef<[u8]>> std::fmt::Debug for DictIndexView<B> {
 
 impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// Checks the header, the sizes against the bytes present and the page
-    /// CRC table; reads no body page. A layout-1 index answers names only
+    /// CRC table; reads no body page. An index of layout 1 or 2 answers names only
     /// once it has the dictionary's bytes ([`Self::with_dict`]).
     pub fn open(bytes: B) -> Result<Self, DecodeError> {
         let buf = bytes.as_ref();
@@ -393,7 +393,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                 if names_len != 0 {
                     return Err(DecodeError::invalid(
                         H_NAMES_LEN as u64,
-                        "a layout-1 index records a names length",
+                        "an index of layout 1 or 2 records a names length",
                     ));
                 }
                 if dict_end > u64::from(u32::MAX) || dict_end < DICT_HEADER_LEN as u64 {
@@ -469,7 +469,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         })
     }
 
-    /// Gives the view the bytes of `tags.dict`, where a layout-1 index reads
+    /// Gives the view the bytes of `tags.dict`, where an index of layout 1 or 2 reads
     /// its names; only bytes below [`Self::dict_end`] are ever read, so bytes
     /// appended after them may change. Checks the dictionary's magic and
     /// length only.
@@ -736,7 +736,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     }
 
     /// Sorted slot `k < n`: its stored value (an id in layout 0, a dictionary
-    /// offset in layout 1) and its name.
+    /// offset in layouts 1 and 2) and its name.
     fn slot(&self, k: usize) -> Result<(u32, &[u8]), Fault> {
         let v = self.u32_at(self.sorted_at + 4 * k)?;
         let name = if self.layout != LAYOUT_NAMES_INSIDE {
@@ -835,14 +835,14 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             .map_err(Fault::flatten)
     }
 
-    /// A layout-1 index of the entries of `dict` up to `dict_end`, given this
+    /// A layout-2 index of the entries of `dict` up to `dict_end`, given this
     /// index of the first [`Self::len`] of them: the same bytes as
     /// [`encode_dict_index`] over `dict`, built by merging the entries past
     /// [`Self::dict_end`], sorted on their own, into this index's sorted table
     /// (a galloping search each) instead of sorting every name again. Only the
     /// new entries are scanned; the old names a search compares are read (and
     /// their CRCs checked) through this view. `Ok(None)` when this index is
-    /// not of layout 1 with its dictionary, `dict_end` precedes its own, or
+    /// not of layout 2 with its dictionary, `dict_end` precedes its own, or
     /// the entries do not fit the format; the caller then builds the index
     /// whole.
     pub(crate) fn extended(
@@ -945,7 +945,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// Checks every page and the structure: every name decodes, the sorted
     /// slots name strictly ascending names (so there are no duplicates) and
     /// each names one of the `len()` tags. `each(id, name)` sees every name in
-    /// id order. A layout-1 index given no dictionary ([`Self::with_dict`])
+    /// id order. An index of layout 1 or 2 given no dictionary ([`Self::with_dict`])
     /// gets the checks its own bytes allow: pages, and samples and sorted
     /// offsets in range; `each` is not called.
     pub fn verify(&self, each: impl FnMut(u32, &str)) -> Result<(), DecodeError> {

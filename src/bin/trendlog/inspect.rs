@@ -242,7 +242,7 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
     } else if magic == MANIFEST_MAGIC {
         manifest_report(&bytes)
     } else if magic == DICT_INDEX_MAGIC {
-        // A layout-1 index reads its names from the tags.dict beside it.
+        // An index of layout 1 or 2 reads its names from the tags.dict beside it.
         let dict = std::fs::read(path.with_file_name("tags.dict")).ok();
         dict_index_report(&bytes, dict.as_deref())
     } else {
