@@ -288,17 +288,27 @@ pub fn encode_dict_blocks(entries: &[u8], out: &mut Vec<u8>) {
             }
             to += len;
         }
-        let body = &entries[from..to];
-        let len = (body.len() as u32).to_le_bytes();
-        let mut h = crc32fast::Hasher::new();
-        h.update(&len[..3]);
-        h.update(body);
-        out.push(BLOCK_MARK);
-        out.extend_from_slice(&len[..3]);
-        out.extend_from_slice(&h.finalize().to_le_bytes());
-        out.extend_from_slice(body);
+        frame_block(&entries[from..to], out);
         from = to;
     }
+}
+
+/// Appends one block holding `body` (at most [`MAX_BLOCK_BODY`] bytes, not
+/// checked) to `out`: the mark, the 24-bit length, the CRC, the body.
+fn frame_block(body: &[u8], out: &mut Vec<u8>) {
+    let len = (body.len() as u32).to_le_bytes();
+    out.push(BLOCK_MARK);
+    out.extend_from_slice(&len[..3]);
+    out.extend_from_slice(&block_crc(&len[..3], body).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// The CRC32 of a block: its three length bytes, then its body.
+fn block_crc(len: &[u8], body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(len);
+    h.update(body);
+    h.finalize()
 }
 
 /// The packed entries of blocks that [`encode_dict_blocks`] framed: what a
@@ -362,10 +372,7 @@ pub fn decode_dict_block<'a>(
         ));
     }
     let stored = LittleEndian::read_u32(&header[4..8]);
-    let mut h = crc32fast::Hasher::new();
-    h.update(&header[1..4]);
-    h.update(&block[BLOCK_HEADER_LEN..]);
-    let computed = h.finalize();
+    let computed = block_crc(&header[1..4], &block[BLOCK_HEADER_LEN..]);
     if stored != computed {
         return Err(DecodeError::new(
             4,
@@ -613,14 +620,7 @@ mod tests {
     fn bad_packed_entries_and_blocks_are_rejected() {
         let block = |body: &[u8]| {
             let mut out = Vec::new();
-            let len = (body.len() as u32).to_le_bytes();
-            let mut h = crc32fast::Hasher::new();
-            h.update(&len[..3]);
-            h.update(body);
-            out.push(0);
-            out.extend_from_slice(&len[..3]);
-            out.extend_from_slice(&h.finalize().to_le_bytes());
-            out.extend_from_slice(body);
+            frame_block(body, &mut out);
             out
         };
         // Valid CRCs around bad bodies: a kind that does not match its key,

@@ -259,6 +259,36 @@ fn assemble(
     out
 }
 
+/// Checks the CRC32 of every `DICT_INDEX_PAGE`-byte page of `bytes` (the
+/// last one short) that the bytes `range` touch, once per page: `checked`
+/// holds a bit per page, set once its CRC matched. `stored(p)` is page `p`'s
+/// recorded CRC; `mismatch(page offset, stored, computed)` is the error.
+fn check_pages<E>(
+    checked: &[AtomicU64],
+    bytes: &[u8],
+    range: std::ops::Range<usize>,
+    stored: impl Fn(usize) -> Result<u32, E>,
+    mismatch: impl Fn(usize, u32, u32) -> E,
+) -> Result<(), E> {
+    if range.is_empty() {
+        return Ok(());
+    }
+    for p in range.start / DICT_INDEX_PAGE..=(range.end - 1) / DICT_INDEX_PAGE {
+        let (w, bit) = (p / 64, 1u64 << (p % 64));
+        if checked[w].load(Ordering::Relaxed) & bit != 0 {
+            continue;
+        }
+        let stored = stored(p)?;
+        let lo = p * DICT_INDEX_PAGE;
+        let computed = crc32(&bytes[lo..(lo + DICT_INDEX_PAGE).min(bytes.len())]);
+        if stored != computed {
+            return Err(mismatch(lo, stored, computed));
+        }
+        checked[w].fetch_or(bit, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 /// One CRC32 per page of `body`, little-endian.
 fn page_table(body: &[u8]) -> Vec<u8> {
     body.chunks(DICT_INDEX_PAGE)
@@ -538,25 +568,18 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
             })?;
         let buf = self.bytes.as_ref();
         let body = &buf[DICT_INDEX_HEADER_LEN..self.table_at];
-        if len > 0 {
-            for p in at / DICT_INDEX_PAGE..=(end - 1) / DICT_INDEX_PAGE {
-                let (w, bit) = (p / 64, 1u64 << (p % 64));
-                if self.checked[w].load(Ordering::Relaxed) & bit != 0 {
-                    continue;
-                }
-                let lo = p * DICT_INDEX_PAGE;
-                let hi = (lo + DICT_INDEX_PAGE).min(self.body_len);
-                let stored = LittleEndian::read_u32(&buf[self.table_at + 4 * p..]);
-                let computed = crc32(&body[lo..hi]);
-                if stored != computed {
-                    return Err(DecodeError::new(
-                        (DICT_INDEX_HEADER_LEN + lo) as u64,
-                        CorruptionKind::ChecksumMismatch { stored, computed },
-                    ));
-                }
-                self.checked[w].fetch_or(bit, Ordering::Relaxed);
-            }
-        }
+        check_pages(
+            &self.checked,
+            body,
+            at..end,
+            |p| Ok(LittleEndian::read_u32(&buf[self.table_at + 4 * p..])),
+            |lo, stored, computed| {
+                DecodeError::new(
+                    (DICT_INDEX_HEADER_LEN + lo) as u64,
+                    CorruptionKind::ChecksumMismatch { stored, computed },
+                )
+            },
+        )?;
         Ok(&body[at..end])
     }
 
@@ -658,27 +681,21 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
     /// Layout 2: checks the CRC of every page of `dict` (below `dict_end`)
     /// that bytes `lo..hi` touch, once per page per view.
     fn check_dict_pages(&self, dict: &[u8], lo: usize, hi: usize) -> Result<(), Fault> {
-        let hi = hi.min(dict.len());
-        if self.layout != LAYOUT_DICT_PAGES || lo >= hi {
+        if self.layout != LAYOUT_DICT_PAGES {
             return Ok(());
         }
-        for p in lo / DICT_INDEX_PAGE..=(hi - 1) / DICT_INDEX_PAGE {
-            let (w, bit) = (p / 64, 1u64 << (p % 64));
-            if self.dict_checked[w].load(Ordering::Relaxed) & bit != 0 {
-                continue;
-            }
-            let stored = self.u32_at(self.dict_crc_at + 4 * p)?;
-            let page_at = p * DICT_INDEX_PAGE;
-            let computed = crc32(&dict[page_at..(page_at + DICT_INDEX_PAGE).min(dict.len())]);
-            if stored != computed {
-                return Err(Fault::Dict(DecodeError::new(
+        check_pages(
+            &self.dict_checked,
+            dict,
+            lo..hi.min(dict.len()),
+            |p| Ok(self.u32_at(self.dict_crc_at + 4 * p)?),
+            |page_at, stored, computed| {
+                Fault::Dict(DecodeError::new(
                     page_at as u64,
                     CorruptionKind::ChecksumMismatch { stored, computed },
-                )));
-            }
-            self.dict_checked[w].fetch_or(bit, Ordering::Relaxed);
-        }
-        Ok(())
+                ))
+            },
+        )
     }
 
     /// Layouts 1 and 2: the dictionary offset of the first entry.
