@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::format::Resolution;
 use crate::memtable::Run;
 use crate::storage::segment::Segment;
 
@@ -57,15 +58,21 @@ impl View {
         }
         for seg in self.segments_overlapping(lo, hi) {
             let res = seg.entry.resolution;
+            let (s_lo, s_hi) = seg.minute_span();
+            let inside = s_lo >= lo && s_hi <= hi && res == Resolution::Minute;
             for &id in ids {
-                seg.view
-                    .for_each_tag_cell(id, |t, c| {
+                let found = if inside {
+                    // Every cell is a minute inside the range: no test per cell.
+                    seg.view.for_each_tag_cell(id, &mut f)
+                } else {
+                    seg.view.for_each_tag_cell(id, |t, c| {
                         let m = res.first_minute(t);
                         if m >= lo && m < hi {
                             f(m, c);
                         }
                     })
-                    .map_err(|e| seg.corrupted(e))?;
+                };
+                found.map_err(|e| seg.corrupted(e))?;
             }
         }
         for run in self.runs_overlapping(lo, hi) {
