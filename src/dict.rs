@@ -239,10 +239,11 @@ impl Dict {
     /// entries of `dict_file` after those it indexes; without an index (a
     /// version-1 store, or one never sealed) the whole file is scanned.
     ///
-    /// Recovery rules (docs/reliability.md): damage followed by a valid entry
-    /// is corruption unless `lost_unsynced(first damaged id)` says those
-    /// entries may be unsynced writes a power failure lost; a torn tail is
-    /// cut (zeroed) unless `read_only`; fewer entries than `promised` (the
+    /// Recovery rules (docs/reliability.md): damage after the last valid
+    /// entry, whether a valid entry follows it or not, is corruption unless
+    /// `lost_unsynced(first damaged id)` says those entries may be unsynced
+    /// writes a crash lost (no durable log block names them); such a torn
+    /// tail is cut (zeroed) unless `read_only`; fewer entries than `promised` (the
     /// manifest's count) is corruption; every scanned entry must be a
     /// normalised tag, and no tag may appear twice among them (a repeat of an
     /// indexed tag is left to `verify`).
@@ -298,8 +299,18 @@ impl Dict {
         };
         let (end, cut) = match &scan.end {
             ScanEnd::Clean => (scan.valid_end + delta, 0),
+            // Damage past the last valid entry is a torn write only if no
+            // log block known to be durable names the entries it held: the
+            // writer syncs the dictionary before the log, so such a block
+            // proves those entries were durable once.
             ScanEnd::Corrupt(e) if !lost_unsynced(count) => {
                 return Err(corrupted(dict_path, shift(e.clone())))
+            }
+            ScanEnd::TornTail { offset, kind } if !lost_unsynced(count) => {
+                return Err(corrupted(
+                    dict_path,
+                    shift(DecodeError::new(*offset, kind.clone())),
+                ))
             }
             ScanEnd::TornTail { offset, .. } | ScanEnd::Corrupt(DecodeError { offset, .. }) => {
                 let cut = garbage_len(&bytes, *offset);
