@@ -138,6 +138,20 @@ fn every_read_command_answers_with_no_range_and_says_what_it_used() {
     assert!(err.contains("top: 2015-02-26T21:00:00Z"), "{err}");
     assert!(err.contains("1h buckets from"), "{err}");
 
+    // bursts: everything held too (the detector runs on hours where only hours are held),
+    // so episodes before the minutes held are found.
+    let o = run(&nab.db, &["--json", "bursts", "-k", "1000"]);
+    let err = stderr(&o);
+    assert!(err.contains("bursts: 2015-02-26T21:00:00Z"), "{err}");
+    assert!(err.contains("1h buckets from"), "{err}");
+    let onsets: Vec<i64> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["onset_unix"].as_i64().unwrap())
+        .collect();
+    assert!(onsets.iter().any(|&t| t < earliest_minute), "{onsets:?}");
+
     // query at the default 1m: the minutes held, and says where the hours are.
     let o = run(&nab.db, &["--json", "query", "AAPL"]);
     let v = json(&o);
@@ -167,6 +181,7 @@ fn every_read_command_answers_with_no_range_and_says_what_it_used() {
     for args in [
         &["query", "aapl"][..],
         &["top"],
+        &["bursts"],
         &["trending"],
         &["inspect"],
     ] {

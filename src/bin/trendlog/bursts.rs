@@ -128,7 +128,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let snap = store.snapshot();
     let p = params(a.window, a.baseline, a.min_count, a.prior, &a.detector);
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
+    let (from, to) = out::resolve_any_range("bursts", &snap, a.from.as_deref(), a.to.as_deref())?;
     let range = TimeRange::new(from, to)?;
     let q = BurstQuery {
         params: p,

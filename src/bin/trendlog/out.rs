@@ -151,6 +151,39 @@ pub fn resolve_range(
     Ok((from, to))
 }
 
+/// The range `[from, to)` of a command that reads every resolution (`top`,
+/// `bursts`): like [`resolve_range`] at 1m, but without `--from` it starts at
+/// the earliest time held, hourly data included (on its hour: where only hours
+/// are held, a range edge must be a whole hour). Says on stderr, as `cmd`,
+/// which part of the range it chose itself.
+pub fn resolve_any_range(
+    cmd: &str,
+    snap: &Snapshot,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(i64, i64), Fail> {
+    let earliest = match from {
+        Some(_) => None,
+        None => snap.earliest_time().map(|t| match hours_only_before(snap) {
+            Some((_, minutes)) if t < minutes => align_down(t, Step::Hour.seconds()),
+            _ => t,
+        }),
+    };
+    let (f, t) = resolve_range(snap, from, to, Step::Minute)?;
+    let f = earliest.unwrap_or(f);
+    if from.is_none() || to.is_none() {
+        let mut text = format!("{} → {}", when(f), when(t));
+        if from.is_none() {
+            text.push_str(&format!(" (no --from: everything held: {})", held(snap)));
+        }
+        if to.is_none() {
+            text.push_str(" (no --to: to the end of the store's now)");
+        }
+        say_used(cmd, &text);
+    }
+    Ok((f, t))
+}
+
 /// Where resolution changes in a store that holds hours before its minutes:
 /// `(first time held, first minute held at minute resolution)`, or `None`
 /// when every time held is held at minute resolution (or the store is empty).

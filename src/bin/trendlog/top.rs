@@ -40,20 +40,7 @@ const SPARK_WIDTH: usize = 48;
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
-    // Step::Hour would round the edges to hours; minutes keep what was asked,
-    // while the default `from` must still reach back to hourly data.
-    // Where only hours are held, a range edge must be a whole hour.
-    let from = match &a.from {
-        Some(_) => None,
-        None => snap
-            .earliest_time()
-            .map(|t| match out::hours_only_before(&snap) {
-                Some((_, minutes)) if t < minutes => t - t.rem_euclid(3600),
-                _ => t,
-            }),
-    };
-    let (f, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
-    let from = from.unwrap_or(f);
+    let (from, to) = out::resolve_any_range("top", &snap, a.from.as_deref(), a.to.as_deref())?;
     let range = TimeRange::new(from, to)?;
     let filter = a.select.filter(&snap)?;
     let groups = match a.select.groups(&snap)? {
@@ -65,19 +52,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         for r in snap.top_where(range, a.k, f)? {
             rows.push((value.clone(), f, r));
         }
-    }
-    if a.from.is_none() || a.to.is_none() {
-        let mut text = format!("{} → {}", out::when(from), out::when(to));
-        if a.from.is_none() {
-            text.push_str(&format!(
-                " (no --from: everything held: {})",
-                out::held(&snap)
-            ));
-        }
-        if a.to.is_none() {
-            text.push_str(" (no --to: to the end of the store's now)");
-        }
-        out::say_used("top", &text);
     }
     if g.json {
         let v: Vec<_> = rows
