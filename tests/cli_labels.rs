@@ -103,6 +103,29 @@ fn filters_group_by_and_spread() {
     let o = run(&db, &["spread", "metoo", "--by", "region"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("trending in"), "{}", stdout(&o));
+    // Without a prior, the first region, new in the recent window, grows infinitely: null in JSON and
+    // ∞ in the table, as trending prints it (never 1.8e308, never ×0.0).
+    let p0 = [
+        "spread",
+        "metoo",
+        "--by",
+        "region",
+        "--prior",
+        "0",
+        "--at",
+        "2017-10-17T17:00:00Z",
+    ];
+    let sp = json(&run(&db, &[&["--json"][..], &p0[..]].concat()));
+    let nulls = sp["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["growth"].is_null() && r["baseline"] == 0)
+        .count();
+    assert!(nulls > 0, "{sp}");
+    assert!(!sp.to_string().contains("e308"), "{sp}");
+    let table = stdout(&run(&db, &p0));
+    assert!(table.contains("×∞"), "{table}");
 
     // Bursts run per series: the first onset is the surge's first city.
     let b = json(&run(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use trendlog::time::Step;
-use trendlog::SpreadQuery;
+use trendlog::{SpreadQuery, SpreadRow};
 
 use crate::out::{self, Align, CmdResult, Table};
 use crate::Global;
@@ -105,7 +105,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .iter()
             .map(|r| {
                 json!({"value": r.value, "recent": r.recent, "baseline": r.baseline,
-                       "growth": out::growth_json(r.growth), "trending": r.trending})
+                       "growth": out::growth_json(growth(r)), "trending": r.trending})
             })
             .collect();
         let timeline: Vec<_> = s
@@ -147,7 +147,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             crate::labels::show_value(&r.value).to_string(),
             out::thousands(r.recent),
             out::thousands(r.baseline),
-            format!("×{}", out::thousands_f(r.growth, 1)),
+            format!("×{}", out::thousands_f(growth(r), 1)),
             if r.trending {
                 "yes".into()
             } else {
@@ -173,4 +173,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     println!();
     print!("{}", tl.render());
     Ok(())
+}
+
+/// A row's growth, infinite where the library's `f64::MAX` stands for
+/// infinity (`--prior 0` and an empty baseline): printed as null in JSON and
+/// as ∞ in the table, as `trending` prints it.
+fn growth(r: &SpreadRow) -> f64 {
+    if r.growth == f64::MAX {
+        f64::INFINITY
+    } else {
+        r.growth
+    }
 }
