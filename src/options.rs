@@ -89,12 +89,29 @@ impl Retention {
         Some(floor_hour(now.saturating_sub(keep)))
     }
 
-    /// The same retention with each period rounded down to whole hours (at
-    /// least one), as the store keeps it.
+    /// The same retention as the store keeps it: each period rounded down to
+    /// whole hours (at least one), and the minute retention no longer than the
+    /// hour retention, which drops all older data (minutes included), so the
+    /// store never says it keeps minutes it has dropped.
+    ///
+    /// ```
+    /// use trendlog::Retention;
+    /// let r = Retention { minute_minutes: Some(10 * 1440 + 30), hour_minutes: Some(2 * 1440) };
+    /// let kept = r.normalized();
+    /// assert_eq!(kept.minute_minutes, Some(2 * 1440));
+    /// let r = Retention { minute_minutes: None, hour_minutes: Some(90) };
+    /// assert_eq!(r.normalized(), Retention { minute_minutes: Some(60), hour_minutes: Some(60) });
+    /// ```
     pub fn normalized(self) -> Retention {
+        let hour_minutes = self.hour_minutes.map(whole_hours);
+        let minute_minutes = match (self.minute_minutes.map(whole_hours), hour_minutes) {
+            (None, h) => h,
+            (Some(m), Some(h)) => Some(m.min(h)),
+            (m, None) => m,
+        };
         Retention {
-            minute_minutes: self.minute_minutes.map(whole_hours),
-            hour_minutes: self.hour_minutes.map(whole_hours),
+            minute_minutes,
+            hour_minutes,
         }
     }
 }

@@ -67,6 +67,42 @@ fn bad_retention_is_a_usage_error() {
     assert_eq!(json(&o)["minute_retention_minutes"], 7 * 1440);
 }
 
+/// The store never says it keeps minutes its hour retention drops, and says so on stderr
+/// where it keeps other than what was asked (whole hours; minutes capped by hours).
+#[test]
+fn retention_shown_is_the_retention_that_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let o = run_stdin(
+        &db,
+        &["ingest", "--minute-retention", "90m"],
+        "1508112000,metoo,1
+",
+    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains("minute retention 90 min: retention is kept in whole hours; kept 1 h"),
+        "{err}"
+    );
+    let o = run(
+        &db,
+        &["--json", "retention", "--minutes", "10d", "--hours", "2d"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains("minute retention 10 d: longer than the hour retention (2 d)"),
+        "{err}"
+    );
+    assert_eq!(json(&o)["minute_retention_minutes"], 2 * 1440);
+    let i = json(&run(&db, &["--json", "inspect"]));
+    assert_eq!(i["retention"]["minute_minutes"], 2 * 1440);
+    let o = run(&db, &["retention", "--minutes", "forever"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("unchanged"));
+    let o = run(&db, &["--json", "retention", "--hours", "forever"]);
+    assert_eq!(json(&o)["minute_retention_minutes"], 2 * 1440);
+    assert!(json(&o)["hour_retention_minutes"].is_null());
+}
+
 /// With a minute retention shorter than the default baseline, `trending`
 /// with no `--at` still answers: at the last whole hour, and it says so.
 #[test]

@@ -320,20 +320,19 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
     let store = Store::open(&g.db, opts)?;
-    if existed && (a.minute_retention.is_some() || a.hour_retention.is_some()) {
-        let r = store.retention();
-        let wanted = (
-            a.minute_retention.map_or(r.minute_minutes, |k| k.0),
-            a.hour_retention.map_or(r.hour_minutes, |k| k.0),
+    let r = store.retention();
+    let wanted = crate::retention::asked(r, a.minute_retention, a.hour_retention);
+    if !existed {
+        crate::retention::say_kept(wanted, r);
+    } else if (a.minute_retention.is_some() || a.hour_retention.is_some())
+        && wanted.normalized() != r
+    {
+        err_line!(
+            "trendlog: the store exists and keeps its retention (minutes {}, hours {}); \
+             change it with `trendlog retention`",
+            crate::retention::describe(r.minute_minutes),
+            crate::retention::describe(r.hour_minutes)
         );
-        if wanted != (r.minute_minutes, r.hour_minutes) {
-            err_line!(
-                "trendlog: the store exists and keeps its retention (minutes {}, hours {}); \
-                 change it with `trendlog retention`",
-                crate::retention::describe(r.minute_minutes),
-                crate::retention::describe(r.hour_minutes)
-            );
-        }
     }
 
     let read_bytes = Arc::new(AtomicU64::new(0));

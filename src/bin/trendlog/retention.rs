@@ -13,7 +13,9 @@ use crate::Global;
 /// newest minute, not the wall clock) are rolled into hourly buckets by the
 /// next compaction; data older than the hour retention is dropped. Each is a
 /// duration (`7d`, `36h`, rounded down to whole hours, at least 1h) or
-/// `forever`.
+/// `forever`; minutes are kept no longer than hours (the hour retention drops
+/// all older data). Where the store keeps other than what was asked, a line
+/// on stderr says what and why.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Changing retention needs the store's write lock (exit 1 if it is locked); the
@@ -53,7 +55,7 @@ pub fn parse_retention(s: &str) -> Result<Keep, String> {
         ));
     }
     let minutes = u32::try_from(minutes).map_err(|_| format!("{s} is too long; use `forever`"))?;
-    Ok(Keep(Some(minutes / 60 * 60)))
+    Ok(Keep(Some(minutes)))
 }
 
 /// How a retention reads to a person.
@@ -61,7 +63,43 @@ pub fn describe(minutes: Option<u32>) -> String {
     match minutes {
         None => "forever".into(),
         Some(m) if m % 1440 == 0 => format!("{} d", m / 1440),
-        Some(m) => format!("{} h", m / 60),
+        Some(m) if m % 60 == 0 => format!("{} h", m / 60),
+        Some(m) => format!("{m} min"),
+    }
+}
+
+/// The retention the flags ask for, over `old` where a flag is absent.
+pub fn asked(old: Retention, minutes: Option<Keep>, hours: Option<Keep>) -> Retention {
+    Retention {
+        minute_minutes: minutes.map_or(old.minute_minutes, |k| k.0),
+        hour_minutes: hours.map_or(old.hour_minutes, |k| k.0),
+    }
+}
+
+/// Tells the user on stderr where the store keeps a retention other than
+/// the one asked for: rounded down to whole hours, or minutes capped by the
+/// hour retention (which drops all older data).
+pub fn say_kept(asked: Retention, kept: Retention) {
+    let hours = |m: Option<u32>| m.map(|m| (m / 60).max(1) * 60);
+    let say = |what: &str, a: Option<u32>, why: String, k: Option<u32>| {
+        err_line!(
+            "trendlog: {what} retention {}: {why}; kept {}",
+            describe(a),
+            describe(k)
+        )
+    };
+    let whole = || "retention is kept in whole hours".to_string();
+    if hours(asked.minute_minutes) != kept.minute_minutes {
+        let why = format!(
+            "longer than the hour retention ({}), which drops all older data",
+            describe(kept.hour_minutes)
+        );
+        say("minute", asked.minute_minutes, why, kept.minute_minutes);
+    } else if asked.minute_minutes != kept.minute_minutes {
+        say("minute", asked.minute_minutes, whole(), kept.minute_minutes);
+    }
+    if asked.hour_minutes != kept.hour_minutes {
+        say("hour", asked.hour_minutes, whole(), kept.hour_minutes);
     }
 }
 
@@ -72,17 +110,20 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     } else {
         let store = Store::open(&g.db, Options::default().background_compaction(false))?;
         let old = store.retention();
-        let new = Retention {
-            minute_minutes: a.minutes.map_or(old.minute_minutes, |k| k.0),
-            hour_minutes: a.hours.map_or(old.hour_minutes, |k| k.0),
-        };
-        if new != old {
+        let new = asked(old, a.minutes, a.hours);
+        let changed = new.normalized() != old;
+        if changed {
             store.set_retention(new)?;
         }
         let now = store.retention();
         store.close()?;
+        say_kept(new, now);
         if !g.json {
-            println!("changed; the next `trendlog compact` applies it");
+            if changed {
+                println!("changed; the next `trendlog compact` applies it");
+            } else {
+                println!("unchanged");
+            }
         }
         now
     };
