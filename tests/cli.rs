@@ -531,3 +531,44 @@ fn tag_totals_are_stored_by_default_cost_bytes_and_change_no_answer() {
     assert_eq!(bytes(&dflt), bytes(&flag));
     assert_eq!(bytes(&dflt), bytes(&last));
 }
+
+/// Without --columns, a CSV header naming the columns sets them for its file (NAB's
+/// ticker,timestamp,value; an export's header, label columns included), and a first line
+/// taken as a header that names no columns is reported on stderr, not dropped silently.
+#[test]
+fn a_header_naming_the_columns_sets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let nab = dir.path().join("nab");
+    let o = run_stdin(
+        &nab,
+        &["ingest"],
+        "ticker,timestamp,value\nAAPL,2015-02-26 21:42:53,104\nIBM,2015-02-26 21:47:53,3\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let top = json(&run(&nab, &["--json", "top"]));
+    assert_eq!(top[0]["tag"], "aapl", "{top}");
+    assert_eq!(top[0]["count"], 104, "{top}");
+
+    let odd = dir.path().join("odd");
+    let o = run_stdin(&odd, &["ingest"], "garbage,foo,bar\n1508112000,x,1\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("<stdin>:1: taken as a header and skipped"),
+        "{}",
+        stderr(&o)
+    );
+
+    // export | ingest of a labelled store, with no --columns.
+    let a = dir.path().join("a");
+    let lines = format!(
+        "{T0},metoo,3,instagram,chicago\n{},metoo,2,,boston\n",
+        T0 + 60
+    );
+    let o = run_stdin(&a, &INGEST_LABELLED, &lines);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let exported = stdout(&run(&a, &["export"]));
+    let b = dir.path().join("b");
+    let o = run_stdin(&b, &["ingest", "--labels", "platform,region"], &exported);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&run(&b, &["export"])), exported);
+}

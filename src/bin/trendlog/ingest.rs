@@ -27,6 +27,8 @@ use crate::Global;
 const IDLE_COMMIT: Duration = Duration::from_secs(1);
 /// How often `--sync interval` makes commits durable.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// The CSV columns without --columns or a header naming them.
+const DEFAULT_COLUMNS: &str = "timestamp,tag,count";
 /// How many rejected lines are printed one by one.
 const SHOW_REJECTED: u64 = 20;
 
@@ -34,9 +36,11 @@ const SHOW_REJECTED: u64 = 20;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Formats:
-  csv        timestamp,tag,count per line (count optional, default 1); an optional header line
-             naming the columns is skipped; --columns reorders (tag,timestamp,count for NAB's
-             ticker,timestamp,value). Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
+  csv        timestamp,tag,count per line (count optional, default 1); --columns reorders
+             (tag,timestamp,count for NAB's ticker,timestamp,value). Without --columns, a first
+             line naming the columns as --columns would (ticker,timestamp,value; an export's
+             header, label columns included) sets them for its file; any other header line is
+             skipped with a note. Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
 
@@ -70,8 +74,9 @@ pub struct Args {
     pub format: String,
     /// CSV column order, e.g. tag,timestamp,count (other names: ignored
     /// columns; label:KEY, or a key named in --labels: a label column).
-    #[arg(long, default_value = "timestamp,tag,count")]
-    pub columns: String,
+    /// [default: timestamp,tag,count, or a file's header naming its columns]
+    #[arg(long)]
+    pub columns: Option<String>,
     /// Label keys (platform,region): declares them on a NEW store (at most
     /// 8); on an existing store they must be its keys. CSV columns with these
     /// names hold the labels.
@@ -170,6 +175,12 @@ struct Parser {
     format: Format,
     /// The input whose first non-blank line has been seen (for CSV headers).
     header_checked: Vec<bool>,
+    /// Without --columns: the label keys a CSV header may name, and each
+    /// input's columns as its header named them.
+    header_columns: Option<Vec<String>>,
+    layouts: Vec<Option<CsvLayout>>,
+    /// Input names, for notes.
+    names: Vec<String>,
 }
 
 impl Parser {
@@ -185,8 +196,11 @@ impl Parser {
         match &self.format {
             Format::Csv(layout) => {
                 if first && is_csv_header(text, layout) {
+                    let named = csv_header(self.header_columns.as_deref(), &self.names, line, t);
+                    self.layouts[line.input] = named;
                     return Ok(None);
                 }
+                let layout = self.layouts[line.input].as_ref().unwrap_or(layout);
                 let e = parse_csv_line(text, layout).map_err(|e| trim_invalid(&e))?;
                 Ok(Some(e))
             }
@@ -210,6 +224,29 @@ impl Parser {
             }
         }
     }
+}
+
+/// A CSV input's header line `t`: without --columns (`keys` = the label
+/// keys it may name), columns it names as --columns would are that input's;
+/// otherwise it is skipped, with a note saying so when it names no timestamp
+/// and tag column at all.
+fn csv_header(
+    keys: Option<&[String]>,
+    names: &[String],
+    line: &Line,
+    t: &str,
+) -> Option<CsvLayout> {
+    if let Some(named) = keys.and_then(|k| CsvLayout::parse_with_labels(t, k).ok()) {
+        return Some(named);
+    }
+    if CsvLayout::parse_with_labels(t, &[]).is_err() {
+        err_line!(
+            "{}:{}: taken as a header and skipped (it names no timestamp and tag column)",
+            names[line.input],
+            line.no,
+        );
+    }
+    None
 }
 
 /// Counters and the rejected-line report.
@@ -254,7 +291,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     let format = match a.format.as_str() {
         "csv" => {
-            let layout = CsvLayout::parse_with_labels(&a.columns, keys.names())
+            let columns = a.columns.as_deref().unwrap_or(DEFAULT_COLUMNS);
+            let layout = CsvLayout::parse_with_labels(columns, keys.names())
                 .map_err(|e| Fail::usage(format!("--columns: {e}")))?;
             if keys.is_empty() && !layout.label_keys().is_empty() {
                 // label:KEY columns without --labels declare the keys, in
@@ -320,6 +358,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
     let store = Store::open(&g.db, opts)?;
+    // The label columns a CSV header may name: the store's keys.
+    let keys_named: Vec<String> = store.label_keys().names().to_vec();
     let r = store.retention();
     let wanted = crate::retention::asked(r, a.minute_retention, a.hour_retention);
     if !existed {
@@ -340,6 +380,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let mut parser = Parser {
         format,
         header_checked: vec![false; files.len()],
+        header_columns: a.columns.is_none().then(|| keys_named.clone()),
+        layouts: vec![None; files.len()],
+        names: names.clone(),
     };
     let mut tally = Tally {
         names,

@@ -680,7 +680,8 @@ impl CsvLayout {
         self.ts.max(self.tag) + 1
     }
 
-    fn describe(&self) -> String {
+    /// Where the layout reads each role, for people.
+    pub fn describe(&self) -> String {
         let mut s = format!(
             "timestamp in column {}, tag in column {}",
             self.ts + 1,
