@@ -572,3 +572,24 @@ fn a_header_naming_the_columns_sets_them() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&run(&b, &["export"])), exported);
 }
+
+/// `--json export` prints one JSON document, as `--json` promises: an array of the NDJSON rows.
+#[test]
+fn json_export_is_one_document_of_the_ndjson_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let doc = json(&run(&db, &["--json", "export"]));
+    let lines: Vec<serde_json::Value> = stdout(&run(&db, &["export", "--format", "ndjson"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    assert_eq!(doc.as_array().unwrap(), &lines);
+    let empty = dir.path().join("empty");
+    run_stdin(&empty, &["ingest"], "");
+    assert_eq!(
+        json(&run(&empty, &["--json", "export"])),
+        serde_json::json!([])
+    );
+}

@@ -20,9 +20,12 @@ what was written at which step is stated on stderr. --step 1m without --from is 
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
+With --json, one JSON document: an array of the NDJSON rows (for programs; ingest reads CSV and
+NDJSON).
+
 A labelled store writes one row per series: CSV gains a label:KEY column per label key (the
 empty value is unknown), NDJSON a \"labels\" object; read them back with
-  trendlog --db new ingest --columns timestamp,tag,count,label:platform,label:region all.csv
+  trendlog --db new ingest --labels platform,region all.csv
   trendlog --db new ingest --format ndjson --labels platform,region all.ndjson
 
 Example:
@@ -120,8 +123,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             ),
         );
     }
-    let w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut sink = if a.format == "csv" {
+    let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut sink = if g.json {
+        w.write_all(b"[")?;
+        Sink::Json(w, true)
+    } else if a.format == "csv" {
         let mut c = csv::Writer::from_writer(w);
         let mut head = vec!["timestamp".to_string(), "tag".into(), "count".into()];
         head.extend(keys.names().iter().map(|k| format!("label:{k}")));
@@ -170,10 +176,12 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
 }
 
 /// Where the rows go: CSV through the `csv` crate (which quotes a tag that
-/// holds a comma or a quote), or one JSON object per line.
+/// holds a comma or a quote), one JSON object per line, or (`--json`) one
+/// JSON array of those objects (`true` until the first row is written).
 enum Sink<W: Write> {
     Csv(Box<csv::Writer<W>>),
     Ndjson(W),
+    Json(W, bool),
 }
 
 impl<W: Write> Sink<W> {
@@ -197,20 +205,10 @@ impl<W: Write> Sink<W> {
                 rec.extend_from_slice(values);
                 Ok(c.write_record(&rec)?)
             }
-            Sink::Ndjson(w) if values.is_empty() => {
-                writeln!(w, "{}", json!({"ts": ts, "tag": tag, "count": count}))
-            }
-            Sink::Ndjson(w) => {
-                let labels: serde_json::Map<String, serde_json::Value> = keys
-                    .iter()
-                    .zip(values)
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect();
-                writeln!(
-                    w,
-                    "{}",
-                    json!({"ts": ts, "tag": tag, "count": count, "labels": labels})
-                )
+            Sink::Ndjson(w) => writeln!(w, "{}", json_row(ts, tag, count, keys, values)),
+            Sink::Json(w, first) => {
+                let sep = if std::mem::take(first) { "" } else { "," };
+                write!(w, "{sep}\n{}", json_row(ts, tag, count, keys, values))
             }
         }
     }
@@ -220,7 +218,26 @@ impl<W: Write> Sink<W> {
         let mut w = match self {
             Sink::Csv(c) => c.into_inner().map_err(|e| e.into_error())?,
             Sink::Ndjson(w) => w,
+            Sink::Json(mut w, _) => {
+                w.write_all(b"\n]\n")?;
+                w
+            }
         };
         w.flush()
     }
+}
+
+/// One row as a JSON object: `{"ts","tag","count"}`, and `"labels"` when the
+/// store has label keys.
+fn json_row(ts: i64, tag: &str, count: u64, keys: &[String], values: &[&str]) -> serde_json::Value {
+    let mut row = json!({"ts": ts, "tag": tag, "count": count});
+    if !values.is_empty() {
+        let labels: serde_json::Map<String, serde_json::Value> = keys
+            .iter()
+            .zip(values)
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        row["labels"] = serde_json::Value::Object(labels);
+    }
+    row
 }
