@@ -593,3 +593,23 @@ fn json_export_is_one_document_of_the_ndjson_rows() {
         serde_json::json!([])
     );
 }
+
+/// `inspect --segment` on a file that is not ours says so from its first bytes (a sparse
+/// 1 GiB file), and reports the file's size.
+#[test]
+fn inspect_of_a_foreign_file_reads_its_magic_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.bin");
+    std::fs::File::create(&f).unwrap().set_len(1 << 30).unwrap();
+    let o = bin()
+        .args(["--json", "inspect", "--segment"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["bytes"].as_u64()),
+        (Some("unknown"), Some(1 << 30))
+    );
+}

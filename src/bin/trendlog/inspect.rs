@@ -230,8 +230,27 @@ impl Report {
 }
 
 fn inspect_file(g: &Global, path: &Path) -> CmdResult {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Fail::runtime(format!("cannot read {}: {e}", path.display())))?;
+    let cannot = |e: std::io::Error| Fail::runtime(format!("cannot read {}: {e}", path.display()));
+    // The magic first: a file that is not ours is never read whole.
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    let mut head = Vec::with_capacity(4);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, 4), &mut head)
+        .map_err(cannot)?;
+    let ours = [
+        LOG_MAGIC,
+        SEGMENT_MAGIC,
+        DICT_MAGIC,
+        MANIFEST_MAGIC,
+        DICT_INDEX_MAGIC,
+    ]
+    .iter()
+    .any(|m| m[..] == head[..]);
+    let bytes = if ours {
+        std::fs::read(path).map_err(cannot)?
+    } else {
+        head
+    };
     let magic = bytes.get(..4).unwrap_or(&bytes);
     let r = if magic == LOG_MAGIC {
         log_report(&bytes)
@@ -258,7 +277,7 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         let mut m = r.json.clone();
         m.insert("file".into(), json!(path.display().to_string()));
         m.insert("kind".into(), json!(r.kind));
-        m.insert("bytes".into(), json!(bytes.len()));
+        m.insert("bytes".into(), json!(size));
         m.insert("clean".into(), json!(r.problems.is_empty()));
         let p: Vec<_> = r
             .problems
@@ -270,10 +289,7 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
     } else {
         println!("file            {}", path.display());
         println!("kind            {}", r.kind);
-        println!(
-            "size            {} bytes",
-            out::thousands(bytes.len() as u64)
-        );
+        println!("size            {} bytes", out::thousands(size));
         for l in &r.lines {
             println!("{l}");
         }
