@@ -613,3 +613,29 @@ fn inspect_of_a_foreign_file_reads_its_magic_only() {
         (Some("unknown"), Some(1 << 30))
     );
 }
+
+/// `--db` naming a file: every command says it is a file, not a store, and changes nothing.
+#[test]
+fn a_db_that_is_a_file_is_refused_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("afile");
+    std::fs::write(&f, b"not a store").unwrap();
+    for args in [
+        &["ingest", "-"][..],
+        &["top"],
+        &["query", "x"],
+        &["verify"],
+        &["compact"],
+        &["inspect"],
+        &["retention"],
+    ] {
+        let o = run_stdin(&f, args, "1508112000,x,1\n");
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is a file, not a store"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), b"not a store");
+}

@@ -262,6 +262,13 @@ fn export_never_drops_held_data_and_round_trips() {
 #[test]
 fn rejections_name_utc_times_not_minute_numbers() {
     let Some(nab) = nab_store() else { return };
+    // trending at a half hour held only as hours: told what to change (it has no --step).
+    let o = run(&nab.db, &["trending", "--at", "2015-03-01T00:30:00Z"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("whole hour") && !err.contains("step"), "{err}");
+    let o = run(&nab.db, &["trending", "--at", "2015-03-01T01:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Past the clock (and the store's now): refused. The latest accepted
     // minute is a day past the clock, so only its shape is known here.
     let o = run_bytes(&nab.db, &["ingest", "-"], b"2100-01-01 00:00:00,aapl,1\n");

@@ -52,6 +52,7 @@ impl TotalsArgs {
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
+    out::not_a_file(&g.db)?;
     if !g.db.join("MANIFEST").exists() {
         return Err(Fail::from(trendlog::Error::NotAStore { dir: g.db.clone() }));
     }

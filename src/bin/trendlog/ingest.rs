@@ -285,6 +285,7 @@ impl Acker {
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
+    out::not_a_file(&g.db)?;
     let mut keys = match &a.labels {
         Some(l) => LabelKeys::parse(l).map_err(|e| Fail::usage(format!("--labels: {e}")))?,
         None => LabelKeys::default(),

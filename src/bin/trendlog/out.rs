@@ -79,11 +79,24 @@ pub fn require_dir(dir: &Path) -> Result<(), Fail> {
     if dir.is_dir() {
         return Ok(());
     }
+    not_a_file(dir)?;
     Err(Fail::runtime(format!(
         "{} does not exist, so there is no store to read; check --db, or load data \
          with `trendlog ingest` first",
         dir.display()
     )))
+}
+
+/// Refuses a `--db` that names something other than a directory (a store is
+/// a directory): every command says the same, whether it reads or writes.
+pub fn not_a_file(dir: &Path) -> Result<(), Fail> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(Fail::runtime(format!(
+            "{} is a file, not a store: a store is a directory; check --db",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Parses a command-line time and resolves it against the store's now.

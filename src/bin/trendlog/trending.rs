@@ -88,6 +88,16 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             resolution = "1h (the baseline reaches hours held only as hourly buckets)";
             snap.trending_where(&q, &filter)?
         }
+        // With --at: trending has no step; say what to change instead.
+        Err(trendlog::Error::ResolutionUnavailable { earliest_minute }) => {
+            return Err(out::Fail::usage(format!(
+                "the windows at --at reach before the earliest minute held at minute resolution \
+                 ({}) and cut an hour held only as an hourly bucket; give an --at on a whole \
+                 hour, with whole-hour --window and --baseline, or an --at whose windows start \
+                 at or after it",
+                out::when(i64::from(earliest_minute) * 60)
+            )))
+        }
         r => r?,
     };
     let rows: Vec<(Option<String>, TrendRow)> = match a.select.groups(&snap)? {
