@@ -165,7 +165,15 @@ pub fn normalize_value(key: &str, value: &str) -> Result<String> {
         }
         .into()
     };
-    let v = tag::normalize(value).map_err(|e| bad(e.to_string()))?;
+    let v = tag::normalize(value).map_err(|e| {
+        bad(match e {
+            crate::Error::InvalidInput(InvalidInput::BadTagChar { ch }) => format!(
+                "it holds {ch:?}; whitespace and control characters are not allowed in label values"
+            ),
+            crate::Error::InvalidInput(i) => i.to_string().replacen("the tag", "it", 1),
+            other => other.to_string(),
+        })
+    })?;
     if v.len() > MAX_LABEL_VALUE_BYTES {
         return Err(bad(format!(
             "it is {} bytes long; at most {MAX_LABEL_VALUE_BYTES} are allowed",

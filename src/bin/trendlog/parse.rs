@@ -1077,13 +1077,16 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
     let labels = match fields.labels {
         None => Vec::new(),
         Some(raw) if raw.get().starts_with('{') => {
-            let map: Vec<(String, serde_json::Value)> =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                    .map_err(json_error)?
-                    .into_iter()
-                    .collect();
-            let mut out = Vec::with_capacity(map.len());
+            let map = serde_json::from_str::<LabelPairs>(raw.get())
+                .map_err(json_error)?
+                .0;
+            let mut out: Vec<(String, String)> = Vec::with_capacity(map.len());
             for (k, v) in map {
+                if out.iter().any(|(seen, _)| *seen == k) {
+                    return Err(parse_error(format!(
+                        "the label {k:?} is given twice in \"labels\""
+                    )));
+                }
                 match v {
                     serde_json::Value::String(s) => out.push((k, s)),
                     serde_json::Value::Null => out.push((k, String::new())),
@@ -1109,6 +1112,33 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
         count,
         labels,
     })
+}
+
+/// A `labels` object's members in order, repeats kept (a JSON map would
+/// keep only the last of a repeated key).
+struct LabelPairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for LabelPairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = LabelPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of label values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<LabelPairs, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push(pair);
+                }
+                Ok(LabelPairs(out))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -521,6 +521,13 @@ fn ndjson_rejections() {
     assert!(m(r#"{"ts":0,"tag":"a","count":[]}"#).contains("whole number"));
     assert!(m(r#"{"ts":0,"time":1,"tag":"a"}"#).contains("more than once"));
     assert!(m(r#"{"ts":0,"tag":"a","tag":"b"}"#).contains("more than once"));
+    let twice = r#"{"ts":0,"tag":"a","labels":{"platform":"tw","platform":"fb"}}"#;
+    assert!(
+        m(twice).contains("\"platform\" is given twice"),
+        "{}",
+        m(twice)
+    );
+    assert!(m(r#"{"ts":0,"tag":"a","labels":{"platform":1}}"#).contains("not a string"));
     assert!(m("").contains("empty"));
     assert_eq!(
         invalid(parse_ndjson_line(r#"{"ts":-60,"tag":"a"}"#)),
