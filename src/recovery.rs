@@ -210,7 +210,14 @@ pub(crate) fn examine(
     // The dictionary: the mapped index (checked in its header and page
     // table only) and the entries of `tags.dict` after those it covers.
     let dict_path = dir.join(files::DICT);
-    let dict_file = PathFile::open(vfs, dict_path.clone(), OpenMode::READ)?;
+    let dict_file = match PathFile::open(vfs, dict_path.clone(), OpenMode::READ) {
+        Err(e) if is_missing(&e) => {
+            // Nothing can be read without the dictionary: report it and stop.
+            sink.problem(&dict_path, 0, missing_kind())?;
+            return Err(Error::corrupted(&dict_path, 0, missing_kind()));
+        }
+        r => r?,
+    };
     files_checked += 1;
     // Damage followed by valid entries is corruption, unless the damaged
     // entries may be unsynced writes that a power failure lost out of order
@@ -277,6 +284,10 @@ pub(crate) fn examine(
             Ok(s) => s,
             Err(Error::Corrupted(c)) => {
                 sink.problem(&c.file, c.offset, c.kind)?;
+                continue;
+            }
+            Err(Error::Io { path, source }) if source.kind() == std::io::ErrorKind::NotFound => {
+                sink.problem(&path, 0, missing_kind())?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -386,7 +397,13 @@ fn examine_log(
     sink: &mut Sink,
 ) -> Result<LogState> {
     let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
-    let bytes = files::read_file(vfs, &log_path)?;
+    let bytes = match files::read_file(vfs, &log_path) {
+        Err(e) if is_missing(&e) => {
+            sink.problem(&log_path, 0, missing_kind())?;
+            return Ok(LogState::default());
+        }
+        r => r?,
+    };
     let scan = scan_log(&bytes);
     let mut st = LogState {
         file_len: bytes.len() as u64,
@@ -535,6 +552,17 @@ fn examine_log(
     }
     st.end = end;
     Ok(st)
+}
+
+/// Whether `e` says a file is not there.
+fn is_missing(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// What a file the manifest names but the directory lacks is: damage (a
+/// store never removes a file its manifest still names).
+fn missing_kind() -> CorruptionKind {
+    CorruptionKind::Invalid("the file is missing, but the manifest names it".into())
 }
 
 /// True when a block of the log `id` that is known to have been durable names

@@ -639,3 +639,26 @@ fn a_db_that_is_a_file_is_refused_by_every_command() {
     }
     assert_eq!(std::fs::read(&f).unwrap(), b"not a store");
 }
+
+/// A file the manifest names but the directory lacks is damage that `verify` reports (exit 1,
+/// naming the file), and that every read refuses; never an I/O error alone, never a clean verify.
+#[test]
+fn a_missing_file_is_reported_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [".log", ".min", "tags.dict"] {
+        let db = dir.path().join(kind.trim_start_matches('.'));
+        let o = run_stdin(&db, &["ingest"], &sample_csv());
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let gone = std::fs::read_dir(&db)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(kind))
+            .unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        let v = run(&db, &["verify"]);
+        assert_eq!(code(&v), 1, "{kind}: {}", stderr(&v));
+        let said = format!("{}{}", stdout(&v), stderr(&v));
+        assert!(said.contains("missing"), "{kind}: {said}");
+        assert_eq!(code(&run(&db, &["top"])), 1, "{kind}");
+    }
+}
