@@ -601,7 +601,7 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
     /// error `f` may already have seen some of the tag's cells.
     ///
     /// The first lookup in a group checks its CRC and keeps a few marks
-    /// inside it (16 bytes per 16 tags); later lookups in that group start at
+    /// inside it (16 bytes per 4 tags); later lookups in that group start at
     /// the nearest mark.
     pub fn for_each_tag_cell(
         &self,
