@@ -89,29 +89,31 @@ impl Retention {
         Some(floor_hour(now.saturating_sub(keep)))
     }
 
-    /// The same retention as the store keeps it: each period rounded down to
-    /// whole hours (at least one), and the minute retention no longer than the
-    /// hour retention, which drops all older data (minutes included), so the
-    /// store never says it keeps minutes it has dropped.
+    /// The same retention with each period rounded down to whole hours (at
+    /// least one), as the store keeps it.
+    pub fn normalized(self) -> Retention {
+        Retention {
+            minute_minutes: self.minute_minutes.map(whole_hours),
+            hour_minutes: self.hour_minutes.map(whole_hours),
+        }
+    }
+
+    /// How long minutes are actually held: the minute retention, but no
+    /// longer than the hour retention, which drops all older data (minutes
+    /// included). `None`: every minute is held.
     ///
     /// ```
     /// use trendlog::Retention;
-    /// let r = Retention { minute_minutes: Some(10 * 1440 + 30), hour_minutes: Some(2 * 1440) };
-    /// let kept = r.normalized();
-    /// assert_eq!(kept.minute_minutes, Some(2 * 1440));
+    /// let r = Retention { minute_minutes: Some(10 * 1440), hour_minutes: Some(2 * 1440) };
+    /// assert_eq!(r.minutes_in_effect(), Some(2 * 1440));
     /// let r = Retention { minute_minutes: None, hour_minutes: Some(90) };
-    /// assert_eq!(r.normalized(), Retention { minute_minutes: Some(60), hour_minutes: Some(60) });
+    /// assert_eq!(r.minutes_in_effect(), Some(90));
+    /// assert_eq!(Retention::default().minutes_in_effect(), Some(7 * 1440));
     /// ```
-    pub fn normalized(self) -> Retention {
-        let hour_minutes = self.hour_minutes.map(whole_hours);
-        let minute_minutes = match (self.minute_minutes.map(whole_hours), hour_minutes) {
-            (None, h) => h,
+    pub fn minutes_in_effect(&self) -> Option<u32> {
+        match (self.minute_minutes, self.hour_minutes) {
             (Some(m), Some(h)) => Some(m.min(h)),
-            (m, None) => m,
-        };
-        Retention {
-            minute_minutes,
-            hour_minutes,
+            (m, h) => m.or(h),
         }
     }
 }

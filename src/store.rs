@@ -328,14 +328,10 @@ impl Store {
             dict_end: found.dict_end,
             unsynced: false,
         };
-        // As the store keeps it (minutes capped by hours), also when an
-        // earlier build stored a longer minute retention: what is held is
-        // the same either way.
         let retention = Retention {
             minute_minutes: manifest.minute_retention,
             hour_minutes: manifest.hour_retention,
-        }
-        .normalized();
+        };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             read_only,

@@ -111,6 +111,7 @@ fn inspect_store(g: &Global) -> CmdResult {
             "retention": {
                 "minute_minutes": store.retention().minute_minutes,
                 "hour_minutes": store.retention().hour_minutes,
+                "minutes_held": store.retention().minutes_in_effect(),
             },
         }));
         return Ok(());
@@ -173,7 +174,7 @@ fn inspect_store(g: &Global) -> CmdResult {
     }
     println!(
         "retention       minutes {}, hours {}  (stored in the store; change with `trendlog retention`)",
-        crate::retention::describe(store.retention().minute_minutes),
+        crate::retention::describe_minutes(store.retention()),
         crate::retention::describe(store.retention().hour_minutes)
     );
     println!();

@@ -13,9 +13,10 @@ use crate::Global;
 /// newest minute, not the wall clock) are rolled into hourly buckets by the
 /// next compaction; data older than the hour retention is dropped. Each is a
 /// duration (`7d`, `36h`, rounded down to whole hours, at least 1h) or
-/// `forever`; minutes are kept no longer than hours (the hour retention drops
-/// all older data). Where the store keeps other than what was asked, a line
-/// on stderr says what and why.
+/// `forever`. The hour retention drops all older data, minutes included, so
+/// minutes are held for the shorter of the two. Where the store keeps other
+/// than what was asked, or holds minutes for less time than asked, a line on
+/// stderr says so.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Changing retention needs the store's write lock (exit 1 if it is locked); the
@@ -23,8 +24,9 @@ next `trendlog compact` applies it. A new store gets its retention from the
 first writing command's --minute-retention/--hour-retention (default: minutes
 7 days, hours forever).
 
-JSON: {\"minute_retention_minutes\":N|null,\"hour_retention_minutes\":N|null}
-      (null: forever)
+JSON: {\"minute_retention_minutes\":N|null,\"hour_retention_minutes\":N|null,
+       \"minutes_held_minutes\":N|null}  (null: forever; minutes are held for the shorter of
+      the two retentions, since the hour retention drops all older data)
 
 Examples:
   trendlog --db ./trendlog-data retention
@@ -77,29 +79,49 @@ pub fn asked(old: Retention, minutes: Option<Keep>, hours: Option<Keep>) -> Rete
 }
 
 /// Tells the user on stderr where the store keeps a retention other than
-/// the one asked for: rounded down to whole hours, or minutes capped by the
-/// hour retention (which drops all older data).
+/// the one asked for (rounded down to whole hours), and when the hour
+/// retention, which drops all older data, holds minutes for less time than
+/// the minute retention says.
 pub fn say_kept(asked: Retention, kept: Retention) {
-    let hours = |m: Option<u32>| m.map(|m| (m / 60).max(1) * 60);
-    let say = |what: &str, a: Option<u32>, why: String, k: Option<u32>| {
-        err_line!(
-            "trendlog: {what} retention {}: {why}; kept {}",
-            describe(a),
-            describe(k)
-        )
-    };
-    let whole = || "retention is kept in whole hours".to_string();
-    if hours(asked.minute_minutes) != kept.minute_minutes {
-        let why = format!(
-            "longer than the hour retention ({}), which drops all older data",
-            describe(kept.hour_minutes)
-        );
-        say("minute", asked.minute_minutes, why, kept.minute_minutes);
-    } else if asked.minute_minutes != kept.minute_minutes {
-        say("minute", asked.minute_minutes, whole(), kept.minute_minutes);
+    let pairs = [
+        ("minute", asked.minute_minutes, kept.minute_minutes),
+        ("hour", asked.hour_minutes, kept.hour_minutes),
+    ];
+    for (what, a, k) in pairs {
+        if a != k {
+            err_line!(
+                "trendlog: {what} retention {}: retention is kept in whole hours; kept {}",
+                describe(a),
+                describe(k)
+            );
+        }
     }
-    if asked.hour_minutes != kept.hour_minutes {
-        say("hour", asked.hour_minutes, whole(), kept.hour_minutes);
+    if kept.minutes_in_effect() != kept.minute_minutes {
+        err_line!("trendlog: {}", in_effect(kept));
+    }
+}
+
+/// How long minutes are held when the hour retention cuts them short.
+fn in_effect(r: Retention) -> String {
+    format!(
+        "minutes are held {} (the hour retention drops all older data), not the minute \
+         retention's {}",
+        describe(r.minutes_in_effect()),
+        describe(r.minute_minutes)
+    )
+}
+
+/// The minute retention for people, with the time minutes are actually held
+/// when the hour retention is shorter.
+pub fn describe_minutes(r: Retention) -> String {
+    if r.minutes_in_effect() == r.minute_minutes {
+        describe(r.minute_minutes)
+    } else {
+        format!(
+            "{} ({} in effect: the hour retention drops all older data)",
+            describe(r.minute_minutes),
+            describe(r.minutes_in_effect())
+        )
     }
 }
 
@@ -131,10 +153,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::print_json(&json!({
             "minute_retention_minutes": r.minute_minutes,
             "hour_retention_minutes": r.hour_minutes,
+            "minutes_held_minutes": r.minutes_in_effect(),
         }));
         return Ok(());
     }
-    println!("minutes kept  {}", describe(r.minute_minutes));
+    println!("minutes kept  {}", describe_minutes(r));
     println!("hours kept    {}", describe(r.hour_minutes));
     Ok(())
 }
