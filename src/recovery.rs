@@ -207,37 +207,49 @@ pub(crate) fn examine(
         }
     }
 
+    // The active log, read before the dictionary: the writer writes a
+    // block's new entries to `tags.dict` before the block, so every block in
+    // this copy names entries that the dictionary read next holds, even while
+    // another process writes (it only adds later entries and blocks).
+    let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
+    let log_bytes = read_named(vfs, &log_path, depth, &mut sink)?;
+
     // The dictionary: the mapped index (checked in its header and page
     // table only) and the entries of `tags.dict` after those it covers.
     let dict_path = dir.join(files::DICT);
     let dict_file = match PathFile::open(vfs, dict_path.clone(), OpenMode::READ) {
-        Err(e) if is_missing(&e) => {
-            // Nothing can be read without the dictionary: report it and stop.
+        Ok(f) => Some(f),
+        Err(e) if is_missing(&e) && depth == Depth::Full => {
             sink.problem(&dict_path, 0, missing_kind())?;
-            return Err(Error::corrupted(&dict_path, 0, missing_kind()));
+            None
         }
-        r => r?,
+        Err(e) => return Err(e),
     };
     files_checked += 1;
-    // Damage followed by valid entries is corruption, unless the damaged
-    // entries may be unsynced writes that a power failure lost out of order
-    // (a later one survived): past the entries the manifest promises, and
+    // Damage after the last valid entry is corruption, unless the damaged
+    // entries may be unsynced writes that a crash lost (a power failure may
+    // also keep a later one): past the entries the manifest promises, and
     // named by no durable block of the active log.
     let lost_unsynced = |x: usize| {
         x as u64 >= manifest.dict_entries
-            && !log_names_tag_from(vfs, dir, manifest.active_log, x as u32)
+            && !log_bytes
+                .as_deref()
+                .is_none_or(|b| log_names_tag_from(b, x as u32))
     };
-    let opened = Dict::open(
-        vfs,
-        dir,
-        &dict_file,
-        true,
-        manifest.store_id,
-        manifest.dict_entries,
-        lost_unsynced,
-    );
+    let opened = dict_file.as_ref().map(|f| {
+        Dict::open(
+            vfs,
+            dir,
+            f,
+            true,
+            manifest.store_id,
+            manifest.dict_entries,
+            lost_unsynced,
+        )
+    });
     let (dict, dict_end, dict_cut) = match opened {
-        Ok((d, o)) => {
+        None => (Dict::default(), 0, 0),
+        Some(Ok((d, o))) => {
             if o.tail_bytes_cut > 0 {
                 sink.note(format!(
                     "{}: torn tail of {} bytes at byte {} (unsynced entries a crash lost); \
@@ -249,11 +261,11 @@ pub(crate) fn examine(
             }
             (d, o.end, o.tail_bytes_cut)
         }
-        Err(Error::Corrupted(c)) => {
+        Some(Err(Error::Corrupted(c))) => {
             sink.problem(&c.file, c.offset, c.kind)?;
             (Dict::default(), 0, 0)
         }
-        Err(e) => return Err(e),
+        Some(Err(e)) => return Err(e),
     };
     // With damage found, tag ids are checked against what the manifest
     // promises instead.
@@ -262,7 +274,7 @@ pub(crate) fn examine(
     } else {
         manifest.dict_entries
     };
-    if depth == Depth::Full {
+    if depth == Depth::Full && dict_file.is_some() {
         check_every_entry(
             vfs,
             dir,
@@ -286,7 +298,11 @@ pub(crate) fn examine(
                 sink.problem(&c.file, c.offset, c.kind)?;
                 continue;
             }
-            Err(Error::Io { path, source }) if source.kind() == std::io::ErrorKind::NotFound => {
+            // Missing: at open, the caller retries (a seal or compaction
+            // may have replaced it since the manifest was read).
+            Err(Error::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound && depth == Depth::Full =>
+            {
                 sink.problem(&path, 0, missing_kind())?;
                 continue;
             }
@@ -311,8 +327,8 @@ pub(crate) fn examine(
     // The active log.
     files_checked += 1;
     let log = examine_log(
-        vfs,
-        dir,
+        &log_path,
+        log_bytes,
         &manifest,
         dict_len,
         &mut grand_total,
@@ -387,8 +403,8 @@ fn check_every_entry(
 
 #[allow(clippy::too_many_arguments)]
 fn examine_log(
-    vfs: &dyn Vfs,
-    dir: &Path,
+    log_path: &Path,
+    bytes: Option<Vec<u8>>,
     manifest: &Manifest,
     dict_len: u64,
     grand_total: &mut u64,
@@ -396,13 +412,9 @@ fn examine_log(
     cells_checked: &mut u64,
     sink: &mut Sink,
 ) -> Result<LogState> {
-    let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
-    let bytes = match files::read_file(vfs, &log_path) {
-        Err(e) if is_missing(&e) => {
-            sink.problem(&log_path, 0, missing_kind())?;
-            return Ok(LogState::default());
-        }
-        r => r?,
+    // Missing (a problem already reported): nothing to examine.
+    let Some(bytes) = bytes else {
+        return Ok(LogState::default());
     };
     let scan = scan_log(&bytes);
     let mut st = LogState {
@@ -411,9 +423,9 @@ fn examine_log(
         ..LogState::default()
     };
     match &scan.file_id {
-        Err(e) => sink.decode(&log_path, e.clone())?,
+        Err(e) => sink.decode(log_path, e.clone())?,
         Ok(id) if *id != manifest.active_log => sink.invalid(
-            &log_path,
+            log_path,
             0,
             format!(
                 "the log header names file {id}, the manifest expects {}",
@@ -423,7 +435,7 @@ fn examine_log(
         Ok(_) => {
             let found = log_header_store_id(&bytes);
             if let Err(e) = check_store_id(found, manifest.store_id, LOG_STORE_ID_AT as u64) {
-                sink.decode(&log_path, e)?;
+                sink.decode(log_path, e)?;
             }
         }
     }
@@ -432,7 +444,7 @@ fn examine_log(
     let mut end = match &scan.end {
         ScanEnd::Clean | ScanEnd::TornTail { .. } => scan.valid_end,
         ScanEnd::Corrupt(e) => {
-            sink.decode(&log_path, e.clone())?;
+            sink.decode(log_path, e.clone())?;
             scan.valid_end
         }
     };
@@ -444,13 +456,13 @@ fn examine_log(
                 available: end,
             },
         };
-        sink.problem(&log_path, end, kind)?;
+        sink.problem(log_path, end, kind)?;
     }
     for (i, &(off, len)) in scan.blocks.iter().enumerate() {
         let block = match decode_block(&bytes[off as usize..]) {
             Ok(b) => b,
             Err(e) => {
-                sink.decode(&log_path, e.at_base(off))?;
+                sink.decode(log_path, e.at_base(off))?;
                 end = off;
                 break;
             }
@@ -467,7 +479,7 @@ fn examine_log(
                 || off + u64::from(len) <= recorded_durable_end(&bytes)
             {
                 sink.invalid(
-                    &log_path,
+                    log_path,
                     off,
                     "a block below the recorded durability point names tags the dictionary lacks",
                 )?;
@@ -492,7 +504,7 @@ fn examine_log(
         match block_total {
             Some(t) => *grand_total = t,
             None => {
-                sink.invalid(&log_path, off, "counts overflow 64 bits")?;
+                sink.invalid(log_path, off, "counts overflow 64 bits")?;
                 continue;
             }
         }
@@ -517,7 +529,7 @@ fn examine_log(
     };
     if manifest.clean && (end != durable || st.cut > 0) {
         sink.invalid(
-            &log_path,
+            log_path,
             end.min(durable),
             format!(
                 "the store was closed cleanly with the log ending at byte {durable}, but it \
@@ -554,6 +566,26 @@ fn examine_log(
     Ok(st)
 }
 
+/// The bytes of `path`, a file the manifest names; `None` when it is missing
+/// and `depth` is `Full` (reported as a problem). At open a missing file is
+/// the I/O error, which the caller retries: a seal or compaction may have
+/// replaced it since the manifest was read.
+fn read_named(
+    vfs: &dyn Vfs,
+    path: &Path,
+    depth: Depth,
+    sink: &mut Sink,
+) -> Result<Option<Vec<u8>>> {
+    match files::read_file(vfs, path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if is_missing(&e) && depth == Depth::Full => {
+            sink.problem(path, 0, missing_kind())?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether `e` says a file is not there.
 fn is_missing(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
@@ -565,23 +597,20 @@ fn missing_kind() -> CorruptionKind {
     CorruptionKind::Invalid("the file is missing, but the manifest names it".into())
 }
 
-/// True when a block of the log `id` that is known to have been durable names
-/// a tag id `>= from` (or the log cannot be read: then nothing may be assumed
-/// lost). A block is known durable when some valid block records a
-/// `durable_end` at or past its end; the writer fsyncs the dictionary before
-/// the log, so the entries such a block names were durable too, and damage to
-/// them is corruption, not a lost unsynced write.
-fn log_names_tag_from(vfs: &dyn Vfs, dir: &Path, id: u64, from: u32) -> bool {
-    let Ok(bytes) = files::read_file(vfs, &dir.join(files::log_name(id))) else {
-        return true;
-    };
-    let durable = recorded_durable_end(&bytes);
-    let named = blocks_from(&bytes, LOG_HEADER_LEN).any(|(at, b)| {
+/// True when a block of the log `bytes` that is known to have been durable
+/// names a tag id `>= from`. A block is known durable when some valid block
+/// records a `durable_end` at or past its end; a sync fsyncs the dictionary
+/// before the log, and `durable_end` moves only after both, so the entries
+/// such a block names were durable too, and damage to them is corruption, not
+/// a lost unsynced write. (A missing log counts as naming them: nothing may
+/// then be assumed lost.)
+fn log_names_tag_from(bytes: &[u8], from: u32) -> bool {
+    let durable = recorded_durable_end(bytes);
+    blocks_from(bytes, LOG_HEADER_LEN).any(|(at, b)| {
         at + b.len() as u64 <= durable
             && b.cell_count() > 0
             && b.tag(b.cell_count() as usize - 1) >= from
-    });
-    named
+    })
 }
 
 /// The furthest durability point any valid block of the log `bytes`

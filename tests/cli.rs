@@ -659,6 +659,9 @@ fn a_missing_file_is_reported_as_damage() {
         assert_eq!(code(&v), 1, "{kind}: {}", stderr(&v));
         let said = format!("{}{}", stdout(&v), stderr(&v));
         assert!(said.contains("missing"), "{kind}: {said}");
+        let v = run(&db, &["--json", "verify"]);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&v)).unwrap();
+        assert_eq!(doc["clean"], false, "{kind}: {doc}");
         assert_eq!(code(&run(&db, &["top"])), 1, "{kind}");
     }
 }
