@@ -138,12 +138,33 @@ fn every_read_command_answers_with_no_range_and_says_what_it_used() {
     assert!(err.contains("top: 2015-02-26T21:00:00Z"), "{err}");
     assert!(err.contains("1h buckets from"), "{err}");
 
-    // bursts: everything held too (the detector runs on hours where only hours are held),
-    // so episodes before the minutes held are found.
+    // bursts: the minutes held (onsets to the minute), naming the older hours and how to
+    // include them; with that --from, episodes before the minutes are found (at 1h).
     let o = run(&nab.db, &["--json", "bursts", "-k", "1000"]);
     let err = stderr(&o);
-    assert!(err.contains("bursts: 2015-02-26T21:00:00Z"), "{err}");
-    assert!(err.contains("1h buckets from"), "{err}");
+    assert!(
+        err.contains("1h buckets only, from 2015-02-26T21:00:00Z"),
+        "{err}"
+    );
+    assert!(err.contains("give --from 2015-02-26T21:00:00Z"), "{err}");
+    let steps: Vec<String> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["step"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!steps.is_empty() && steps.iter().all(|s| s == "1m"), "{steps:?}");
+    let o = run(
+        &nab.db,
+        &[
+            "--json",
+            "bursts",
+            "-k",
+            "1000",
+            "--from",
+            "2015-02-26T21:00:00Z",
+        ],
+    );
     let onsets: Vec<i64> = json(&o)
         .as_array()
         .unwrap()

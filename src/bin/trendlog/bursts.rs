@@ -128,7 +128,30 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let snap = store.snapshot();
     let p = params(a.window, a.baseline, a.min_count, a.prior, &a.detector);
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let (from, to) = out::resolve_any_range("bursts", &snap, a.from.as_deref(), a.to.as_deref())?;
+    // Without --from: the minutes held, where onsets are minutes (a range
+    // reaching into hours held only as hourly buckets runs on hours
+    // throughout); older hours are named on stderr, with how to include them.
+    let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
+    if a.from.is_none() || a.to.is_none() {
+        let mut text = format!("{} → {}", out::when(from), out::when(to));
+        if a.from.is_none() {
+            text.push_str(" (no --from: the minutes held, onsets to the minute");
+            if let Some((first, minutes)) = out::hours_only_before(&snap) {
+                text.push_str(&format!(
+                    "; older data is held in 1h buckets only, from {} to {}: give --from {} to \
+                     include it, and the whole range runs at 1h",
+                    out::when(first - first.rem_euclid(3600)),
+                    out::when(minutes),
+                    out::when(first - first.rem_euclid(3600))
+                ));
+            }
+            text.push(')');
+        }
+        if a.to.is_none() {
+            text.push_str(" (no --to: to the end of the store's now)");
+        }
+        out::say_used("bursts", &text);
+    }
     let range = TimeRange::new(from, to)?;
     let q = BurstQuery {
         params: p,
