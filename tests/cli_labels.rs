@@ -127,6 +127,36 @@ fn filters_group_by_and_spread() {
     let table = stdout(&run(&db, &p0));
     assert!(table.contains("×∞"), "{table}");
 
+    // trending --rank burst takes --where and --by like the growth ranking.
+    let rb = ["--json", "trending", "--rank", "burst", "--min-count", "1"];
+    let all = json(&run(&db, &rb));
+    assert!(!all.as_array().unwrap().is_empty(), "{all}");
+    let boston = json(&run(
+        &db,
+        &[&rb[..], &["--where", "region=boston"]].concat(),
+    ));
+    let rows = boston.as_array().unwrap();
+    assert!(!rows.is_empty(), "{all}");
+    assert!(
+        rows.iter().all(|r| r["labels"]["region"] == "boston"),
+        "{boston}"
+    );
+    let by = json(&run(
+        &db,
+        &[&rb[..], &["--by", "region", "-k", "1"]].concat(),
+    ));
+    let by = by.as_array().unwrap();
+    assert!(by.len() > 1, "{by:?}");
+    assert!(
+        by.iter().all(|r| r["labels"]["region"] == r["by"]["value"]),
+        "{by:?}"
+    );
+    let o = run(
+        &db,
+        &["trending", "--rank", "burst", "--where", "nosuchkey=x"],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+
     // Bursts run per series: the first onset is the surge's first city.
     let b = json(&run(
         &db,

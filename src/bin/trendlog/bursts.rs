@@ -249,22 +249,43 @@ pub enum Rank {
 }
 
 /// `trending --rank burst`: the k tags with the highest burst score at `at`.
+/// With `--where`, only series whose labels match; with `--by`, the `k`
+/// best of each value of that key.
 pub fn trending_by_burst(
     g: &Global,
     snap: &trendlog::Snapshot,
     at: Option<i64>,
     p: &BurstParams,
     k: usize,
+    select: &crate::labels::Select,
 ) -> CmdResult {
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let rows = snap.burst_ranking(at, p, k)?;
+    let groups: Vec<(Option<String>, trendlog::labels::Filter)> = match select.groups(snap)? {
+        Some(gs) => gs.into_iter().map(|(v, f)| (Some(v), f)).collect(),
+        None => vec![(None, select.filter(snap)?)],
+    };
+    let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());
+    let all = snap.burst_ranking(at, p, if narrowed { usize::MAX } else { k })?;
+    let matches = |f: &trendlog::labels::Filter, labels: &[(String, String)]| {
+        f.pairs()
+            .iter()
+            .all(|(key, v)| labels.iter().any(|(lk, lv)| lk == key && lv == v))
+    };
+    let mut rows = Vec::new();
+    for (value, f) in &groups {
+        let best = all.iter().filter(|r| matches(f, &r.labels)).take(k);
+        rows.extend(best.map(|r| (value.clone(), r)));
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| {
+            .map(|(value, r)| {
                 let mut v = json!({"tag": r.tag, "recent": r.recent, "expected": num(r.expected), "score": num(r.score)});
                 if !r.labels.is_empty() {
                     v["labels"] = crate::labels::labels_json(&r.labels);
+                }
+                if let (Some(by), Some(value)) = (&select.by, value) {
+                    v["by"] = json!({"key": by, "value": value});
                 }
                 v
             })
@@ -304,7 +325,14 @@ pub fn trending_by_burst(
         ((at - span).max(0)).div_euclid(s) * s,
         (at + s - 1).div_euclid(s) * s,
     );
-    for (i, r) in rows.iter().enumerate() {
+    let mut rank = 0;
+    for (i, (value, r)) in rows.iter().enumerate() {
+        // Ranks count within each --by value.
+        rank = if i > 0 && rows[i - 1].0 == *value {
+            rank + 1
+        } else {
+            1
+        };
         let spark = TimeRange::new(lo, hi)
             .and_then(|range| {
                 snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))
@@ -312,7 +340,7 @@ pub fn trending_by_burst(
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
         t.row(vec![
-            (i + 1).to_string(),
+            rank.to_string(),
             crate::labels::with_labels(&r.tag, &r.labels),
             out::thousands(r.recent),
             out::thousands_f(r.expected, 1),

@@ -66,7 +66,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             prior: a.prior,
             ..trendlog::BurstParams::default()
         };
-        return crate::bursts::trending_by_burst(g, &snap, at, &p, a.k);
+        return crate::bursts::trending_by_burst(g, &snap, at, &p, a.k, &a.select);
     }
     let mut q = TrendQuery {
         at,
