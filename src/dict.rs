@@ -488,6 +488,17 @@ impl Dict {
     /// tag with id `i`, as `scan_dict` read them): every page, every name
     /// equal to its entry, sorted and without duplicates. Returns the file
     /// and the damage found, if any; no index is no damage.
+    /// Checks every page of the mapped index and of the `tags.dict` bytes it
+    /// covers now rather than at first read (a writable open: a writer must
+    /// not build on a damaged dictionary). Without an index, every entry was
+    /// checked when the file was scanned at open.
+    pub(crate) fn check_every_page(&self) -> Result<()> {
+        match &self.index {
+            Some(ix) => ix.view.check_every_page().map_err(|f| ix.err(f)),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn verify_index(
         vfs: &dyn Vfs,
         dir: &Path,

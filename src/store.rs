@@ -280,6 +280,10 @@ impl Store {
         report.log_truncated_bytes = log.truncated_bytes;
         report.dict_tail_bytes_cut = found.dict_cut;
         if !read_only {
+            // Before anything is changed: a writer builds every batch on the
+            // dictionary, so its damage refuses the writable open (reads
+            // check each page when they first touch it).
+            found.dict.check_every_page()?;
             for n in &found.leftovers {
                 match classify(n) {
                     Some(FileKind::Temp) => report.temp_files_removed += 1,

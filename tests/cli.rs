@@ -665,3 +665,60 @@ fn a_missing_file_is_reported_as_damage() {
         assert_eq!(code(&run(&db, &["top"])), 1, "{kind}");
     }
 }
+
+/// A writer refuses a store whose dictionary is damaged anywhere (it builds every batch on it):
+/// `ingest`, `compact` and `retention` exit 1 and change nothing, and `ingest --ack`
+/// acknowledges nothing. (They used to open it, write new segments, and report the damage a
+/// lookup met as a rejected line while acknowledging it.)
+#[test]
+fn writers_refuse_a_damaged_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let lines: String = (0..3000)
+        .map(|i| format!("{T0},t{i},1,p{},r{}\n", i % 7, i % 5))
+        .collect();
+    let o = run_stdin(&db, &INGEST_LABELLED, &lines);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dict = db.join("tags.dict");
+    let mut b = std::fs::read(&dict).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 8;
+    std::fs::write(&dict, &b).unwrap();
+    let files = |db: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(db)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (p.display().to_string(), std::fs::read(&p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&db);
+    let event = format!("{},t5,1,p5,r0\n", T0 + 60);
+    for args in [
+        &INGEST_LABELLED[..],
+        &[
+            "ingest",
+            "--ack",
+            "--labels",
+            "platform,region",
+            "--columns",
+            "timestamp,tag,count,platform,region",
+        ],
+        &["compact"],
+        &["retention", "--minutes", "1h"],
+    ] {
+        let o = run_stdin(&db, args, &event);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("damaged"), "{args:?}: {}", stderr(&o));
+        assert!(
+            !stdout(&o).contains("committed"),
+            "{args:?}: {}",
+            stdout(&o)
+        );
+    }
+    assert_eq!(files(&db), before, "a refused writer changed the store");
+    assert_eq!(code(&run(&db, &["verify"])), 1);
+}

@@ -153,7 +153,10 @@ fn every_read_command_answers_with_no_range_and_says_what_it_used() {
         .iter()
         .map(|b| b["step"].as_str().unwrap().to_owned())
         .collect();
-    assert!(!steps.is_empty() && steps.iter().all(|s| s == "1m"), "{steps:?}");
+    assert!(
+        !steps.is_empty() && steps.iter().all(|s| s == "1m"),
+        "{steps:?}"
+    );
     let o = run(
         &nab.db,
         &[

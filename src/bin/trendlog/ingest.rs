@@ -557,7 +557,11 @@ fn ingest_streaming(
                             tally.accepted += 1;
                             tally.counted = tally.counted.saturating_add(ev.count);
                         }
-                        Err(e) => tally.reject(line, &trim_invalid(&e)),
+                        Err(e) if is_bad_input(&e) => tally.reject(line, &trim_invalid(&e)),
+                        // The store, not the line (damage met by a lookup, an
+                        // I/O error): stop before anything else is committed
+                        // or acknowledged.
+                        Err(e) => return Err(e.into()),
                     }
                     if b.len() >= a.batch_size {
                         commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
@@ -589,6 +593,12 @@ fn add_event(b: &mut Batch, ev: &Event) -> trendlog::Result<()> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     b.add_labelled(&ev.tag, &labels, ev.ts, ev.count)
+}
+
+/// Whether a refused add is the line's fault (reported, the rest goes on)
+/// rather than the store's (damage, I/O: ingest stops, exit 1).
+fn is_bad_input(e: &trendlog::Error) -> bool {
+    matches!(e, trendlog::Error::InvalidInput(_))
 }
 
 fn trim_invalid(e: &trendlog::Error) -> String {
@@ -628,6 +638,9 @@ fn ingest_strict(
     let mut batch = store.batch();
     for (input, no, ev) in &events {
         if let Err(e) = add_event(&mut batch, ev) {
+            if !is_bad_input(&e) {
+                return Err(e.into());
+            }
             let line = Line {
                 input: *input,
                 no: *no,
