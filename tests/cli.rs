@@ -586,6 +586,11 @@ fn json_export_is_one_document_of_the_ndjson_rows() {
         .collect();
     assert!(!lines.is_empty());
     assert_eq!(doc.as_array().unwrap(), &lines);
+    // An explicit --format wins over --json.
+    let nd = stdout(&run(&db, &["--json", "export", "--format", "ndjson"]));
+    assert_eq!(nd.lines().count(), lines.len());
+    let csv = stdout(&run(&db, &["--json", "export", "--format", "csv"]));
+    assert!(csv.starts_with("timestamp,tag,count\n"), "{csv}");
     let empty = dir.path().join("empty");
     run_stdin(&empty, &["ingest"], "");
     assert_eq!(

@@ -20,8 +20,8 @@ what was written at which step is stated on stderr. --step 1m without --from is 
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
-With --json, one JSON document: an array of the NDJSON rows (for programs; ingest reads CSV and
-NDJSON).
+With --json (and no --format), one JSON document: an array of the NDJSON rows (for programs;
+ingest reads CSV and NDJSON).
 
 A labelled store writes one row per series: CSV gains a label:KEY column per label key (the
 empty value is unknown), NDJSON a \"labels\" object; read them back with
@@ -41,9 +41,10 @@ pub struct Args {
     /// Bucket width: 1m, 1h or 1d (default: the finest held).
     #[arg(long, value_parser = out::parse_step)]
     pub step: Option<Step>,
-    /// Output format.
-    #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson"])]
-    pub format: String,
+    /// Output format [default: csv; with --json and no --format, one JSON
+    /// array of the NDJSON rows].
+    #[arg(long, value_parser = ["csv", "ndjson"])]
+    pub format: Option<String>,
 }
 
 /// The text that normalises back to `tag` (a normalised tag).
@@ -124,10 +125,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         );
     }
     let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut sink = if g.json {
+    // An explicit --format wins over the global --json (scripts that pass
+    // --json to every command keep getting what they asked export for).
+    let mut sink = if g.json && a.format.is_none() {
         w.write_all(b"[")?;
         Sink::Json(w, true)
-    } else if a.format == "csv" {
+    } else if a.format.as_deref().unwrap_or("csv") == "csv" {
         let mut c = csv::Writer::from_writer(w);
         let mut head = vec!["timestamp".to_string(), "tag".into(), "count".into()];
         head.extend(keys.names().iter().map(|k| format!("label:{k}")));

@@ -22,6 +22,7 @@ at the end of the step. Without --at: the store's now rounded up to the step (st
 
 JSON: {\"tag\":T,\"by\":KEY,\"at\":A,\"rows\":[{\"value\":V,\"recent\":N,\"baseline\":M,\"growth\":G,
 \"trending\":B},...],\"timeline\":[{\"time\":t,\"present\":P,\"trending\":R},...]}
+G is null (∞ in the table) where growth is infinite: --prior 0 and an empty baseline.
 
 Example:
   trendlog spread metoo --by region --span 24h")]
