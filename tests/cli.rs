@@ -571,6 +571,11 @@ fn a_header_naming_the_columns_sets_them() {
     let o = run_stdin(&b, &["ingest", "--labels", "platform,region"], &exported);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&run(&b, &["export"])), exported);
+    // Into a new store with no flags at all: the header's label:KEY columns declare the keys.
+    let c = dir.path().join("c");
+    let o = run_stdin(&c, &["ingest"], &exported);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&run(&c, &["export"])), exported);
 }
 
 /// `--json export` prints one JSON document, as `--json` promises: an array of the NDJSON rows.

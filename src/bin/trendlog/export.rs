@@ -25,7 +25,7 @@ ingest reads CSV and NDJSON).
 
 A labelled store writes one row per series: CSV gains a label:KEY column per label key (the
 empty value is unknown), NDJSON a \"labels\" object; read them back with
-  trendlog --db new ingest --labels platform,region all.csv
+  trendlog --db new ingest all.csv   (the header's label: columns declare the keys)
   trendlog --db new ingest --format ndjson --labels platform,region all.ndjson
 
 Example:

@@ -39,8 +39,8 @@ Formats:
   csv        timestamp,tag,count per line (count optional, default 1); --columns reorders
              (tag,timestamp,count for NAB's ticker,timestamp,value). Without --columns, a first
              line naming the columns as --columns would (ticker,timestamp,value; an export's
-             header, label columns included) sets them for its file; any other header line is
-             skipped with a note. Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
+             header, label columns included: its label:KEY columns declare a new store's label
+             keys) sets them for its file; any other header line is skipped with a note. Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
 
@@ -346,6 +346,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => SyncPolicy::Manual,
     };
     let existed = g.db.join("MANIFEST").exists();
+    if !existed && a.labels.is_none() && a.columns.is_none() && matches!(format, Format::Csv(_)) {
+        // A new store takes its label keys from label:KEY columns of the
+        // first input's header (an export's), as from --columns.
+        if let Some(first) = inputs.first_mut() {
+            let (line, reader) = peek_line(std::mem::replace(first, Box::new(std::io::empty())))
+                .map_err(|e| Fail::runtime(format!("reading {}: {e}", names[0])))?;
+            *first = reader;
+            if is_csv_header(&line, &CsvLayout::default()) {
+                if let Ok(l) = CsvLayout::parse_with_labels(line.trim(), &[]) {
+                    if !l.label_keys().is_empty() {
+                        keys = LabelKeys::new(l.label_keys())
+                            .map_err(|e| Fail::usage(format!("{}:1: {e}", names[0])))?;
+                    }
+                }
+            }
+        }
+    }
     if existed && a.labels.is_none() {
         // Keys read off label:KEY columns only declare a new store's keys;
         // an existing store checks each line's keys itself.
@@ -593,6 +610,18 @@ fn add_event(b: &mut Batch, ev: &Event) -> trendlog::Result<()> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     b.add_labelled(&ev.tag, &labels, ev.ts, ev.count)
+}
+
+/// The first line of `r` (lossily decoded, for a header check), and a reader
+/// that still yields every byte of `r` from the start.
+fn peek_line(r: Box<dyn Read + Send>) -> std::io::Result<(String, Box<dyn Read + Send>)> {
+    let mut r = std::io::BufReader::new(r);
+    let mut first = Vec::new();
+    std::io::BufRead::read_until(&mut r, b'\n', &mut first)?;
+    let line = String::from_utf8_lossy(&first)
+        .trim_start_matches('\u{feff}')
+        .to_string();
+    Ok((line, Box::new(std::io::Cursor::new(first).chain(r))))
 }
 
 /// Whether a refused add is the line's fault (reported, the rest goes on)
