@@ -732,3 +732,29 @@ fn writers_refuse_a_damaged_dictionary() {
     assert_eq!(files(&db), before, "a refused writer changed the store");
     assert_eq!(code(&run(&db, &["verify"])), 1);
 }
+
+/// `--json ingest` prints its summary as one JSON object on stdout (after any `--ack` lines).
+#[test]
+fn json_ingest_prints_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(&db, &["--json", "ingest"], &format!("{T0},a,3\nbad\n"));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (v["lines_read"].as_u64(), v["accepted"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (v["events"].as_u64(), v["rejected"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let o = run_stdin(&db, &["--json", "ingest", "--ack"], &format!("{T0},a,3\n"));
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap();
+    assert!(out.starts_with("committed 1\n"), "{out}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(last).unwrap()["accepted"],
+        1
+    );
+}

@@ -56,7 +56,9 @@ line rejects the whole input and nothing is committed.
 
 With --ack, `committed N` is printed on stdout (flushed) each time a batch is durable: N counts
 the input lines (all files, headers and rejected lines included) whose events are now safe.
-A summary (lines read, accepted, rejected, events per second) goes to stderr.
+A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
+to stdout, as one JSON object after any `committed N` lines:
+{\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S}.
 
 When ingest exits, everything it committed is sealed: moved from the active log into an
 immutable sorted segment, so nothing is left in the log. (While it runs, the engine also
@@ -464,6 +466,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::thousands((tally.accepted as f64 / secs) as u64),
         secs
     );
+    if g.json {
+        // The summary for programs, after any --ack lines.
+        out::print_json(&serde_json::json!({
+            "lines_read": tally.read,
+            "accepted": tally.accepted,
+            "events": tally.counted,
+            "rejected": tally.rejected,
+            "committed": !(a.strict && tally.rejected > 0),
+            "seconds": secs,
+        }));
+    }
     if tally.rejected > 0 {
         return Err(Fail::usage(if a.strict {
             format!(
