@@ -179,6 +179,27 @@ fn filters_group_by_and_spread() {
         .unwrap();
     assert_eq!(first["labels"]["region"], "la", "{b}");
     assert_eq!(first["tag"], "metoo");
+    // bursts takes --where and --by too.
+    let bq = ["--json", "bursts", "--tag", "metoo", "--from", "1508112000"];
+    let nyc = json(&run(&db, &[&bq[..], &["--where", "region=nyc"]].concat()));
+    let nyc = nyc.as_array().unwrap();
+    assert!(!nyc.is_empty(), "{b}");
+    assert!(
+        nyc.iter().all(|x| x["labels"]["region"] == "nyc"),
+        "{nyc:?}"
+    );
+    let by = json(&run(
+        &db,
+        &[&bq[..], &["--by", "region", "-k", "1"]].concat(),
+    ));
+    let by = by.as_array().unwrap();
+    assert_eq!(by.len(), 4, "{by:?}");
+    assert!(
+        by.iter().all(|x| x["labels"]["region"] == x["by"]["value"]),
+        "{by:?}"
+    );
+    let o = run(&db, &["bursts", "--where", "nosuchkey=x"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
 
     let ins = json(&run(&db, &["--json", "inspect"]));
     assert_eq!(ins["label_keys"], serde_json::json!(["platform", "region"]));

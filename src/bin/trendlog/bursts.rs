@@ -79,6 +79,8 @@ pub struct Args {
     pub prior: f64,
     #[command(flatten)]
     pub detector: DetectorFlags,
+    #[command(flatten)]
+    pub select: crate::labels::Select,
 }
 
 fn default_dispersion() -> &'static str {
@@ -153,16 +155,26 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::say_used("bursts", &text);
     }
     let range = TimeRange::new(from, to)?;
+    let groups = a.select.groups_or_filter(&snap)?;
+    let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());
     let q = BurstQuery {
         params: p,
-        k: a.k,
+        k: if narrowed { usize::MAX } else { a.k },
         tags: a.tags.clone(),
     };
-    let rows = snap.bursts(range, &q)?;
+    let all = snap.bursts(range, &q)?;
+    let mut rows = Vec::new();
+    for (value, f) in &groups {
+        let best = all
+            .iter()
+            .filter(|b| crate::labels::matches(f, &b.labels))
+            .take(a.k);
+        rows.extend(best.map(|b| (value.clone(), b)));
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|b| {
+            .map(|(value, b)| {
                 let mut v = json!({
                     "tag": b.tag,
                     "onset": out::when(b.onset.to_unix()),
@@ -179,6 +191,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 });
                 if !b.labels.is_empty() {
                     v["labels"] = crate::labels::labels_json(&b.labels);
+                }
+                if let (Some(by), Some(value)) = (&a.select.by, value) {
+                    v["by"] = json!({"key": by, "value": value});
                 }
                 v
             })
@@ -207,13 +222,20 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     let s = step.seconds();
     let (lo, hi) = (from.div_euclid(s) * s, (to + s - 1).div_euclid(s) * s);
-    for (i, b) in rows.iter().enumerate() {
+    let mut rank = 0;
+    for (i, (value, b)) in rows.iter().enumerate() {
+        // Ranks count within each --by value.
+        rank = if i > 0 && rows[i - 1].0 == *value {
+            rank + 1
+        } else {
+            1
+        };
         let spark = TimeRange::new(lo, hi)
             .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
             .unwrap_or_default();
         t.row(vec![
-            (i + 1).to_string(),
+            rank.to_string(),
             crate::labels::with_labels(&b.tag, &b.labels),
             out::when(b.onset.to_unix()),
             out::thousands_f(b.onset_score, 1),
@@ -260,20 +282,15 @@ pub fn trending_by_burst(
     select: &crate::labels::Select,
 ) -> CmdResult {
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let groups: Vec<(Option<String>, trendlog::labels::Filter)> = match select.groups(snap)? {
-        Some(gs) => gs.into_iter().map(|(v, f)| (Some(v), f)).collect(),
-        None => vec![(None, select.filter(snap)?)],
-    };
+    let groups = select.groups_or_filter(snap)?;
     let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());
     let all = snap.burst_ranking(at, p, if narrowed { usize::MAX } else { k })?;
-    let matches = |f: &trendlog::labels::Filter, labels: &[(String, String)]| {
-        f.pairs()
-            .iter()
-            .all(|(key, v)| labels.iter().any(|(lk, lv)| lk == key && lv == v))
-    };
     let mut rows = Vec::new();
     for (value, f) in &groups {
-        let best = all.iter().filter(|r| matches(f, &r.labels)).take(k);
+        let best = all
+            .iter()
+            .filter(|r| crate::labels::matches(f, &r.labels))
+            .take(k);
         rows.extend(best.map(|r| (value.clone(), r)));
     }
     if g.json {

@@ -55,6 +55,24 @@ impl Select {
     }
 }
 
+impl Select {
+    /// The groups to answer: one per `--by` value (with its value), or the
+    /// one `--where` filter (no value).
+    pub fn groups_or_filter(&self, snap: &Snapshot) -> Result<Vec<(Option<String>, Filter)>, Fail> {
+        Ok(match self.groups(snap)? {
+            Some(gs) => gs.into_iter().map(|(v, f)| (Some(v), f)).collect(),
+            None => vec![(None, self.filter(snap)?)],
+        })
+    }
+}
+
+/// Whether a series with `labels` (`(key, value)`) matches `f`.
+pub fn matches(f: &Filter, labels: &[(String, String)]) -> bool {
+    f.pairs()
+        .iter()
+        .all(|(key, v)| labels.iter().any(|(lk, lv)| lk == key && lv == v))
+}
+
 /// How a label value is shown: the empty value is "(unknown)".
 pub fn show_value(v: &str) -> &str {
     if v.is_empty() {
