@@ -26,13 +26,14 @@ use crate::out::{self, Align, CmdResult, Fail, Table};
 use crate::Global;
 
 /// Generate a synthetic day with a #MeToo-like surge, load it, compact, and
-/// report what the store says about it; writes metoo.svg beside the store.
+/// report what the store says about it; writes metoo.svg and metoo-spread.svg
+/// beside the store.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 The store goes to --db (default ./trendlog-data). A directory the demo created before (it
 holds a DEMO-STORE marker) is wiped and rebuilt; any other existing directory is left alone
-and the demo uses a fresh subdirectory demo-N inside it. The chart metoo.svg is written beside
-the store (in its parent directory).
+and the demo uses a fresh subdirectory demo-N inside it. The charts metoo.svg (the surge) and
+metoo-spread.svg (where it spread) are written beside the store (in its parent directory).
 
 Example:
   cargo run --release -- demo

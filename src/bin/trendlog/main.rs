@@ -75,7 +75,8 @@ Exit codes: 0 success; 1 runtime error (I/O, damage found, store locked);
 
 Example:
   trendlog demo
-  trendlog --db ./trendlog-data/demo-1 top -k 5")]
+  trendlog --db ./trendlog-data top -k 5     (the demo's store; demo-N inside it when
+                                              ./trendlog-data held something else)")]
 struct Cli {
     /// The store directory.
     #[arg(
