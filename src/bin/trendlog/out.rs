@@ -164,8 +164,8 @@ pub fn resolve_range(
     Ok((from, to))
 }
 
-/// The range `[from, to)` of a command that reads every resolution (`top`,
-/// `bursts`): like [`resolve_range`] at 1m, but without `--from` it starts at
+/// The range `[from, to)` of a command that reads every resolution (`top`):
+/// like [`resolve_range`] at 1m, but without `--from` it starts at
 /// the earliest time held, hourly data included (on its hour: where only hours
 /// are held, a range edge must be a whole hour). Says on stderr, as `cmd`,
 /// which part of the range it chose itself.
