@@ -111,3 +111,39 @@ fn out_of_range_parameters_exit_2_and_name_the_parameter() {
         );
     }
 }
+
+#[test]
+fn trending_by_burst_names_the_window_it_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let text = |args: &[&str]| {
+        let o = run(&db, args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // On minutes: the window ends at the store's now.
+    let t = text(&["trending", "--rank", "burst", "--window", "30m"]);
+    assert!(
+        t.contains("window 2017-10-17T11:30:00Z → 2017-10-17T12:00:00Z") && !t.contains("on hours"),
+        "{t}"
+    );
+    // Keep one day of minutes and roll the rest into hours: a window
+    // before the minutes held is scored on whole hours, and says so.
+    for args in [&["retention", "--minutes", "1d"][..], &["compact"]] {
+        text(args);
+    }
+    let t = text(&[
+        "trending",
+        "--rank",
+        "burst",
+        "--window",
+        "30m",
+        "--at",
+        "2017-10-16T10:10:00Z",
+    ]);
+    assert!(
+        t.contains("window 2017-10-16T10:00:00Z → 2017-10-16T11:00:00Z") && t.contains("on hours"),
+        "{t}"
+    );
+}

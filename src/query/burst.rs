@@ -418,6 +418,15 @@ impl Detector {
         self.w * (self.k + 2) + self.days * self.day
     }
 
+    /// The bins `[lo, hi)` of the baseline blocks the score at bin `t`
+    /// reads: the `baseline / window` whole window-aligned blocks that end at
+    /// or before the recent window's start (fewer where the store's history
+    /// starts later).
+    pub fn baseline_bins(&self, t: u32) -> (u32, u32) {
+        let jr = (t + 1).saturating_sub(self.w) / self.w;
+        (jr.saturating_sub(self.k) * self.w, jr * self.w)
+    }
+
     /// Bins before a query's first bin at which the state machine starts.
     pub fn horizon(&self) -> u32 {
         self.horizon

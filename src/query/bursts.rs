@@ -535,6 +535,20 @@ fn peak_window(bins: &[(u32, u64)], w: u32, from: u32, to: u32) -> u64 {
     best
 }
 
+/// A burst ranking's detector and the bin it runs on (see
+/// [`Snapshot::burst_window`]).
+struct BurstPlan {
+    detector: Detector,
+    /// 1 (minutes) or 60 (hours).
+    bin: u32,
+    /// The bin of the window's last minute.
+    tb: u32,
+    /// The first bin with data the detector may read.
+    history: u32,
+    /// The first minute held as minutes.
+    floor: u32,
+}
+
 impl Snapshot {
     /// Runs the detector for `[lo, hi)` minutes and returns every tag's
     /// episodes that overlap the range, or with `onsets_from_lo` those whose
@@ -753,6 +767,83 @@ impl Snapshot {
         Ok(rows)
     }
 
+    /// The recent window and baseline that [`Snapshot::burst_ranking`] scores
+    /// at `at` (default: the store's now), as `(window, baseline, step)`:
+    /// `[at - window, at)` and the baseline before it when those minutes are
+    /// held; when the window reaches before the minutes held (only hours
+    /// remain there), the detector runs on hours, so the window is whole hours
+    /// (the window rounded up) ending at the end of the hour holding `at - 1`.
+    /// `None` for an empty store, or an `at` before the first hour.
+    ///
+    /// ```
+    /// use trendlog::BurstParams;
+    /// use trendlog::time::Step;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// let t0 = 1_508_112_000;
+    /// store.record("metoo", t0 + 599 * 60, 40).unwrap();
+    /// let (window, _, step) = store
+    ///     .snapshot()
+    ///     .burst_window(None, &BurstParams::default())
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!((window.from(), window.to()), (t0 + 570 * 60, t0 + 600 * 60));
+    /// assert_eq!(step, Step::Minute);
+    /// ```
+    pub fn burst_window(
+        &self,
+        at: Option<i64>,
+        p: &BurstParams,
+    ) -> Result<Option<(TimeRange, TimeRange, Step)>> {
+        let Some(plan) = self.burst_plan(at, p)? else {
+            return Ok(None);
+        };
+        let (bin, d) = (i64::from(plan.bin), &plan.detector);
+        let end = (i64::from(plan.tb) + 1) * bin;
+        let start = end - i64::from(d.window()) * bin;
+        let (lo, hi) = d.baseline_bins(plan.tb);
+        let lo = i64::from(lo.max(plan.history)) * bin;
+        let hi = (i64::from(hi) * bin).max(lo);
+        let step = if plan.bin == 1 {
+            Step::Minute
+        } else {
+            Step::Hour
+        };
+        let window = TimeRange::new(start * 60, end * 60)?;
+        let baseline = TimeRange::new(lo * 60, hi * 60)?;
+        Ok(Some((window, baseline, step)))
+    }
+
+    /// How a burst ranking at `at` runs: on minutes when the window's minutes
+    /// are held, else on hours. `None` when there is nothing to rank.
+    fn burst_plan(&self, at: Option<i64>, p: &BurstParams) -> Result<Option<BurstPlan>> {
+        p.validate()?;
+        let Some(at) = at.or_else(|| self.now_end()) else {
+            return Ok(None);
+        };
+        let (Some(first), true) = (self.earliest_data_minute(), at >= 60) else {
+            return Ok(None);
+        };
+        // The last minute of the window [at - window, at).
+        let t = crate::time::Minute::from_unix(at - 1)?.0;
+        let floor = self.minute_floor().unwrap_or(0);
+        let d = Detector::new(p, 1)?;
+        let step_lo = (t + 1).saturating_sub(d.window());
+        let (detector, bin) = if step_lo >= floor {
+            (d, 1)
+        } else {
+            (Detector::new(p, 60)?, 60)
+        };
+        let history = if bin == 1 { first.max(floor) } else { first } / bin;
+        Ok(Some(BurstPlan {
+            detector,
+            bin,
+            tb: t / bin,
+            history,
+            floor,
+        }))
+    }
+
     /// The k tags with the highest burst score at one instant: the score of
     /// the recent window `[at - window, at)` against its baseline (see
     /// [`super::burst`]), among tags with at least `min_count` events in that
@@ -779,30 +870,15 @@ impl Snapshot {
         p: &BurstParams,
         k: usize,
     ) -> Result<Vec<BurstRow>> {
-        p.validate()?;
-        let Some(at) = at.or_else(|| self.now_end()) else {
-            return Ok(Vec::new());
-        };
-        let (Some(first), true) = (self.earliest_data_minute(), at >= 60) else {
+        let Some(plan) = self.burst_plan(at, p)? else {
             return Ok(Vec::new());
         };
         if k == 0 {
             return Ok(Vec::new());
         }
-        // The last minute of the window [at - window, at).
-        let t = crate::time::Minute::from_unix(at - 1)?.0;
-        let floor = self.minute_floor().unwrap_or(0);
-        let d = Detector::new(p, 1)?;
-        let w = d.window();
-        let step_lo = (t + 1).saturating_sub(w);
-        let (d, bin) = if step_lo >= floor {
-            (d, 1)
-        } else {
-            (Detector::new(p, 60)?, 60)
-        };
-        let tb = t / bin;
-        let history = if bin == 1 { first.max(floor) } else { first } / bin;
-        let data_lo = (tb.saturating_sub(d.lookback()) * bin).max(if bin == 1 { floor } else { 0 });
+        let (d, bin, tb, history) = (&plan.detector, plan.bin, plan.tb, plan.history);
+        let data_lo =
+            (tb.saturating_sub(d.lookback()) * bin).max(if bin == 1 { plan.floor } else { 0 });
         let count_lo = (tb + 1).saturating_sub(d.window()) * bin;
         let hi = (tb + 1) * bin;
         let want = Wanted {

@@ -310,18 +310,22 @@ pub fn trending_by_burst(
         out::print_json(&json!(v));
         return Ok(());
     }
-    let Some(at) = at.or_else(|| snap.now_end()) else {
+    let Some((window, baseline, step)) = snap.burst_window(at, p)? else {
         println!("(the store is empty)");
         return Ok(());
     };
-    let w = p.window.as_secs() as i64;
-    let b = p.baseline.as_secs() as i64;
+    let hours = if step == Step::Hour {
+        "  (on hours: the window reaches before the minutes held)"
+    } else {
+        ""
+    };
     println!(
-        "trending by burst score at {}  window {} → {}  baseline {}",
-        out::when(at),
-        out::when(at - w),
-        out::when(at),
-        crate::out::when((at - w - b).max(0)),
+        "trending by burst score at {}  window {} → {}  baseline {} → {}{hours}",
+        out::when(at.or_else(|| snap.now_end()).unwrap_or(window.to())),
+        out::when(window.from()),
+        out::when(window.to()),
+        out::when(baseline.from()),
+        out::when(baseline.to()),
     );
     let mut t = Table::new(&[
         ("rank", Align::Right),
@@ -331,17 +335,16 @@ pub fn trending_by_burst(
         ("score", Align::Right),
         ("series", Align::Left),
     ]);
-    let span = w + b;
-    let step = if span <= 6 * 3600 {
+    // The sparkline covers the baseline and the window, in minutes when
+    // that span is short.
+    let (span_lo, hi) = (baseline.from(), window.to());
+    let step = if hi - span_lo <= 6 * 3600 {
         Step::Minute
     } else {
         Step::Hour
     };
     let s = step.seconds();
-    let (lo, hi) = (
-        ((at - span).max(0)).div_euclid(s) * s,
-        (at + s - 1).div_euclid(s) * s,
-    );
+    let (lo, hi) = (span_lo.div_euclid(s) * s, (hi + s - 1).div_euclid(s) * s);
     let mut rank = 0;
     for (i, (value, r)) in rows.iter().enumerate() {
         // Ranks count within each --by value.
