@@ -134,26 +134,20 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // reaching into hours held only as hourly buckets runs on hours
     // throughout); older hours are named on stderr, with how to include them.
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
-    if a.from.is_none() || a.to.is_none() {
-        let mut text = format!("{} → {}", out::when(from), out::when(to));
-        if a.from.is_none() {
-            text.push_str(" (no --from: the minutes held, onsets to the minute");
-            if let Some((first, minutes)) = out::hours_only_before(&snap) {
-                text.push_str(&format!(
-                    "; older data is held in 1h buckets only, from {} to {}: give --from {} to \
-                     include it, and the whole range runs at 1h",
-                    out::when(first - first.rem_euclid(3600)),
-                    out::when(minutes),
-                    out::when(first - first.rem_euclid(3600))
-                ));
-            }
-            text.push(')');
+    let chose_from = a.from.is_none().then(|| {
+        let mut why = String::from("the minutes held, onsets to the minute");
+        if let Some((first, minutes)) = out::hours_only_before(&snap) {
+            let hour = out::when(first - first.rem_euclid(3600));
+            why.push_str(&format!(
+                "; older data is held in 1h buckets only, from {hour} to {}: give --from {hour} \
+                 to include it, and the whole range runs at 1h",
+                out::when(minutes),
+            ));
         }
-        if a.to.is_none() {
-            text.push_str(" (no --to: to the end of the store's now)");
-        }
-        out::say_used("bursts", &text);
-    }
+        why
+    });
+    let range = format!("{} → {}", out::when(from), out::when(to));
+    out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
     let range = TimeRange::new(from, to)?;
     let groups = a.select.groups_or_filter(&snap)?;
     let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());

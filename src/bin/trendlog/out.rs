@@ -184,17 +184,30 @@ pub fn resolve_any_range(
     };
     let (f, t) = resolve_range(snap, from, to, Step::Minute)?;
     let f = earliest.unwrap_or(f);
-    if from.is_none() || to.is_none() {
-        let mut text = format!("{} → {}", when(f), when(t));
-        if from.is_none() {
-            text.push_str(&format!(" (no --from: everything held: {})", held(snap)));
-        }
-        if to.is_none() {
-            text.push_str(" (no --to: to the end of the store's now)");
-        }
-        say_used(cmd, &text);
-    }
+    let chose_from = from
+        .is_none()
+        .then(|| format!("everything held: {}", held(snap)));
+    let range = format!("{} → {}", when(f), when(t));
+    say_chosen_range(cmd, &range, chose_from.as_deref(), to.is_none());
     Ok((f, t))
+}
+
+/// Says on stderr, as `cmd`, the range (`range`, "A → B" and what else
+/// describes it) a command chose part of itself: `chose_from` is why it
+/// starts where it does when `--from` was not given, `chose_to` that `--to`
+/// was not given. Silent when both were given.
+pub fn say_chosen_range(cmd: &str, range: &str, chose_from: Option<&str>, chose_to: bool) {
+    if chose_from.is_none() && !chose_to {
+        return;
+    }
+    let mut text = range.to_string();
+    if let Some(why) = chose_from {
+        text.push_str(&format!(" (no --from: {why})"));
+    }
+    if chose_to {
+        text.push_str(" (no --to: to the end of the store's now)");
+    }
+    say_used(cmd, &text);
 }
 
 /// Where resolution changes in a store that holds hours before its minutes:

@@ -35,24 +35,20 @@ pub struct Args {
     pub select: crate::labels::Select,
 }
 
-/// The range and step used, and why, when `--from` or `--to` was left out.
-fn used(snap: &trendlog::Snapshot, a: &Args, from: i64, to: i64) -> String {
-    let mut text = format!("{} → {} at {}", out::when(from), out::when(to), a.step);
-    let hours = out::hours_only_before(snap);
-    match (&a.from, a.step, hours) {
-        (None, Step::Minute, Some((first, minutes))) => text.push_str(&format!(
-            " (no --from: from the earliest minute held at 1m; the data from {} to {} is held \
-             in 1h buckets only: add --step 1h to see it)",
+/// Why the range starts where it does when `--from` was left out.
+fn chose_from(snap: &trendlog::Snapshot, a: &Args) -> Option<String> {
+    if a.from.is_some() {
+        return None;
+    }
+    Some(match (a.step, out::hours_only_before(snap)) {
+        (Step::Minute, Some((first, minutes))) => format!(
+            "from the earliest minute held at 1m; the data from {} to {} is held \
+             in 1h buckets only: add --step 1h to see it",
             out::when(first - first.rem_euclid(Step::Hour.seconds())),
             out::when(minutes)
-        )),
-        (None, _, _) => text.push_str(" (no --from: from the earliest time held)"),
-        (Some(_), _, _) => {}
-    }
-    if a.to.is_none() {
-        text.push_str(" (no --to: to the end of the store's now)");
-    }
-    text
+        ),
+        _ => "from the earliest time held".into(),
+    })
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
@@ -84,9 +80,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Some(by) => snap.series_by(&a.tag, range, a.step, &filter, by)?,
         None => Vec::new(),
     };
-    if a.from.is_none() || a.to.is_none() {
-        out::say_used("query", &used(&snap, &a, from, to));
-    }
+    let used = format!("{} → {} at {}", out::when(from), out::when(to), a.step);
+    let why = chose_from(&snap, &a);
+    out::say_chosen_range("query", &used, why.as_deref(), a.to.is_none());
     if g.json {
         let pts = |s: &trendlog::Series| -> Vec<_> {
             s.points.iter().map(|&(t, c)| json!([t, c])).collect()
