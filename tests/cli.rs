@@ -447,6 +447,42 @@ fn demo_runs_small_and_never_wipes_a_users_store() {
     let cities = v["spread"]["cities"].as_array().unwrap();
     assert_eq!(cities[0]["region"], "los-angeles", "{cities:?}");
     assert_eq!(cities.len(), 12, "{cities:?}");
+    // The trending command the demo suggests gives its table's 18:00 row.
+    let row = v["trending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["at"] == 1_508_090_400)
+        .unwrap();
+    let demo_db = Path::new(store);
+    let asked = json(&run(
+        demo_db,
+        &[
+            "--json",
+            "trending",
+            "--at",
+            "2017-10-15 18:00:00",
+            "--baseline",
+            "6h",
+            "--min-count",
+            "100",
+            "-k",
+            "3",
+        ],
+    ));
+    let pick = |rows: &serde_json::Value| -> Vec<(String, u64, u64)> {
+        let rows = rows.as_array().unwrap().iter();
+        rows.map(|r| {
+            (
+                r["tag"].to_string(),
+                r["recent"].as_u64().unwrap(),
+                r["baseline"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+    };
+    assert!(!pick(&row["tags"]).is_empty(), "{row}");
+    assert_eq!(pick(&asked), pick(&row["tags"]));
     // A demo store of its own is rebuilt in place.
     let own = dir.path().join("own");
     json(&run(&own, &["--json", "demo", "--events", "20000"]));

@@ -506,7 +506,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         println!("  trendlog --db {db} query metoo --step 1h");
         println!("  trendlog --db {db} query metoo --step 1h --by region --where platform=twitter");
         println!("  trendlog --db {db} spread metoo --by region --at '2017-10-15 18:00:00'");
-        println!("  trendlog --db {db} trending --at '2017-10-15 18:00:00' -k 5");
+        // The flags of the trending table above, so its 18:00 row comes back.
+        println!(
+            "  trendlog --db {db} trending --at '2017-10-15 18:00:00' --baseline 6h --min-count 100 -k 3"
+        );
         println!(
             "  trendlog --db {db} top -k 5 --from '2017-10-15 00:00:00' --to '2017-10-15 06:00:00'"
         );
