@@ -560,6 +560,32 @@ fn hostile_directories_touch_nothing_outside() {
         );
         cases += 1;
     }
+    // Each store file replaced by a FIFO: every open refuses it at once
+    // (opening a FIFO to read waits for a writer; a store never does).
+    for name in ctx.good.keys() {
+        let mut files = ctx.good.clone();
+        files.remove(name);
+        write_dir(&ctx.dir, &files);
+        let fifo = ctx.dir.join(name);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo {name}");
+        let dir = ctx.dir.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let w = Store::open(&dir, opts()).is_err();
+            let r = Store::open_read_only_with(&dir, opts()).is_err();
+            let v = verify::verify(&dir, &opts()).map_or(true, |rep| !rep.is_clean());
+            let _ = tx.send((w, r, v));
+        });
+        let (w, r, v) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("a FIFO named {name} made an open wait"));
+        assert!(w, "open took a FIFO named {name}");
+        if name != "LOCK" {
+            assert!(r && v, "a read took a FIFO named {name}");
+        }
+        cases += 1;
+    }
     // A LOCK symlink to a path outside that does not exist: must not be created.
     let mut files = ctx.good.clone();
     files.remove("LOCK");

@@ -137,10 +137,15 @@ impl VFile for RealFile {
 fn open_options(mode: OpenMode) -> OpenOptions {
     let mut o = OpenOptions::new();
     o.read(true).write(mode.write).create_new(mode.create_new);
-    // Never follow a symbolic link: store files are always regular files.
-    o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    o.custom_flags(STORE_FILE_FLAGS);
     o
 }
+
+/// Never follow a symbolic link: store files are always regular files. And
+/// never wait at `open`: a FIFO in a store directory would block it until a
+/// writer came (on a regular file `O_NONBLOCK` changes nothing); the opened
+/// file is then refused as not a regular file.
+const STORE_FILE_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
 
 fn refuse_symlink_error(path: &Path, e: io::Error) -> io::Error {
     // O_NOFOLLOW reports a link as ELOOP; say what it means.
@@ -155,6 +160,20 @@ fn refuse_symlink_error(path: &Path, e: io::Error) -> io::Error {
     } else {
         e
     }
+}
+
+/// Opens `path` with `o` (whose flags are [`STORE_FILE_FLAGS`]) and refuses
+/// anything but a regular file; returns the file and its length.
+fn open_regular(path: &Path, o: &OpenOptions) -> io::Result<(File, u64)> {
+    let file = o.open(path).map_err(|e| refuse_symlink_error(path, e))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
 impl Vfs for RealFs {
@@ -183,30 +202,13 @@ impl Vfs for RealFs {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
-        let file = open_options(mode)
-            .open(path)
-            .map_err(|e| refuse_symlink_error(path, e))?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is not a regular file", path.display()),
-            ));
-        }
+        let (file, _) = open_regular(path, &open_options(mode))?;
         Ok(Box::new(RealFile(file)))
     }
 
     fn map(&self, path: &Path) -> io::Result<Mapped> {
-        let file = open_options(OpenMode::READ)
-            .open(path)
-            .map_err(|e| refuse_symlink_error(path, e))?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is not a regular file", path.display()),
-            ));
-        }
-        Ok(Arc::new(mmap::ReadOnlyMap::new(&file, meta.len())?))
+        let (file, len) = open_regular(path, &open_options(OpenMode::READ))?;
+        Ok(Arc::new(mmap::ReadOnlyMap::new(&file, len)?))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -222,14 +224,13 @@ impl Vfs for RealFs {
     }
 
     fn lock(&self, path: &Path) -> io::Result<LockGuard> {
-        let file = OpenOptions::new()
-            .read(true)
+        let mut o = OpenOptions::new();
+        o.read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| refuse_symlink_error(path, e))?;
+            .custom_flags(STORE_FILE_FLAGS);
+        let (file, _) = open_regular(path, &o)?;
         match file.try_lock() {
             Ok(()) => Ok(Box::new(file)),
             Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
