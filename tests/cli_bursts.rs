@@ -89,6 +89,8 @@ fn out_of_range_parameters_exit_2_and_name_the_parameter() {
         (vec!["bursts", "--exit", "9"], "exit"),
         (vec!["bursts", "--window", "90s"], "window"),
         (vec!["bursts", "--prior=-1"], "prior"),
+        (vec!["bursts", "--novelty-factor=-1"], "novelty_factor"),
+        (vec!["bursts", "--novelty", "29d"], "novelty"),
         (
             vec![
                 "trending",

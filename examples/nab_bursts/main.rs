@@ -147,7 +147,15 @@ fn store_onsets(
     p: &BurstParams,
 ) -> Result<(Vec<Vec<u32>>, Duration, u64), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let opts = Options::default().sync_policy(SyncPolicy::Manual);
+    // Minutes are kept as long as the detector reads back (at least the
+    // default 7 days), so the live answers can equal the replay: where the
+    // minutes it reaches for were rolled into hours, a live detector treats
+    // them as unknown.
+    let d = Detector::new(p, 1).map_err(|e| e.to_string())?;
+    let reach = u64::from(d.lookback() + d.horizon()).div_ceil(1440) * 86_400;
+    let opts = Options::default()
+        .sync_policy(SyncPolicy::Manual)
+        .minute_retention(Some(Duration::from_secs(reach.max(7 * 86_400))));
     let store = Store::open(dir.path(), opts).map_err(|e| e.to_string())?;
     let mut rows: Vec<(i64, usize, u64)> = Vec::new();
     for (i, s) in series.iter().enumerate() {
@@ -299,7 +307,10 @@ fn grid(series: &[Series], base: &BurstParams) {
     for dispersion in [Dispersion::Successive] {
         for window in [30, 60] {
             for baseline in [1440, 2880] {
-                for seasonal_days in [3, 7] {
+                // At most 6 seasonal days (and 6 novelty days below): what
+                // the detector reads must lie within the minutes a store keeps
+                // by default (7 days), or a live store would not see it.
+                for seasonal_days in [3, 6] {
                     for cool in [360, 720, 1440] {
                         for exit in [-1.0, 0.0, 1.0] {
                             for entry in [5.0, 6.0, 7.0, 8.0, 10.0] {
@@ -329,11 +340,36 @@ fn grid(series: &[Series], base: &BurstParams) {
             }
         }
     }
+    // A third pass, on the second's choice: the novelty test (look-back and
+    // factor; 0 days = off), with the entry level chosen again beside it.
+    for days in [0, 1, 2, 3, 4, 6] {
+        let factors: &[f64] = if days == 0 {
+            &[1.0]
+        } else {
+            &[0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5]
+        };
+        for &novelty_factor in factors {
+            for entry in [5.0, 6.0, 7.0, 8.0, 10.0] {
+                let p = BurstParams {
+                    novelty: mins(days * 1440),
+                    novelty_factor,
+                    entry,
+                    ..base.clone()
+                };
+                let r = report_of(&train, &pure_onsets_of(&train, &p));
+                println!(
+                    "grid standard {:5.1} low-FP {:5.1} low-FN {:5.1} hit {}/{} fa {}  novelty {days} d x{novelty_factor} entry {entry}",
+                    r.scores[0], r.scores[1], r.scores[2], r.hit, r.windows, r.false_alarms,
+                );
+                best.push((r.scores[0] + r.scores[1], p, r.scores));
+            }
+        }
+    }
     best.sort_by(|a, b| b.0.total_cmp(&a.0));
     println!("best on the five training tickers (standard + low-FP):");
     for (_, p, s) in best.iter().take(15) {
         println!(
-            "  standard {:5.1} low-FP {:5.1} low-FN {:5.1}  window {}m baseline {}m seasonal {} cooldown {}m exit {} entry {}",
+            "  standard {:5.1} low-FP {:5.1} low-FN {:5.1}  window {}m baseline {}m seasonal {} cooldown {}m exit {} entry {} novelty {} d x{}",
             s[0],
             s[1],
             s[2],
@@ -342,7 +378,9 @@ fn grid(series: &[Series], base: &BurstParams) {
             p.seasonal_days,
             p.cooldown.as_secs() / 60,
             p.exit,
-            p.entry
+            p.entry,
+            p.novelty.as_secs() / 86_400,
+            p.novelty_factor
         );
     }
 }
@@ -478,6 +516,8 @@ fn run() -> Result<(), String> {
             "--exit" => p.exit = num(val()?)?,
             "--min-count" => p.min_count = num(val()?)? as u64,
             "--prior" => p.prior = num(val()?)?,
+            "--novelty" => p.novelty = mins(num(val()?)? as u64),
+            "--novelty-factor" => p.novelty_factor = num(val()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -492,7 +532,7 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "parameters: dispersion {:?} window {}m baseline {}m seasonal {} days entry {} exit {} cooldown {}m min_count {} prior {:.4}/min horizon {}m",
+        "parameters: dispersion {:?} window {}m baseline {}m seasonal {} days entry {} exit {} cooldown {}m min_count {} prior {:.4}/min horizon {}m novelty {}m x{}",
         p.dispersion,
         p.window.as_secs() / 60,
         p.baseline.as_secs() / 60,
@@ -502,7 +542,9 @@ fn run() -> Result<(), String> {
         p.cooldown.as_secs() / 60,
         p.min_count,
         p.prior,
-        p.horizon.as_secs() / 60
+        p.horizon.as_secs() / 60,
+        p.novelty.as_secs() / 60,
+        p.novelty_factor
     );
     let pure = pure_onsets(&series, &p);
     let (live, spent, calls) = store_onsets(&series, &p)?;

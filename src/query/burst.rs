@@ -35,8 +35,12 @@
 //! [`MIN_BLOCKS`] baseline blocks exist (fewer when `K` is smaller).
 //!
 //! # Episodes
-//! Idle → an **onset** at the first bin with `score >= entry` and
-//! `R >= min_count`. Active → the **peak** is the bin of highest score; the
+//! Idle → an **onset** at the first bin with `score >= entry`,
+//! `R >= min_count` and, with a novelty look-back of `N = novelty / w`
+//! blocks, `R >= novelty_factor * max(X_j)` over the up to `N` whole blocks
+//! that end at or before the recent window's start (and start at or after the
+//! store's first data): the count must also be new for the tag, not a repeat
+//! of a level it reached in the last days. Active → the **peak** is the bin of highest score; the
 //! episode **ends** once the score stayed below `exit` for `cooldown` bins in a
 //! row, and its end is the last bin that scored `>= exit`. Then idle again.
 //!
@@ -55,9 +59,9 @@ pub const MIN_BLOCKS: u32 = 4;
 
 /// Burst-detection parameters. `Default` gives the values chosen on five of
 /// NAB's realTweets series (docs/bursts.md): a 30-minute window, a 24-hour
-/// baseline with [`Dispersion::Successive`], a 3-day seasonal baseline,
+/// baseline with [`Dispersion::Successive`], a 6-day seasonal baseline,
 /// entry 6, exit 0, a 6-hour cooldown, min_count 10, prior 1/60 events per
-/// minute, a 48-hour horizon.
+/// minute, a 4-day novelty look-back with factor 0.9, a 48-hour horizon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstParams {
     /// Length `w` of the recent window; whole minutes, 1 minute to 1 day.
@@ -87,6 +91,12 @@ pub struct BurstParams {
     /// before the range may be reported late or missed. Whole minutes, at most
     /// 28 days.
     pub horizon: Duration,
+    /// Look-back of the novelty test (0 = off): an onset also needs the recent
+    /// count to reach `novelty_factor` times the busiest whole window-aligned
+    /// block of this span before it. Whole minutes, at most 28 days.
+    pub novelty: Duration,
+    /// Factor of the novelty test; finite, `>= 0`, `<= 1000`.
+    pub novelty_factor: f64,
 }
 
 impl Default for BurstParams {
@@ -94,7 +104,7 @@ impl Default for BurstParams {
         BurstParams {
             window: Duration::from_secs(30 * 60),
             baseline: Duration::from_secs(24 * 3600),
-            seasonal_days: 3,
+            seasonal_days: 6,
             dispersion: Dispersion::Successive,
             entry: 6.0,
             exit: 0.0,
@@ -102,6 +112,8 @@ impl Default for BurstParams {
             min_count: 10,
             prior: 1.0 / 60.0,
             horizon: Duration::from_secs(48 * 3600),
+            novelty: Duration::from_secs(4 * 86_400),
+            novelty_factor: 0.9,
         }
     }
 }
@@ -155,6 +167,7 @@ struct Checked {
     baseline: u32,
     cooldown: u32,
     horizon: u32,
+    novelty: u32,
 }
 
 impl BurstParams {
@@ -207,6 +220,20 @@ impl BurstParams {
             MAX_MINUTES,
             "a whole number of minutes from 0 to 28d",
         )?;
+        let novelty = minutes_of(
+            self.novelty,
+            "novelty",
+            0,
+            MAX_MINUTES,
+            "a whole number of minutes from 0 to 28d",
+        )?;
+        level(
+            self.novelty_factor,
+            "novelty_factor",
+            0.0,
+            1000.0,
+            "a finite number >= 0 and <= 1000",
+        )?;
         if self.seasonal_days > 28 {
             return Err(bad(
                 "seasonal_days",
@@ -240,6 +267,7 @@ impl BurstParams {
             baseline,
             cooldown,
             horizon,
+            novelty,
         })
     }
 }
@@ -334,6 +362,9 @@ pub struct Detector {
     prior_w: f64,
     /// State-machine warm-up, bins.
     horizon: u32,
+    /// Novelty look-back, blocks (0 = off).
+    nb: u32,
+    novelty_factor: f64,
 }
 
 /// A tag's cells as the detector reads them: ascending, distinct bins, and
@@ -405,6 +436,8 @@ impl Detector {
             min_count: p.min_count,
             prior_w: p.prior * f64::from(w) * f64::from(bin),
             horizon: c.horizon.div_ceil(bin),
+            nb: c.novelty / bin / w,
+            novelty_factor: p.novelty_factor,
         })
     }
 
@@ -415,7 +448,7 @@ impl Detector {
 
     /// Bins of data before bin `t` that the score at `t` reads.
     pub fn lookback(&self) -> u32 {
-        self.w * (self.k + 2) + self.days * self.day
+        self.w * (self.k.max(self.nb) + 2) + self.days * self.day
     }
 
     /// The bins `[lo, hi)` of the baseline blocks the score at bin `t`
@@ -635,6 +668,27 @@ impl Detector {
         Some(self.entry + anscombe(mean + self.prior_w) - 1e-9)
     }
 
+    /// The least recent count the novelty test lets start an episode at bin
+    /// `t`: `ceil(novelty_factor * max X_j)` over the up to `nb` whole blocks
+    /// before the recent window's block (0 when off or none). Depends on `t`
+    /// only through that block, like `gate`.
+    fn novel_least(&self, blocks: &Blocks, history: i64, t: i64) -> u64 {
+        if self.nb == 0 {
+            return 0;
+        }
+        let w = i64::from(self.w);
+        let jr = (t - w + 1).div_euclid(w);
+        let jv = history.div_euclid(w) + i64::from(history.rem_euclid(w) != 0);
+        let jlo = (jr - i64::from(self.nb)).max(jv);
+        let most = (jlo..jr)
+            .map(|j| blocks.sums(j, j + 1).0)
+            .max()
+            .unwrap_or(0);
+        let x = (self.novelty_factor * wide_f64(most)).ceil();
+        // Saturating cast: beyond u64, no count passes.
+        x as u64
+    }
+
     /// The block sums a score in bins `[lo, hi)` can read. Blocks before the
     /// first whole block at or after `history` never enter a score (a
     /// baseline starts at or after it), so the stretch starts no earlier than
@@ -642,7 +696,7 @@ impl Detector {
     fn blocks(&self, cells: &[(u32, u64)], history: i64, lo: i64, hi: i64) -> Blocks {
         let w = i64::from(self.w);
         let jv = history.div_euclid(w) + i64::from(history.rem_euclid(w) != 0);
-        let first = (lo.div_euclid(w) - i64::from(self.k) - 1).max(jv - 1);
+        let first = (lo.div_euclid(w) - i64::from(self.k.max(self.nb)) - 1).max(jv - 1);
         let last = hi.div_euclid(w) + 1;
         let n = (last - first).max(0) as usize;
         let mut x = vec![0u64; n];
@@ -762,6 +816,8 @@ impl Detector {
                 let least = self
                     .gate(&blocks, history, t)
                     .map(|g| least_count(g).max(self.min_count))
+                    .filter(|&least| two >= u128::from(least))
+                    .map(|least| least.max(self.novel_least(&blocks, history, t)))
                     .filter(|&least| two >= u128::from(least));
                 gate_span = (lo, lo + w, least);
             }
@@ -966,7 +1022,15 @@ mod tests {
                     }
                 }
             } else if let Some((z, mu, r)) = s {
-                if z >= d.entry && r >= d.min_count {
+                let start = ti - w + 1;
+                let jr = start.div_euclid(w);
+                let jv = (h + w - 1).div_euclid(w);
+                let most = ((jr - i64::from(d.nb)).max(jv)..jr)
+                    .map(|j| sum(j * w, j * w + w))
+                    .max()
+                    .unwrap_or(0);
+                let novel = d.nb == 0 || r as f64 >= d.novelty_factor * most as f64;
+                if z >= d.entry && r >= d.min_count && novel {
                     let ep = RawEpisode {
                         onset: t,
                         onset_score: z,
@@ -1136,6 +1200,41 @@ mod tests {
     }
 
     #[test]
+    fn novelty_silences_a_repeat_of_a_recent_level_only() {
+        // 1 an hour for three days; 5 a minute for an hour on day 1 at 10:00,
+        // 4 a minute on day 2 at 16:00 (no busier: a repeat), and 12 a minute
+        // on day 3 at 20:00 (new for the tag). (A repeat at least 0.9 times
+        // as busy still fires, once its recent count reaches that level.)
+        let mut dense = vec![0u64; 4 * 1440];
+        for x in dense.iter_mut().step_by(60) {
+            *x = 1;
+        }
+        let bursts = [(1440 + 600, 5), (2 * 1440 + 960, 4), (3 * 1440 + 1200, 12)];
+        for (at, rate) in bursts {
+            for x in &mut dense[at..at + 60] {
+                *x = rate;
+            }
+        }
+        let onsets = |p: &BurstParams| -> Vec<u32> {
+            let d = Detector::new(p, 1).unwrap();
+            let eps = d.episodes(&sparse(&dense), 0, 0, 4 * 1440);
+            eps.iter().map(|e| e.onset / 60).collect()
+        };
+        let off = BurstParams {
+            novelty: Duration::ZERO,
+            ..BurstParams::default()
+        };
+        assert_eq!(onsets(&off), [24 + 10, 48 + 16, 72 + 20]);
+        assert_eq!(onsets(&BurstParams::default()), [24 + 10, 72 + 20]);
+        // A look-back too short to see day 1 lets day 2 fire again.
+        let short = BurstParams {
+            novelty: mins(12 * 60),
+            ..BurstParams::default()
+        };
+        assert_eq!(onsets(&short), [24 + 10, 48 + 16, 72 + 20]);
+    }
+
+    #[test]
     fn empty_baseline_is_finite_and_needs_min_count() {
         let d = Detector::new(&BurstParams::default(), 1).unwrap();
         let cells = vec![(1000u32, 9u64)];
@@ -1236,6 +1335,8 @@ mod tests {
             days in 0u32..3,
             cut in 0usize..400,
             successive in any::<bool>(),
+            novelty_blocks in 0u64..30,
+            novelty_factor in 0.0f64..2.0,
         ) {
             let p = BurstParams {
                 window: mins(window),
@@ -1246,6 +1347,8 @@ mod tests {
                 min_count,
                 seasonal_days: days,
                 dispersion: if successive { Dispersion::Successive } else { Dispersion::Spread },
+                novelty: mins(window * novelty_blocks),
+                novelty_factor,
                 ..BurstParams::default()
             };
             // Short days so the seasonal part is exercised.

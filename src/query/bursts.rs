@@ -1065,6 +1065,8 @@ mod tests {
             min_count: rng.below(15),
             prior: rng.below(4) as f64 / 60.0,
             horizon: Duration::from_secs(rng.below(12 * 60) * 60),
+            novelty: Duration::from_secs(window * 60 * rng.below(60)),
+            novelty_factor: rng.below(15) as f64 / 10.0,
         }
     }
 

@@ -34,6 +34,13 @@ pub struct DetectorFlags {
     /// How far before --from the episode state machine starts.
     #[arg(long, default_value = "48h", value_parser = crate::out::parse_dur)]
     pub horizon: Duration,
+    /// Novelty look-back (0 = off): an onset also needs the recent count to
+    /// reach --novelty-factor times the busiest window of this span before it.
+    #[arg(long, default_value = "4d", value_parser = crate::out::parse_dur)]
+    pub novelty: Duration,
+    /// Factor of the novelty test.
+    #[arg(long, default_value_t = BurstParams::default().novelty_factor)]
+    pub novelty_factor: f64,
 }
 
 /// Print the burst episodes that overlap a range, highest peak score first.
@@ -43,7 +50,9 @@ score = (g(R) - g(mu)) / sqrt(phi), g(x) = 2*sqrt(x + 3/8): R the events in the 
 mu what the baseline predicts (mean of its window-sized blocks, plus prior * window), phi the
 baseline's dispersion (variance / mean, at least 1). An episode starts when the score reaches
 --entry with at least --min-count recent events, peaks, and ends once the score stayed below --exit
-for --cooldown. Decisions at a minute use data up to that minute only. Over ranges held only as
+for --cooldown. An onset also needs the recent count to reach --novelty-factor times the busiest
+window-aligned block of the --novelty span before it (0 = off): a tag that was this busy in the
+last days is not news. Decisions at a minute use data up to that minute only. Over ranges held only as
 hours the detector runs on hours and times are the last minute of their hour. See docs/bursts.md.
 
 JSON: [{\"tag\":\"...\",\"onset\":\"RFC 3339\",\"onset_unix\":S,\"onset_score\":Z,\"onset_count\":N,
@@ -113,6 +122,8 @@ pub fn params(
         min_count,
         prior,
         horizon: d.horizon,
+        novelty: d.novelty,
+        novelty_factor: d.novelty_factor,
     }
 }
 
