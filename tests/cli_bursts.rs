@@ -149,3 +149,52 @@ fn trending_by_burst_names_the_window_it_scored() {
         "{t}"
     );
 }
+
+#[test]
+fn a_burst_spread_over_many_series_is_the_tags_burst() {
+    // 8 posts in each of 12 (platform, region) series: none reaches
+    // --min-count 10 alone, the tag has 96.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut csv = String::from("timestamp,tag,count,label:platform,label:region\n");
+    csv.push_str(&format!("{},base,1,,\n", T0 - 2 * 86_400));
+    for p in ["twitter", "facebook", "instagram"] {
+        for r in ["paris", "tokyo", "lagos", "chicago"] {
+            for i in 0..8 {
+                csv.push_str(&format!("{},spread,1,{p},{r}\n", T0 + 12 * 3600 + i * 200));
+            }
+        }
+    }
+    let o = run_stdin(&db, &["ingest"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = json(&run(&db, &["--json", "bursts", "--from", "2017-10-16"]));
+    assert_eq!(b[0]["tag"], "spread", "{b}");
+    let at = ["--at", "2017-10-16T12:30:00Z", "--window", "30m"];
+    let t = json(&run(
+        &db,
+        &[&["--json", "trending", "--rank", "burst"][..], &at].concat(),
+    ));
+    assert_eq!(
+        (&t[0]["tag"], &t[0]["recent"]),
+        (&"spread".into(), &96.into()),
+        "{t}"
+    );
+    // Within one platform the tag has 32: still a burst, labelled with it.
+    let tw = json(&run(
+        &db,
+        &[&[
+            "--json",
+            "bursts",
+            "--from",
+            "2017-10-16",
+            "--where",
+            "platform=twitter",
+        ][..]]
+        .concat(),
+    ));
+    assert_eq!(
+        tw[0]["labels"],
+        serde_json::json!({"platform": "twitter"}),
+        "{tw}"
+    );
+}

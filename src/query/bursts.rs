@@ -14,8 +14,10 @@
 use std::borrow::Cow;
 
 use super::burst::{BurstParams, Detector, RawEpisode};
+use super::labels::TagFold;
 use super::Snapshot;
 use crate::error::Result;
+use crate::labels::Filter;
 use crate::time::{Minute, Step, TimeRange};
 
 /// One burst episode of one tag. Times are minutes; over hour-resolution
@@ -24,8 +26,9 @@ use crate::time::{Minute, Step, TimeRange};
 pub struct Burst {
     /// The tag.
     pub tag: String,
-    /// On a labelled store, the series' labels `(key, value)` in key order
-    /// (the detector runs per series: a burst in one city); empty otherwise.
+    /// On a labelled store, the filter the tag's counts were summed within
+    /// (its `(key, value)` conditions: a burst in one city); empty without a
+    /// filter (every series of the tag summed) or labels.
     pub labels: Vec<(String, String)>,
     /// The first minute whose score reached the entry level.
     pub onset: Minute,
@@ -51,7 +54,7 @@ pub struct Burst {
 }
 
 /// A [`Snapshot::bursts`] query. `Default`: [`BurstParams::default`], k = 10,
-/// all tags.
+/// all tags, no filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstQuery {
     /// Detector parameters.
@@ -60,6 +63,11 @@ pub struct BurstQuery {
     pub k: usize,
     /// Only these tags (normalised as on ingest); empty: every tag.
     pub tags: Vec<String>,
+    /// On a labelled store, only the series matching it count, summed per
+    /// tag: the detector runs on each tag's counts within the filter (on
+    /// every series of the tag when empty). On a store without labels, any
+    /// condition is an unknown key.
+    pub filter: Filter,
 }
 
 impl Default for BurstQuery {
@@ -68,6 +76,7 @@ impl Default for BurstQuery {
             params: BurstParams::default(),
             k: 10,
             tags: Vec::new(),
+            filter: Filter::all(),
         }
     }
 }
@@ -87,7 +96,8 @@ impl BurstQuery {
 pub struct BurstRow {
     /// The tag.
     pub tag: String,
-    /// On a labelled store, the series' labels `(key, value)`; empty otherwise.
+    /// On a labelled store, the filter the tag's counts were summed within
+    /// (as [`Burst::labels`]); empty otherwise.
     pub labels: Vec<(String, String)>,
     /// Events in the recent window.
     pub recent: u64,
@@ -104,6 +114,13 @@ const INDEXED_READS: usize = 64;
 
 /// A tag id and its `(minute, count)` cells.
 type TagCells = (u32, Vec<(u32, u64)>);
+
+/// Which series bursts read: only these ids (ascending) when given, and on
+/// a labelled store the fold that sums them per tag row.
+type Scope<'a> = (Option<&'a [u32]>, Option<&'a TagFold>);
+
+/// A tag and the labels of what its counts were summed within.
+type Named = (String, Vec<(String, String)>);
 
 /// How [`Snapshot::burst_episodes`] picks the tags it runs the detector on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +181,24 @@ fn every_tag_cells(
     Ok(out)
 }
 
+/// Each series' cells added into its tag's row of `fold` (series the fold
+/// leaves out dropped): `(row, cells)`, ascending and merged.
+fn fold_cells(cells: Vec<TagCells>, fold: &TagFold) -> Vec<TagCells> {
+    let mut rows: std::collections::BTreeMap<u32, Vec<(u32, u64)>> = Default::default();
+    for (id, c) in cells {
+        match fold.row_of.get(id as usize) {
+            Some(&row) if row != u32::MAX => rows.entry(row).or_default().extend(c),
+            _ => {}
+        }
+    }
+    rows.into_iter()
+        .map(|(row, mut c)| {
+            merge_sorted(&mut c);
+            (row, c)
+        })
+        .collect()
+}
+
 /// Which tags [`candidate_cells`] reads: those that may start an episode, by
 /// bounds that decode no cell of a sealed segment wholly inside the ranges.
 struct Wanted<'a> {
@@ -188,6 +223,10 @@ struct Wanted<'a> {
     /// Walk the cells even where reads by index would be cheaper (tests use
     /// it to cover both ways).
     walk: bool,
+    /// On a labelled store, the series summed per tag ([`TagFold`]): the
+    /// bounds are then taken per tag row (only the first, on totals, which
+    /// holds for sums), and the cells come back per row.
+    fold: Option<&'a TagFold>,
 }
 
 /// Onsets looked for at bins `[from, to)` of `bin` minutes, by `d`, in a store
@@ -216,6 +255,9 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
         }
     })?;
     let need = want.need.max(1);
+    if let Some(fold) = want.fold {
+        return folded_cells(snap, lo, hi, want, fold, &totals);
+    }
     let wanted = |id: u32| totals.get(id as usize).is_some_and(|&t| t >= need);
     let mut ids: Vec<u32> = match want.only {
         Some(ids) => ids.iter().copied().filter(|&i| wanted(i)).collect(),
@@ -240,14 +282,28 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
             }
         }
     }
+    read_cells(snap, ids, lo, hi, want.walk)
+}
+
+/// The cells of `ids` in `[lo, hi)` minutes, each ascending and merged: read
+/// one by one through the tag index, or by one walk over every cell when
+/// that is cheaper ([`indexed`]) or `walk` asks for it.
+fn read_cells(
+    snap: &Snapshot,
+    ids: Vec<u32>,
+    lo: u32,
+    hi: u32,
+    walk: bool,
+) -> Result<Vec<TagCells>> {
     let mut out: Vec<TagCells> = Vec::with_capacity(ids.len());
-    if !want.walk && indexed(snap, ids.len(), lo, hi) {
+    if !walk && indexed(snap, ids.len(), lo, hi) {
         for id in ids {
             let mut cells = Vec::new();
             snap.tag_cells(id, lo, hi, |m, c| cells.push((m, c)))?;
             out.push((id, cells));
         }
     } else {
+        let n = ids.last().map_or(0, |&id| id as usize + 1);
         let mut slot = vec![u32::MAX; n];
         for (i, &id) in ids.iter().enumerate() {
             slot[id as usize] = i as u32;
@@ -265,6 +321,34 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
         merge_sorted(cells);
     }
     Ok(out)
+}
+
+/// [`candidate_cells`] on a labelled store: a tag row whose series' totals
+/// (`totals`, per id) add up to less than `want.need` cannot start an
+/// episode; the cells of the series of every other row are read and added up
+/// per row.
+fn folded_cells(
+    snap: &Snapshot,
+    lo: u32,
+    hi: u32,
+    want: &Wanted<'_>,
+    fold: &TagFold,
+    totals: &[u64],
+) -> Result<Vec<TagCells>> {
+    let row = |id: u32| fold.row_of.get(id as usize).copied().unwrap_or(u32::MAX);
+    let mut sums = vec![0u64; fold.names.len()];
+    for (id, &t) in totals.iter().enumerate() {
+        if let Some(x) = sums.get_mut(row(id as u32) as usize) {
+            *x = x.saturating_add(t);
+        }
+    }
+    let need = want.need.max(1);
+    let wanted = |id: u32| sums.get(row(id) as usize).is_some_and(|&t| t >= need);
+    let ids: Vec<u32> = match want.only {
+        Some(ids) => ids.iter().copied().filter(|&i| wanted(i)).collect(),
+        None => (0..totals.len() as u32).filter(|&i| wanted(i)).collect(),
+    };
+    Ok(fold_cells(read_cells(snap, ids, lo, hi, want.walk)?, fold))
 }
 
 /// Whether `tags` tags' cells in `[lo, hi)` minutes are cheaper to read one
@@ -559,7 +643,7 @@ impl Snapshot {
         lo: u32,
         hi: u32,
         p: &BurstParams,
-        only: Option<&[u32]>,
+        (only, fold): Scope<'_>,
         onsets_from_lo: bool,
         reads: Reads,
     ) -> Result<Vec<(u32, RawEpisode, Step)>> {
@@ -629,11 +713,18 @@ impl Snapshot {
                 to: hi_b,
             }),
             walk: reads.walk(),
+            fold,
         };
         let pruned = reads.pruned();
         let cands = match reads {
             #[cfg(test)]
-            Reads::Every => every_tag_cells(self, data_lo, data_hi, only)?,
+            Reads::Every => {
+                let every = every_tag_cells(self, data_lo, data_hi, only)?;
+                match fold {
+                    Some(fold) => fold_cells(every, fold),
+                    None => every,
+                }
+            }
             _ => candidate_cells(self, data_lo, data_hi, &want)?,
         };
         let mut out = Vec::new();
@@ -668,12 +759,18 @@ impl Snapshot {
         Ok(out)
     }
 
-    fn name_bursts(&self, eps: Vec<(u32, RawEpisode, Step)>) -> Result<Vec<Burst>> {
-        let dict = self.dict().read();
+    /// The episodes named: by the dictionary (ids), or on a labelled store by
+    /// the fold's rows, labelled with the filter they were summed within.
+    fn name_bursts(
+        &self,
+        eps: Vec<(u32, RawEpisode, Step)>,
+        fold: Option<&TagFold>,
+        filter: &Filter,
+    ) -> Result<Vec<Burst>> {
         eps.into_iter()
             .filter_map(|(id, e, step)| {
-                let (tag, labels) = match dict.name(id) {
-                    Ok(n) => self.tag_and_labels(n?),
+                let (tag, labels) = match self.name_of(id, fold, filter) {
+                    Ok(n) => n?,
                     Err(err) => return Some(Err(err)),
                 };
                 Some(Ok(Burst {
@@ -694,17 +791,21 @@ impl Snapshot {
             .collect()
     }
 
-    /// A dictionary key as a tag and its labels (none for a plain tag).
-    fn tag_and_labels(&self, key: &str) -> (String, Vec<(String, String)>) {
-        let (tag, values) = crate::labels::split_series_key(key);
-        let labels = self
-            .label_keys()
-            .names()
-            .iter()
-            .zip(values)
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        (tag.to_string(), labels)
+    /// The tag and labels of a detector's key: a tag id, or with `fold` a
+    /// tag row labelled with `filter`. `None` for an id without a name.
+    fn name_of(&self, key: u32, fold: Option<&TagFold>, filter: &Filter) -> Result<Option<Named>> {
+        Ok(match fold {
+            Some(fold) => fold
+                .names
+                .get(key as usize)
+                .and_then(|n| n.as_deref())
+                .map(|tag| (tag.to_string(), filter.pairs().to_vec())),
+            None => self
+                .dict()
+                .read()
+                .name(key)?
+                .map(|n| (n.to_string(), Vec::new())),
+        })
     }
 
     fn tag_filter(&self, tags: &[String]) -> Result<Option<Vec<u32>>> {
@@ -755,8 +856,10 @@ impl Snapshot {
         if q.k == 0 || only.as_ref().is_some_and(|v| v.is_empty()) {
             return Ok(Vec::new());
         }
-        let eps = self.burst_episodes(lo, hi, &q.params, only.as_deref(), false, reads)?;
-        let mut rows = self.name_bursts(eps)?;
+        let fold = self.tag_fold(&q.filter)?;
+        let (only, fold) = (only.as_deref(), fold.as_deref());
+        let eps = self.burst_episodes(lo, hi, &q.params, (only, fold), false, reads)?;
+        let mut rows = self.name_bursts(eps, fold, &q.filter)?;
         rows.sort_by(|a, b| {
             b.peak_score
                 .total_cmp(&a.peak_score)
@@ -870,6 +973,45 @@ impl Snapshot {
         p: &BurstParams,
         k: usize,
     ) -> Result<Vec<BurstRow>> {
+        self.burst_ranking_where(at, p, k, &Filter::all())
+    }
+
+    /// [`Snapshot::burst_ranking`] within a filter: on a labelled store each
+    /// tag is scored on the sum of its series that match `filter` (all of
+    /// them when it is empty), and its rows carry the filter as `labels`.
+    ///
+    /// ```
+    /// use trendlog::labels::{Filter, LabelKeys};
+    /// use trendlog::{BurstParams, Options};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = trendlog::Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let t0 = 1_508_112_000;
+    /// let mut b = store.batch();
+    /// for m in 0..600 {
+    ///     b.add_labelled("steady", &[("region", "paris")], t0 + m * 60, 20).unwrap();
+    /// }
+    /// // 8 posts in each of 5 cities: no city alone reaches min_count 10.
+    /// for city in ["paris", "tokyo", "lagos", "lima", "oslo"] {
+    ///     b.add_labelled("metoo", &[("region", city)], t0 + 599 * 60, 8).unwrap();
+    /// }
+    /// b.commit().unwrap();
+    /// let snap = store.snapshot();
+    /// let p = BurstParams::default();
+    /// let rows = snap.burst_ranking_where(None, &p, 10, &Filter::all()).unwrap();
+    /// assert_eq!((rows[0].tag.as_str(), rows[0].recent), ("metoo", 40));
+    /// let tokyo = Filter::parse(&["region=tokyo"]).unwrap();
+    /// assert!(snap.burst_ranking_where(None, &p, 10, &tokyo).unwrap().is_empty());
+    /// ```
+    pub fn burst_ranking_where(
+        &self,
+        at: Option<i64>,
+        p: &BurstParams,
+        k: usize,
+        filter: &Filter,
+    ) -> Result<Vec<BurstRow>> {
+        let fold = self.tag_fold(filter)?;
+        let fold = fold.as_deref();
         let Some(plan) = self.burst_plan(at, p)? else {
             return Ok(Vec::new());
         };
@@ -889,6 +1031,7 @@ impl Snapshot {
             baseline: None,
             spans: None,
             walk: false,
+            fold,
         };
         let cands = candidate_cells(self, data_lo, hi, &want)?;
         let mut rows: Vec<(f64, u64, f64, u32)> = Vec::new();
@@ -900,12 +1043,11 @@ impl Snapshot {
                 }
             }
         }
-        let dict = self.dict().read();
         let mut named: Vec<BurstRow> = rows
             .into_iter()
             .filter_map(|(score, recent, expected, id)| {
-                let (tag, labels) = match dict.name(id) {
-                    Ok(n) => self.tag_and_labels(n?),
+                let (tag, labels) = match self.name_of(id, fold, filter) {
+                    Ok(n) => n?,
                     Err(err) => return Some(Err(err)),
                 };
                 Some(Ok(BurstRow {
@@ -951,16 +1093,31 @@ impl Snapshot {
     /// assert_eq!((new[0].tag.as_str(), new[0].onset.to_unix()), ("metoo", t0 + 600 * 60));
     /// ```
     pub fn onsets_since(&self, since: Minute, p: &BurstParams) -> Result<Vec<Burst>> {
-        self.onsets_since_with(since, p, Reads::Pruned)
+        self.onsets_since_with(since, p, &Filter::all(), Reads::Pruned)
+    }
+
+    /// [`Snapshot::onsets_since`] within a filter: on a labelled store the
+    /// detector runs on each tag's series that match `filter`, summed (all of
+    /// them when it is empty, as [`Snapshot::onsets_since`] does).
+    pub fn onsets_since_where(
+        &self,
+        since: Minute,
+        p: &BurstParams,
+        filter: &Filter,
+    ) -> Result<Vec<Burst>> {
+        self.onsets_since_with(since, p, filter, Reads::Pruned)
     }
 
     fn onsets_since_with(
         &self,
         since: Minute,
         p: &BurstParams,
+        filter: &Filter,
         reads: Reads,
     ) -> Result<Vec<Burst>> {
         p.validate()?;
+        let fold = self.tag_fold(filter)?;
+        let fold = fold.as_deref();
         let Some(now) = self.view().now else {
             return Ok(Vec::new());
         };
@@ -970,8 +1127,8 @@ impl Snapshot {
         }
         // Onsets from `since` on: the state machine must know whether an
         // episode was already going at `since`, so it starts a horizon earlier.
-        let eps = self.burst_episodes(lo, now + 1, p, None, true, reads)?;
-        let mut rows = self.name_bursts(eps)?;
+        let eps = self.burst_episodes(lo, now + 1, p, (None, fold), true, reads)?;
+        let mut rows = self.name_bursts(eps, fold, filter)?;
         rows.retain(|b| b.onset.0 >= lo);
         rows.sort_by(|a, b| a.onset.cmp(&b.onset).then_with(|| a.tag.cmp(&b.tag)));
         Ok(rows)
@@ -1001,14 +1158,13 @@ mod tests {
         }
     }
 
-    /// A store of `hours` hours, sealed every hour but the last (left in the
-    /// active log): steady tags of many rates, tags that surge for a while,
-    /// sparse tags, and late events that land in a later segment.
-    fn random_store(dir: &std::path::Path, rng: &mut Rng, hours: i64) -> Store {
-        let opts = Options::default()
-            .sync_policy(SyncPolicy::Manual)
-            .background_compaction(false);
-        let store = Store::open(dir, opts).unwrap();
+    /// One event: tag, unix seconds, count, region (0 to 2).
+    type Event = (String, i64, u64, u8);
+
+    /// `hours` hours of events, one batch an hour: steady tags of many rates,
+    /// tags that surge for a while, sparse tags, and late events for hours
+    /// already sealed; each event in one of three regions.
+    fn random_events(rng: &mut Rng, hours: i64) -> Vec<Vec<Event>> {
         let tags = 70 + rng.below(60);
         let surges: Vec<(u64, i64, i64, u64)> = (0..4 + rng.below(6))
             .map(|_| {
@@ -1017,8 +1173,9 @@ mod tests {
                 (rng.below(tags + 5), start, start + len, 1 + rng.below(12))
             })
             .collect();
+        let mut batches = Vec::new();
         for hour in 0..hours {
-            let mut b = store.batch();
+            let mut b = Vec::new();
             for m in hour * 60..(hour + 1) * 60 {
                 for k in 0..tags {
                     // Rates from one event a day to a few a minute.
@@ -1030,22 +1187,59 @@ mod tests {
                         }
                     }
                     if c > 0 {
-                        b.add(&format!("t{k}"), T0 + m * 60, c).unwrap();
+                        b.push((format!("t{k}"), T0 + m * 60, c, rng.below(3) as u8));
                     }
                 }
                 if m > 90 && rng.below(50) == 0 {
                     // A late event for an hour already sealed.
                     let back = 61 + rng.below(60) as i64;
-                    b.add(&format!("t{}", rng.below(tags)), T0 + (m - back) * 60, 3)
+                    let tag = format!("t{}", rng.below(tags));
+                    b.push((tag, T0 + (m - back) * 60, 3, rng.below(3) as u8));
+                }
+            }
+            batches.push(b);
+        }
+        batches
+    }
+
+    const REGIONS: [&str; 3] = ["r0", "r1", "r2"];
+
+    /// A store of `events`, sealed after every batch but the last (left in
+    /// the active log): with the label key `region`, or without labels
+    /// (events of one region only, when `only` names one).
+    fn build_store(
+        dir: &std::path::Path,
+        events: &[Vec<Event>],
+        labelled: bool,
+        only: Option<u8>,
+    ) -> Store {
+        let mut opts = Options::default()
+            .sync_policy(SyncPolicy::Manual)
+            .background_compaction(false);
+        if labelled {
+            opts = opts.label_keys(crate::labels::LabelKeys::parse("region").unwrap());
+        }
+        let store = Store::open(dir, opts).unwrap();
+        for (i, batch) in events.iter().enumerate() {
+            let mut b = store.batch();
+            for (tag, ts, c, r) in batch {
+                if labelled {
+                    b.add_labelled(tag, &[("region", REGIONS[*r as usize])], *ts, *c)
                         .unwrap();
+                } else if only.is_none_or(|o| o == *r) {
+                    b.add(tag, *ts, *c).unwrap();
                 }
             }
             b.commit().unwrap();
-            if hour + 1 < hours {
+            if i + 1 < events.len() {
                 store.seal().unwrap();
             }
         }
         store
+    }
+
+    fn random_store(dir: &std::path::Path, rng: &mut Rng, hours: i64) -> Store {
+        build_store(dir, &random_events(rng, hours), false, None)
     }
 
     fn random_params(rng: &mut Rng) -> BurstParams {
@@ -1090,10 +1284,13 @@ mod tests {
                 for back in [0, 1, 5, 60, rng.below(hours as u64 * 60) as u32] {
                     let since = Minute(now.saturating_sub(back));
                     let fast = snap.onsets_since(since, &p).unwrap();
-                    let slow = snap.onsets_since_with(since, &p, Reads::Every).unwrap();
+                    let all = Filter::all();
+                    let slow = snap
+                        .onsets_since_with(since, &p, &all, Reads::Every)
+                        .unwrap();
                     assert_eq!(fast, slow, "case {case}, onsets since {back} back, {p:?}");
                     let walked = snap
-                        .onsets_since_with(since, &p, Reads::PrunedWalk)
+                        .onsets_since_with(since, &p, &all, Reads::PrunedWalk)
                         .unwrap();
                     assert_eq!(walked, slow, "case {case}, onsets since {back} back, {p:?}");
                     onsets += fast.len();
@@ -1104,7 +1301,7 @@ mod tests {
                 let q = BurstQuery {
                     params: p.clone(),
                     k: 10_000,
-                    tags: Vec::new(),
+                    ..BurstQuery::default()
                 };
                 let fast = snap.bursts(range, &q).unwrap();
                 let slow = snap.bursts_with(range, &q, Reads::Every).unwrap();
@@ -1119,5 +1316,70 @@ mod tests {
             onsets > 5 && episodes > 20,
             "{onsets} onsets, {episodes} episodes"
         );
+    }
+
+    /// On a labelled store the detector runs per tag on its series summed
+    /// (within a filter: on the matching series only), so its answers equal
+    /// those of a store without labels holding the sums; the pruned reads
+    /// equal reading every series.
+    #[test]
+    fn labelled_bursts_are_the_bursts_of_the_sums() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut episodes = 0;
+        for case in 0..2 {
+            let hours = 20 + rng.below(20) as i64;
+            let events = random_events(&mut rng, hours);
+            let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+            let labelled = build_store(dirs[0].path(), &events, true, None);
+            let summed = build_store(dirs[1].path(), &events, false, None);
+            let r1 = build_store(dirs[2].path(), &events, false, Some(1));
+            let (ls, ss, rs) = (labelled.snapshot(), summed.snapshot(), r1.snapshot());
+            let in_r1 = Filter::parse(&["region=r1"]).unwrap();
+            let now = ls.now().unwrap();
+            for _ in 0..6 {
+                let mut p = random_params(&mut rng);
+                if rng.below(3) == 0 {
+                    p = BurstParams::default();
+                }
+                let a = rng.below(hours as u64 * 3600) as i64;
+                let b = a + 60 + rng.below(hours as u64 * 3600) as i64;
+                let range = TimeRange::new(T0 + a, T0 + b).unwrap();
+                let q = BurstQuery {
+                    params: p.clone(),
+                    k: 10_000,
+                    ..BurstQuery::default()
+                };
+                let mine = ls.bursts(range, &q).unwrap();
+                assert_eq!(mine, ss.bursts(range, &q).unwrap(), "case {case} {p:?}");
+                assert_eq!(mine, ls.bursts_with(range, &q, Reads::Every).unwrap());
+                assert_eq!(mine, ls.bursts_with(range, &q, Reads::PrunedWalk).unwrap());
+                episodes += mine.len();
+                let qr = BurstQuery {
+                    filter: in_r1.clone(),
+                    ..q.clone()
+                };
+                let mine = ls.bursts(range, &qr).unwrap();
+                assert!(mine.iter().all(|e| e.labels == in_r1.pairs()));
+                let bare: Vec<Burst> = mine
+                    .into_iter()
+                    .map(|e| Burst {
+                        labels: Vec::new(),
+                        ..e
+                    })
+                    .collect();
+                assert_eq!(bare, rs.bursts(range, &q).unwrap(), "case {case} r1 {p:?}");
+                let since = Minute(now.0.saturating_sub(rng.below(600) as u32));
+                assert_eq!(
+                    ls.onsets_since(since, &p).unwrap(),
+                    ss.onsets_since(since, &p).unwrap()
+                );
+                let at = Some(T0 + b.min(hours * 3600));
+                assert_eq!(
+                    ls.burst_ranking(at, &p, 50).unwrap(),
+                    ss.burst_ranking(at, &p, 50).unwrap()
+                );
+            }
+        }
+        assert!(episodes > 10, "{episodes} episodes");
     }
 }

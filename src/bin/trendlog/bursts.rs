@@ -52,8 +52,10 @@ baseline's dispersion (variance / mean, at least 1). An episode starts when the 
 --entry with at least --min-count recent events, peaks, and ends once the score stayed below --exit
 for --cooldown. An onset also needs the recent count to reach --novelty-factor times the busiest
 window-aligned block of the --novelty span before it (0 = off): a tag that was this busy in the
-last days is not news. Decisions at a minute use data up to that minute only. Over ranges held only as
-hours the detector runs on hours and times are the last minute of their hour. See docs/bursts.md.
+last days is not news. Decisions at a minute use data up to that minute only. On a labelled
+store the detector runs per tag on its series within --where, summed (with --by, per value).
+Over ranges held only as hours the detector runs on hours and times are the last minute of their
+hour. See docs/bursts.md.
 
 JSON: [{\"tag\":\"...\",\"onset\":\"RFC 3339\",\"onset_unix\":S,\"onset_score\":Z,\"onset_count\":N,
 \"expected\":MU,\"peak\":\"...\",\"peak_score\":Z,\"peak_count\":N,\"end\":\"...\"|null,
@@ -160,21 +162,21 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let range = format!("{} → {}", out::when(from), out::when(to));
     out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
     let range = TimeRange::new(from, to)?;
-    let groups = a.select.groups_or_filter(&snap)?;
-    let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());
-    let q = BurstQuery {
-        params: p,
-        k: if narrowed { usize::MAX } else { a.k },
-        tags: a.tags.clone(),
-    };
-    let all = snap.bursts(range, &q)?;
+    // On a labelled store each tag's series within the filter are summed
+    // (with --by, within each value in turn).
     let mut rows = Vec::new();
-    for (value, f) in &groups {
-        let best = all
-            .iter()
-            .filter(|b| crate::labels::matches(f, &b.labels))
-            .take(a.k);
-        rows.extend(best.map(|b| (value.clone(), b)));
+    for (value, filter) in a.select.groups_or_filter(&snap)? {
+        let q = BurstQuery {
+            params: p.clone(),
+            k: a.k,
+            tags: a.tags.clone(),
+            filter,
+        };
+        rows.extend(
+            snap.bursts(range, &q)?
+                .into_iter()
+                .map(|b| (value.clone(), b)),
+        );
     }
     if g.json {
         let v: Vec<_> = rows
@@ -287,16 +289,10 @@ pub fn trending_by_burst(
     select: &crate::labels::Select,
 ) -> CmdResult {
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let groups = select.groups_or_filter(snap)?;
-    let narrowed = groups.iter().any(|(v, f)| v.is_some() || !f.is_empty());
-    let all = snap.burst_ranking(at, p, if narrowed { usize::MAX } else { k })?;
     let mut rows = Vec::new();
-    for (value, f) in &groups {
-        let best = all
-            .iter()
-            .filter(|r| crate::labels::matches(f, &r.labels))
-            .take(k);
-        rows.extend(best.map(|r| (value.clone(), r)));
+    for (value, filter) in select.groups_or_filter(snap)? {
+        let best = snap.burst_ranking_where(at, p, k, &filter)?;
+        rows.extend(best.into_iter().map(|r| (value.clone(), r)));
     }
     if g.json {
         let v: Vec<_> = rows

@@ -66,13 +66,6 @@ impl Select {
     }
 }
 
-/// Whether a series with `labels` (`(key, value)`) matches `f`.
-pub fn matches(f: &Filter, labels: &[(String, String)]) -> bool {
-    f.pairs()
-        .iter()
-        .all(|(key, v)| labels.iter().any(|(lk, lv)| lk == key && lv == v))
-}
-
 /// How a label value is shown: the empty value is "(unknown)".
 pub fn show_value(v: &str) -> &str {
     if v.is_empty() {
