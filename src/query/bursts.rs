@@ -224,8 +224,8 @@ struct Wanted<'a> {
     /// it to cover both ways).
     walk: bool,
     /// On a labelled store, the series summed per tag ([`TagFold`]): the
-    /// bounds are then taken per tag row (only the first, on totals, which
-    /// holds for sums), and the cells come back per row.
+    /// bounds judge tag rows (sums of series), and the cells come back per
+    /// row.
     fold: Option<&'a TagFold>,
 }
 
@@ -245,6 +245,11 @@ const SPAN_SUMS: usize = 1 << 21;
 /// The cells of every tag that may burst ([`Wanted`]), each with its cells in
 /// `[lo, hi)` minutes, ascending and merged. This is the one place bursts read
 /// the store.
+///
+/// The bounds judge candidates ("keys"): tag ids, or on a labelled store the
+/// fold's tag rows, each the sum of its series. Every bound holds for sums
+/// (a row's recent count is at most the sum of its series' totals, its
+/// baseline at least the sum of their floors), so one path serves both.
 fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Result<Vec<TagCells>> {
     let n = snap.dict().read().len();
     let count_lo = want.count_lo.min(hi);
@@ -255,34 +260,94 @@ fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Resu
         }
     })?;
     let need = want.need.max(1);
-    if let Some(fold) = want.fold {
-        return folded_cells(snap, lo, hi, want, fold, &totals);
-    }
-    let wanted = |id: u32| totals.get(id as usize).is_some_and(|&t| t >= need);
-    let mut ids: Vec<u32> = match want.only {
-        Some(ids) => ids.iter().copied().filter(|&i| wanted(i)).collect(),
-        None => (0..n as u32).filter(|&i| wanted(i)).collect(),
+    let space = want.fold.map_or(n, |f| f.names.len());
+    let allowed: Option<Vec<bool>> = want.only.map(|only| {
+        let mut a = vec![false; n];
+        for &id in only {
+            if let Some(x) = a.get_mut(id as usize) {
+                *x = true;
+            }
+        }
+        a
+    });
+    let key_of = |id: usize| -> u32 {
+        if allowed.as_ref().is_some_and(|a| !a[id]) {
+            return u32::MAX;
+        }
+        match want.fold {
+            Some(f) => f.row_of.get(id).copied().unwrap_or(u32::MAX),
+            None => id as u32,
+        }
+    };
+    let key_total: Cow<'_, [u64]> = if want.fold.is_none() && allowed.is_none() {
+        Cow::Borrowed(&totals)
+    } else {
+        let mut sums = vec![0u64; space];
+        for (id, &t) in totals.iter().enumerate() {
+            if let Some(x) = sums.get_mut(key_of(id) as usize) {
+                *x = x.saturating_add(t);
+            }
+        }
+        Cow::Owned(sums)
+    };
+    let mut keys: Vec<u32> = (0..space as u32)
+        .filter(|&k| key_total[k as usize] >= need)
+        .collect();
+    // The ids of the keys, ascending, each with its key's index in `keys`
+    // (without a fold the keys are the ids: every id outside `only` has a
+    // zero total, so none is a key).
+    let members = |keys: &[u32]| -> Vec<(u32, u32)> {
+        if want.fold.is_none() {
+            return keys.iter().zip(0..).map(|(&id, i)| (id, i)).collect();
+        }
+        let mut at = vec![u32::MAX; space];
+        for (i, &k) in keys.iter().enumerate() {
+            at[k as usize] = i as u32;
+        }
+        (0..n)
+            .filter_map(|id| {
+                let i = *at.get(key_of(id) as usize)?;
+                (i != u32::MAX).then_some((id as u32, i))
+            })
+            .collect()
     };
     if let Some((d, b_lo, b_hi, blocks)) = want.baseline {
-        let floor = baseline_floor(snap, &ids, b_lo, b_hi)?;
-        ids = ids
+        let floor = baseline_floor(snap, &members(&keys), keys.len(), b_lo, b_hi)?;
+        keys = keys
             .iter()
             .zip(floor)
-            .filter(|&(&id, f)| d.may_start(totals[id as usize], f, blocks))
-            .map(|(&id, _)| id)
+            .filter(|&(&k, f)| d.may_start(key_total[k as usize], f, blocks))
+            .map(|(&k, _)| k)
             .collect();
     }
-    if ids.len() > INDEXED_READS && hi.saturating_sub(count_lo) > 3 * 60 {
-        ids = busy_somewhere(snap, &ids, count_lo, hi, need, want.window, n)?;
+    if keys.len() > INDEXED_READS && hi.saturating_sub(count_lo) > 3 * 60 {
+        let slot = slots(&members(&keys), n);
+        keys = busy_somewhere(snap, &keys, &slot, count_lo, hi, need, want.window)?;
     }
     if let Some(spans) = &want.spans {
-        if want.walk || !indexed(snap, ids.len(), lo, hi) {
-            if let Some(kept) = span_filter(snap, &ids, lo, hi, spans, n)? {
-                ids = kept;
+        if want.walk || !indexed(snap, keys.len(), lo, hi) {
+            let slot = slots(&members(&keys), n);
+            if let Some(kept) = span_filter(snap, &keys, &slot, lo, hi, spans)? {
+                keys = kept;
             }
         }
     }
-    read_cells(snap, ids, lo, hi, want.walk)
+    let ids = members(&keys).into_iter().map(|(id, _)| id).collect();
+    let cells = read_cells(snap, ids, lo, hi, want.walk)?;
+    Ok(match want.fold {
+        Some(fold) => fold_cells(cells, fold),
+        None => cells,
+    })
+}
+
+/// Per id (of `n`), the index of its key among the candidates, from the
+/// candidates' `(id, index)` members; `u32::MAX` for an id of none.
+fn slots(members: &[(u32, u32)], n: usize) -> Vec<u32> {
+    let mut slot = vec![u32::MAX; n];
+    for &(id, i) in members {
+        slot[id as usize] = i;
+    }
+    slot
 }
 
 /// The cells of `ids` in `[lo, hi)` minutes, each ascending and merged: read
@@ -323,34 +388,6 @@ fn read_cells(
     Ok(out)
 }
 
-/// [`candidate_cells`] on a labelled store: a tag row whose series' totals
-/// (`totals`, per id) add up to less than `want.need` cannot start an
-/// episode; the cells of the series of every other row are read and added up
-/// per row.
-fn folded_cells(
-    snap: &Snapshot,
-    lo: u32,
-    hi: u32,
-    want: &Wanted<'_>,
-    fold: &TagFold,
-    totals: &[u64],
-) -> Result<Vec<TagCells>> {
-    let row = |id: u32| fold.row_of.get(id as usize).copied().unwrap_or(u32::MAX);
-    let mut sums = vec![0u64; fold.names.len()];
-    for (id, &t) in totals.iter().enumerate() {
-        if let Some(x) = sums.get_mut(row(id as u32) as usize) {
-            *x = x.saturating_add(t);
-        }
-    }
-    let need = want.need.max(1);
-    let wanted = |id: u32| sums.get(row(id) as usize).is_some_and(|&t| t >= need);
-    let ids: Vec<u32> = match want.only {
-        Some(ids) => ids.iter().copied().filter(|&i| wanted(i)).collect(),
-        None => (0..totals.len() as u32).filter(|&i| wanted(i)).collect(),
-    };
-    Ok(fold_cells(read_cells(snap, ids, lo, hi, want.walk)?, fold))
-}
-
 /// Whether `tags` tags' cells in `[lo, hi)` minutes are cheaper to read one
 /// by one through each segment's tag index than by one walk over every cell:
 /// a read by index costs about as much as decoding a few hundred cells (a
@@ -370,18 +407,19 @@ fn indexed(snap: &Snapshot, tags: usize, lo: u32, hi: u32) -> bool {
     (tags as u64).saturating_mul(segs).saturating_mul(400) < cells
 }
 
-/// The tags of `ids` (ascending) that may start an episode at one of
-/// `spans`' bins: one walk over the cells of `[lo, hi)` minutes adds up each
-/// tag's events per stretch of a fraction of the window, and
-/// [`Detector::may_start_within`] judges each tag from those sums. `None`
-/// when the sums would not fit in [`SPAN_SUMS`].
+/// The candidates of `keys` that may start an episode at one of `spans`'
+/// bins (`slot[id]`: the index in `keys` of the candidate id adds into): one
+/// walk over the cells of `[lo, hi)` minutes adds up each candidate's events
+/// per stretch of a fraction of the window, and
+/// [`Detector::may_start_within`] judges each from those sums. `None` when
+/// the sums would not fit in [`SPAN_SUMS`].
 fn span_filter(
     snap: &Snapshot,
-    ids: &[u32],
+    keys: &[u32],
+    slot: &[u32],
     lo: u32,
     hi: u32,
     spans: &Spans<'_>,
-    n: usize,
 ) -> Result<Option<Vec<u32>>> {
     let (d, bin) = (spans.d, spans.bin.max(1));
     let w = d.window();
@@ -395,19 +433,15 @@ fn span_filter(
             let first = lo_b / s;
             (s, first, hi_b.div_ceil(s).saturating_sub(first) as usize)
         })
-        .find(|&(_, _, len)| ids.len().saturating_mul(len) <= SPAN_SUMS)
+        .find(|&(_, _, len)| keys.len().saturating_mul(len) <= SPAN_SUMS)
     else {
         return Ok(None);
     };
     if len == 0 {
         return Ok(Some(Vec::new()));
     }
-    let mut slot = vec![u32::MAX; n];
-    for (i, &id) in ids.iter().enumerate() {
-        slot[id as usize] = i as u32;
-    }
     let stretch = |m: u32| ((m / bin) / s).checked_sub(first).map(|q| q as usize);
-    let mut sums = vec![0u64; ids.len() * len];
+    let mut sums = vec![0u64; keys.len() * len];
     snap.scan_window(lo, hi, |tag, m, c| {
         let Some(&i) = slot.get(tag as usize) else {
             return;
@@ -420,7 +454,7 @@ fn span_filter(
         }
     })?;
     Ok(Some(
-        ids.iter()
+        keys.iter()
             .zip(sums.chunks_exact(len))
             .filter(|(_, row)| {
                 d.may_start_within(row, first, s, spans.history, spans.from, spans.to)
@@ -430,11 +464,18 @@ fn span_filter(
     ))
 }
 
-/// For each tag of `ids` (ascending), a floor under its events in minutes
-/// `[lo, hi)`: the sum of its totals (cached per segment) in the sealed
-/// segments that lie wholly inside. No cell is decoded.
-fn baseline_floor(snap: &Snapshot, ids: &[u32], lo: u32, hi: u32) -> Result<Vec<u64>> {
-    let mut floor = vec![0u64; ids.len()];
+/// For each of `keys` candidates, a floor under its events in minutes
+/// `[lo, hi)`: the sum of its ids' totals (cached per segment) in the sealed
+/// segments that lie wholly inside. `members`: the candidates' ids,
+/// ascending, each with its candidate's index. No cell is decoded.
+fn baseline_floor(
+    snap: &Snapshot,
+    members: &[(u32, u32)],
+    keys: usize,
+    lo: u32,
+    hi: u32,
+) -> Result<Vec<u64>> {
+    let mut floor = vec![0u64; keys];
     for seg in &snap.view().segments {
         let (s_lo, s_hi) = seg.minute_span();
         if s_lo < lo || s_hi > hi || seg.entry.cell_count == 0 {
@@ -442,14 +483,16 @@ fn baseline_floor(snap: &Snapshot, ids: &[u32], lo: u32, hi: u32) -> Result<Vec<
         }
         let t = seg.view.tag_totals().map_err(|e| seg.corrupted(e))?;
         let mut at = 0usize;
-        for (f, &id) in floor.iter_mut().zip(ids) {
+        for &(id, k) in members {
             at += t
                 .tags
                 .get(at..)
                 .unwrap_or_default()
                 .partition_point(|&x| x < id);
             match (t.tags.get(at), t.totals.get(at)) {
-                (Some(&tag), Some(&c)) if tag == id => *f = f.saturating_add(c),
+                (Some(&tag), Some(&c)) if tag == id => {
+                    floor[k as usize] = floor[k as usize].saturating_add(c)
+                }
                 (None, _) => break,
                 _ => {}
             }
@@ -458,26 +501,23 @@ fn baseline_floor(snap: &Snapshot, ids: &[u32], lo: u32, hi: u32) -> Result<Vec<
     Ok(floor)
 }
 
-/// The tags of `ids` whose events in some `window` minutes of `[lo, hi)` may
-/// reach `need`. Each source (sealed segment or in-memory run) that overlaps
-/// the range contributes each tag's total over its minute span (cached per
-/// segment); a window `(t - window, t]` holds at most the totals of the
+/// The candidates of `keys` whose events in some `window` minutes of
+/// `[lo, hi)` may reach `need` (`slot[id]`: the index in `keys` of the
+/// candidate id adds into). Each source (sealed segment or in-memory run)
+/// that overlaps the range contributes each tag's total over its minute span
+/// (cached per segment); a window `(t - window, t]` holds at most the totals of the
 /// sources whose spans it touches, and the best `t` is found by one sweep
 /// over the sources' edges, the same for every tag. No cell of a sealed
 /// segment is decoded.
 fn busy_somewhere(
     snap: &Snapshot,
-    ids: &[u32],
+    keys: &[u32],
+    slot: &[u32],
     lo: u32,
     hi: u32,
     need: u64,
     window: u32,
-    n: usize,
 ) -> Result<Vec<u32>> {
-    let mut slot = vec![u32::MAX; n];
-    for (i, &id) in ids.iter().enumerate() {
-        slot[id as usize] = i as u32;
-    }
     let segs: Vec<_> = snap
         .view()
         .segments
@@ -498,7 +538,7 @@ fn busy_somewhere(
     // counts as one source over its whole span: a looser bound, still a bound.
     let mut spans: Vec<(u32, u32)> = Vec::with_capacity(sources);
     // weight[candidate * sources + source]: the candidate's total there.
-    let mut weight = vec![0u64; ids.len() * sources];
+    let mut weight = vec![0u64; keys.len() * sources];
     let touch = |s_lo: u32, s_hi: u32| {
         let last = s_hi.saturating_sub(1).saturating_add(window - 1);
         (s_lo, last)
@@ -542,7 +582,7 @@ fn busy_somewhere(
     }
     edges.sort_unstable_by_key(|e| (e.0, e.1));
     let need = i128::from(need.max(1));
-    Ok(ids
+    Ok(keys
         .iter()
         .zip(weight.chunks_exact(sources.max(1)))
         .filter(|(_, w)| {
