@@ -161,6 +161,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     });
     let range = format!("{} → {}", out::when(from), out::when(to));
     out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
+    if a.from.is_some() {
+        let what = "no episode is found before it";
+        out::say_dropped_before("bursts", &store, &snap, from, what);
+    }
     let range = TimeRange::new(from, to)?;
     // On a labelled store each tag's series within the filter are summed
     // (with --by, within each value in turn).

@@ -16,7 +16,8 @@ use crate::Global;
 #[command(after_help = "\
 Rows are in time order, then tag; timestamps are bucket starts in unix seconds. Without --step, minutes are written at 1m and any
 range held in 1h buckets only (older than the minute retention) at 1h, so nothing held is lost;
-what was written at which step is stated on stderr. --step 1m without --from is refused when
+what was written at which step is stated on stderr; an explicit --from or --to inside an hour held
+only as its 1h bucket is refused (it would cut that bucket). --step 1m without --from is refused when
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
@@ -80,6 +81,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             parts.push((f, t, step));
         }
         None => {
+            // An explicit edge inside an hour held only as its hourly bucket
+            // cannot be kept: widening it to the hour would write that
+            // bucket in two adjacent exports, counted twice on ingest.
+            for (flag, text) in [("--from", &a.from), ("--to", &a.to)] {
+                if let Some(text) = text {
+                    let t = out::resolve_time(flag, text, &snap)?;
+                    out::refuse_edge_inside_an_hour(&snap, flag, t)?;
+                }
+            }
             // Hours where minutes are rolled up, minutes from there on. The
             // first minute held at minute resolution is hour-aligned whenever
             // hourly data lies before it.
@@ -94,6 +104,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             }
             parts.push((mf.max(first_minute), mt, Step::Minute));
         }
+    }
+    if let (Some(_), Some(&(from, _, _))) = (&a.from, parts.first()) {
+        out::say_dropped_before(
+            "export",
+            &store,
+            &snap,
+            from,
+            "nothing before it is written",
+        );
     }
     if a.step.is_none() || a.from.is_none() || a.to.is_none() {
         let text: Vec<String> = parts

@@ -40,15 +40,18 @@ Formats:
              (tag,timestamp,count for NAB's ticker,timestamp,value). Without --columns, a first
              line naming the columns as --columns would (ticker,timestamp,value; an export's
              header, label columns included: its label:KEY columns declare a new store's label
-             keys) sets them for its file; any other header line is skipped with a note. Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
+             keys) sets them for its file; any other header line is skipped with a note.
+             Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
 
 Labels: a store created with --labels platform,region keeps a count per tag and label values.
-CSV label columns are named label:KEY in --columns, or by a key given in --labels
-(--columns timestamp,tag,count,platform,region --labels platform,region); an NDJSON line
-gives {\"labels\": {\"platform\": \"instagram\", \"region\": \"chicago\"}}. A key left out is
-unknown (the empty value); a key the store does not have rejects the line.
+CSV label columns are named label:KEY in --columns, by a key given in --labels
+(--columns timestamp,tag,count,platform,region --labels platform,region), or by one of an
+existing store's keys; an NDJSON line gives {\"labels\": {\"platform\": \"instagram\",
+\"region\": \"chicago\"}}. Without --labels, a new store takes its keys from the first line of the
+first input: an export's CSV header (label:KEY columns) or an NDJSON line's labels object. A key
+left out is unknown (the empty value); a key the store does not have rejects the line.
 
 Bad lines are reported on stderr as FILE:LINE: reason (the first 20, then a count); every good
 line is still ingested, and the exit code is 2 if any line was rejected. With --strict, one bad
@@ -75,7 +78,8 @@ pub struct Args {
     #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson", "tweet-ids"])]
     pub format: String,
     /// CSV column order, e.g. tag,timestamp,count (other names: ignored
-    /// columns; label:KEY, or a key named in --labels: a label column).
+    /// columns; label:KEY, a key named in --labels, or one of an existing
+    /// store's label keys: a label column).
     /// [default: timestamp,tag,count, or a file's header naming its columns]
     #[arg(long)]
     pub columns: Option<String>,
@@ -183,6 +187,9 @@ struct Parser {
     layouts: Vec<Option<CsvLayout>>,
     /// Input names, for notes.
     names: Vec<String>,
+    /// --strict: a first line that looks like a header but names no
+    /// timestamp and tag column is a bad line, not a note.
+    strict: bool,
 }
 
 impl Parser {
@@ -198,6 +205,13 @@ impl Parser {
         match &self.format {
             Format::Csv(layout) => {
                 if first && is_csv_header(text, layout) {
+                    if self.strict && CsvLayout::parse_with_labels(t, &[]).is_err() {
+                        return Err(
+                            "the first line is neither an event (its timestamp does not \
+                                    parse) nor a header naming a timestamp and a tag column"
+                                .into(),
+                        );
+                    }
                     let named = csv_header(self.header_columns.as_deref(), &self.names, line, t);
                     self.layouts[line.input] = named;
                     return Ok(None);
@@ -292,7 +306,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Some(l) => LabelKeys::parse(l).map_err(|e| Fail::usage(format!("--labels: {e}")))?,
         None => LabelKeys::default(),
     };
-    let format = match a.format.as_str() {
+    let mut format = match a.format.as_str() {
         "csv" => {
             let columns = a.columns.as_deref().unwrap_or(DEFAULT_COLUMNS);
             let layout = CsvLayout::parse_with_labels(columns, keys.names())
@@ -348,20 +362,30 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => SyncPolicy::Manual,
     };
     let existed = g.db.join("MANIFEST").exists();
-    if !existed && a.labels.is_none() && a.columns.is_none() && matches!(format, Format::Csv(_)) {
-        // A new store takes its label keys from label:KEY columns of the
-        // first input's header (an export's), as from --columns.
+    let peeks =
+        matches!(format, Format::Csv(_) if a.columns.is_none()) || matches!(format, Format::Ndjson);
+    if !existed && a.labels.is_none() && peeks {
+        // A new store takes its label keys from the first input's first
+        // line (an export's): the label:KEY columns of a CSV header, as
+        // from --columns, or the keys of an NDJSON line's labels object.
         if let Some(first) = inputs.first_mut() {
             let (line, reader) = peek_line(std::mem::replace(first, Box::new(std::io::empty())))
                 .map_err(|e| Fail::runtime(format!("reading {}: {e}", names[0])))?;
             *first = reader;
-            if is_csv_header(&line, &CsvLayout::default()) {
-                if let Ok(l) = CsvLayout::parse_with_labels(line.trim(), &[]) {
-                    if !l.label_keys().is_empty() {
-                        keys = LabelKeys::new(l.label_keys())
-                            .map_err(|e| Fail::usage(format!("{}:1: {e}", names[0])))?;
-                    }
+            let named: Vec<String> = match &format {
+                Format::Csv(_) if is_csv_header(&line, &CsvLayout::default()) => {
+                    CsvLayout::parse_with_labels(line.trim(), &[])
+                        .map(|l| l.label_keys().iter().map(|k| k.to_string()).collect())
+                        .unwrap_or_default()
                 }
+                Format::Ndjson => parse_ndjson_line(&line)
+                    .map(|e| e.labels.into_iter().map(|(k, _)| k).collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if !named.is_empty() {
+                keys = LabelKeys::new(named)
+                    .map_err(|e| Fail::usage(format!("{}:1: {e}", names[0])))?;
             }
         }
     }
@@ -380,6 +404,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = Store::open(&g.db, opts)?;
     // The label columns a CSV header may name: the store's keys.
     let keys_named: Vec<String> = store.label_keys().names().to_vec();
+    if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
+        // A --columns name that is one of the store's label keys is that
+        // label's column, as with --labels (never an ignored column: its
+        // events would go to the unknown value without a word).
+        format = Format::Csv(
+            CsvLayout::parse_with_labels(columns, &keys_named)
+                .map_err(|e| Fail::usage(format!("--columns: {e}")))?,
+        );
+    }
     let r = store.retention();
     let wanted = crate::retention::asked(r, a.minute_retention, a.hour_retention);
     if !existed {
@@ -403,6 +436,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         header_columns: a.columns.is_none().then(|| keys_named.clone()),
         layouts: vec![None; files.len()],
         names: names.clone(),
+        strict: a.strict,
     };
     let mut tally = Tally {
         names,

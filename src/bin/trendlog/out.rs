@@ -210,6 +210,46 @@ pub fn say_chosen_range(cmd: &str, range: &str, chose_from: Option<&str>, chose_
     say_used(cmd, &text);
 }
 
+/// Refuses (exit 2) a time `t` given as `flag` that falls inside an hour
+/// held only as its 1h bucket (before the first minute held at 1m): the
+/// bucket cannot be cut there.
+pub fn refuse_edge_inside_an_hour(snap: &Snapshot, flag: &str, t: i64) -> Result<(), Fail> {
+    let hour = Step::Hour.seconds();
+    match hours_only_before(snap) {
+        Some((_, minutes)) if t < minutes && t.rem_euclid(hour) != 0 => Err(Fail::usage(format!(
+            "{flag} {} falls inside an hour held only as its 1h bucket (data before {} is \
+                 held in 1h buckets only); give a whole hour, such as {} or {}",
+            when(t),
+            when(minutes),
+            when(align_down(t, hour)),
+            when(align_up(t, hour))
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Says on stderr, as `cmd`, when a range starting at `from` reaches before
+/// what the hour retention keeps: the answer there is empty because the data
+/// was dropped, not because there was none (`what`: what that means for
+/// this command's answer).
+pub fn say_dropped_before(cmd: &str, store: &Store, snap: &Snapshot, from: i64, what: &str) {
+    let kept = store.retention();
+    let Some(floor) = kept.retain_floor(snap.now().map(|m| m.0)) else {
+        return;
+    };
+    let floor = i64::from(floor) * 60;
+    if from < floor {
+        say_used(
+            cmd,
+            &format!(
+                "data before {} is no longer held (the hour retention, {}, dropped it): {what}",
+                when(floor),
+                crate::retention::describe(kept.hour_minutes)
+            ),
+        );
+    }
+}
+
 /// Where resolution changes in a store that holds hours before its minutes:
 /// `(first time held, first minute held at minute resolution)`, or `None`
 /// when every time held is held at minute resolution (or the store is empty).

@@ -55,23 +55,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), a.step)?;
-    // An explicit range reaching before what the hour retention keeps: its
-    // buckets there read 0 because the data was dropped, not because there
-    // was none; say so.
-    let kept = store.retention();
-    if let Some(floor) = kept.retain_floor(snap.now().map(|m| m.0)) {
-        let floor = i64::from(floor) * 60;
-        if a.from.is_some() && from < floor {
-            out::say_used(
-                "query",
-                &format!(
-                    "data before {} is no longer held (the hour retention, {}, dropped it): \
-                     buckets before it read 0",
-                    out::when(floor),
-                    crate::retention::describe(kept.hour_minutes)
-                ),
-            );
-        }
+    if a.from.is_some() {
+        out::say_dropped_before("query", &store, &snap, from, "buckets before it read 0");
     }
     let filter = a.select.filter(&snap)?;
     let range = TimeRange::new(from, to)?;

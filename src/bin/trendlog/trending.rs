@@ -29,7 +29,7 @@ pub struct Args {
     /// End of the recent window (default: the store's now plus one minute).
     #[arg(long, allow_hyphen_values = true)]
     pub at: Option<String>,
-    /// Length of the recent window (90s, 15m, 1h, 7d; whole minutes).
+    /// Length of the recent window (15m, 1h, 7d; whole minutes).
     #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur)]
     pub window: Duration,
     /// Length of the baseline window just before it.
@@ -58,6 +58,16 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Some(t) => Some(out::resolve_time("--at", t, &snap)?),
         None => None,
     };
+    if let Some(at) = at {
+        let start = at - (a.window + a.baseline).as_secs() as i64;
+        out::say_dropped_before(
+            "trending",
+            &store,
+            &snap,
+            start,
+            "the baseline counts 0 there",
+        );
+    }
     if a.rank == crate::bursts::Rank::Burst {
         let p = trendlog::BurstParams {
             window: a.window,

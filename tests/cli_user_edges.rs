@@ -1,0 +1,137 @@
+//! What a user met driving the binary on a store of months, one fresh
+//! process per question: each case failed (silently or misleadingly) before
+//! its fix.
+
+mod cli_support;
+use cli_support::*;
+
+const T0: i64 = 1_714_557_600; // 2024-05-01T10:00:00Z
+
+/// Three events in hours of 2024-05-01, and one two weeks later: the first
+/// day is held in 1h buckets only (minutes are kept 7 days).
+fn rolled(db: &std::path::Path) {
+    let csv = format!(
+        "{},a,1\n{},a,10\n{},a,100\n{},z,1\n",
+        T0 + 600,
+        T0 + 3600 + 600,
+        T0 + 7200 + 600,
+        T0 + 14 * 86_400
+    );
+    let o = run_stdin(db, &["ingest"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn export_refuses_an_edge_inside_an_hour_held_as_an_hourly_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    // Two adjacent exports cut at 11:30 would both write the 11:00 bucket.
+    let o = run(
+        &db,
+        &[
+            "export",
+            "--from",
+            "2024-05-01T10:30:00Z",
+            "--to",
+            "2024-05-01T11:30:00Z",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains("inside an hour"), "{}", stderr(&o));
+    let o = run(
+        &db,
+        &[
+            "export",
+            "--from",
+            "2024-05-01T10:00:00Z",
+            "--to",
+            "2024-05-01T12:00:00Z",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+}
+
+#[test]
+fn a_column_named_after_a_stores_label_key_is_that_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let cols = "timestamp,tag,count,platform";
+    let o = run_stdin(
+        &db,
+        &["ingest", "--columns", cols, "--labels", "platform"],
+        "1704067200,a,1,twitter\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The store exists: --labels is not needed to name its key's column.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--columns", cols],
+        "1704067260,a,5,twitter\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&run(
+        &db,
+        &["--json", "query", "a", "--where", "platform=twitter"],
+    ));
+    assert_eq!(v["total"], 6, "{v}");
+}
+
+#[test]
+fn ndjson_labels_declare_a_new_stores_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let lines = "{\"ts\":1704067200,\"tag\":\"a\",\"count\":1,\"labels\":{\"region\":\"paris\",\"platform\":\"twitter\"}}\n\
+                 {\"ts\":1704067260,\"tag\":\"a\",\"count\":2}\n";
+    let o = run_stdin(&db, &["ingest", "--format", "ndjson"], lines);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ins = json(&run(&db, &["--json", "inspect"]));
+    assert_eq!(ins["label_keys"], serde_json::json!(["region", "platform"]));
+    assert_eq!(ins["total"], 3);
+    // The NDJSON export reads back into a new store with nothing more said.
+    let out = run(&db, &["export", "--format", "ndjson"]);
+    let again = dir.path().join("again");
+    let o = run_stdin(&again, &["ingest", "--format", "ndjson"], &stdout(&out));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&run(
+        &again,
+        &["--json", "query", "a", "--where", "region=paris"],
+    ));
+    assert_eq!(v["total"], 1, "{v}");
+}
+
+#[test]
+fn strict_refuses_a_first_line_that_is_neither_event_nor_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = "Oct 15 2017,metoo,3\n1508083200,metoo,1\n";
+    let o = run_stdin(&db, &["ingest", "--strict"], csv);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("<stdin>:1"), "{}", stderr(&o));
+    // Without --strict it is skipped with a note, as documented.
+    let o = run_stdin(&db, &["ingest"], csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("taken as a header"), "{}", stderr(&o));
+}
+
+#[test]
+fn reads_before_the_hour_retention_say_the_data_was_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = "2024-01-10T10:00:00Z,old,5\n2024-05-14T00:00:00Z,new,1\n";
+    let o = run_stdin(&db, &["ingest", "--hour-retention", "30d"], csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let range = ["--from", "2024-01-01", "--to", "2024-02-01"];
+    for cmd in [&["top"][..], &["export"], &["bursts"]] {
+        let o = run(&db, &[cmd, &range[..]].concat());
+        assert_eq!(code(&o), 0, "{cmd:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no longer held"),
+            "{cmd:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = run(&db, &["trending", "--at", "2024-01-10T12:00:00Z"]);
+    assert!(stderr(&o).contains("no longer held"), "{}", stderr(&o));
+}
