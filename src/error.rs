@@ -249,7 +249,7 @@ impl fmt::Display for InvalidInput {
                 f,
                 "the event at {} is too far in the future \
                  (the latest accepted minute is {}); check the clock of its source \
-                 or raise max_future_skew",
+                 or raise the allowed skew (Options::max_future_skew; the binary's --max-future-skew)",
                 crate::civil::format_rfc3339(i64::from(*minute) * 60),
                 crate::civil::format_rfc3339(i64::from(*latest_accepted) * 60)
             ),

@@ -146,10 +146,26 @@ fn minutes_of(
     let secs = d.as_secs();
     let ok = d.subsec_nanos() == 0 && secs.is_multiple_of(60) && (lo..=hi).contains(&(secs / 60));
     if !ok {
-        return Err(bad(name, format!("{d:?}"), valid));
+        return Err(bad(name, show_duration(d), valid));
     }
     // hi <= MAX_MINUTES fits in u32.
     Ok((secs / 60) as u32)
+}
+
+/// A duration as people write it: `90m`, `3h`, `29d`, or seconds (`90s`,
+/// `0.5s`) when it is not a whole number of minutes.
+fn show_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    match secs {
+        0 => "0".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 fn level(x: f64, name: &'static str, lo: f64, hi: f64, valid: &'static str) -> Result<f64> {
@@ -202,7 +218,7 @@ impl BurstParams {
         if baseline < 2 * window {
             return Err(bad(
                 "baseline",
-                format!("{:?}", self.baseline),
+                show_duration(self.baseline),
                 "at least twice the window (a whole number of minutes, at most 28d)",
             ));
         }

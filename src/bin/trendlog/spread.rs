@@ -124,13 +124,18 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         return Ok(());
     }
     let trending = s.rows.iter().filter(|r| r.trending).count();
+    // Present: events in the recent window (rows also list values seen only
+    // in the baseline or earlier in the timeline).
+    let present = s.rows.iter().filter(|r| r.recent > 0).count();
+    let others = match s.rows.len() - present {
+        0 => String::new(),
+        n => format!(" ({n} more seen earlier in the span)"),
+    };
     println!(
-        "{} by {} at {}: present in {} values, trending in {}",
+        "{} by {} at {}: present in {present} values, trending in {trending}{others}",
         s.tag,
         s.by,
         out::when(s.at),
-        s.rows.len(),
-        trending
     );
     let present: Vec<u64> = s.timeline.iter().map(|p| u64::from(p.present)).collect();
     let trend: Vec<u64> = s.timeline.iter().map(|p| u64::from(p.trending)).collect();
