@@ -1304,6 +1304,20 @@ mod tests {
         }
     }
 
+    /// A random range within `hours` of the store's data, and a query with
+    /// `p` that returns every episode.
+    fn random_query(rng: &mut Rng, hours: i64, p: &BurstParams) -> (TimeRange, BurstQuery) {
+        let a = rng.below(hours as u64 * 3600) as i64;
+        let b = a + 60 + rng.below(hours as u64 * 3600) as i64;
+        let range = TimeRange::new(T0 + a, T0 + b).unwrap();
+        let q = BurstQuery {
+            params: p.clone(),
+            k: 10_000,
+            ..BurstQuery::default()
+        };
+        (range, q)
+    }
+
     /// The pruned reads (cheap bounds on tags, spans and windows) give
     /// exactly the episodes of running the detector on every tag.
     #[test]
@@ -1335,14 +1349,8 @@ mod tests {
                     assert_eq!(walked, slow, "case {case}, onsets since {back} back, {p:?}");
                     onsets += fast.len();
                 }
-                let a = rng.below(hours as u64 * 3600) as i64;
-                let b = a + 60 + rng.below(hours as u64 * 3600) as i64;
-                let range = TimeRange::new(T0 + a, T0 + b).unwrap();
-                let q = BurstQuery {
-                    params: p.clone(),
-                    k: 10_000,
-                    ..BurstQuery::default()
-                };
+                let (range, q) = random_query(&mut rng, hours, &p);
+                let (a, b) = (range.from() - T0, range.to() - T0);
                 let fast = snap.bursts(range, &q).unwrap();
                 let slow = snap.bursts_with(range, &q, Reads::Every).unwrap();
                 assert_eq!(fast, slow, "case {case}, bursts {a}..{b}, {p:?}");
@@ -1381,14 +1389,8 @@ mod tests {
                 if rng.below(3) == 0 {
                     p = BurstParams::default();
                 }
-                let a = rng.below(hours as u64 * 3600) as i64;
-                let b = a + 60 + rng.below(hours as u64 * 3600) as i64;
-                let range = TimeRange::new(T0 + a, T0 + b).unwrap();
-                let q = BurstQuery {
-                    params: p.clone(),
-                    k: 10_000,
-                    ..BurstQuery::default()
-                };
+                let (range, q) = random_query(&mut rng, hours, &p);
+                let b = range.to() - T0;
                 let mine = ls.bursts(range, &q).unwrap();
                 assert_eq!(mine, ss.bursts(range, &q).unwrap(), "case {case} {p:?}");
                 assert_eq!(mine, ls.bursts_with(range, &q, Reads::Every).unwrap());
