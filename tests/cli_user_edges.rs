@@ -51,6 +51,13 @@ fn export_refuses_an_edge_inside_an_hour_held_as_an_hourly_bucket() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+    // Edges outside the hours held, and times relative to now (widened to
+    // the hour, as stated on stderr), are accepted.
+    for from in ["2024-04-01T00:30:00Z", "-14d"] {
+        let o = run(&db, &["export", "--from", from]);
+        assert_eq!(code(&o), 0, "{from}: {}", stderr(&o));
+        assert!(stdout(&o).contains(",a,100"), "{from}: {}", stdout(&o));
+    }
 }
 
 #[test]
@@ -99,6 +106,9 @@ fn ndjson_labels_declare_a_new_stores_keys() {
         &["--json", "query", "a", "--where", "region=paris"],
     ));
     assert_eq!(v["total"], 1, "{v}");
+    // In the same key order as the store it came from.
+    let ins = json(&run(&again, &["--json", "inspect"]));
+    assert_eq!(ins["label_keys"], serde_json::json!(["region", "platform"]));
 }
 
 #[test]
@@ -109,6 +119,13 @@ fn strict_refuses_a_first_line_that_is_neither_event_nor_header() {
     let o = run_stdin(&db, &["ingest", "--strict"], csv);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("<stdin>:1"), "{}", stderr(&o));
+    // With --columns a header's names do not matter: it is skipped.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--strict", "--columns", "timestamp,tag,count"],
+        "date,hashtag,posts\n1508083200,metoo,1\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Without --strict it is skipped with a note, as documented.
     let o = run_stdin(&db, &["ingest"], csv);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

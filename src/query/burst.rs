@@ -452,7 +452,8 @@ impl Detector {
             min_count: p.min_count,
             prior_w: p.prior * f64::from(w) * f64::from(bin),
             horizon: c.horizon.div_ceil(bin),
-            nb: c.novelty / bin / w,
+            // Rounded up: a look-back shorter than a window is one block.
+            nb: c.novelty.div_ceil(bin * w),
             novelty_factor: p.novelty_factor,
         })
     }
@@ -462,9 +463,16 @@ impl Detector {
         self.bin
     }
 
-    /// Bins of data before bin `t` that the score at `t` reads.
+    /// Bins of data before bin `t` that the score at `t` and the onset
+    /// decision (the novelty test) read.
     pub fn lookback(&self) -> u32 {
         self.w * (self.k.max(self.nb) + 2) + self.days * self.day
+    }
+
+    /// Bins of data before bin `t` that the score alone reads (a ranking
+    /// by score makes no onset decision).
+    pub fn score_lookback(&self) -> u32 {
+        self.w * (self.k + 2) + self.days * self.day
     }
 
     /// The bins `[lo, hi)` of the baseline blocks the score at bin `t`

@@ -945,7 +945,9 @@ impl Snapshot {
         let end = (i64::from(plan.tb) + 1) * bin;
         let start = end - i64::from(d.window()) * bin;
         let (lo, hi) = d.baseline_bins(plan.tb);
-        let lo = i64::from(lo.max(plan.history)) * bin;
+        // The first whole block at or after the store's history.
+        let first_block = plan.history.div_ceil(d.window()) * d.window();
+        let lo = i64::from(lo.max(first_block)) * bin;
         let hi = (i64::from(hi) * bin).max(lo);
         let step = if plan.bin == 1 {
             Step::Minute
@@ -1059,8 +1061,11 @@ impl Snapshot {
             return Ok(Vec::new());
         }
         let (d, bin, tb, history) = (&plan.detector, plan.bin, plan.tb, plan.history);
-        let data_lo =
-            (tb.saturating_sub(d.lookback()) * bin).max(if bin == 1 { plan.floor } else { 0 });
+        let data_lo = (tb.saturating_sub(d.score_lookback()) * bin).max(if bin == 1 {
+            plan.floor
+        } else {
+            0
+        });
         let count_lo = (tb + 1).saturating_sub(d.window()) * bin;
         let hi = (tb + 1) * bin;
         let want = Wanted {
@@ -1410,11 +1415,22 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(bare, rs.bursts(range, &q).unwrap(), "case {case} r1 {p:?}");
+                // Some tags only, within a filter: the fold over a subset.
+                let qt = BurstQuery {
+                    tags: vec!["t3".into(), "t5".into(), "t12".into()],
+                    ..qr.clone()
+                };
+                let mine = ls.bursts(range, &qt).unwrap();
+                assert_eq!(mine, ls.bursts_with(range, &qt, Reads::Every).unwrap());
+                assert_eq!(mine, ls.bursts_with(range, &qt, Reads::PrunedWalk).unwrap());
                 let since = Minute(now.0.saturating_sub(rng.below(600) as u32));
                 assert_eq!(
                     ls.onsets_since(since, &p).unwrap(),
                     ss.onsets_since(since, &p).unwrap()
                 );
+                let within = ls.onsets_since_where(since, &p, &in_r1).unwrap();
+                let every = ls.onsets_since_with(since, &p, &in_r1, Reads::Every);
+                assert_eq!(within, every.unwrap());
                 let at = Some(T0 + b.min(hours * 3600));
                 assert_eq!(
                     ls.burst_ranking(at, &p, 50).unwrap(),

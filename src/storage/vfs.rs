@@ -141,11 +141,8 @@ fn open_options(mode: OpenMode) -> OpenOptions {
     o
 }
 
-/// Never follow a symbolic link: store files are always regular files. And
-/// never wait at `open`: a FIFO in a store directory would block it until a
-/// writer came (on a regular file `O_NONBLOCK` changes nothing); the opened
-/// file is then refused as not a regular file.
-const STORE_FILE_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+/// Never follow a symbolic link: store files are always regular files.
+const STORE_FILE_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_CLOEXEC;
 
 fn refuse_symlink_error(path: &Path, e: io::Error) -> io::Error {
     // O_NOFOLLOW reports a link as ELOOP; say what it means.
@@ -163,17 +160,36 @@ fn refuse_symlink_error(path: &Path, e: io::Error) -> io::Error {
 }
 
 /// Opens `path` with `o` (whose flags are [`STORE_FILE_FLAGS`]) and refuses
-/// anything but a regular file; returns the file and its length.
+/// anything but a regular file; returns the file and its length. What the
+/// path names is looked at before the open too: opening a FIFO waits for a
+/// writer, so a FIFO in a store directory would hang the command. (Opening
+/// with `O_NONBLOCK` instead would leave the flag on the file, and a lease
+/// held elsewhere, as on an exported directory, would fail the open at once.)
 fn open_regular(path: &Path, o: &OpenOptions) -> io::Result<(File, u64)> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refuse_symlink_error(
+                path,
+                io::Error::from_raw_os_error(libc::ELOOP),
+            ))
+        }
+        Ok(m) if !m.is_file() => return Err(not_regular(path)),
+        // Missing: the open creates it, or reports it missing.
+        _ => {}
+    }
     let file = o.open(path).map_err(|e| refuse_symlink_error(path, e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        ));
+        return Err(not_regular(path));
     }
     Ok((file, meta.len()))
+}
+
+fn not_regular(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file", path.display()),
+    )
 }
 
 impl Vfs for RealFs {

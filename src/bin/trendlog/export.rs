@@ -3,7 +3,6 @@
 
 use std::io::{BufWriter, Write};
 
-use serde_json::json;
 use trendlog::time::{Step, TimeRange};
 
 use crate::out::{self, CmdResult, Fail};
@@ -16,8 +15,8 @@ use crate::Global;
 #[command(after_help = "\
 Rows are in time order, then tag; timestamps are bucket starts in unix seconds. Without --step, minutes are written at 1m and any
 range held in 1h buckets only (older than the minute retention) at 1h, so nothing held is lost;
-what was written at which step is stated on stderr; an explicit --from or --to inside an hour held
-only as its 1h bucket is refused (it would cut that bucket). --step 1m without --from is refused when
+what was written at which step is stated on stderr; an absolute --from or --to inside an hour held
+only as its 1h bucket is refused (it would cut that bucket; a relative one, -10d, is widened). --step 1m without --from is refused when
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
 
@@ -84,10 +83,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             // An explicit edge inside an hour held only as its hourly bucket
             // cannot be kept: widening it to the hour would write that
             // bucket in two adjacent exports, counted twice on ingest.
+            // (A time relative to now, such as -10d, is minute-aligned
+            // and rarely a whole hour: it is widened to the hour, and the
+            // range written is stated on stderr.)
             for (flag, text) in [("--from", &a.from), ("--to", &a.to)] {
                 if let Some(text) = text {
-                    let t = out::resolve_time(flag, text, &snap)?;
-                    out::refuse_edge_inside_an_hour(&snap, flag, t)?;
+                    if !crate::parse::is_relative_time(text) {
+                        let t = out::resolve_time(flag, text, &snap)?;
+                        out::refuse_edge_inside_an_hour(&snap, flag, t)?;
+                    }
                 }
             }
             // Hours where minutes are rolled up, minutes from there on. The
@@ -250,16 +254,27 @@ impl<W: Write> Sink<W> {
 }
 
 /// One row as a JSON object: `{"ts","tag","count"}`, and `"labels"` when the
-/// store has label keys.
-fn json_row(ts: i64, tag: &str, count: u64, keys: &[String], values: &[&str]) -> serde_json::Value {
-    let mut row = json!({"ts": ts, "tag": tag, "count": count});
-    if !values.is_empty() {
-        let labels: serde_json::Map<String, serde_json::Value> = keys
-            .iter()
-            .zip(values)
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        row["labels"] = serde_json::Value::Object(labels);
+/// store has label keys, its keys in the store's order (a JSON map of this
+/// crate's would sort them, and `ingest` takes a new store's keys from that
+/// order). Keys are written in byte order otherwise, as every JSON output.
+fn json_row(ts: i64, tag: &str, count: u64, keys: &[String], values: &[&str]) -> String {
+    let tag = serde_json::Value::from(tag);
+    if values.is_empty() {
+        return format!("{{\"count\":{count},\"tag\":{tag},\"ts\":{ts}}}");
     }
-    row
+    let labels: Vec<String> = keys
+        .iter()
+        .zip(values)
+        .map(|(k, v)| {
+            format!(
+                "{}:{}",
+                serde_json::Value::from(k.as_str()),
+                serde_json::Value::from(*v)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"count\":{count},\"labels\":{{{}}},\"tag\":{tag},\"ts\":{ts}}}",
+        labels.join(",")
+    )
 }

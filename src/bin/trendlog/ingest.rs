@@ -55,7 +55,8 @@ left out is unknown (the empty value); a key the store does not have rejects the
 
 Bad lines are reported on stderr as FILE:LINE: reason (the first 20, then a count); every good
 line is still ingested, and the exit code is 2 if any line was rejected. With --strict, one bad
-line rejects the whole input and nothing is committed.
+line rejects the whole input and nothing is committed; without --columns, a first line that is
+neither an event nor a header naming a timestamp and a tag column is then a bad line too.
 
 With --ack, `committed N` is printed on stdout (flushed) each time a batch is durable: N counts
 the input lines (all files, headers and rejected lines included) whose events are now safe.
@@ -205,7 +206,10 @@ impl Parser {
         match &self.format {
             Format::Csv(layout) => {
                 if first && is_csv_header(text, layout) {
-                    if self.strict && CsvLayout::parse_with_labels(t, &[]).is_err() {
+                    // (With --columns a header's names do not matter.)
+                    let names_matter = self.header_columns.is_some();
+                    if self.strict && names_matter && CsvLayout::parse_with_labels(t, &[]).is_err()
+                    {
                         return Err(
                             "the first line is neither an event (its timestamp does not \
                                     parse) nor a header naming a timestamp and a tag column"

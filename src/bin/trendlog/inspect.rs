@@ -230,9 +230,24 @@ impl Report {
     }
 }
 
+/// `Ok` when `path` names a regular file (following links: `--segment`
+/// names any file the user likes).
+fn regular(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
 fn inspect_file(g: &Global, path: &Path) -> CmdResult {
     let cannot = |e: std::io::Error| Fail::runtime(format!("cannot read {}: {e}", path.display()));
-    // The magic first: a file that is not ours is never read whole.
+    // The magic first: a file that is not ours is never read whole. (Not a
+    // FIFO or a device: opening one could wait forever.)
+    regular(path).map_err(cannot)?;
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len();
     let mut head = Vec::with_capacity(4);
@@ -263,7 +278,10 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         manifest_report(&bytes)
     } else if magic == DICT_INDEX_MAGIC {
         // An index of layout 1 or 2 reads its names from the tags.dict beside it.
-        let dict = std::fs::read(path.with_file_name("tags.dict")).ok();
+        let dict_path = path.with_file_name("tags.dict");
+        let dict = regular(&dict_path)
+            .and_then(|()| std::fs::read(&dict_path))
+            .ok();
         dict_index_report(&bytes, dict.as_deref())
     } else {
         let mut r = Report::new("unknown");

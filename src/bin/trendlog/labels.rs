@@ -93,7 +93,8 @@ pub fn labels_json(labels: &[(String, String)]) -> serde_json::Value {
         .into()
 }
 
-/// The filter selecting exactly one series' labels.
+/// The filter of `labels` (`(key, value)` pairs): a series' labels, or the
+/// filter a burst was detected within.
 pub fn exact(labels: &[(String, String)]) -> Filter {
     labels
         .iter()

@@ -211,19 +211,22 @@ pub fn say_chosen_range(cmd: &str, range: &str, chose_from: Option<&str>, chose_
 }
 
 /// Refuses (exit 2) a time `t` given as `flag` that falls inside an hour
-/// held only as its 1h bucket (before the first minute held at 1m): the
-/// bucket cannot be cut there.
+/// held only as its 1h bucket (from the first hour held to the first minute
+/// held at 1m): the bucket cannot be cut there.
 pub fn refuse_edge_inside_an_hour(snap: &Snapshot, flag: &str, t: i64) -> Result<(), Fail> {
     let hour = Step::Hour.seconds();
+    let inside = |first: i64, minutes: i64| (align_down(first, hour)..minutes).contains(&t);
     match hours_only_before(snap) {
-        Some((_, minutes)) if t < minutes && t.rem_euclid(hour) != 0 => Err(Fail::usage(format!(
-            "{flag} {} falls inside an hour held only as its 1h bucket (data before {} is \
+        Some((first, minutes)) if inside(first, minutes) && t.rem_euclid(hour) != 0 => {
+            Err(Fail::usage(format!(
+                "{flag} {} falls inside an hour held only as its 1h bucket (data before {} is \
                  held in 1h buckets only); give a whole hour, such as {} or {}",
-            when(t),
-            when(minutes),
-            when(align_down(t, hour)),
-            when(align_up(t, hour))
-        ))),
+                when(t),
+                when(minutes),
+                when(align_down(t, hour)),
+                when(align_up(t, hour))
+            )))
+        }
         _ => Ok(()),
     }
 }

@@ -459,6 +459,12 @@ impl TimeSpec {
     }
 }
 
+/// Whether `s` is a time relative to the store's now (`now`, `-24h`,
+/// `now-90m`) rather than an absolute one.
+pub fn is_relative_time(s: &str) -> bool {
+    matches!(parse_time_spec(s), Ok(TimeSpec::RelativeToNow(_)))
+}
+
 /// Parses a command-line time: any [`parse_timestamp`] form, or a time
 /// relative to the store's now: `now`, `now-1h`, `now+15m`, or a signed
 /// duration `-24h`, `+1h`, `-90` (a leading sign always means relative).

@@ -59,7 +59,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         None => None,
     };
     if let Some(at) = at {
-        let start = at - (a.window + a.baseline).as_secs() as i64;
+        // The burst score also reads the same window on previous days.
+        let days = if a.rank == crate::bursts::Rank::Burst {
+            u64::from(trendlog::BurstParams::default().seasonal_days) * 86_400
+        } else {
+            0
+        };
+        let reach = a.window.as_secs() + a.baseline.as_secs().max(days);
+        let start = at - reach as i64;
         out::say_dropped_before(
             "trending",
             &store,
