@@ -36,7 +36,7 @@
 //!
 //! # Episodes
 //! Idle → an **onset** at the first bin with `score >= entry`,
-//! `R >= min_count` and, with a novelty look-back of `N = novelty / w`
+//! `R >= min_count` and, with a novelty look-back of `N = ceil(novelty / w)`
 //! blocks, `R >= novelty_factor * max(X_j)` over the up to `N` whole blocks
 //! that end at or before the recent window's start (and start at or after the
 //! store's first data): the count must also be new for the tag, not a repeat
