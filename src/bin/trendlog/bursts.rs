@@ -203,9 +203,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 if !b.labels.is_empty() {
                     v["labels"] = crate::labels::labels_json(&b.labels);
                 }
-                if let (Some(by), Some(value)) = (&a.select.by, value) {
-                    v["by"] = json!({"key": by, "value": value});
-                }
+                a.select.add_by(&mut v, value);
                 v
             })
             .collect();
@@ -233,14 +231,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     let s = step.seconds();
     let (lo, hi) = (from.div_euclid(s) * s, (to + s - 1).div_euclid(s) * s);
-    let mut rank = 0;
-    for (i, (value, b)) in rows.iter().enumerate() {
-        // Ranks count within each --by value.
-        rank = if i > 0 && rows[i - 1].0 == *value {
-            rank + 1
-        } else {
-            1
-        };
+    let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
+    for ((_, b), rank) in rows.iter().zip(ranks) {
         let spark = TimeRange::new(lo, hi)
             .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
             .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
@@ -306,9 +298,7 @@ pub fn trending_by_burst(
                 if !r.labels.is_empty() {
                     v["labels"] = crate::labels::labels_json(&r.labels);
                 }
-                if let (Some(by), Some(value)) = (&select.by, value) {
-                    v["by"] = json!({"key": by, "value": value});
-                }
+                select.add_by(&mut v, value);
                 v
             })
             .collect();
@@ -350,14 +340,8 @@ pub fn trending_by_burst(
     };
     let s = step.seconds();
     let (lo, hi) = (span_lo.div_euclid(s) * s, (hi + s - 1).div_euclid(s) * s);
-    let mut rank = 0;
-    for (i, (value, r)) in rows.iter().enumerate() {
-        // Ranks count within each --by value.
-        rank = if i > 0 && rows[i - 1].0 == *value {
-            rank + 1
-        } else {
-            1
-        };
+    let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
+    for ((_, r), rank) in rows.iter().zip(ranks) {
         let spark = TimeRange::new(lo, hi)
             .and_then(|range| {
                 snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))

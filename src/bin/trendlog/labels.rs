@@ -66,6 +66,31 @@ impl Select {
     }
 }
 
+impl Select {
+    /// Adds `"by": {"key": KEY, "value": VALUE}` to a JSON row of the
+    /// `--by` group `value` (nothing without `--by`).
+    pub fn add_by(&self, row: &mut serde_json::Value, value: &Option<String>) {
+        if let (Some(by), Some(v)) = (&self.by, value) {
+            row["by"] = serde_json::json!({"key": by, "value": v});
+        }
+    }
+}
+
+/// The rank of each row of a table grouped by `--by` value (rows of one
+/// value adjacent): counting from 1, again from 1 at each new value.
+pub fn group_ranks<'a>(values: impl IntoIterator<Item = &'a Option<String>>) -> Vec<usize> {
+    let mut last = None;
+    let mut rank = 0;
+    values
+        .into_iter()
+        .map(|v| {
+            rank = if last == Some(v) { rank + 1 } else { 1 };
+            last = Some(v);
+            rank
+        })
+        .collect()
+}
+
 /// How a label value is shown: the empty value is "(unknown)".
 pub fn show_value(v: &str) -> &str {
     if v.is_empty() {
@@ -100,4 +125,17 @@ pub fn exact(labels: &[(String, String)]) -> Filter {
         .iter()
         .try_fold(Filter::all(), |f, (k, v)| f.and(k, v))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_count_again_at_each_group() {
+        let v = |s: &str| Some(s.to_string());
+        let rows = [v("a"), v("a"), v("b"), v("c"), v("c"), v("c")];
+        assert_eq!(group_ranks(&rows), [1, 2, 1, 1, 2, 3]);
+        assert_eq!(group_ranks(&[None, None, None]), [1, 2, 3]);
+    }
 }

@@ -61,9 +61,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .iter()
             .map(|(value, _, r)| {
                 let mut row = json!({"tag": r.tag, "count": r.count});
-                if let (Some(by), Some(v)) = (&a.select.by, value) {
-                    row["by"] = json!({"key": by, "value": v});
-                }
+                a.select.add_by(&mut row, value);
                 row
             })
             .collect();
@@ -96,11 +94,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         cols.insert(0, (by, Align::Left));
     }
     let mut t = Table::new(&cols);
-    let mut rank = 0;
-    let mut last: Option<&Option<String>> = None;
-    for (value, f, r) in &rows {
-        rank = if last == Some(value) { rank + 1 } else { 1 };
-        last = Some(value);
+    let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
+    for ((value, f, r), rank) in rows.iter().zip(ranks) {
         let spark = snap
             .series_where(&r.tag, hr, Step::Hour, f)
             .map(|s| {

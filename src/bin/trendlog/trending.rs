@@ -155,9 +155,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .map(|(value, r)| {
                 let mut row = json!({"tag": r.tag, "recent": r.recent, "baseline": r.baseline,
                        "growth": out::growth_json(r.growth)});
-                if let (Some(by), Some(v)) = (&a.select.by, value) {
-                    row["by"] = json!({"key": by, "value": v});
-                }
+                a.select.add_by(&mut row, value);
                 row
             })
             .collect();
@@ -201,11 +199,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let s = step.seconds();
     let lo = ((at - span).max(0)).div_euclid(s) * s;
     let hi = (at + s - 1).div_euclid(s) * s;
-    let mut rank = 0;
-    let mut last: Option<&Option<String>> = None;
-    for (value, r) in &rows {
-        rank = if last == Some(value) { rank + 1 } else { 1 };
-        last = Some(value);
+    let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
+    for ((value, r), rank) in rows.iter().zip(ranks) {
         let mut f = filter.clone();
         if let (Some(v), Some(by)) = (value, &a.select.by) {
             f = f.and(by, v)?;
