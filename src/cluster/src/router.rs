@@ -14,8 +14,20 @@ use crate::partition::{partition_of, Names};
 use crate::query::{merge_top, merge_trending};
 use crate::wire::{Answer, PartitionReply, PartitionStatus, Request, RouterReply};
 
-/// Asks any live replica of partition `p`, retrying "no responders" (a
-/// replica restarting) until `timeout`. `Ok(None)`: no replica answered.
+/// How many requests one ask may have in flight: the first, and hedges sent
+/// when it stays unanswered (see [`ask_partition`]).
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Asks any live replica of partition `p` until `timeout`. `Ok(None)`: no
+/// replica answered.
+///
+/// "No responders" (every replica restarting) is retried every 50 ms. A
+/// request that stays unanswered for a quarter of the timeout is hedged: a
+/// second copy is sent, and later a third, while the first stays in flight;
+/// the first reply wins. The queue group hands each copy to one replica, and
+/// a replica killed a moment ago can still be handed one until the server
+/// notices the closed connection, so without a hedge one dead replica could
+/// make a partition look missing while a live one idles.
 pub async fn ask_partition(
     client: &Client,
     names: &Names,
@@ -25,28 +37,49 @@ pub async fn ask_partition(
 ) -> Result<Option<PartitionReply>> {
     let body =
         bytes::Bytes::from(serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let start = tokio::time::Instant::now();
+    let deadline = start + timeout;
+    let hedge = (timeout / 4).max(Duration::from_millis(50));
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut sent = 0;
+    let mut next_send = start;
     loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             return Ok(None);
         }
-        let r = async_nats::Request::new()
-            .payload(body.clone())
-            .timeout(Some(left));
-        match client.send_request(names.query_any(p), r).await {
-            Ok(msg) => {
-                let reply: PartitionReply = serde_json::from_slice(&msg.payload)
-                    .map_err(|e| Error::Decode(format!("partition {p} replied: {e}")))?;
-                return Ok(Some(reply));
-            }
-            Err(e) => match e.kind() {
-                async_nats::client::RequestErrorKind::NoResponders => {
-                    tokio::time::sleep(Duration::from_millis(50).min(left)).await;
+        if now >= next_send && sent < MAX_ATTEMPTS {
+            let r = async_nats::Request::new()
+                .payload(body.clone())
+                .timeout(Some(deadline - now));
+            in_flight.push(client.send_request(names.query_any(p), r));
+            sent += 1;
+            next_send = now + hedge;
+        }
+        let wake = if sent < MAX_ATTEMPTS {
+            next_send.min(deadline)
+        } else {
+            deadline
+        };
+        tokio::select! {
+            Some(r) = in_flight.next() => match r {
+                Ok(msg) => {
+                    let reply: PartitionReply = serde_json::from_slice(&msg.payload)
+                        .map_err(|e| Error::Decode(format!("partition {p} replied: {e}")))?;
+                    return Ok(Some(reply));
                 }
-                async_nats::client::RequestErrorKind::TimedOut => return Ok(None),
-                _ => return Err(nats(e)),
+                Err(e) => match e.kind() {
+                    async_nats::client::RequestErrorKind::NoResponders => {
+                        // Nobody to hand it to: this one does not count as
+                        // an attempt; try again shortly.
+                        sent -= 1;
+                        next_send = next_send.min(tokio::time::Instant::now() + Duration::from_millis(50));
+                    }
+                    async_nats::client::RequestErrorKind::TimedOut => {}
+                    _ => return Err(nats(e)),
+                },
             },
+            () = tokio::time::sleep_until(wake) => {}
         }
     }
 }
