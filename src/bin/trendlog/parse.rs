@@ -170,10 +170,8 @@ fn parse_unix_seconds(t: &str) -> Result<i64> {
     if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
         return Err(not_a_timestamp(t));
     }
-    let mut v: i64 = match decimal(int).and_then(|v| i64::try_from(v).ok()) {
-        Some(v) => v,
-        None if negative => return Err(InvalidInput::BeforeEpoch { seconds: i64::MIN }.into()),
-        None => return Err(InvalidInput::TimeOutOfRange { seconds: i64::MAX }.into()),
+    let Some(mut v) = decimal(int).and_then(|v| i64::try_from(v).ok()) else {
+        return Err(beyond_64_bits(t, negative));
     };
     if negative {
         // v <= i64::MAX, so -v cannot overflow; flooring a negative fraction
@@ -186,6 +184,17 @@ fn parse_unix_seconds(t: &str) -> Result<i64> {
     check_range(v)
 }
 
+/// A number of seconds too large for 64 bits, named as the user wrote it
+/// (the typed range errors would have to echo a saturated value instead).
+fn beyond_64_bits(t: &str, negative: bool) -> Error {
+    let side = if negative {
+        "is before 1970-01-01T00:00:00Z"
+    } else {
+        "is past the last minute trendlog can store"
+    };
+    parse_error(format!("time {} {side}", show(t)))
+}
+
 /// A JSON number as a timestamp: like [`parse_unix_seconds`], plus exponents.
 fn json_number_to_timestamp(lit: &str) -> Result<i64> {
     if !lit.bytes().any(|b| b == b'e' || b == b'E') {
@@ -195,6 +204,9 @@ fn json_number_to_timestamp(lit: &str) -> Result<i64> {
     let floored = v.floor();
     if !floored.is_finite() {
         return Err(not_a_timestamp(lit));
+    }
+    if floored.abs() >= 9.223_372_036_854_775_807e18 {
+        return Err(beyond_64_bits(lit, floored < 0.0));
     }
     if floored < 0.0 {
         #[expect(
