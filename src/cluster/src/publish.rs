@@ -39,6 +39,11 @@ struct InFlight {
     payload: Bytes,
     events: Vec<Event>,
     ack: Option<PublishAckFuture>,
+    /// When it was first sent: retries stop at `first_sent + patience`, so
+    /// that they stay inside the stream's duplicate window (120 s by
+    /// default), past which a retry of a message already stored would be
+    /// stored twice.
+    first_sent: tokio::time::Instant,
 }
 
 /// Publishes events into the partitions. Call [`Publisher::finish`] at the end.
@@ -146,6 +151,7 @@ impl Publisher {
             payload,
             events,
             ack: None,
+            first_sent: tokio::time::Instant::now(),
         };
         m.ack = self.send(&m).await.ok();
         self.window.push_back(m);
@@ -170,7 +176,9 @@ impl Publisher {
         let Some(mut m) = self.window.pop_front() else {
             return Ok(());
         };
-        let deadline = tokio::time::Instant::now() + self.patience;
+        // From the first send, not from now: messages queued behind a slow
+        // one would otherwise be retried long after their first send.
+        let deadline = m.first_sent + self.patience;
         let mut delay = Duration::from_millis(20);
         loop {
             let outcome = match m.ack.take() {

@@ -14,17 +14,18 @@ use crate::partition::{partition_of, Names};
 use crate::query::{merge_top, merge_trending};
 use crate::wire::{Answer, PartitionReply, PartitionStatus, Request, RouterReply};
 
-/// How many requests one ask may have in flight: the first, and hedges sent
-/// when it stays unanswered (see [`ask_partition`]).
-const MAX_ATTEMPTS: u32 = 3;
+/// How many requests one ask may have in flight: the first, and a hedge
+/// sent when it stays unanswered (see [`ask_partition`]).
+const MAX_ATTEMPTS: u32 = 2;
 
 /// Asks any live replica of partition `p` until `timeout`. `Ok(None)`: no
 /// replica answered.
 ///
 /// "No responders" (every replica restarting) is retried every 50 ms. A
 /// request that stays unanswered for a quarter of the timeout is hedged: a
-/// second copy is sent, and later a third, while the first stays in flight;
-/// the first reply wins. The queue group hands each copy to one replica, and
+/// second copy is sent while the first stays in flight, and the first reply
+/// wins (two copies at most, so the work of a replica that is merely slow is
+/// not multiplied further). The queue group hands each copy to one replica, and
 /// a replica killed a moment ago can still be handed one until the server
 /// notices the closed connection, so without a hedge one dead replica could
 /// make a partition look missing while a live one idles.
@@ -62,6 +63,8 @@ pub async fn ask_partition(
             deadline
         };
         tokio::select! {
+            // A reply ready at the deadline still counts.
+            biased;
             Some(r) = in_flight.next() => match r {
                 Ok(msg) => {
                     let reply: PartitionReply = serde_json::from_slice(&msg.payload)
