@@ -249,9 +249,9 @@ impl Store {
         let manifest = match recovery::read_manifest(&*vfs, dir)? {
             Some(m) => m,
             None if read_only => {
-                return Err(Error::NotAStore {
+                return Err(lost_manifest(&*vfs, dir)?.unwrap_or(Error::NotAStore {
                     dir: dir.to_path_buf(),
-                })
+                }))
             }
             None => create_store(&*vfs, dir, &opts)?,
         };
@@ -665,18 +665,54 @@ fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 
 /// Creates a new store in `dir` (which has no manifest) with `opts`'
 /// retention, and returns its first manifest.
-fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
-    let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
+/// Why a directory without a manifest is not simply "no store yet": the
+/// damage of a store that lost its manifest, when it holds sealed segments
+/// or a dictionary with entries (creation writes the dictionary's header
+/// only, then the manifest; every batch names its tags in the dictionary
+/// first). `Ok(None)`: nothing in it was ever acknowledged.
+pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> {
+    let names = match vfs.list(dir) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let manifest = dir.join(files::MANIFEST);
     if names
         .iter()
         .any(|n| matches!(classify(n), Some(FileKind::Segment(..))))
     {
-        return Err(invalid(
-            &dir.join(files::MANIFEST),
+        return Ok(Some(invalid(
+            &manifest,
             0,
             "the manifest is missing but sealed segments exist",
-        ));
+        )));
     }
+    if names.iter().any(|n| n == files::DICT) {
+        let p = dir.join(files::DICT);
+        let len = vfs
+            .open(&p, OpenMode::READ)
+            .and_then(|f| f.len())
+            .map_err(|e| Error::io(&p, e))?;
+        if len > crate::format::dict::DICT_HEADER_LEN as u64 {
+            return Ok(Some(invalid(
+                &manifest,
+                0,
+                format!(
+                    "the manifest is missing but {} holds tags ({len} bytes), \
+                     so data was written",
+                    files::DICT
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
+    if let Some(damage) = lost_manifest(vfs, dir)? {
+        return Err(damage);
+    }
+    let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
     // Only the files of an interrupted creation can be here (no manifest was
     // ever written, so nothing was ever acknowledged).
     for n in &names {

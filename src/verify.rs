@@ -84,9 +84,17 @@ fn verify_once(dir: &Path, opts: &Options) -> Result<(VerifyReport, Option<u64>)
     let manifest = match recovery::read_manifest(vfs, dir) {
         Ok(Some(m)) => m,
         Ok(None) => {
-            return Err(Error::NotAStore {
-                dir: dir.to_path_buf(),
-            })
+            return match crate::store::lost_manifest(vfs, dir)? {
+                Some(Error::Corrupted(c)) => {
+                    r.files_checked = 1;
+                    r.problems.push(c);
+                    Ok((r, None))
+                }
+                Some(e) => Err(e),
+                None => Err(Error::NotAStore {
+                    dir: dir.to_path_buf(),
+                }),
+            };
         }
         Err(Error::Corrupted(c)) => {
             r.files_checked = 1;
