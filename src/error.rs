@@ -139,7 +139,9 @@ pub enum InvalidInput {
         /// The rejected unix seconds.
         seconds: i64,
     },
-    /// Adding the count would overflow a 64-bit sum.
+    /// The count does not fit in 64 bits, or adding it would take the sum of
+    /// every count the store holds past `u64::MAX`: the store keeps that sum
+    /// within 64 bits so that no answer (a cell, a range, a top-k) overflows.
     CountOverflow,
     /// The event is older than the hour retention and would be dropped at once.
     TooOld {
@@ -230,7 +232,10 @@ impl fmt::Display for InvalidInput {
                 )
             }
             InvalidInput::CountOverflow => {
-                f.write_str("the count would overflow a 64-bit counter; it was not added")
+                f.write_str(
+                    "the count would overflow 64 bits: a count, and the sum of all counts \
+                     a store holds, must stay within 18446744073709551615; it was not added",
+                )
             }
             InvalidInput::TooOld {
                 minute,

@@ -152,3 +152,155 @@ fn reads_before_the_hour_retention_say_the_data_was_dropped() {
     let o = run(&db, &["trending", "--at", "2024-01-10T12:00:00Z"]);
     assert!(stderr(&o).contains("no longer held"), "{}", stderr(&o));
 }
+
+/// `--sync interval --ack`: a batch filled just before the input falls
+/// silent is made durable and acknowledged about a second later, not when
+/// the next line arrives (it waited for the next commit, which a silent
+/// input never makes). No `committed 0` is printed first.
+#[test]
+fn sync_interval_acks_a_full_batch_while_the_input_is_silent() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut writer = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["ingest", "--ack", "--sync", "interval", "--batch-size", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = writer.stdin.take().unwrap();
+    let acks = BufReader::new(writer.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in acks.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    for i in 0..4 {
+        writeln!(input, "{},a,1", T0 + i * 60).unwrap();
+    }
+    input.flush().unwrap();
+    // The input stays open and silent; only a generous limit against a hang.
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("committed 4") {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no ack of the 4 lines while the input was open: {seen:?}"),
+        }
+    }
+    assert!(!seen.contains(&"committed 0".to_string()), "{seen:?}");
+    drop(input);
+    assert!(writer.wait().unwrap().success());
+    let v = json(&run(&db, &["--json", "query", "a"]));
+    assert_eq!(v["total"], 4, "{v}");
+}
+
+/// `trending --at` off the minute: the header shows the minutes counted (a
+/// minute counts when its first second lies in the window), which are the
+/// minutes behind the recent count, and stderr says why they differ.
+#[test]
+fn trending_at_off_the_minute_shows_the_minutes_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // One event at second 10 of each minute from 09:50 to 10:09.
+    let at = 1_714_384_800; // 2024-04-29T10:00:00Z
+    let csv: String = (0..20)
+        .map(|m| format!("{},tag2,1\n", at - 600 + m * 60 + 10))
+        .collect();
+    let o = run_stdin(&db, &["ingest"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let args = [
+        "trending",
+        "--at",
+        "2024-04-29T10:00:30Z",
+        "--window",
+        "5m",
+        "--min-count",
+        "1",
+    ];
+    let o = run(&db, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("window 2024-04-29T09:56:00Z → 2024-04-29T10:01:00Z"),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("not on a whole minute"),
+        "{}",
+        stderr(&o)
+    );
+    // The recent count is that of minutes 09:56..10:01: five events.
+    let mut json_args = vec!["--json"];
+    json_args.extend(args);
+    let v = json(&run(&db, &json_args));
+    assert_eq!(v[0]["recent"], 5, "{v}");
+}
+
+/// A store that lost its MANIFEST is damaged, not "no store": `verify`
+/// reports it, readers say so, and `ingest` refuses instead of taking the
+/// directory for an interrupted creation and deleting the log and the
+/// dictionary that hold acknowledged data (before the fix it did, when no
+/// segment was sealed yet).
+#[test]
+fn a_store_without_its_manifest_is_damage_and_ingest_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(&db, &["ingest"], &format!("{T0},a,3\n"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::remove_file(db.join("MANIFEST")).unwrap();
+    let snapshot = |db: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(db)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name() != "LOCK")
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(&db);
+    assert!(
+        before.iter().any(|(n, _)| n.starts_with("log-")),
+        "{before:?}"
+    );
+    let o = run(&db, &["verify"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("MANIFEST"), "{}", stdout(&o));
+    let o = run(&db, &["query", "a"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+    let o = run_stdin(&db, &["ingest"], &format!("{T0},b,1\n"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("manifest is missing"), "{}", stderr(&o));
+    assert_eq!(snapshot(&db), before, "ingest changed a store it refused");
+    // Without sealed segments too (a store that never sealed): its
+    // dictionary holds tags, so data was written.
+    for (n, _) in &before {
+        if n.starts_with("seg-") {
+            std::fs::remove_file(db.join(n)).unwrap();
+        }
+    }
+    let before = snapshot(&db);
+    let o = run_stdin(&db, &["ingest"], &format!("{T0},b,1\n"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("tags.dict holds tags"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(snapshot(&db), before, "ingest deleted files of a store");
+    let o = run(&db, &["verify"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+}

@@ -289,6 +289,7 @@ impl Tally {
 
 struct Acker {
     on: bool,
+    /// The last number of lines acknowledged.
     last: Option<u64>,
 }
 
@@ -451,7 +452,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     let mut acker = Acker {
         on: a.ack,
-        last: None,
+        // Nothing to say until a line is durable.
+        last: Some(0),
     };
     let bar = progress_bar(total_bytes);
     let started = Instant::now();
@@ -585,10 +587,12 @@ fn ingest_streaming(
                   last_sync: &mut Instant,
                   synced_lines: &mut u64|
      -> CmdResult {
-        let mut durable = true;
-        if let Some(b) = batch.take() {
-            durable = b.commit()?.durable;
-        }
+        // With no batch (the idle sync of `--sync interval`), nothing new
+        // was committed: only a sync makes the earlier commits durable.
+        let durable = match batch.take() {
+            Some(b) => b.commit()?.durable,
+            None => false,
+        };
         let lines = tally.read;
         if durable {
             *synced_lines = lines;
@@ -606,7 +610,11 @@ fn ingest_streaming(
         let chunk = match rx.recv_timeout(IDLE_COMMIT) {
             Ok(c) => c.map_err(|e| Fail::runtime(format!("reading input: {e}")))?,
             Err(RecvTimeoutError::Timeout) => {
-                if batch.as_ref().is_some_and(|b| !b.is_empty()) {
+                // A silent input commits its partial batch; under `--sync
+                // interval` it also syncs (and acks) commits still waiting
+                // for the next one, which may never come while it is silent.
+                let open = batch.as_ref().is_some_and(|b| !b.is_empty());
+                if open || (a.sync == "interval" && synced_lines < tally.read) {
                     commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
                 }
                 continue;

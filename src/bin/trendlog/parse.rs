@@ -180,6 +180,13 @@ fn parse_unix_seconds(t: &str) -> Result<i64> {
         if frac.is_some_and(|f| f.bytes().any(|b| b != b'0')) {
             v = v.saturating_sub(1);
         }
+    } else if v > MAX_UNIX_SECS && v / 1000 <= MAX_UNIX_SECS {
+        // Too late as seconds, in range as milliseconds: the usual mistake.
+        return Err(parse_error(format!(
+            "time {} is past the last minute trendlog can store; timestamps are unix \
+             seconds: if it is in milliseconds, divide it by 1000",
+            show(t)
+        )));
     }
     check_range(v)
 }
@@ -205,7 +212,7 @@ fn json_number_to_timestamp(lit: &str) -> Result<i64> {
     if !floored.is_finite() {
         return Err(not_a_timestamp(lit));
     }
-    if floored.abs() >= 9.223_372_036_854_775_807e18 {
+    if floored.abs() >= 9.223_372_036_854_776e18 {
         return Err(beyond_64_bits(lit, floored < 0.0));
     }
     if floored < 0.0 {

@@ -155,10 +155,14 @@ fn timestamp_range() {
         u32::MAX
     );
     let over = (MAX_UNIX_SECS + 1).to_string();
+    assert!(parse_msg(parse_timestamp(&over)).contains("past the last minute"));
+    // Milliseconds, the usual mistake, get a hint; past them, the plain error.
+    assert!(parse_msg(parse_timestamp("1704067200000")).contains("milliseconds"));
+    let past_ms = (MAX_UNIX_SECS * 1000 + 1000).to_string();
     assert_eq!(
-        invalid(parse_timestamp(&over)),
+        invalid(parse_timestamp(&past_ms)),
         InvalidInput::TimeOutOfRange {
-            seconds: MAX_UNIX_SECS + 1
+            seconds: MAX_UNIX_SECS * 1000 + 1000
         }
     );
     assert_eq!(

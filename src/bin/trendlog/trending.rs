@@ -168,13 +168,27 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     let w = a.window.as_secs() as i64;
     let b = a.baseline.as_secs() as i64;
+    // Counts are per minute and a minute counts when its first second lies
+    // in a window: show the minutes counted, which differ from the edges
+    // asked for only when those are not on whole minutes.
+    let counted = |t: i64| (t.max(0) + 59) / 60 * 60;
+    if [at, w, b].iter().any(|t| t % 60 != 0) {
+        out::say_used(
+            "trending",
+            &format!(
+                "--at {} or a window is not on a whole minute; a minute counts when its first \
+                 second lies in a window, so the windows shown are the minutes counted",
+                out::when(at)
+            ),
+        );
+    }
     println!(
         "trending at {}  window {} → {}  baseline {} → {}",
         out::when(at),
-        out::when(at - w),
-        out::when(at),
-        out::when((at - w - b).max(0)),
-        out::when((at - w).max(0)),
+        out::when(counted(at - w)),
+        out::when(counted(at)),
+        out::when(counted(at - w - b)),
+        out::when(counted(at - w)),
     );
     let by = a.select.by.as_deref().unwrap_or("");
     let mut cols = vec![
