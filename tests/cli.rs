@@ -400,6 +400,7 @@ fn read_commands_work_while_another_process_writes() {
     let o = run_stdin(&db, &["ingest"], "1508112000,x,1\n");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("locked"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("read-only"), "{}", stderr(&o));
     drop(input);
     assert!(writer.wait().unwrap().success());
 }

@@ -52,6 +52,16 @@ impl From<Error> for Fail {
             Error::InvalidInput(_) | Error::ResolutionUnavailable { .. } => EXIT_USAGE,
             _ => EXIT_RUNTIME,
         };
+        // Only writing commands take the lock, and they cannot write
+        // read-only (the library's advice): say what a shell user can do.
+        if let Error::Locked { dir } = &e {
+            return Fail::runtime(format!(
+                "the store {} is locked by another writer (an ingest, compact or retention, \
+                 or a service that links trendlog); wait until it ends: query, top, \
+                 trending and the other read commands work meanwhile",
+                dir.display()
+            ));
+        }
         Fail {
             code,
             msg: e.to_string(),
