@@ -294,17 +294,35 @@ pub async fn serve(client: Client, names: Names, timeout: Duration) -> Result<()
     Ok(())
 }
 
-/// Asks a router.
+/// Asks a router, retrying "no responders" (a router restarting) every 50 ms
+/// until the timeout.
 pub async fn ask(
     client: &Client,
     names: &Names,
     req: &Request,
     timeout: Duration,
 ) -> Result<RouterReply> {
-    let body = serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?;
-    let r = async_nats::Request::new()
-        .payload(body.into())
-        .timeout(Some(timeout));
-    let msg = client.send_request(names.router(), r).await.map_err(nats)?;
-    serde_json::from_slice(&msg.payload).map_err(|e| Error::Decode(e.to_string()))
+    let body =
+        bytes::Bytes::from(serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let r = async_nats::Request::new()
+            .payload(body.clone())
+            .timeout(Some(left));
+        match client.send_request(names.router(), r).await {
+            Ok(msg) => {
+                return serde_json::from_slice(&msg.payload)
+                    .map_err(|e| Error::Decode(e.to_string()))
+            }
+            // No router yet (one restarting): ask again until the timeout.
+            Err(e)
+                if e.kind() == async_nats::client::RequestErrorKind::NoResponders
+                    && left > Duration::from_millis(50) =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(nats(e)),
+        }
+    }
 }

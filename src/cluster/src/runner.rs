@@ -232,25 +232,46 @@ async fn serve_queries(
         return;
     };
     let mut subs = futures::stream::select(any, mine);
+    // Requests are answered concurrently, a few at a time: one heavy query
+    // must not hold up a status request or a light query behind it (the
+    // router would call the partition missing while its replica works).
+    let workers = Arc::new(tokio::sync::Semaphore::new(QUERY_WORKERS));
     while let Some(msg) = subs.next().await {
         let Some(reply) = msg.reply.clone() else {
             continue;
         };
-        let status = PartitionStatus {
-            partition: cfg.partition,
-            replica: cfg.replica.clone(),
-            position: shared.position.load(Ordering::Acquire),
-            now_end: now_end(&shared.store),
+        let Ok(permit) = workers.clone().acquire_owned().await else {
+            return;
         };
-        let result = match serde_json::from_slice::<Request>(&msg.payload) {
-            Err(e) => Err(format!("bad request: {e}")),
-            Ok(Request::Status) => Ok(crate::wire::Answer::Status(vec![status.clone()])),
-            Ok(req) => blocking(|| answer(&shared.store, &req)).map_err(|e| e.to_string()),
-        };
-        let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
-        let _ = client.publish(reply, body.into()).await;
+        let (client, shared) = (client.clone(), shared.clone());
+        let (partition, replica) = (cfg.partition, cfg.replica.clone());
+        tokio::spawn(async move {
+            let status = PartitionStatus {
+                partition,
+                replica,
+                position: shared.position.load(Ordering::Acquire),
+                now_end: now_end(&shared.store),
+            };
+            let result = match serde_json::from_slice::<Request>(&msg.payload) {
+                Err(e) => Err(format!("bad request: {e}")),
+                Ok(Request::Status) => Ok(crate::wire::Answer::Status(vec![status.clone()])),
+                Ok(req) => {
+                    let store = shared.store.clone();
+                    tokio::task::spawn_blocking(move || answer(&store, &req))
+                        .await
+                        .map_err(|e| format!("the query failed: {e}"))
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                }
+            };
+            drop(permit);
+            let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
+            let _ = client.publish(reply, body.into()).await;
+        });
     }
 }
+
+/// How many queries one replica answers at once.
+const QUERY_WORKERS: usize = 4;
 
 type CopyJob = (PathBuf, oneshot::Sender<ControlReply>);
 
