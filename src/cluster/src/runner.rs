@@ -12,7 +12,9 @@
 //!   and nothing arrives; JetStream calls that fail (a leader election) are
 //!   retried with backoff.
 //! - It answers queries only once it has caught up with the stream as it was
-//!   when the runner started, so a restarted replica never serves stale data.
+//!   when the runner started, so a restarted replica never serves stale data
+//!   (or once it finds the stream empty above its position: those messages
+//!   expired or were purged, and nothing is left to wait for).
 //! - On a copy request it pauses consumption, seals and syncs the store,
 //!   copies its files for a new replica, and resumes.
 
@@ -383,8 +385,12 @@ async fn consume(
     let mut last_check = tokio::time::Instant::now();
     let mut last_compact = tokio::time::Instant::now();
     let mut recreations = 0u64;
+    // Set when the stream turned out empty above the position: every message
+    // up to its last sequence expired (max age) or was purged, so nothing is
+    // left to apply before going live.
+    let mut nothing_left = false;
     loop {
-        if pos >= target {
+        if pos >= target || nothing_left {
             if let Some(tx) = live_tx.take() {
                 shared.live.store(true, Ordering::Release);
                 let _ = tx.send(());
@@ -438,8 +444,22 @@ async fn consume(
         if msgs.is_empty() {
             if last_check.elapsed() >= Duration::from_millis(500) {
                 last_check = tokio::time::Instant::now();
-                if let Some((_, last)) = stream_state(&js, &stream_name).await {
-                    if last <= pos {
+                if let Some((first, last)) = stream_state(&js, &stream_name).await {
+                    if first > last && last > pos {
+                        // Empty, and what it held above the position is gone:
+                        // waiting for it would keep the replica from ever
+                        // going live and the watchdog recreating consumers.
+                        if !nothing_left {
+                            eprintln!(
+                                "runner {}: messages {}..={last} are gone from the stream \
+                                 (expired or purged) before they were applied",
+                                cfg.replica,
+                                pos + 1
+                            );
+                        }
+                        nothing_left = true;
+                        idle_since = tokio::time::Instant::now();
+                    } else if last <= pos {
                         idle_since = tokio::time::Instant::now();
                     } else if idle_since.elapsed() >= cfg.stall {
                         // Watchdog: the stream is ahead and nothing arrives.
