@@ -304,3 +304,23 @@ fn a_store_without_its_manifest_is_damage_and_ingest_deletes_nothing() {
     let o = run(&db, &["verify"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
 }
+
+/// A bad `--where` is refused with one line on stderr: no range line is
+/// printed first, as if the command had started.
+#[test]
+fn a_bad_where_is_refused_before_anything_else_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    for cmd in [
+        vec!["top", "--where", "a=b"],
+        vec!["bursts", "--where", "a=b"],
+        vec!["query", "a", "--where", "a=b", "--from", "-1h"],
+    ] {
+        let o = run(&db, &cmd);
+        assert_eq!(code(&o), 2, "{cmd:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{cmd:?}: {err}");
+        assert!(err.contains("--where"), "{cmd:?}: {err}");
+    }
+}

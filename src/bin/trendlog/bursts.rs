@@ -143,6 +143,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let snap = store.snapshot();
     let p = params(a.window, a.baseline, a.min_count, a.prior, &a.detector);
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
+    // A bad --where or --by is refused before anything about the range is said.
+    let selections = a.select.groups_or_filter(&snap)?;
     // Without --from: the minutes held, where onsets are minutes (a range
     // reaching into hours held only as hourly buckets runs on hours
     // throughout); older hours are named on stderr, with how to include them.
@@ -169,7 +171,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // On a labelled store each tag's series within the filter are summed
     // (with --by, within each value in turn).
     let mut rows = Vec::new();
-    for (value, filter) in a.select.groups_or_filter(&snap)? {
+    for (value, filter) in selections {
         let q = BurstQuery {
             params: p.clone(),
             k: a.k,

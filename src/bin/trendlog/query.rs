@@ -54,11 +54,11 @@ fn chose_from(snap: &trendlog::Snapshot, a: &Args) -> Option<String> {
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
+    let filter = a.select.filter(&snap)?;
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), a.step)?;
     if a.from.is_some() {
         out::say_dropped_before("query", &store, &snap, from, "buckets before it read 0");
     }
-    let filter = a.select.filter(&snap)?;
     let range = TimeRange::new(from, to)?;
     let s = snap.series_where(&a.tag, range, a.step, &filter)?;
     let groups = match &a.select.by {

@@ -40,12 +40,13 @@ const SPARK_WIDTH: usize = 48;
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
+    // A bad --where is refused before anything about the range is said.
+    let filter = a.select.filter(&snap)?;
     let (from, to) = out::resolve_any_range("top", &snap, a.from.as_deref(), a.to.as_deref())?;
     if a.from.is_some() {
         out::say_dropped_before("top", &store, &snap, from, "no event before it is counted");
     }
     let range = TimeRange::new(from, to)?;
-    let filter = a.select.filter(&snap)?;
     let groups = match a.select.groups(&snap)? {
         Some(g) => g.into_iter().map(|(v, f)| (Some(v), f)).collect(),
         None => vec![(None, filter)],
