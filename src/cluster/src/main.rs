@@ -218,7 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
             cfg.fault = fault_mid_batch
                 .map(Fault::MidBatch)
                 .or(fault_after_commit.map(Fault::AfterCommit));
-            runner::run(client, cfg).await
+            runner::run_until(client, cfg, stop_requested()).await
         }
         Cmd::Router { timeout_ms } => {
             let client = connection(&cli.conn, "trendlog-router")?
@@ -229,7 +229,13 @@ async fn run(cli: Cli) -> Result<()> {
                 names.router(),
                 names.partitions
             );
-            router::serve(client, names, Duration::from_millis(timeout_ms)).await
+            router::serve_until(
+                client,
+                names,
+                Duration::from_millis(timeout_ms),
+                stop_requested(),
+            )
+            .await
         }
         Cmd::Publish {
             files,
@@ -341,6 +347,24 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT: a node or router then stops gracefully
+/// (never, if the handlers cannot be installed: the default action stays).
+async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 

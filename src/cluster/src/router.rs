@@ -272,17 +272,40 @@ fn merge(
 /// Serves router requests until the connection closes. Several routers may
 /// run: they share a queue group.
 pub async fn serve(client: Client, names: Names, timeout: Duration) -> Result<()> {
+    serve_until(client, names, timeout, std::future::pending()).await
+}
+
+/// [`serve`] until `stop` completes (the binary passes SIGTERM or SIGINT):
+/// then it leaves the routers' queue group, so new requests go to the other
+/// routers, answers the requests it is routing, and returns.
+pub async fn serve_until(
+    client: Client,
+    names: Names,
+    timeout: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     let mut sub = client
         .queue_subscribe(names.router(), "routers".into())
         .await
         .map_err(nats)?;
-    while let Some(msg) = sub.next().await {
+    let mut routing = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        let msg = tokio::select! {
+            m = sub.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            () = &mut stop => break,
+            // Reap finished requests so the set stays small.
+            Some(_) = routing.join_next(), if !routing.is_empty() => continue,
+        };
         let Some(reply_to) = msg.reply.clone() else {
             continue;
         };
         let client = client.clone();
         let names = names.clone();
-        tokio::spawn(async move {
+        routing.spawn(async move {
             let reply = match serde_json::from_slice::<Request>(&msg.payload) {
                 Ok(req) => route(&client, &names, &req, timeout).await,
                 Err(e) => refused(format!("bad request: {e}"), Vec::new(), Vec::new()),
@@ -291,6 +314,9 @@ pub async fn serve(client: Client, names: Names, timeout: Duration) -> Result<()
             let _ = client.publish(reply_to, body.into()).await;
         });
     }
+    drop(sub);
+    while routing.join_next().await.is_some() {}
+    let _ = client.flush().await;
     Ok(())
 }
 

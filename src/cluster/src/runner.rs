@@ -186,6 +186,19 @@ struct Shared {
 
 /// Runs a shard runner until the process is killed or a fatal error occurs.
 pub async fn run(client: Client, cfg: RunnerConfig) -> Result<()> {
+    run_until(client, cfg, std::future::pending()).await
+}
+
+/// Runs a shard runner until a fatal error, or until `stop` completes (the
+/// binary passes SIGTERM or SIGINT): then it leaves its queue group, so the
+/// server hands new queries to its peers, finishes the queries it is
+/// answering, and returns; the store closes cleanly as its last handle drops.
+/// Messages fetched but not yet committed are redelivered to the next run.
+pub async fn run_until(
+    client: Client,
+    cfg: RunnerConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     cfg.names.check(cfg.partition)?;
     check_replica(&cfg.replica)?;
     let stream_name = cfg.names.stream(cfg.partition);
@@ -204,14 +217,28 @@ pub async fn run(client: Client, cfg: RunnerConfig) -> Result<()> {
     });
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let (live_tx, live_rx) = oneshot::channel();
-    tokio::spawn(serve_queries(
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let queries = tokio::spawn(serve_queries(
         client.clone(),
         cfg.clone(),
         shared.clone(),
         live_rx,
+        stop_rx,
     ));
     tokio::spawn(serve_control(client.clone(), cfg.clone(), ctl_tx));
-    consume(client, cfg, shared, ctl_rx, live_tx).await
+    let replica = cfg.replica.clone();
+    let consuming = consume(client.clone(), cfg, shared, ctl_rx, live_tx);
+    tokio::select! {
+        r = consuming => r,
+        () = stop => {
+            eprintln!("runner {replica}: stopping: leaving the queue group");
+            let _ = stop_tx.send(true);
+            let _ = queries.await;
+            let _ = client.flush().await;
+            eprintln!("runner {replica}: stopped");
+            Ok(())
+        }
+    }
 }
 
 async fn serve_queries(
@@ -219,9 +246,13 @@ async fn serve_queries(
     cfg: RunnerConfig,
     shared: Arc<Shared>,
     live: oneshot::Receiver<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    if live.await.is_err() {
-        return;
+    tokio::select! {
+        r = live => if r.is_err() {
+            return;
+        },
+        _ = stop.changed() => return,
     }
     let any = client
         .queue_subscribe(cfg.names.query_any(cfg.partition), "replicas".into())
@@ -237,8 +268,15 @@ async fn serve_queries(
     // Requests are answered concurrently, a few at a time: one heavy query
     // must not hold up a status request or a light query behind it (the
     // router would call the partition missing while its replica works).
-    let workers = Arc::new(tokio::sync::Semaphore::new(QUERY_WORKERS));
-    while let Some(msg) = subs.next().await {
+    let workers = Arc::new(tokio::sync::Semaphore::new(QUERY_WORKERS as usize));
+    loop {
+        let msg = tokio::select! {
+            m = subs.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            _ = stop.changed() => break,
+        };
         let Some(reply) = msg.reply.clone() else {
             continue;
         };
@@ -265,15 +303,20 @@ async fn serve_queries(
                         .and_then(|r| r.map_err(|e| e.to_string()))
                 }
             };
-            drop(permit);
             let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
             let _ = client.publish(reply, body.into()).await;
+            // Held until the answer is sent: a stop waits for every permit.
+            drop(permit);
         });
     }
+    // Unsubscribe (the server stops handing us queries), then let the
+    // answers in flight finish.
+    drop(subs);
+    let _ = workers.acquire_many(QUERY_WORKERS).await;
 }
 
 /// How many queries one replica answers at once.
-const QUERY_WORKERS: usize = 4;
+const QUERY_WORKERS: u32 = 4;
 
 type CopyJob = (PathBuf, oneshot::Sender<ControlReply>);
 
