@@ -106,9 +106,23 @@ async fn replicas_rebuild_and_report_missing() {
 
     // The watchdog: partition 0's consumer vanishes under its runner; the runner
     // must notice the stream is ahead and recreate it (checked by catching up below).
+    // Retried: one JetStream call can fail during a leader election on a
+    // loaded machine.
     let js = async_nats::jetstream::new(client.clone());
-    let s0 = js.get_stream(names.stream(0)).await.unwrap();
-    s0.delete_consumer("a").await.unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let deleted = match js.get_stream(names.stream(0)).await {
+            Ok(s0) => s0.delete_consumer("a").await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match deleted {
+            // A retry after a delete whose reply was lost finds it gone.
+            Ok(_) => break,
+            Err(e) if e.to_lowercase().contains("not found") => break,
+            Err(e) => assert!(t.elapsed() < Duration::from_secs(60), "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Copies of the a replicas, sealed, at their positions.
     let mut copied = Vec::new();
