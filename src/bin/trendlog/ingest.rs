@@ -2,8 +2,9 @@
 //! stdin) in batches, reporting every rejected line with its file and line.
 //!
 //! Input is read by a thread that hands over lines in chunks, so a slow pipe
-//! (`tail -f | trendlog ingest`) still gets its events committed: when no line
-//! arrives for [`IDLE_COMMIT`], the partial batch is committed.
+//! (`tail -f | trendlog ingest`) still gets its events committed: a partial
+//! batch is committed once it is [`IDLE_COMMIT`] old, whether the input fell
+//! silent or trickles.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -23,7 +24,7 @@ use trendlog::{Batch, Options, Store, SyncPolicy};
 use crate::out::{self, CmdResult, Fail};
 use crate::Global;
 
-/// How long the input may stay silent before a partial batch is committed.
+/// How long a partial batch may wait for more lines before it is committed.
 const IDLE_COMMIT: Duration = Duration::from_secs(1);
 /// How often `--sync interval` makes commits durable.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -587,9 +588,10 @@ fn ingest_streaming(
                   last_sync: &mut Instant,
                   synced_lines: &mut u64|
      -> CmdResult {
-        // With no batch (the idle sync of `--sync interval`), nothing new
-        // was committed: only a sync makes the earlier commits durable.
-        let durable = match batch.take() {
+        // With no batch, or an empty one (its lines were all rejected),
+        // nothing new is committed: only a sync makes earlier commits
+        // durable (an empty commit would report itself durable).
+        let durable = match batch.take().filter(|b| !b.is_empty()) {
             Some(b) => b.commit()?.durable,
             None => false,
         };
@@ -606,27 +608,23 @@ fn ingest_streaming(
         }
         Ok(())
     };
+    // When the open batch was started.
+    let mut opened: Option<Instant> = None;
     loop {
         let chunk = match rx.recv_timeout(IDLE_COMMIT) {
-            Ok(c) => c.map_err(|e| Fail::runtime(format!("reading input: {e}")))?,
-            Err(RecvTimeoutError::Timeout) => {
-                // A silent input commits its partial batch; under `--sync
-                // interval` it also syncs (and acks) commits still waiting
-                // for the next one, which may never come while it is silent.
-                let open = batch.as_ref().is_some_and(|b| !b.is_empty());
-                if open || (a.sync == "interval" && synced_lines < tally.read) {
-                    commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
-                }
-                continue;
-            }
+            Ok(c) => Some(c.map_err(|e| Fail::runtime(format!("reading input: {e}")))?),
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        for line in &chunk {
+        for line in chunk.iter().flatten() {
             tally.read += 1;
             match parser.parse(line) {
                 Ok(None) => {}
                 Err(why) => tally.reject(line, &why),
                 Ok(Some(ev)) => {
+                    if batch.is_none() {
+                        opened = Some(Instant::now());
+                    }
                     let b = batch.get_or_insert_with(|| store.batch());
                     match add_event(b, &ev) {
                         Ok(()) => {
@@ -641,9 +639,23 @@ fn ingest_streaming(
                     }
                     if b.len() >= a.batch_size {
                         commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
+                        opened = None;
                     }
                 }
             }
+        }
+        // A partial batch waits at most IDLE_COMMIT, whether the input falls
+        // silent or trickles (lines arriving more often than that never
+        // leave it silent); under `--sync interval`, commits not yet durable
+        // are synced and acknowledged once a sync is due, whether or not
+        // another commit comes.
+        let stale = opened.is_some_and(|t| t.elapsed() >= IDLE_COMMIT);
+        let sync_due = a.sync == "interval"
+            && synced_lines < tally.read
+            && last_sync.elapsed() >= SYNC_INTERVAL;
+        if stale || sync_due {
+            commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
+            opened = None;
         }
         if let Some(bar) = bar {
             bar.set_position(read_bytes.load(Ordering::Relaxed));
