@@ -663,51 +663,71 @@ fn max_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     }
 }
 
-/// Creates a new store in `dir` (which has no manifest) with `opts`'
-/// retention, and returns its first manifest.
 /// Why a directory without a manifest is not simply "no store yet": the
-/// damage of a store that lost its manifest, when it holds sealed segments
-/// or a dictionary with entries (creation writes the dictionary's header
-/// only, then the manifest; every batch names its tags in the dictionary
-/// first). `Ok(None)`: nothing in it was ever acknowledged.
+/// damage of a store that lost its manifest, when anything in it shows that
+/// data was written. Creation writes the dictionary's 16-byte header and
+/// log 1's header (the rest of it preallocated zeros), then the manifest;
+/// so a sealed segment, a `tags.idx` (written by a seal or a close), a log
+/// other than log 1, a dictionary with entries (every batch names its tags
+/// there first) or a byte past log 1's header that is not zero proves a
+/// store existed. `Ok(None)`: nothing in it was ever acknowledged.
 pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> {
     let names = match vfs.list(dir) {
         Ok(n) => n,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(dir, e)),
     };
-    let manifest = dir.join(files::MANIFEST);
-    if names
-        .iter()
-        .any(|n| matches!(classify(n), Some(FileKind::Segment(..))))
-    {
-        return Ok(Some(invalid(
-            &manifest,
-            0,
-            "the manifest is missing but sealed segments exist",
-        )));
+    let damage = |why: String| Ok(Some(invalid(&dir.join(files::MANIFEST), 0, why)));
+    for n in &names {
+        match classify(n) {
+            Some(FileKind::Segment(..)) => {
+                return damage("the manifest is missing but sealed segments exist".into())
+            }
+            Some(FileKind::Log(id)) if id != 1 => {
+                return damage(format!(
+                    "the manifest is missing but {n} exists, so the store was sealed"
+                ))
+            }
+            _ if n == crate::dict::INDEX_FILE => {
+                return damage(format!(
+                    "the manifest is missing but {n} exists, so the store was sealed or closed"
+                ))
+            }
+            _ => {}
+        }
     }
-    if names.iter().any(|n| n == files::DICT) {
-        let p = dir.join(files::DICT);
-        let len = vfs
-            .open(&p, OpenMode::READ)
-            .and_then(|f| f.len())
-            .map_err(|e| Error::io(&p, e))?;
-        if len > crate::format::dict::DICT_HEADER_LEN as u64 {
-            return Ok(Some(invalid(
-                &manifest,
-                0,
-                format!(
-                    "the manifest is missing but {} holds tags ({len} bytes), \
-                     so data was written",
-                    files::DICT
-                ),
-            )));
+    let read = |name: &str| -> Result<Option<Vec<u8>>> {
+        if !names.iter().any(|n| n == name) {
+            return Ok(None);
+        }
+        let p = dir.join(name);
+        vfs.open(&p, OpenMode::READ)
+            .and_then(|f| f.read_to_vec())
+            .map(Some)
+            .map_err(|e| Error::io(&p, e))
+    };
+    if let Some(d) = read(files::DICT)? {
+        if d.len() > crate::format::dict::DICT_HEADER_LEN {
+            return damage(format!(
+                "the manifest is missing but {} holds tags ({} bytes), so data was written",
+                files::DICT,
+                d.len()
+            ));
+        }
+    }
+    let log1 = files::log_name(1);
+    if let Some(l) = read(&log1)? {
+        if l.iter().skip(LOG_HEADER_LEN).any(|&b| b != 0) {
+            return damage(format!(
+                "the manifest is missing but {log1} holds data past its header"
+            ));
         }
     }
     Ok(None)
 }
 
+/// Creates a new store in `dir` (which has no manifest) with `opts`'
+/// retention, and returns its first manifest.
 fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
     if let Some(damage) = lost_manifest(vfs, dir)? {
         return Err(damage);

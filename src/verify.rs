@@ -68,7 +68,10 @@ pub fn verify(dir: &Path, opts: &Options) -> Result<VerifyReport> {
                     .ok()
                     .flatten()
                     .map(|m| m.generation);
-                if generation.is_none() || now == generation {
+                // No manifest read and none now (missing or damaged): the
+                // damage stands; one that appeared meanwhile (a writer just
+                // created the store) is looked at again.
+                if now == generation {
                     return Ok(r);
                 }
             }

@@ -285,8 +285,7 @@ fn a_store_without_its_manifest_is_damage_and_ingest_deletes_nothing() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("manifest is missing"), "{}", stderr(&o));
     assert_eq!(snapshot(&db), before, "ingest changed a store it refused");
-    // Without sealed segments too (a store that never sealed): its
-    // dictionary holds tags, so data was written.
+    // Without sealed segments too: the later log shows a seal happened.
     for (n, _) in &before {
         if n.starts_with("seg-") {
             std::fs::remove_file(db.join(n)).unwrap();
@@ -295,14 +294,35 @@ fn a_store_without_its_manifest_is_damage_and_ingest_deletes_nothing() {
     let before = snapshot(&db);
     let o = run_stdin(&db, &["ingest"], &format!("{T0},b,1\n"));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("manifest is missing"), "{}", stderr(&o));
+    assert_eq!(snapshot(&db), before, "ingest deleted files of a store");
+    let o = run(&db, &["verify"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    // A dictionary with entries alone proves data was written.
+    let only_dict = dir.path().join("only-dict");
+    std::fs::create_dir(&only_dict).unwrap();
+    std::fs::copy(db.join("tags.dict"), only_dict.join("tags.dict")).unwrap();
+    let o = run_stdin(&only_dict, &["ingest"], &format!("{T0},b,1\n"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("tags.dict holds tags"),
         "{}",
         stderr(&o)
     );
+    assert_eq!(
+        std::fs::read(only_dict.join("tags.dict")).unwrap(),
+        std::fs::read(db.join("tags.dict")).unwrap()
+    );
+    // Doubly damaged: the dictionary cut to its header and the index gone
+    // too; the logs still show a store existed.
+    let dict = std::fs::read(db.join("tags.dict")).unwrap();
+    std::fs::write(db.join("tags.dict"), &dict[..16]).unwrap();
+    let _ = std::fs::remove_file(db.join("tags.idx"));
+    let before = snapshot(&db);
+    let o = run_stdin(&db, &["ingest"], &format!("{T0},b,1\n"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("manifest is missing"), "{}", stderr(&o));
     assert_eq!(snapshot(&db), before, "ingest deleted files of a store");
-    let o = run(&db, &["verify"]);
-    assert_eq!(code(&o), 1, "{}", stdout(&o));
 }
 
 /// A bad `--where` is refused with one line on stderr: no range line is
@@ -323,4 +343,58 @@ fn a_bad_where_is_refused_before_anything_else_is_said() {
         assert_eq!(err.lines().count(), 1, "{cmd:?}: {err}");
         assert!(err.contains("--where"), "{cmd:?}: {err}");
     }
+}
+
+/// A trickle (a line every 200 ms, so the input is never silent for a
+/// second) with a large batch still gets its lines committed and
+/// acknowledged about a second after they arrive, not when the batch fills
+/// (100 000 lines, hours at that pace).
+#[test]
+fn a_trickle_is_committed_and_acknowledged_without_filling_the_batch() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut writer = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["ingest", "--ack"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = writer.stdin.take().unwrap();
+    let acks = BufReader::new(writer.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in acks.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let t = std::time::Instant::now();
+    let mut sent = 0i64;
+    let acked = loop {
+        writeln!(input, "{},a,1", T0 + sent * 60).unwrap();
+        input.flush().unwrap();
+        sent += 1;
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            break l;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "no ack in 60 s of trickling ({sent} lines sent)"
+        );
+    };
+    let n: i64 = acked
+        .strip_prefix("committed ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{acked}"));
+    assert!(n >= 1 && n <= sent, "{acked} after {sent} lines");
+    drop(input);
+    assert!(writer.wait().unwrap().success());
+    let v = json(&run(&db, &["--json", "query", "a"]));
+    assert_eq!(v["total"], sent, "{v}");
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use trendlog::{Options, Store};
 
-use crate::out::{self, CmdResult, Fail};
+use crate::out::{self, CmdResult};
 use crate::Global;
 
 /// Seal the active log, then run one compaction pass now (roll old minutes
@@ -53,9 +53,7 @@ impl TotalsArgs {
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
     out::not_a_file(&g.db)?;
-    if !g.db.join("MANIFEST").exists() {
-        return Err(Fail::from(trendlog::Error::NotAStore { dir: g.db.clone() }));
-    }
+    out::require_store(&g.db)?;
     let store = Store::open(
         &g.db,
         Options::default()

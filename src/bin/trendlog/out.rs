@@ -84,6 +84,20 @@ pub fn open_read(dir: &Path) -> Result<Store, Fail> {
     Ok(Store::open_read_only(dir)?)
 }
 
+/// For commands that change a store but never create one (compact,
+/// retention): fails unless `dir` holds a store, saying whether there is
+/// none or one that lost its manifest (damage, as a read-only open reports).
+pub fn require_store(dir: &Path) -> Result<(), Fail> {
+    if dir.join("MANIFEST").exists() {
+        return Ok(());
+    }
+    open_read(dir)?;
+    Err(Error::NotAStore {
+        dir: dir.to_path_buf(),
+    }
+    .into())
+}
+
 /// Fails (exit 1) with a sentence when the store directory does not exist.
 pub fn require_dir(dir: &Path) -> Result<(), Fail> {
     if dir.is_dir() {

@@ -126,7 +126,7 @@ pub fn describe_minutes(r: Retention) -> String {
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
-    out::require_dir(&g.db)?;
+    out::require_store(&g.db)?;
     let r = if a.minutes.is_none() && a.hours.is_none() {
         out::open_read(&g.db)?.retention()
     } else {
