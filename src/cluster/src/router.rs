@@ -28,7 +28,9 @@ const MAX_ATTEMPTS: u32 = 2;
 /// not multiplied further). The queue group hands each copy to one replica, and
 /// a replica killed a moment ago can still be handed one until the server
 /// notices the closed connection, so without a hedge one dead replica could
-/// make a partition look missing while a live one idles.
+/// make a partition look missing while a live one idles. The hedge makes that
+/// rare, not impossible: if the server is still slow to notice when the copy
+/// goes out, the group can hand the copy to the dead replica too.
 pub async fn ask_partition(
     client: &Client,
     names: &Names,

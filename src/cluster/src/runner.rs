@@ -265,10 +265,13 @@ async fn serve_queries(
         return;
     };
     let mut subs = futures::stream::select(any, mine);
-    // Requests are answered concurrently, a few at a time: one heavy query
-    // must not hold up a status request or a light query behind it (the
-    // router would call the partition missing while its replica works).
+    // Requests are answered concurrently, store queries a few at a time: a
+    // heavy query must not hold up a status request or a light query behind
+    // it (the router would call the partition missing while its replica
+    // works). Status requests (and bad ones) do no store work and take no
+    // permit, so they never wait.
     let workers = Arc::new(tokio::sync::Semaphore::new(QUERY_WORKERS as usize));
+    let mut answering = tokio::task::JoinSet::new();
     loop {
         let msg = tokio::select! {
             m = subs.next() => match m {
@@ -276,23 +279,27 @@ async fn serve_queries(
                 None => break,
             },
             _ = stop.changed() => break,
+            // Reap finished answers so the set stays small.
+            Some(_) = answering.join_next(), if !answering.is_empty() => continue,
         };
         let Some(reply) = msg.reply.clone() else {
             continue;
         };
-        let Ok(permit) = workers.clone().acquire_owned().await else {
-            return;
-        };
-        let (client, shared) = (client.clone(), shared.clone());
+        let (client, shared, workers) = (client.clone(), shared.clone(), workers.clone());
         let (partition, replica) = (cfg.partition, cfg.replica.clone());
-        tokio::spawn(async move {
+        answering.spawn(async move {
+            let req = serde_json::from_slice::<Request>(&msg.payload);
+            let _permit = match &req {
+                Ok(Request::Status) | Err(_) => None,
+                Ok(_) => workers.acquire_owned().await.ok(),
+            };
             let status = PartitionStatus {
                 partition,
                 replica,
                 position: shared.position.load(Ordering::Acquire),
                 now_end: now_end(&shared.store),
             };
-            let result = match serde_json::from_slice::<Request>(&msg.payload) {
+            let result = match req {
                 Err(e) => Err(format!("bad request: {e}")),
                 Ok(Request::Status) => Ok(crate::wire::Answer::Status(vec![status.clone()])),
                 Ok(req) => {
@@ -305,14 +312,12 @@ async fn serve_queries(
             };
             let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
             let _ = client.publish(reply, body.into()).await;
-            // Held until the answer is sent: a stop waits for every permit.
-            drop(permit);
         });
     }
     // Unsubscribe (the server stops handing us queries), then let the
     // answers in flight finish.
     drop(subs);
-    let _ = workers.acquire_many(QUERY_WORKERS).await;
+    while answering.join_next().await.is_some() {}
 }
 
 /// How many queries one replica answers at once.
