@@ -172,12 +172,13 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // in a window: show the minutes counted, which differ from the edges
     // asked for only when those are not on whole minutes.
     let counted = |t: i64| (t.max(0) + 59) / 60 * 60;
-    if [at, w, b].iter().any(|t| t % 60 != 0) {
+    // (Windows are whole minutes: the library refuses others.)
+    if at % 60 != 0 {
         out::say_used(
             "trending",
             &format!(
-                "--at {} or a window is not on a whole minute; a minute counts when its first \
-                 second lies in a window, so the windows shown are the minutes counted",
+                "--at {} is not on a whole minute; a minute counts when its first second lies \
+                 in a window, so the windows shown are the minutes counted",
                 out::when(at)
             ),
         );
