@@ -4,9 +4,8 @@
 mod cli_support;
 use cli_support::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 const T0: i64 = 1_508_112_000; // 2017-10-16T00:00:00Z
 
@@ -369,24 +368,18 @@ fn export_then_ingest_gives_identical_answers() {
 fn read_commands_work_while_another_process_writes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let mut writer = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["ingest", "--ack", "--batch-size", "1", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = writer.stdin.take().unwrap();
-    let mut acks = BufReader::new(writer.stdout.take().unwrap());
-    let mut line = String::new();
+    let Ingesting {
+        child: mut writer,
+        mut input,
+        acks,
+    } = spawn_ingest(&db, &["--batch-size", "1", "-"]);
     for i in 0..3i64 {
         writeln!(input, "{},live,{}", T0 + i * 60, i + 1).unwrap();
         input.flush().unwrap();
-        line.clear();
-        acks.read_line(&mut line).unwrap();
-        assert_eq!(line, format!("committed {}\n", i + 1));
+        let line = acks
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(line, format!("committed {}", i + 1));
         // The writer holds the lock now; readers still see what it committed.
         let v = json(&run(&db, &["--json", "query", "live"]));
         assert_eq!(v["total"], (1..=i + 1).sum::<i64>(), "{v}");

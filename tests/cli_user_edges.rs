@@ -159,29 +159,14 @@ fn reads_before_the_hour_retention_say_the_data_was_dropped() {
 /// input never makes). No `committed 0` is printed first.
 #[test]
 fn sync_interval_acks_a_full_batch_while_the_input_is_silent() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
+    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let mut writer = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["ingest", "--ack", "--sync", "interval", "--batch-size", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = writer.stdin.take().unwrap();
-    let acks = BufReader::new(writer.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in acks.lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+    let Ingesting {
+        child: mut writer,
+        mut input,
+        acks: rx,
+    } = spawn_ingest(&db, &["--sync", "interval", "--batch-size", "2"]);
     for i in 0..4 {
         writeln!(input, "{},a,1", T0 + i * 60).unwrap();
     }
@@ -351,29 +336,14 @@ fn a_bad_where_is_refused_before_anything_else_is_said() {
 /// (100 000 lines, hours at that pace).
 #[test]
 fn a_trickle_is_committed_and_acknowledged_without_filling_the_batch() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
+    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let mut writer = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["ingest", "--ack"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = writer.stdin.take().unwrap();
-    let acks = BufReader::new(writer.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in acks.lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+    let Ingesting {
+        child: mut writer,
+        mut input,
+        acks: rx,
+    } = spawn_ingest(&db, &[]);
     let t = std::time::Instant::now();
     let mut sent = 0i64;
     let acked = loop {

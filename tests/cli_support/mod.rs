@@ -85,3 +85,38 @@ pub fn json(o: &Output) -> serde_json::Value {
     assert_eq!(code(o), 0, "stderr: {}", stderr(o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// A running `ingest --ack` fed through a pipe: its stdin, and its ack lines
+/// as they come (read on a thread, so a test can wait with a limit).
+pub struct Ingesting {
+    pub child: std::process::Child,
+    pub input: std::process::ChildStdin,
+    pub acks: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts `trendlog --db DB ingest --ack ARGS...` reading stdin.
+pub fn spawn_ingest(db: &Path, args: &[&str]) -> Ingesting {
+    use std::io::BufRead;
+    let mut child = bin()
+        .arg("--db")
+        .arg(db)
+        .args(["ingest", "--ack"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = child.stdin.take().unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, acks) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ingesting { child, input, acks }
+}
