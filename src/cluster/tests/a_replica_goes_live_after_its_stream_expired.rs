@@ -28,18 +28,7 @@ async fn a_replica_goes_live_after_its_stream_expired() {
         ..StreamSettings::default()
     };
     ensure_streams(&client, &names, &settings).await.unwrap();
-    let (ledger, _) = publish_rounds(
-        client.clone(),
-        names.clone(),
-        "ex-pub",
-        7,
-        2_000,
-        500,
-        Duration::ZERO,
-        1,
-    )
-    .join()
-    .await;
+    let ledger = publish_one_round(&client, &names, "ex-pub", 7, 2_000).await;
     assert!(ledger.messages > 0);
     // Wait until the server has expired every message.
     let js = async_nats::jetstream::new(client.clone());

@@ -128,18 +128,7 @@ async fn auth_and_tls_keep_strangers_out() {
         names.clone(),
         Duration::from_secs(2),
     ));
-    let (ledger, _) = publish_rounds(
-        client.clone(),
-        names.clone(),
-        "au-pub",
-        41,
-        5_000,
-        500,
-        Duration::ZERO,
-        1,
-    )
-    .join()
-    .await;
+    let ledger = publish_one_round(&client, &names, "au-pub", 41, 5_000).await;
     let last = stream_last(&client, &names).await;
     wait_caught_up(
         &client,

@@ -82,18 +82,7 @@ async fn replicas_rebuild_and_report_missing() {
         .collect();
 
     // Round 0, applied by the a replicas.
-    let (mut ledger, _) = publish_rounds(
-        client.clone(),
-        names.clone(),
-        "rb-pub0",
-        31,
-        20_000,
-        500,
-        Duration::ZERO,
-        1,
-    )
-    .join()
-    .await;
+    let mut ledger = publish_one_round(&client, &names, "rb-pub0", 31, 20_000).await;
     let last = stream_last(&client, &names).await;
     wait_caught_up(
         &client,

@@ -29,18 +29,7 @@ async fn sigterm_stops_a_replica_cleanly() {
     let store = |r: &str| stores.join(format!("p0-{r}"));
     let mut a = Runner::start(&cluster, "st", 1, 0, "a", &store("a"), &[]);
     let _b = Runner::start(&cluster, "st", 1, 0, "b", &store("b"), &[]);
-    let (mut ledger, _) = publish_rounds(
-        client.clone(),
-        names.clone(),
-        "st-pub0",
-        41,
-        20_000,
-        500,
-        Duration::ZERO,
-        1,
-    )
-    .join()
-    .await;
+    let mut ledger = publish_one_round(&client, &names, "st-pub0", 41, 20_000).await;
     let last = stream_last(&client, &names).await;
     wait_caught_up(
         &client,
@@ -68,18 +57,7 @@ async fn sigterm_stops_a_replica_cleanly() {
     assert_eq!(totals_via_router(&client, &names).await, ledger.per_tag);
 
     // Restarted on the same store: catches up with more events.
-    let (l1, _) = publish_rounds(
-        client.clone(),
-        names.clone(),
-        "st-pub1",
-        42,
-        20_000,
-        500,
-        Duration::ZERO,
-        1,
-    )
-    .join()
-    .await;
+    let l1 = publish_one_round(&client, &names, "st-pub1", 42, 20_000).await;
     add_totals(&mut ledger.per_tag, &l1.per_tag);
     a = Runner::start(&cluster, "st", 1, 0, "a", &store("a"), &[]);
     let last = stream_last(&client, &names).await;

@@ -528,6 +528,30 @@ pub async fn totals_via_router(
     }
 }
 
+/// Publishes one round of `events` events of the synthetic day (seed
+/// `seed`, 500 per message, unpaced) and returns what was acknowledged.
+pub async fn publish_one_round(
+    client: &async_nats::Client,
+    names: &Names,
+    id: &str,
+    seed: u64,
+    events: u64,
+) -> trendlog_cluster::publish::Ledger {
+    publish_rounds(
+        client.clone(),
+        names.clone(),
+        id,
+        seed,
+        events,
+        500,
+        Duration::ZERO,
+        1,
+    )
+    .join()
+    .await
+    .0
+}
+
 /// A publisher publishing rounds of the synthetic day until stopped.
 pub struct Background {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
