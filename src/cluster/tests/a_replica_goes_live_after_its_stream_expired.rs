@@ -17,11 +17,7 @@ async fn a_replica_goes_live_after_its_stream_expired() {
     let bin = require_nats!();
     let cluster = Cluster::start(&bin, None);
     let names = Names::new("ex", 1).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     let settings = StreamSettings {
         max_age: Duration::from_secs(2),
         duplicate_window: Duration::from_secs(1),
@@ -45,8 +41,7 @@ async fn a_replica_goes_live_after_its_stream_expired() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let runner = Runner::start(&cluster, "ex", 1, 0, "a", &stores.join("p0-a"), &[]);
     // It answers on its own subject once live.
     let t = Instant::now();

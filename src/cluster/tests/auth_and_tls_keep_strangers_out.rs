@@ -108,8 +108,7 @@ async fn auth_and_tls_keep_strangers_out() {
     );
     let client = conn.connect(Duration::from_secs(30)).await.unwrap();
     streams(&client, &names).await;
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let runners: Vec<Runner> = (0..2)
         .map(|p| {
             Runner::start(

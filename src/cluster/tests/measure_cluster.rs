@@ -30,17 +30,12 @@ async fn measure_cluster() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400_000);
     let cluster = Cluster::start(&bin, None);
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     eprintln!(
         "idle 3-server cluster: {} MiB resident",
         cluster.rss_kib() / 1024
     );
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let mut keep = Vec::new();
     let mut deployments = Vec::new();
     for (prefix, p_count, per) in [("m1", 4u32, 1usize), ("m2", 4, 2), ("m16", 16, 1)] {

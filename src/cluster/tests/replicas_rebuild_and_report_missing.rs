@@ -68,14 +68,9 @@ async fn replicas_rebuild_and_report_missing() {
     let t0 = std::time::Instant::now();
     let cluster = Cluster::start(&bin, None);
     let names = Names::new("rb", 2).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     streams(&client, &names).await;
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let store = |p: u32, r: &str| stores.join(format!("p{p}-{r}"));
     let mut a: Vec<Runner> = (0..2)
         .map(|p| Runner::start(&cluster, "rb", 2, p, "a", &store(p, "a"), &[]))

@@ -17,11 +17,7 @@ async fn router_hedges_past_a_dead_replica() {
     let bin = require_nats!();
     let cluster = common::Cluster::start(&bin, None);
     let names = Names::new("hd", 1).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
 
     // The live replica answers every request.
     let mut live = client

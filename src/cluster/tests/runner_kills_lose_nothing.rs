@@ -28,14 +28,9 @@ async fn runner_kills_lose_nothing() {
     let t0 = std::time::Instant::now();
     let cluster = Cluster::start(&bin, None);
     let names = Names::new("rk", 2).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     streams(&client, &names).await;
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let store = |p: u32, r: &str| stores.join(format!("p{p}-{r}"));
     let mut runners: Vec<Runner> = Vec::new();
     for p in 0..2 {

@@ -25,14 +25,9 @@ async fn server_kills_lose_nothing() {
     let t0 = std::time::Instant::now();
     let mut cluster = Cluster::start(&bin, None);
     let names = Names::new("sk", 2).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     streams(&client, &names).await;
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let mut runners = Vec::new();
     for p in 0..2 {
         for r in ["a", "b"] {

@@ -18,14 +18,9 @@ async fn sigterm_stops_a_replica_cleanly() {
     let bin = require_nats!();
     let cluster = Cluster::start(&bin, None);
     let names = Names::new("st", 1).unwrap();
-    let client = cluster
-        .connection()
-        .connect(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let client = cluster.client().await;
     streams(&client, &names).await;
-    let stores = cluster.dir.path().join("stores");
-    std::fs::create_dir(&stores).unwrap();
+    let stores = cluster.stores();
     let store = |r: &str| stores.join(format!("p0-{r}"));
     let mut a = Runner::start(&cluster, "st", 1, 0, "a", &store("a"), &[]);
     let _b = Runner::start(&cluster, "st", 1, 0, "b", &store("b"), &[]);

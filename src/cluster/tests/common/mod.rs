@@ -247,6 +247,21 @@ impl Cluster {
             .collect()
     }
 
+    /// A client connected to the cluster (waiting up to 30 s for a server).
+    pub async fn client(&self) -> async_nats::Client {
+        self.connection()
+            .connect(Duration::from_secs(30))
+            .await
+            .expect("connecting to the test cluster")
+    }
+
+    /// A fresh directory for the runners' stores.
+    pub fn stores(&self) -> PathBuf {
+        let stores = self.dir.path().join("stores");
+        std::fs::create_dir_all(&stores).expect("stores dir");
+        stores
+    }
+
     /// Connection settings with the cluster's credentials.
     pub fn connection(&self) -> Connection {
         let mut c = Connection::new(self.urls());
