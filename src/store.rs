@@ -696,27 +696,29 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
             _ => {}
         }
     }
-    let read = |name: &str| -> Result<Option<Vec<u8>>> {
+    let open = |name: &str| -> Result<Option<Box<dyn crate::storage::vfs::VFile>>> {
         if !names.iter().any(|n| n == name) {
             return Ok(None);
         }
         let p = dir.join(name);
         vfs.open(&p, OpenMode::READ)
-            .and_then(|f| f.read_to_vec())
             .map(Some)
             .map_err(|e| Error::io(&p, e))
     };
-    if let Some(d) = read(files::DICT)? {
-        if d.len() > crate::format::dict::DICT_HEADER_LEN {
+    if let Some(d) = open(files::DICT)? {
+        let len = d.len().map_err(|e| Error::io(dir.join(files::DICT), e))?;
+        if len > crate::format::dict::DICT_HEADER_LEN as u64 {
             return damage(format!(
-                "the manifest is missing but {} holds tags ({} bytes), so data was written",
-                files::DICT,
-                d.len()
+                "the manifest is missing but {} holds tags ({len} bytes), so data was written",
+                files::DICT
             ));
         }
     }
     let log1 = files::log_name(1);
-    if let Some(l) = read(&log1)? {
+    if let Some(l) = open(&log1)? {
+        let l = l
+            .read_to_vec()
+            .map_err(|e| Error::io(dir.join(&log1), e))?;
         if l.iter().skip(LOG_HEADER_LEN).any(|&b| b != 0) {
             return damage(format!(
                 "the manifest is missing but {log1} holds data past its header"
