@@ -26,6 +26,7 @@ pub mod publish;
 pub mod query;
 pub mod router;
 pub mod runner;
+mod serve;
 pub mod wire;
 pub mod workload;
 

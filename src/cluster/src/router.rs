@@ -14,9 +14,9 @@ use crate::partition::{partition_of, Names};
 use crate::query::{merge_top, merge_trending};
 use crate::wire::{Answer, PartitionReply, PartitionStatus, Request, RouterReply};
 
-/// How many requests one ask may have in flight: the first, and a hedge
-/// sent when it stays unanswered (see [`ask_partition`]).
-const MAX_ATTEMPTS: u32 = 2;
+/// How many requests one ask of a partition may have in flight: the first,
+/// and a hedge sent when it stays unanswered (see [`ask_partition`]).
+const PARTITION_COPIES: u32 = 2;
 
 /// Asks any live replica of partition `p` until `timeout`. `Ok(None)`: no
 /// replica answered.
@@ -40,6 +40,26 @@ pub async fn ask_partition(
 ) -> Result<Option<PartitionReply>> {
     let body =
         bytes::Bytes::from(serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?);
+    let Some(msg) = request(client, names.query_any(p), body, timeout, PARTITION_COPIES).await?
+    else {
+        return Ok(None);
+    };
+    let reply: PartitionReply = serde_json::from_slice(&msg.payload)
+        .map_err(|e| Error::Decode(format!("partition {p} replied: {e}")))?;
+    Ok(Some(reply))
+}
+
+/// Sends `body` to `subject` (a queue group) and waits up to `timeout` for
+/// the first reply. "No responders" is retried every 50 ms; with `copies` 2,
+/// a request unanswered for a quarter of the timeout gets a second copy
+/// while the first stays in flight. `Ok(None)`: no reply in time.
+async fn request(
+    client: &Client,
+    subject: String,
+    body: bytes::Bytes,
+    timeout: Duration,
+    copies: u32,
+) -> Result<Option<async_nats::Message>> {
     let start = tokio::time::Instant::now();
     let deadline = start + timeout;
     let hedge = (timeout / 4).max(Duration::from_millis(50));
@@ -51,15 +71,15 @@ pub async fn ask_partition(
         if now >= deadline {
             return Ok(None);
         }
-        if now >= next_send && sent < MAX_ATTEMPTS {
+        if now >= next_send && sent < copies {
             let r = async_nats::Request::new()
                 .payload(body.clone())
                 .timeout(Some(deadline - now));
-            in_flight.push(client.send_request(names.query_any(p), r));
+            in_flight.push(client.send_request(subject.clone(), r));
             sent += 1;
             next_send = now + hedge;
         }
-        let wake = if sent < MAX_ATTEMPTS {
+        let wake = if sent < copies {
             next_send.min(deadline)
         } else {
             deadline
@@ -68,15 +88,11 @@ pub async fn ask_partition(
             // A reply ready at the deadline still counts.
             biased;
             Some(r) = in_flight.next() => match r {
-                Ok(msg) => {
-                    let reply: PartitionReply = serde_json::from_slice(&msg.payload)
-                        .map_err(|e| Error::Decode(format!("partition {p} replied: {e}")))?;
-                    return Ok(Some(reply));
-                }
+                Ok(msg) => return Ok(Some(msg)),
                 Err(e) => match e.kind() {
                     async_nats::client::RequestErrorKind::NoResponders => {
                         // Nobody to hand it to: this one does not count as
-                        // an attempt; try again shortly.
+                        // a copy; try again shortly.
                         sent -= 1;
                         next_send = next_send.min(tokio::time::Instant::now() + Duration::from_millis(50));
                     }
@@ -286,38 +302,23 @@ pub async fn serve_until(
     timeout: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let mut sub = client
+    let sub = client
         .queue_subscribe(names.router(), "routers".into())
         .await
         .map_err(nats)?;
-    let mut routing = tokio::task::JoinSet::new();
-    tokio::pin!(stop);
-    loop {
-        let msg = tokio::select! {
-            m = sub.next() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            () = &mut stop => break,
-            // Reap finished requests so the set stays small.
-            Some(_) = routing.join_next(), if !routing.is_empty() => continue,
-        };
-        let Some(reply_to) = msg.reply.clone() else {
-            continue;
-        };
+    crate::serve::serve_each(sub, stop, |msg, reply_to| {
         let client = client.clone();
         let names = names.clone();
-        routing.spawn(async move {
+        async move {
             let reply = match serde_json::from_slice::<Request>(&msg.payload) {
                 Ok(req) => route(&client, &names, &req, timeout).await,
                 Err(e) => refused(format!("bad request: {e}"), Vec::new(), Vec::new()),
             };
             let body = serde_json::to_vec(&reply).unwrap_or_default();
             let _ = client.publish(reply_to, body.into()).await;
-        });
-    }
-    drop(sub);
-    while routing.join_next().await.is_some() {}
+        }
+    })
+    .await;
     let _ = client.flush().await;
     Ok(())
 }
@@ -332,25 +333,11 @@ pub async fn ask(
 ) -> Result<RouterReply> {
     let body =
         bytes::Bytes::from(serde_json::to_vec(req).map_err(|e| Error::Decode(e.to_string()))?);
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let r = async_nats::Request::new()
-            .payload(body.clone())
-            .timeout(Some(left));
-        match client.send_request(names.router(), r).await {
-            Ok(msg) => {
-                return serde_json::from_slice(&msg.payload)
-                    .map_err(|e| Error::Decode(e.to_string()))
-            }
-            // No router yet (one restarting): ask again until the timeout.
-            Err(e)
-                if e.kind() == async_nats::client::RequestErrorKind::NoResponders
-                    && left > Duration::from_millis(50) =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => return Err(nats(e)),
-        }
+    match request(client, names.router(), body, timeout, 1).await? {
+        Some(msg) => serde_json::from_slice(&msg.payload).map_err(|e| Error::Decode(e.to_string())),
+        None => Err(Error::Nats(format!(
+            "no router answered on {} within {timeout:?}",
+            names.router()
+        ))),
     }
 }

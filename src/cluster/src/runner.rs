@@ -264,30 +264,20 @@ async fn serve_queries(
         eprintln!("runner {}: cannot subscribe to queries", cfg.replica);
         return;
     };
-    let mut subs = futures::stream::select(any, mine);
+    let subs = futures::stream::select(any, mine);
     // Requests are answered concurrently, store queries a few at a time: a
     // heavy query must not hold up a status request or a light query behind
     // it (the router would call the partition missing while its replica
     // works). Status requests (and bad ones) do no store work and take no
     // permit, so they never wait.
     let workers = Arc::new(tokio::sync::Semaphore::new(QUERY_WORKERS as usize));
-    let mut answering = tokio::task::JoinSet::new();
-    loop {
-        let msg = tokio::select! {
-            m = subs.next() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            _ = stop.changed() => break,
-            // Reap finished answers so the set stays small.
-            Some(_) = answering.join_next(), if !answering.is_empty() => continue,
-        };
-        let Some(reply) = msg.reply.clone() else {
-            continue;
-        };
+    let stopped = async move {
+        let _ = stop.changed().await;
+    };
+    crate::serve::serve_each(subs, stopped, |msg, reply| {
         let (client, shared, workers) = (client.clone(), shared.clone(), workers.clone());
         let (partition, replica) = (cfg.partition, cfg.replica.clone());
-        answering.spawn(async move {
+        async move {
             let req = serde_json::from_slice::<Request>(&msg.payload);
             let _permit = match &req {
                 Ok(Request::Status) | Err(_) => None,
@@ -312,12 +302,9 @@ async fn serve_queries(
             };
             let body = serde_json::to_vec(&PartitionReply { status, result }).unwrap_or_default();
             let _ = client.publish(reply, body.into()).await;
-        });
-    }
-    // Unsubscribe (the server stops handing us queries), then let the
-    // answers in flight finish.
-    drop(subs);
-    while answering.join_next().await.is_some() {}
+        }
+    })
+    .await;
 }
 
 /// How many queries one replica answers at once.
