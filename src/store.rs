@@ -716,9 +716,7 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
     }
     let log1 = files::log_name(1);
     if let Some(l) = open(&log1)? {
-        let l = l
-            .read_to_vec()
-            .map_err(|e| Error::io(dir.join(&log1), e))?;
+        let l = l.read_to_vec().map_err(|e| Error::io(dir.join(&log1), e))?;
         if l.iter().skip(LOG_HEADER_LEN).any(|&b| b != 0) {
             return damage(format!(
                 "the manifest is missing but {log1} holds data past its header"
