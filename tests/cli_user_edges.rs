@@ -368,3 +368,34 @@ fn a_trickle_is_committed_and_acknowledged_without_filling_the_batch() {
     let v = json(&run(&db, &["--json", "query", "a"]));
     assert_eq!(v["total"], sent, "{v}");
 }
+
+#[test]
+fn a_negative_option_value_is_refused_by_its_own_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    // Each used to fail as clap's "unexpected argument '-1'", as if the
+    // option had no value; now the option's own parser or range check
+    // answers, naming the option or the parameter.
+    for (args, says) in [
+        (&["top", "-k", "-3"][..], "'-k <K>'"),
+        (&["trending", "--min-count", "-5"][..], "--min-count"),
+        (&["trending", "--prior", "-1"][..], "prior must be"),
+        (&["trending", "--window", "-1h"][..], "is negative"),
+        (&["bursts", "--entry", "-2"][..], "entry is -2"),
+        (&["retention", "--minutes", "-3d"][..], "is negative"),
+        (
+            &["ingest", "--max-future-skew", "-1d", "/dev/null"][..],
+            "is negative",
+        ),
+    ] {
+        let o = run(&db, args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("unexpected argument"), "{args:?}");
+    }
+    // Nothing was changed: the store still answers as before.
+    let o = run(&db, &["--json", "top", "--from", "0"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"a\""), "{}", stdout(&o));
+}

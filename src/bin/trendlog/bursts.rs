@@ -22,7 +22,7 @@ pub struct DetectorFlags {
     #[arg(long, default_value_t = BurstParams::default().exit)]
     pub exit: f64,
     /// How long the score must stay below --exit to end an episode.
-    #[arg(long, default_value = "6h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "6h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub cooldown: Duration,
     /// Previous days whose same window also predicts the count (0 = off).
     #[arg(long, default_value_t = BurstParams::default().seasonal_days)]
@@ -32,11 +32,11 @@ pub struct DetectorFlags {
     #[arg(long, value_parser = ["spread", "successive"], default_value = default_dispersion())]
     pub dispersion: String,
     /// How far before --from the episode state machine starts.
-    #[arg(long, default_value = "48h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "48h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub horizon: Duration,
     /// Novelty look-back (0 = off): an onset also needs the recent count to
     /// reach --novelty-factor times the busiest window of this span before it.
-    #[arg(long, default_value = "4d", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "4d", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub novelty: Duration,
     /// Factor of the novelty test.
     #[arg(long, default_value_t = BurstParams::default().novelty_factor)]
@@ -77,10 +77,10 @@ pub struct Args {
     #[arg(long = "tag")]
     pub tags: Vec<String>,
     /// Length of the recent window (whole minutes).
-    #[arg(long, default_value = "30m", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "30m", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub window: Duration,
     /// Length of the baseline before it.
-    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub baseline: Duration,
     /// Least events in the recent window for an onset.
     #[arg(long, default_value_t = 10)]

@@ -108,16 +108,16 @@ pub struct Args {
     /// How far past the store's now (its newest minute) or the current time,
     /// whichever is later, an event may lie; raise it to load input dated in
     /// the future.
-    #[arg(long, default_value = "1d", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "1d", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub max_future_skew: Duration,
     /// Minute retention of a NEW store (a duration such as `30d`, or
     /// `forever`; default 7d). An existing store keeps its own: change it
     /// with `trendlog retention`.
-    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention, allow_hyphen_values = true)]
     pub minute_retention: Option<crate::retention::Keep>,
     /// Hour retention of a NEW store (a duration or `forever`; default
     /// forever).
-    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::retention::parse_retention, allow_hyphen_values = true)]
     pub hour_retention: Option<crate::retention::Keep>,
     #[command(flatten)]
     pub totals: crate::compact::TotalsArgs,

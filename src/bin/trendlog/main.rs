@@ -109,6 +109,21 @@ enum Command {
     Demo(demo::Args),
 }
 
+/// Lets a negative number reach the parser of every argument that takes a
+/// value, so `-k -3` or `--prior -1` is refused by that parser or by the
+/// command's own range check, naming the option and the valid range, rather
+/// than by clap as "unexpected argument '-3'".
+fn negatives_reach_parsers(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(negatives_reach_parsers)
+}
+
 /// What every subcommand is given besides its own arguments.
 pub struct Global {
     /// `--db`.
@@ -120,7 +135,7 @@ pub struct Global {
 }
 
 fn main() -> ExitCode {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let matches = negatives_reach_parsers(<Cli as clap::CommandFactory>::command()).get_matches();
     let db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine)
         || matches.subcommand().is_some_and(|(_, m)| {
             m.value_source("db") == Some(clap::parser::ValueSource::CommandLine)

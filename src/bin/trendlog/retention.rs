@@ -33,10 +33,10 @@ Examples:
   trendlog --db ./trendlog-data retention --minutes 90d --hours forever")]
 pub struct Args {
     /// New minute retention: a duration such as `30d`, or `forever`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention, allow_hyphen_values = true)]
     pub minutes: Option<Keep>,
     /// New hour retention: a duration such as `400d`, or `forever`.
-    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention, allow_hyphen_values = true)]
     pub hours: Option<Keep>,
 }
 

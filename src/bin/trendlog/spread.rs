@@ -39,13 +39,13 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Recent window (a whole number of steps).
-    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub window: Duration,
     /// Baseline just before the window.
-    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub baseline: Duration,
     /// How far back the timeline goes.
-    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub span: Duration,
     /// Timeline step: 1m, 1h or 1d.
     #[arg(long, default_value = "1h", value_parser = out::parse_step)]

@@ -30,10 +30,10 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Length of the recent window (15m, 1h, 7d; whole minutes).
-    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "1h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub window: Duration,
     /// Length of the baseline window just before it.
-    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur)]
+    #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub baseline: Duration,
     /// How many tags.
     #[arg(short, default_value_t = 10)]
