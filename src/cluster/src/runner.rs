@@ -151,13 +151,26 @@ fn die() -> ! {
 }
 
 /// Copies the regular files of `from` (all but the writer's lock) into the
-/// new directory `to`, syncing each file and the directory.
+/// new directory `to`, syncing each file and the directory, so that `to`
+/// appears whole or not at all: the files go into a hidden sibling,
+/// `.NAME.copying`, which is renamed to `to` once synced (and the parent
+/// synced after). A sibling left by an interrupted copy is removed first: a
+/// copy killed midway leaves no half store at `to` for a runner to refuse as
+/// damage or, worse, to open.
 pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |e| Error::Io(p, e)
     };
-    std::fs::create_dir(to).map_err(io(to))?;
+    let exists = || std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    if to.symlink_metadata().is_ok() {
+        return Err(Error::Io(to.to_path_buf(), exists()));
+    }
+    let (parent, tmp) = copying_sibling(to)?;
+    if tmp.symlink_metadata().is_ok() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(io(&tmp))?;
     let mut n = 0;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
@@ -165,17 +178,47 @@ pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
         if name == "LOCK" || !entry.file_type().map_err(io(from))?.is_file() {
             continue;
         }
-        let dst = to.join(&name);
+        let dst = tmp.join(&name);
         std::fs::copy(entry.path(), &dst).map_err(io(&dst))?;
         std::fs::File::open(&dst)
             .and_then(|f| f.sync_all())
             .map_err(io(&dst))?;
         n += 1;
     }
-    std::fs::File::open(to)
+    std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
-        .map_err(io(to))?;
+        .map_err(io(&tmp))?;
+    // rename(2) would also replace an empty directory made at `to` since the
+    // check above: look once more, right before.
+    if to.symlink_metadata().is_ok() {
+        return Err(Error::Io(to.to_path_buf(), exists()));
+    }
+    std::fs::rename(&tmp, to).map_err(io(to))?;
+    std::fs::File::open(&parent)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&parent))?;
     Ok(n)
+}
+
+/// The directory holding `to` and the hidden sibling a copy is written into.
+fn copying_sibling(to: &Path) -> Result<(PathBuf, PathBuf)> {
+    let name = to.file_name().ok_or_else(|| {
+        Error::Io(
+            to.to_path_buf(),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the copy's destination has no directory name",
+            ),
+        )
+    })?;
+    let parent = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(name);
+    hidden.push(".copying");
+    Ok((parent.clone(), parent.join(hidden)))
 }
 
 struct Shared {
@@ -621,6 +664,30 @@ pub async fn request_copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_appears_whole_and_an_interrupted_one_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("p2-a");
+        std::fs::create_dir(&from).unwrap();
+        for (name, body) in [("MANIFEST", "m"), ("LOCK", "l"), ("log-1", "x")] {
+            std::fs::write(from.join(name), body).unwrap();
+        }
+        // What a copy killed midway left: a half-written hidden sibling.
+        let left = dir.path().join(".p2-c.copying");
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("MANIFEST"), "half").unwrap();
+        let to = dir.path().join("p2-c");
+        assert_eq!(copy_store_files(&from, &to).unwrap(), 2);
+        assert!(!left.exists());
+        assert_eq!(std::fs::read_to_string(to.join("MANIFEST")).unwrap(), "m");
+        assert!(!to.join("LOCK").exists());
+        // An existing destination is never written into.
+        std::fs::write(from.join("MANIFEST"), "new").unwrap();
+        assert!(matches!(copy_store_files(&from, &to), Err(Error::Io(..))));
+        assert_eq!(std::fs::read_to_string(to.join("MANIFEST")).unwrap(), "m");
+        assert!(!left.exists());
+    }
 
     #[test]
     fn positions_round_trip_and_name_their_stream() {
