@@ -198,3 +198,47 @@ fn a_burst_spread_over_many_series_is_the_tags_burst() {
         "{tw}"
     );
 }
+
+#[test]
+fn trending_by_burst_takes_the_score_flags_of_bursts() {
+    use trendlog::burst::Dispersion;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let store = trendlog::Store::open_read_only(&db).unwrap();
+    let snap = store.snapshot();
+    for (name, dispersion, days) in [
+        ("spread", Dispersion::Spread, 0),
+        ("successive", Dispersion::Successive, 1),
+        ("spread", Dispersion::Spread, 1),
+    ] {
+        let d = days.to_string();
+        let args = [
+            "--json",
+            "trending",
+            "--rank",
+            "burst",
+            "--dispersion",
+            name,
+            "--seasonal-days",
+            &d,
+        ];
+        let t = json(&run(&db, &args));
+        let p = trendlog::BurstParams {
+            window: std::time::Duration::from_secs(3600),
+            dispersion,
+            seasonal_days: days,
+            ..trendlog::BurstParams::default()
+        };
+        let want = snap.burst_ranking(None, &p, 10).unwrap();
+        assert_eq!(t.as_array().unwrap().len(), want.len(), "{args:?}: {t}");
+        for (got, want) in t.as_array().unwrap().iter().zip(&want) {
+            assert_eq!(got["tag"], want.tag.as_str(), "{args:?}: {t}");
+            assert_eq!(got["score"].as_f64(), Some(want.score), "{args:?}: {t}");
+        }
+    }
+    // The growth ranking has no burst score to shape: refused, not ignored.
+    let o = run(&db, &["trending", "--seasonal-days", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--rank burst"));
+}

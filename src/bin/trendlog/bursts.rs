@@ -113,11 +113,7 @@ pub fn params(
         window,
         baseline,
         seasonal_days: d.seasonal_days,
-        dispersion: if d.dispersion == "successive" {
-            Dispersion::Successive
-        } else {
-            Dispersion::Spread
-        },
+        dispersion: dispersion(&d.dispersion),
         entry: d.entry,
         exit: d.exit,
         cooldown: d.cooldown,
@@ -126,6 +122,15 @@ pub fn params(
         horizon: d.horizon,
         novelty: d.novelty,
         novelty_factor: d.novelty_factor,
+    }
+}
+
+/// The dispersion a `--dispersion` value names (clap admits only the two).
+pub fn dispersion(name: &str) -> Dispersion {
+    if name == "successive" {
+        Dispersion::Successive
+    } else {
+        Dispersion::Spread
     }
 }
 

@@ -47,11 +47,27 @@ pub struct Args {
     /// Rank by growth (the default) or by burst score (see `trendlog bursts --help`).
     #[arg(long, value_enum, default_value_t = crate::bursts::Rank::Growth)]
     pub rank: crate::bursts::Rank,
+    /// With --rank burst: previous days whose same window also predicts the
+    /// count (0 = off; default as `bursts`).
+    #[arg(long)]
+    pub seasonal_days: Option<u32>,
+    /// With --rank burst: the baseline's variance, `spread` or `successive`
+    /// (default as `bursts`).
+    #[arg(long, value_parser = ["spread", "successive"])]
+    pub dispersion: Option<String>,
     #[command(flatten)]
     pub select: crate::labels::Select,
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
+    let burst = a.rank == crate::bursts::Rank::Burst;
+    if !burst && (a.seasonal_days.is_some() || a.dispersion.is_some()) {
+        return Err(out::Fail::usage(
+            "--seasonal-days and --dispersion shape the burst score: give them with --rank burst",
+        ));
+    }
+    let defaults = trendlog::BurstParams::default();
+    let seasonal_days = a.seasonal_days.unwrap_or(defaults.seasonal_days);
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let at = match &a.at {
@@ -60,8 +76,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     };
     if let Some(at) = at {
         // The burst score also reads the same window on previous days.
-        let days = if a.rank == crate::bursts::Rank::Burst {
-            u64::from(trendlog::BurstParams::default().seasonal_days) * 86_400
+        let days = if burst {
+            u64::from(seasonal_days) * 86_400
         } else {
             0
         };
@@ -75,13 +91,18 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             "the baseline counts 0 there",
         );
     }
-    if a.rank == crate::bursts::Rank::Burst {
+    if burst {
         let p = trendlog::BurstParams {
             window: a.window,
             baseline: a.baseline,
             min_count: a.min_count,
             prior: a.prior,
-            ..trendlog::BurstParams::default()
+            seasonal_days,
+            dispersion: a
+                .dispersion
+                .as_deref()
+                .map_or(defaults.dispersion, crate::bursts::dispersion),
+            ..defaults
         };
         return crate::bursts::trending_by_burst(g, &snap, at, &p, a.k, &a.select);
     }
