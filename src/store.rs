@@ -1262,7 +1262,8 @@ pub struct Batch {
     sum: u64,
     max_minute: Option<u32>,
     /// The wall clock's minute when the batch began, when
-    /// [`Options::future_skew_from_clock`] is on.
+    /// [`Options::future_skew_from_clock`] is on, or the minute given to
+    /// [`Batch::set_received_at`].
     clock_minute: Option<u32>,
     source: Option<Vec<u8>>,
 }
@@ -1417,6 +1418,34 @@ impl Batch {
         self.items
             .push(((u64::from(id) << 32) | u64::from(minute.0), count));
         Ok(())
+    }
+
+    /// Measures [`Options::max_future_skew`] for the events added after this
+    /// call from the later of the store's now and `unix_secs`, the time they
+    /// were received, in place of the wall clock (which the batch reads when
+    /// [`Options::future_skew_from_clock`] is on). A service that replays a
+    /// stream passes each message's stored time, so that a replay, or a second
+    /// replica, accepts and refuses exactly the events the live run did, and
+    /// an event stamped days ahead of the data (but not of its arrival) is
+    /// never refused. Times before 1970 count as 1970.
+    ///
+    /// ```
+    /// use trendlog::{Options, Store};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), Options::default()).unwrap();
+    /// store.record("metoo", 1_508_112_000, 1).unwrap();
+    /// let two_days_later = 1_508_112_000 + 2 * 86_400;
+    /// let mut b = store.batch();
+    /// // A day past the store's newest minute: refused from the data alone...
+    /// assert!(b.add("metoo", two_days_later, 1).is_err());
+    /// // ...accepted once it is known to have arrived at that time.
+    /// b.set_received_at(two_days_later);
+    /// b.add("metoo", two_days_later, 1).unwrap();
+    /// b.commit().unwrap();
+    /// ```
+    pub fn set_received_at(&mut self, unix_secs: i64) {
+        let minute = unix_secs.max(0) / 60;
+        self.clock_minute = Some(u32::try_from(minute).unwrap_or(u32::MAX));
     }
 
     /// Attaches an opaque source position (for example a Kafka partition

@@ -31,3 +31,11 @@ pub mod wire;
 pub mod workload;
 
 pub use error::{Error, Result};
+
+/// How far past the time the stream stored a message (or past its
+/// partition's newest data, if later) an event's time may lie: a runner's
+/// store refuses what lies further. The publisher refuses, before sending,
+/// events more than this less one minute past its own clock, so that no event
+/// it reports acknowledged is refused by a runner (given clocks within a
+/// minute of the servers').
+pub const MAX_FUTURE_SKEW: std::time::Duration = std::time::Duration::from_secs(86_400);

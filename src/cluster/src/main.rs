@@ -291,7 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
             }
-            let rejected = p.rejected;
+            let (rejected, rejected_times) = (p.rejected, p.rejected_times);
             let ledger = p.finish().await?;
             let secs = t0.elapsed().as_secs_f64();
             println!(
@@ -303,6 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
                     "duplicates": ledger.duplicates,
                     "retries": ledger.retries,
                     "rejected_tags": rejected,
+                    "rejected_times": rejected_times,
                     "bad_lines": bad_lines,
                     "seconds": secs,
                     "events_per_second": ledger.events as f64 / secs.max(1e-9),

@@ -60,6 +60,23 @@ pub struct Publisher {
     ledger: Ledger,
     /// Events refused before publishing (bad tag).
     pub rejected: u64,
+    /// Events refused before publishing for their time: one a store cannot
+    /// hold, or more than [`crate::MAX_FUTURE_SKEW`] less a minute past this
+    /// machine's clock (a runner would refuse it).
+    pub rejected_times: u64,
+}
+
+/// Whether a runner's store will take an event at unix second `ts` sent at
+/// `clock`: a time it can hold, at most [`crate::MAX_FUTURE_SKEW`] less a
+/// minute past `clock` (the minute covers the store's minute flooring and a
+/// server clock a little behind this one's).
+fn time_accepted(ts: i64, clock: std::time::SystemTime) -> bool {
+    let now = clock
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let skew = crate::MAX_FUTURE_SKEW.as_secs().saturating_sub(60);
+    let latest = i64::try_from(now.saturating_add(skew)).unwrap_or(i64::MAX);
+    trendlog::time::Minute::from_unix(ts).is_ok() && ts <= latest
 }
 
 impl Publisher {
@@ -82,6 +99,7 @@ impl Publisher {
             patience: Duration::from_secs(90),
             ledger: Ledger::default(),
             rejected: 0,
+            rejected_times: 0,
         }
     }
 
@@ -93,12 +111,17 @@ impl Publisher {
     }
 
     /// Adds one event; returns an error only for NATS failures past the
-    /// patience. A tag that does not normalise is counted in `rejected`.
+    /// patience. A tag that does not normalise is counted in `rejected`, a
+    /// time a runner would refuse in `rejected_times`: neither is sent.
     pub async fn add(&mut self, tag: &str, ts: i64, count: u64) -> Result<()> {
         let Ok(norm) = trendlog::tag::normalize(tag) else {
             self.rejected += 1;
             return Ok(());
         };
+        if !time_accepted(ts, std::time::SystemTime::now()) {
+            self.rejected_times += 1;
+            return Ok(());
+        }
         let p = fnv1a32(norm.as_bytes()) % self.names.partitions;
         let buf = &mut self.buffers[p as usize];
         buf.push(Event {
@@ -211,6 +234,26 @@ impl Publisher {
                     m.ack = self.send(&m).await.ok();
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_a_runner_would_refuse_are_not_sent() {
+        let clock = UNIX_EPOCH + Duration::from_secs(1_764_633_600);
+        let now = 1_764_633_600;
+        // Any past time a store holds, however old, and up to a day ahead
+        // less a minute.
+        for ts in [0, 1_508_112_000, now, now + 86_400 - 60] {
+            assert!(time_accepted(ts, clock), "{ts}");
+        }
+        for ts in [-1, now + 86_400 - 59, now + 2 * 86_400, i64::MAX] {
+            assert!(!time_accepted(ts, clock), "{ts}");
         }
     }
 }

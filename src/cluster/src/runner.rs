@@ -225,6 +225,8 @@ struct Shared {
     store: Store,
     position: AtomicU64,
     live: AtomicBool,
+    /// Events the store refused, as `inspect` counts them.
+    refused: AtomicU64,
 }
 
 /// Runs a shard runner until the process is killed or a fatal error occurs.
@@ -249,14 +251,18 @@ pub async fn run_until(
         Store::open(
             &cfg.store,
             // Compaction runs between batches, so a copy never races it.
-            Options::default().background_compaction(false),
+            Options::default()
+                .background_compaction(false)
+                .max_future_skew(crate::MAX_FUTURE_SKEW),
         )
     })?;
     let pos = store_position(&store, &stream_name)?;
+    let stats = store.snapshot().stats();
     let shared = Arc::new(Shared {
         store,
         position: AtomicU64::new(pos),
         live: AtomicBool::new(false),
+        refused: AtomicU64::new(stats.rejected_too_old + stats.rejected_future),
     });
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let (live_tx, live_rx) = oneshot::channel();
@@ -331,6 +337,7 @@ async fn serve_queries(
                 replica,
                 position: shared.position.load(Ordering::Acquire),
                 now_end: now_end(&shared.store),
+                refused: shared.refused.load(Ordering::Relaxed),
             };
             let result = match req {
                 Err(e) => Err(format!("bad request: {e}")),
@@ -563,8 +570,8 @@ async fn consume(
         let mut rejected = 0u64;
         let mid = cfg.fault == Some(Fault::MidBatch(batches + 1));
         for m in msgs {
-            let seq = match m.info() {
-                Ok(i) => i.stream_sequence,
+            let (seq, stored_at) = match m.info() {
+                Ok(i) => (i.stream_sequence, i.published.unix_timestamp()),
                 Err(e) => {
                     eprintln!("runner {}: message without metadata: {e}", cfg.replica);
                     continue;
@@ -591,6 +598,10 @@ async fn consume(
                     }
                 }
             }
+            // The skew bound runs from the time the stream stored the
+            // message, the same for every replica and every replay, and
+            // close to the publisher's clock that admitted its events.
+            batch.set_received_at(stored_at);
             match decode_events(&m.payload) {
                 Ok(events) => {
                     let half = events.len() / 2;
@@ -600,6 +611,7 @@ async fn consume(
                         }
                         if let Err(err) = batch.add(&e.tag, e.ts, e.count) {
                             rejected += 1;
+                            shared.refused.fetch_add(1, Ordering::Relaxed);
                             if rejected <= 3 {
                                 eprintln!("runner {}: event rejected at {seq}: {err}", cfg.replica);
                             }
@@ -617,6 +629,12 @@ async fn consume(
             pos = new_pos;
             shared.position.store(pos, Ordering::Release);
             batches += 1;
+            if rejected > 3 {
+                eprintln!(
+                    "runner {}: {rejected} events up to message {pos} refused by the store",
+                    cfg.replica
+                );
+            }
             if cfg.fault == Some(Fault::AfterCommit(batches)) {
                 die();
             }

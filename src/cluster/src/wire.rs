@@ -210,6 +210,11 @@ pub struct PartitionStatus {
     pub position: u64,
     /// End of the store's newest minute, unix seconds.
     pub now_end: Option<i64>,
+    /// Events its store refused (a time outside the retention, or too far
+    /// past both the data and the time the stream stored the message), as
+    /// `trendlog inspect` counts them; 0 from a replica that predates it.
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// A partition replica's reply.

@@ -33,6 +33,7 @@ async fn router_hedges_past_a_dead_replica() {
                     replica: "live".into(),
                     position: 7,
                     now_end: None,
+                    refused: 0,
                 },
                 result: Ok(Answer::Top(Vec::new())),
             };
