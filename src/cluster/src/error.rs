@@ -48,8 +48,8 @@ impl fmt::Display for Error {
             Error::BadRequest(e) => write!(f, "bad request: {e}"),
             Error::Missing(p) => write!(
                 f,
-                "no live replica answered for partition(s) {p:?}; start a runner for them or \
-                 ask with allow_partial to get the other partitions' rows"
+                "no live replica answered for partition(s) {p:?}; start a runner for them \
+                 (top and trending also take allow_partial to answer from the other partitions)"
             ),
             Error::WrongStream { expected, found } => write!(
                 f,

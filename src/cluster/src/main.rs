@@ -328,8 +328,14 @@ async fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::to_string(&reply).map_err(|e| Error::Decode(e.to_string()))?
             );
-            if reply.error.is_some() {
-                return Err(Error::BadRequest(reply.error.unwrap_or_default()));
+            if let Some(error) = reply.error {
+                // A partition nobody answered for is an outage (exit 1), not
+                // a bad request (exit 2).
+                return Err(if reply.missing.is_empty() {
+                    Error::BadRequest(error)
+                } else {
+                    Error::Missing(reply.missing)
+                });
             }
             Ok(())
         }

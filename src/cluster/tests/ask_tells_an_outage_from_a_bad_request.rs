@@ -1,0 +1,64 @@
+//! `trendlog-cluster ask` exits 1 when a partition had no live replica (an
+//! outage: starting a runner fixes it) and 2 when the request itself was
+//! refused; both used to exit 2 as "bad request". The outage message names
+//! the partition and offers allow_partial only where it applies.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use trendlog_cluster::partition::Names;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_tells_an_outage_from_a_bad_request() {
+    let bin = require_nats!();
+    let cluster = Cluster::start(&bin, None);
+    let names = Names::new("ax", 1).unwrap();
+    let client = cluster.client().await;
+    streams(&client, &names).await;
+    let exe = env!("CARGO_BIN_EXE_trendlog-cluster");
+    let servers = cluster.urls().join(",");
+    let base = ["--server", servers.as_str(), "--prefix", "ax", "-P", "1"];
+    let mut router = Command::new(exe)
+        .args(base)
+        .args(["router", "--timeout-ms", "300"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ask = |body: &str| {
+        // The router may still be subscribing: retry a few times while it
+        // has not answered at all.
+        for _ in 0..50 {
+            let o = Command::new(exe)
+                .args(base)
+                .args(["ask", body, "--timeout-ms", "2000"])
+                .output()
+                .unwrap();
+            if !o.stdout.is_empty() || o.status.code() == Some(2) {
+                return o;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the router never answered {body}");
+    };
+    // No runner: partition 0 is missing.
+    let o = ask(r#"{"op":"top","from":0,"to":3600,"k":1}"#);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no live replica") && err.contains("[0]"),
+        "{err}"
+    );
+    let o = ask(r#"{"op":"total","tag":"metoo","from":0,"to":3600}"#);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("ask with allow_partial"), "{err}");
+    // A request that cannot be read is the caller's mistake.
+    let o = ask(r#"{"op":"nope"}"#);
+    assert_eq!(o.status.code(), Some(2));
+    let _ = router.kill();
+    let _ = router.wait();
+}
