@@ -128,3 +128,31 @@ fn trending_defaults_work_with_a_short_minute_retention() {
     assert_eq!(rows[0]["tag"], "metoo");
     assert!(String::from_utf8_lossy(&o.stderr).contains("at 1h"));
 }
+
+#[test]
+fn a_shorter_hour_retention_hides_at_once_and_compact_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let o = run_stdin(&db, &["ingest"], &ten_days());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let total = |db: &std::path::Path| {
+        let q = ["--json", "query", "metoo", "--step", "1d", "--from", "0"];
+        json(&run(db, &q))["total"].as_u64().unwrap()
+    };
+    assert_eq!(total(&db), 240);
+    // What `retention` says is what happens: reads leave the old data out
+    // at once...
+    let o = run(&db, &["retention", "--hours", "3d"]);
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(said.contains("reads leave out data older"), "{said}");
+    assert!(total(&db) < 240);
+    // ...and, until a compaction, a longer retention brings it back.
+    run(&db, &["retention", "--hours", "forever"]);
+    assert_eq!(total(&db), 240);
+    // After one, it is gone for good.
+    run(&db, &["retention", "--hours", "3d"]);
+    let hidden = total(&db);
+    assert!(run(&db, &["compact"]).status.success());
+    run(&db, &["retention", "--hours", "forever"]);
+    assert_eq!(total(&db), hidden);
+}

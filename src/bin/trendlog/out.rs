@@ -269,7 +269,8 @@ pub fn say_dropped_before(cmd: &str, store: &Store, snap: &Snapshot, from: i64, 
         say_used(
             cmd,
             &format!(
-                "data before {} is no longer held (the hour retention, {}, dropped it): {what}",
+                "data before {} is no longer held (the hour retention, {}, leaves it out of \
+                 every read; `compact` deletes it): {what}",
                 when(floor),
                 crate::retention::describe(kept.hour_minutes)
             ),

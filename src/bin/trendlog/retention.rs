@@ -19,8 +19,10 @@ use crate::Global;
 /// stderr says so.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Changing retention needs the store's write lock (exit 1 if it is locked); the
-next `trendlog compact` applies it. A new store gets its retention from the
+Changing retention needs the store's write lock (exit 1 if it is locked). Reads
+follow it at once (data older than the hour retention is left out); the next
+`trendlog compact` rolls minutes up and deletes that data, and until it runs a
+longer hour retention brings the data back. A new store gets its retention from the
 first writing command's --minute-retention/--hour-retention (default: minutes
 7 days, hours forever).
 
@@ -142,7 +144,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         say_kept(new, now);
         if !g.json {
             if changed {
-                println!("changed; the next `trendlog compact` applies it");
+                println!(
+                    "changed; reads leave out data older than the hour retention at once, and \
+                     the next `trendlog compact` rolls minutes into hours and deletes that data \
+                     (until it runs, a longer hour retention brings the data back)"
+                );
             } else {
                 println!("unchanged");
             }
