@@ -399,3 +399,23 @@ fn a_negative_option_value_is_refused_by_its_own_check() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("\"a\""), "{}", stdout(&o));
 }
+
+#[test]
+fn keys_refused_on_an_empty_store_say_how_to_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // An ingest that commits nothing still creates the store, without keys.
+    let o = run_stdin(&db, &["ingest"], "garbage\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let labelled = "ts,tag,count,platform\n1508112000,a,1,x\n";
+    let o = run_stdin(&db, &["ingest", "--labels", "platform"], labelled);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("holds no events"), "{}", stderr(&o));
+    // Once it holds events, the keys are the store's: no such hint.
+    let o = run_stdin(&db, &["ingest"], "1508112000,a,1\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_stdin(&db, &["ingest", "--labels", "platform"], labelled);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("label keys []"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("holds no events"), "{}", stderr(&o));
+}

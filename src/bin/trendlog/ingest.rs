@@ -19,7 +19,7 @@ use crate::parse::{
     CsvLayout, Event,
 };
 use trendlog::labels::LabelKeys;
-use trendlog::{Batch, Options, Store, SyncPolicy};
+use trendlog::{Batch, InvalidInput, Options, Store, SyncPolicy};
 
 use crate::out::{self, CmdResult, Fail};
 use crate::Global;
@@ -407,7 +407,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .segment_tag_totals(a.totals.stored())
         .label_keys(keys);
     let opts = crate::retention::options_for_new_store(opts, a.minute_retention, a.hour_retention);
-    let store = Store::open(&g.db, opts)?;
+    let store = match Store::open(&g.db, opts) {
+        Err(trendlog::Error::InvalidInput(InvalidInput::BadLabelKeys(why))) if existed => {
+            return Err(Fail::usage(format!("{why}{}", empty_store_hint(&g.db))))
+        }
+        r => r?,
+    };
     // The label columns a CSV header may name: the store's keys.
     let keys_named: Vec<String> = store.label_keys().names().to_vec();
     if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
@@ -757,4 +762,22 @@ fn ingest_strict(
     batch.commit()?;
     store.sync()?;
     Ok(())
+}
+
+/// When the store at `db` holds nothing (an earlier ingest committed no
+/// line, yet created it and fixed its label keys), how to start over.
+fn empty_store_hint(db: &std::path::Path) -> String {
+    let empty = Store::open_read_only(db).is_ok_and(|s| {
+        let st = s.snapshot().stats();
+        st.tags == 0 && st.total_count == 0
+    });
+    if empty {
+        format!(
+            "; the store holds no events (an earlier ingest committed nothing): remove {} \
+             and ingest again to declare other keys",
+            db.display()
+        )
+    } else {
+        String::new()
+    }
 }
