@@ -419,3 +419,20 @@ fn keys_refused_on_an_empty_store_say_how_to_start_over() {
     assert!(stderr(&o).contains("label keys []"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("holds no events"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_where_value_no_series_has_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = "ts,tag,count,region\n1508112000,a,1,tokyo\n";
+    let o = run_stdin(&db, &["ingest", "--labels", "region"], csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for cmd in [&["top", "--from", "0"][..], &["trending"], &["query", "a"]] {
+        let o = run(&db, &[cmd, &["--where", "region=atlantis"]].concat());
+        assert_eq!(code(&o), 0, "{cmd:?}: {}", stderr(&o));
+        let said = stderr(&o).matches("no series has region=atlantis").count();
+        assert_eq!(said, 1, "{cmd:?}: {}", stderr(&o));
+        let o = run(&db, &[cmd, &["--where", "region=tokyo"]].concat());
+        assert!(!stderr(&o).contains("no series has"), "{cmd:?}");
+    }
+}

@@ -489,6 +489,40 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The conditions of `filter` that no series meets (a value never written
+    /// under its key), in the filter's order: a filter with any matches
+    /// nothing, so a reader can say why an answer is empty. Unknown keys are
+    /// an error, as in every filtered query.
+    ///
+    /// ```
+    /// use trendlog::labels::{Filter, LabelKeys};
+    /// use trendlog::Options;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let keys = LabelKeys::parse("platform,region").unwrap();
+    /// let store = trendlog::Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let mut b = store.batch();
+    /// let labels = [("platform", "instagram"), ("region", "tokyo")];
+    /// b.add_labelled("metoo", &labels, 1_508_112_000, 1).unwrap();
+    /// b.commit().unwrap();
+    /// let snap = store.snapshot();
+    /// let f = Filter::parse(&["platform=instagram", "region=atlantis"]).unwrap();
+    /// let unmet = snap.unmet_conditions(&f).unwrap();
+    /// assert_eq!(unmet, vec![("region".to_string(), "atlantis".to_string())]);
+    /// ```
+    pub fn unmet_conditions(&self, filter: &Filter) -> Result<Vec<(String, String)>> {
+        let pairs = filter.resolve(&self.labels)?;
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_catalog(|c| {
+            Ok(pairs
+                .into_iter()
+                .filter(|&(k, v)| !c.value_ix[k].contains_key(v))
+                .map(|(k, v)| (self.labels.names()[k].clone(), v.to_owned()))
+                .collect())
+        })
+    }
+
     /// Every label key with its values and how many series carry each, values
     /// sorted by series (most first), then value. Empty without labels.
     pub fn label_values(&self) -> Result<Vec<LabelValues>> {

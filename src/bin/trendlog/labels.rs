@@ -22,8 +22,19 @@ impl Select {
     /// The filter, its keys checked against the store's (exit 2 otherwise).
     pub fn filter(&self, snap: &Snapshot) -> Result<Filter, Fail> {
         let f = Filter::parse(&self.conds).map_err(|e| Fail::usage(format!("--where: {e}")))?;
-        f.resolve(snap.label_keys())
+        let unmet = snap
+            .unmet_conditions(&f)
             .map_err(|e| Fail::usage(format!("--where: {e}")))?;
+        // The answer is empty for that reason, not for lack of events: said
+        // once, however often a command asks for the filter.
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let said = SAID.swap(true, std::sync::atomic::Ordering::Relaxed);
+        for (key, value) in unmet.into_iter().filter(|_| !said) {
+            err_line!(
+                "trendlog: --where: no series has {key}={value} (`trendlog inspect` lists the \
+                 values of {key})"
+            );
+        }
         if let Some(by) = &self.by {
             snap.label_keys()
                 .position(by)
