@@ -1117,7 +1117,7 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
                     serde_json::Value::Null => out.push((k, String::new())),
                     _ => {
                         return Err(parse_error(format!(
-                            "the label {k:?} is not a string; label values are strings"
+                            "the label {k:?} is not a string; label values are strings (\"\" or null: unknown)"
                         )))
                     }
                 }
@@ -1126,7 +1126,8 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
         }
         Some(_) => {
             return Err(parse_error(
-                "\"labels\" must be an object of strings, as in {\"platform\": \"instagram\"}"
+                "\"labels\" must be an object of strings (\"\" or null: unknown), as in \
+                 {\"platform\": \"instagram\"}"
                     .to_string(),
             ))
         }
