@@ -436,3 +436,29 @@ fn a_where_value_no_series_has_is_named() {
         assert!(!stderr(&o).contains("no series has"), "{cmd:?}");
     }
 }
+
+#[test]
+fn columns_that_will_be_dropped_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // A store without label keys: a platform column is an ignored column,
+    // as the --columns contract says, but not without a word.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--columns", "timestamp,tag,count,platform,_"],
+        "1508112000,a,1,x,y\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("ignoring platform ("), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--labels"), "{}", stderr(&o));
+    // Every column used: nothing said.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--columns", "ts,tag,n"],
+        "1508112060,a,1\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("ignoring"), "{}", stderr(&o));
+    let o = run(&db, &["--json", "query", "a"]);
+    assert!(stdout(&o).contains("\"total\":2"), "{}", stdout(&o));
+}

@@ -424,6 +424,24 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 .map_err(|e| Fail::usage(format!("--columns: {e}")))?,
         );
     }
+    if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
+        // Unknown names are ignored columns (the contract); say which, so
+        // that a label column meant for a store without that key is not
+        // dropped without a word.
+        let ignored = crate::parse::ignored_columns(columns, &keys_named);
+        if !ignored.is_empty() {
+            err_line!(
+                "trendlog: --columns: ignoring {} (not timestamp, tag, count or a label key of \
+                 this store{}; `_` ignores a column silently)",
+                ignored.join(", "),
+                if keys_named.is_empty() {
+                    ", which has none: a new store declares them with --labels"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     let r = store.retention();
     let wanted = crate::retention::asked(r, a.minute_retention, a.hour_retention);
     if !existed {

@@ -602,6 +602,29 @@ impl Default for CsvLayout {
     }
 }
 
+/// `--columns` names of the timestamp, tag and count roles.
+const TS_NAMES: [&str; 5] = ["timestamp", "ts", "time", "created_at", "created_at_utc"];
+const TAG_NAMES: [&str; 3] = ["tag", "ticker", "hashtag"];
+const COUNT_NAMES: [&str; 3] = ["count", "value", "n"];
+
+/// The names in a `--columns` spec that are neither a role nor a label (nor
+/// `_`, the explicit "ignore"): columns that will be read and dropped.
+pub fn ignored_columns(spec: &str, label_keys: &[String]) -> Vec<String> {
+    clean(spec)
+        .split(',')
+        .map(|raw| raw.trim().to_ascii_lowercase())
+        .filter(|n| {
+            !(n.is_empty()
+                || n == "_"
+                || n.starts_with("label:")
+                || label_keys.contains(n)
+                || TS_NAMES.contains(&n.as_str())
+                || TAG_NAMES.contains(&n.as_str())
+                || COUNT_NAMES.contains(&n.as_str()))
+        })
+        .collect()
+}
+
 impl CsvLayout {
     /// Parses a comma-separated list of column names (case-insensitive):
     /// - `timestamp`, `ts`, `time`, `created_at` or `created_at_utc`: the timestamp;
@@ -666,9 +689,9 @@ impl CsvLayout {
                         show(spec)
                     )))
                 }
-                "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => &mut ts,
-                "tag" | "ticker" | "hashtag" => &mut tag,
-                "count" | "value" | "n" => &mut count,
+                n if TS_NAMES.contains(&n) => &mut ts,
+                n if TAG_NAMES.contains(&n) => &mut tag,
+                n if COUNT_NAMES.contains(&n) => &mut count,
                 _ => continue,
             };
             if slot.is_some() {
