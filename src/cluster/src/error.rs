@@ -30,6 +30,9 @@ pub enum Error {
     Io(std::path::PathBuf, std::io::Error),
     /// An invalid setting (flag or configuration).
     Config(String),
+    /// Some input was refused (bad lines, tags or times); the rest was
+    /// published.
+    Rejected(String),
 }
 
 /// `Result<T, Error>`.
@@ -58,6 +61,7 @@ impl fmt::Display for Error {
             ),
             Error::Io(p, e) => write!(f, "{}: {e}", p.display()),
             Error::Config(e) => write!(f, "invalid setting: {e}"),
+            Error::Rejected(e) => f.write_str(e),
         }
     }
 }

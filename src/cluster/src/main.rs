@@ -311,6 +311,26 @@ async fn run(cli: Cli) -> Result<()> {
                     "day_start": demo_events.map(|_| DAY_START),
                 })
             );
+            // As `trendlog ingest`: everything else was published, exit 2.
+            let refused = [
+                (bad_lines, "line not timestamp,tag,count"),
+                (rejected, "tag that does not normalise"),
+                (
+                    rejected_times,
+                    "time a store cannot hold or more than a day past the clock",
+                ),
+            ];
+            let said: Vec<String> = refused
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, why)| format!("{n} × {why}"))
+                .collect();
+            if !said.is_empty() {
+                return Err(Error::Rejected(format!(
+                    "refused, not published: {}; every other event was published",
+                    said.join(", ")
+                )));
+            }
             Ok(())
         }
         Cmd::Ask {
@@ -394,7 +414,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("trendlog-cluster: {e}");
             match e {
-                Error::BadRequest(_) | Error::Config(_) => ExitCode::from(2),
+                Error::BadRequest(_) | Error::Config(_) | Error::Rejected(_) => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }

@@ -62,3 +62,47 @@ async fn ask_tells_an_outage_from_a_bad_request() {
     let _ = router.kill();
     let _ = router.wait();
 }
+
+/// `publish` exits 2 when it refused input, as `trendlog ingest` does, and
+/// still publishes everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_exits_2_when_it_refused_input() {
+    let bin = require_nats!();
+    let cluster = Cluster::start(&bin, None);
+    let names = Names::new("pb", 1).unwrap();
+    let client = cluster.client().await;
+    streams(&client, &names).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let csv = cluster.stores().join("in.csv");
+    std::fs::create_dir_all(cluster.stores()).unwrap();
+    let far = now + 3 * 86_400;
+    std::fs::write(&csv, format!("{now},ok,2\nnot a line\n{far},ahead,1\n")).unwrap();
+    let exe = env!("CARGO_BIN_EXE_trendlog-cluster");
+    let servers = cluster.urls().join(",");
+    let o = Command::new(exe)
+        .args([
+            "--server",
+            servers.as_str(),
+            "--prefix",
+            "pb",
+            "-P",
+            "1",
+            "publish",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1 × line not") && err.contains("1 × time"),
+        "{err}"
+    );
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(out["acknowledged_events"], 1, "{out}");
+    assert_eq!(out["rejected_times"], 1, "{out}");
+    assert_eq!(out["bad_lines"], 1, "{out}");
+}
