@@ -237,6 +237,10 @@ fn trending_by_burst_takes_the_score_flags_of_bursts() {
             assert_eq!(got["score"].as_f64(), Some(want.score), "{args:?}: {t}");
         }
     }
+    // Without --at, what was scored is said on stderr, as for growth.
+    let o = run(&db, &["--json", "trending", "--rank", "burst"]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("no --at") && err.contains("baseline"), "{err}");
     // The growth ranking has no burst score to shape: refused, not ignored.
     let o = run(&db, &["trending", "--seasonal-days", "0"]);
     assert_eq!(o.status.code(), Some(2));

@@ -147,7 +147,12 @@ fn a_shorter_hour_retention_hides_at_once_and_compact_deletes() {
     assert!(said.contains("reads leave out data older"), "{said}");
     assert!(total(&db) < 240);
     // ...and, until a compaction, a longer retention brings it back.
-    run(&db, &["retention", "--hours", "forever"]);
+    let o = run(&db, &["retention", "--hours", "forever"]);
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        said.contains("changed") && !said.contains("leave out"),
+        "{said}"
+    );
     assert_eq!(total(&db), 240);
     // After one, it is gone for good.
     run(&db, &["retention", "--hours", "3d"]);

@@ -382,6 +382,7 @@ fn a_negative_option_value_is_refused_by_its_own_check() {
         (&["trending", "--min-count", "-5"][..], "--min-count"),
         (&["trending", "--prior", "-1"][..], "prior must be"),
         (&["trending", "--window", "-1h"][..], "is negative"),
+        (&["query", "a", "--step", "-1h"][..], "'--step <STEP>'"),
         (&["bursts", "--entry", "-2"][..], "entry is -2"),
         (&["retention", "--minutes", "-3d"][..], "is negative"),
         (
@@ -459,6 +460,28 @@ fn columns_that_will_be_dropped_are_named() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("ignoring"), "{}", stderr(&o));
+    // A header that names a column nothing reads: said too.
+    let o = run_stdin(
+        &db,
+        &["ingest"],
+        "id,timestamp,tag,count\n7,1508112120,a,1\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("ignoring column id "), "{}", stderr(&o));
     let o = run(&db, &["--json", "query", "a"]);
-    assert!(stdout(&o).contains("\"total\":2"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\"total\":3"), "{}", stdout(&o));
+}
+
+#[test]
+fn an_ingest_that_accepted_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(&db, &["ingest"], "timestamp,tag,count\n1508112000,a,x\n");
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("nothing was ingested"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("every other line"), "{}", stderr(&o));
 }

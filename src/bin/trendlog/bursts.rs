@@ -297,6 +297,22 @@ pub fn trending_by_burst(
         let best = snap.burst_ranking_where(at, p, k, &filter)?;
         rows.extend(best.into_iter().map(|r| (value.clone(), r)));
     }
+    let used = snap.burst_window(at, p)?;
+    if let (None, Some((window, baseline, step))) = (at, &used) {
+        // As the growth ranking does: without --at, say what was scored.
+        out::say_used(
+            "trending",
+            &format!(
+                "at {} (no --at: the end of the store's now), recent window {} → {}, \
+                 baseline {} → {}, at {step}",
+                out::when(snap.now_end().unwrap_or(window.to())),
+                out::when(window.from()),
+                out::when(window.to()),
+                out::when(baseline.from()),
+                out::when(baseline.to()),
+            ),
+        );
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()
@@ -312,7 +328,7 @@ pub fn trending_by_burst(
         out::print_json(&json!(v));
         return Ok(());
     }
-    let Some((window, baseline, step)) = snap.burst_window(at, p)? else {
+    let Some((window, baseline, step)) = used else {
         println!("(the store is empty)");
         return Ok(());
     };

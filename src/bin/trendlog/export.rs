@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub to: Option<String>,
     /// Bucket width: 1m, 1h or 1d (default: the finest held).
-    #[arg(long, value_parser = out::parse_step)]
+    #[arg(long, value_parser = out::parse_step, allow_hyphen_values = true)]
     pub step: Option<Step>,
     /// Output format [default: csv; with --json and no --format, one JSON
     /// array of the NDJSON rows].

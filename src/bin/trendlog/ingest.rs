@@ -257,8 +257,21 @@ fn csv_header(
     line: &Line,
     t: &str,
 ) -> Option<CsvLayout> {
-    if let Some(named) = keys.and_then(|k| CsvLayout::parse_with_labels(t, k).ok()) {
-        return Some(named);
+    if let Some(k) = keys {
+        if let Ok(named) = CsvLayout::parse_with_labels(t, k) {
+            let ignored = crate::parse::ignored_columns(t, k);
+            if !ignored.is_empty() {
+                err_line!(
+                    "{}:{}: header: ignoring column{} {} (not timestamp, tag, count or a label \
+                     key of this store)",
+                    names[line.input],
+                    line.no,
+                    if ignored.len() == 1 { "" } else { "s" },
+                    ignored.join(", ")
+                );
+            }
+            return Some(named);
+        }
     }
     if CsvLayout::parse_with_labels(t, &[]).is_err() {
         err_line!(
@@ -554,12 +567,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             )
         } else {
             format!(
-                "{} line{} rejected; every other line was ingested",
+                "{} line{} rejected; {}",
                 out::thousands(tally.rejected),
                 if tally.rejected == 1 {
                     " was"
                 } else {
                     "s were"
+                },
+                if tally.accepted == 0 {
+                    "no line was accepted, so nothing was ingested"
+                } else {
+                    "every other line was ingested"
                 }
             )
         }));

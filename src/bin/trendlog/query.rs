@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub to: Option<String>,
     /// Bucket width: 1m, 1h or 1d.
-    #[arg(long, default_value = "1m", value_parser = out::parse_step)]
+    #[arg(long, default_value = "1m", value_parser = out::parse_step, allow_hyphen_values = true)]
     pub step: Step,
     #[command(flatten)]
     pub select: crate::labels::Select,

@@ -143,11 +143,22 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         store.close()?;
         say_kept(new, now);
         if !g.json {
-            if changed {
+            // None is forever: the longest.
+            let shorter = |new: Option<u32>, old: Option<u32>| match (new, old) {
+                (Some(n), Some(o)) => n < o,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if changed && shorter(now.hour_minutes, old.hour_minutes) {
                 println!(
                     "changed; reads leave out data older than the hour retention at once, and \
                      the next `trendlog compact` rolls minutes into hours and deletes that data \
                      (until it runs, a longer hour retention brings the data back)"
+                );
+            } else if changed {
+                println!(
+                    "changed; the next `trendlog compact` rolls minutes older than the minute \
+                     retention into hours"
                 );
             } else {
                 println!("unchanged");

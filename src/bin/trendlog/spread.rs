@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value = "24h", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub span: Duration,
     /// Timeline step: 1m, 1h or 1d.
-    #[arg(long, default_value = "1h", value_parser = out::parse_step)]
+    #[arg(long, default_value = "1h", value_parser = out::parse_step, allow_hyphen_values = true)]
     pub step: Step,
     /// Least recent events for a value to count as trending.
     #[arg(long, default_value_t = 10)]
