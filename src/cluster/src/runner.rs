@@ -200,6 +200,25 @@ pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
     Ok(n)
 }
 
+/// Why the store refused an event, said for a runner's log: the store's own
+/// message, except for a time too far ahead, whose hint (the binary's flag)
+/// does not apply here.
+fn refusal(err: &trendlog::Error) -> String {
+    match err {
+        trendlog::Error::InvalidInput(trendlog::InvalidInput::TooFarInFuture {
+            minute,
+            latest_accepted,
+        }) => format!(
+            "its minute {} lies past {}, a day after the later of the store's newest minute and \
+             the time the stream stored the message (publish refuses such events before \
+             sending: did another producer write it, or is a clock a day off?)",
+            trendlog::time::Minute(*minute),
+            trendlog::time::Minute(*latest_accepted),
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// The directory holding `to` and the hidden sibling a copy is written into.
 fn copying_sibling(to: &Path) -> Result<(PathBuf, PathBuf)> {
     let name = to.file_name().ok_or_else(|| {
@@ -613,7 +632,11 @@ async fn consume(
                             rejected += 1;
                             shared.refused.fetch_add(1, Ordering::Relaxed);
                             if rejected <= 3 {
-                                eprintln!("runner {}: event rejected at {seq}: {err}", cfg.replica);
+                                eprintln!(
+                                    "runner {}: event of message {seq} refused: {}",
+                                    cfg.replica,
+                                    refusal(&err)
+                                );
                             }
                         }
                     }
@@ -705,6 +728,19 @@ mod tests {
         assert!(matches!(copy_store_files(&from, &to), Err(Error::Io(..))));
         assert_eq!(std::fs::read_to_string(to.join("MANIFEST")).unwrap(), "m");
         assert!(!left.exists());
+    }
+
+    #[test]
+    fn a_refused_time_is_explained_for_a_runner() {
+        let far = trendlog::Error::InvalidInput(trendlog::InvalidInput::TooFarInFuture {
+            minute: 28_400_000,
+            latest_accepted: 28_398_000,
+        });
+        let said = refusal(&far);
+        assert!(said.contains("the stream stored the message"), "{said}");
+        assert!(!said.contains("--max-future-skew"), "{said}");
+        let other = trendlog::Error::InvalidInput(trendlog::InvalidInput::BadLabels("x".into()));
+        assert_eq!(refusal(&other), other.to_string());
     }
 
     #[test]
