@@ -189,6 +189,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 .map(|b| (value.clone(), b)),
         );
     }
+    a.select.say_if_unmet(&snap, rows.is_empty());
     if g.json {
         let v: Vec<_> = rows
             .iter()
@@ -297,6 +298,7 @@ pub fn trending_by_burst(
         let best = snap.burst_ranking_where(at, p, k, &filter)?;
         rows.extend(best.into_iter().map(|r| (value.clone(), r)));
     }
+    select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
     if let (None, Some((window, baseline, step))) = (at, &used) {
         // As the growth ranking does: without --at, say what was scored.

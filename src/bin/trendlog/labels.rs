@@ -22,25 +22,33 @@ impl Select {
     /// The filter, its keys checked against the store's (exit 2 otherwise).
     pub fn filter(&self, snap: &Snapshot) -> Result<Filter, Fail> {
         let f = Filter::parse(&self.conds).map_err(|e| Fail::usage(format!("--where: {e}")))?;
-        let unmet = snap
-            .unmet_conditions(&f)
+        f.resolve(snap.label_keys())
             .map_err(|e| Fail::usage(format!("--where: {e}")))?;
-        // The answer is empty for that reason, not for lack of events: said
-        // once, however often a command asks for the filter.
-        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        let said = SAID.swap(true, std::sync::atomic::Ordering::Relaxed);
-        for (key, value) in unmet.into_iter().filter(|_| !said) {
-            err_line!(
-                "trendlog: --where: no series has {key}={value} (`trendlog inspect` lists the \
-                 values of {key})"
-            );
-        }
         if let Some(by) = &self.by {
             snap.label_keys()
                 .position(by)
                 .map_err(|e| Fail::usage(format!("--by: {e}")))?;
         }
         Ok(f)
+    }
+
+    /// Says on stderr, when an answer came out `empty`, which `--where`
+    /// conditions no series meets: the answer is empty for that reason, not
+    /// for lack of events. Asked only then, since it reads the whole label
+    /// catalog, which a one-tag query otherwise never decodes.
+    pub fn say_if_unmet(&self, snap: &Snapshot, empty: bool) {
+        if !empty || self.conds.is_empty() {
+            return;
+        }
+        let Ok(f) = Filter::parse(&self.conds) else {
+            return;
+        };
+        for (key, value) in snap.unmet_conditions(&f).unwrap_or_default() {
+            err_line!(
+                "trendlog: --where: no series has {key}={value} (`trendlog inspect` lists the \
+                 values of {key})"
+            );
+        }
     }
 
     /// The values of the `--by` key (most series first), each with the

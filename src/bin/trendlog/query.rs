@@ -61,6 +61,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     let range = TimeRange::new(from, to)?;
     let s = snap.series_where(&a.tag, range, a.step, &filter)?;
+    a.select.say_if_unmet(&snap, s.total == 0);
     let groups = match &a.select.by {
         Some(by) => snap.series_by(&a.tag, range, a.step, &filter, by)?,
         None => Vec::new(),

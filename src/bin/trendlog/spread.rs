@@ -86,6 +86,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         prior: a.prior,
     };
     let s = snap.spread(&a.tag, &q)?;
+    select.say_if_unmet(&snap, s.rows.is_empty());
     if a.at.is_none() && s.at > 0 {
         out::say_used(
             "spread",

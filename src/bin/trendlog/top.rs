@@ -57,6 +57,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             rows.push((value.clone(), f, r));
         }
     }
+    a.select.say_if_unmet(&snap, rows.is_empty());
     if g.json {
         let v: Vec<_> = rows
             .iter()

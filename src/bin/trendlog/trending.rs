@@ -152,6 +152,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             rows
         }
     };
+    a.select.say_if_unmet(&snap, rows.is_empty());
     let at = q.at.or(at);
     if a.at.is_none() {
         if let Some(end) = at.or_else(|| snap.now_end()) {
