@@ -351,12 +351,17 @@ async fn run(cli: Cli) -> Result<()> {
             );
             if let Some(error) = reply.error {
                 // A partition nobody answered for is an outage (exit 1), not
-                // a bad request (exit 2).
-                return Err(if reply.missing.is_empty() {
-                    Error::BadRequest(error)
-                } else {
-                    Error::Missing(reply.missing)
-                });
+                // a bad request (exit 2). A partial answer's own refusal (a
+                // bad range) also lists the missing partitions: only the
+                // router's "missing" refusal itself is the outage.
+                let outage = Error::Missing(reply.missing.clone());
+                return Err(
+                    if !reply.missing.is_empty() && error == outage.to_string() {
+                        outage
+                    } else {
+                        Error::BadRequest(error)
+                    },
+                );
             }
             Ok(())
         }

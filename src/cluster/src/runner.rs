@@ -154,9 +154,11 @@ fn die() -> ! {
 /// new directory `to`, syncing each file and the directory, so that `to`
 /// appears whole or not at all: the files go into a hidden sibling,
 /// `.NAME.copying`, which is renamed to `to` once synced (and the parent
-/// synced after). A sibling left by an interrupted copy is removed first: a
-/// copy killed midway leaves no half store at `to` for a runner to refuse as
-/// damage or, worse, to open.
+/// synced after). A copy killed midway leaves no half store at `to` for a
+/// runner to refuse as damage or, worse, to open. The sibling is also the
+/// copy's lock: while it exists (a copy under way, from this replica or
+/// another, or one interrupted) a copy to `to` is refused, naming it, and
+/// never mixes its files with another's.
 pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
@@ -167,10 +169,20 @@ pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
         return Err(Error::Io(to.to_path_buf(), exists()));
     }
     let (parent, tmp) = copying_sibling(to)?;
-    if tmp.symlink_metadata().is_ok() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+    std::fs::create_dir(&tmp).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Io(
+                tmp.clone(),
+                std::io::Error::new(
+                    e.kind(),
+                    "a copy to the same destination is under way or was interrupted; once no \
+                     copy runs, remove this directory and copy again",
+                ),
+            )
+        } else {
+            Error::Io(tmp.clone(), e)
+        }
+    })?;
     let mut n = 0;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
@@ -198,6 +210,17 @@ pub fn copy_store_files(from: &Path, to: &Path) -> Result<u64> {
         .and_then(|f| f.sync_all())
         .map_err(io(&parent))?;
     Ok(n)
+}
+
+/// Whether the store refused an event for its time (too old for the hour
+/// retention, or too far ahead), as its own counters and `inspect` count.
+fn refused_for_time(err: &trendlog::Error) -> bool {
+    matches!(
+        err,
+        trendlog::Error::InvalidInput(
+            trendlog::InvalidInput::TooFarInFuture { .. } | trendlog::InvalidInput::TooOld { .. }
+        )
+    )
 }
 
 /// Why the store refused an event, said for a runner's log: the store's own
@@ -630,7 +653,9 @@ async fn consume(
                         }
                         if let Err(err) = batch.add(&e.tag, e.ts, e.count) {
                             rejected += 1;
-                            shared.refused.fetch_add(1, Ordering::Relaxed);
+                            if refused_for_time(&err) {
+                                shared.refused.fetch_add(1, Ordering::Relaxed);
+                            }
                             if rejected <= 3 {
                                 eprintln!(
                                     "runner {}: event of message {seq} refused: {}",
@@ -707,18 +732,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_copy_appears_whole_and_an_interrupted_one_is_replaced() {
+    fn a_copy_appears_whole_and_never_mixes_with_another() {
         let dir = tempfile::tempdir().unwrap();
         let from = dir.path().join("p2-a");
         std::fs::create_dir(&from).unwrap();
         for (name, body) in [("MANIFEST", "m"), ("LOCK", "l"), ("log-1", "x")] {
             std::fs::write(from.join(name), body).unwrap();
         }
-        // What a copy killed midway left: a half-written hidden sibling.
+        // A copy under way (or killed midway) holds the hidden sibling: a
+        // second copy to the same place is refused and leaves it alone.
         let left = dir.path().join(".p2-c.copying");
         std::fs::create_dir(&left).unwrap();
         std::fs::write(left.join("MANIFEST"), "half").unwrap();
         let to = dir.path().join("p2-c");
+        let err = copy_store_files(&from, &to).unwrap_err().to_string();
+        assert!(err.contains("under way or was interrupted"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(left.join("MANIFEST")).unwrap(),
+            "half"
+        );
+        assert!(!to.exists());
+        // Once it is removed, the copy appears whole.
+        std::fs::remove_dir_all(&left).unwrap();
         assert_eq!(copy_store_files(&from, &to).unwrap(), 2);
         assert!(!left.exists());
         assert_eq!(std::fs::read_to_string(to.join("MANIFEST")).unwrap(), "m");

@@ -210,9 +210,12 @@ pub struct PartitionStatus {
     pub position: u64,
     /// End of the store's newest minute, unix seconds.
     pub now_end: Option<i64>,
-    /// Events its store refused (a time outside the retention, or too far
-    /// past both the data and the time the stream stored the message), as
-    /// `trendlog inspect` counts them; 0 from a replica that predates it.
+    /// Events its store refused for their time (older than the hour
+    /// retention, or too far past both the data and the time the stream
+    /// stored the message), as `trendlog inspect` counts them: the store's
+    /// counters, recorded at each seal (so a kill -9 may lose the count of
+    /// refusals since the last one), plus those since the runner started;
+    /// 0 from a replica that predates the field.
     #[serde(default)]
     pub refused: u64,
 }
