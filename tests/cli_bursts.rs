@@ -207,6 +207,7 @@ fn trending_by_burst_takes_the_score_flags_of_bursts() {
     sample(&db);
     let store = trendlog::Store::open_read_only(&db).unwrap();
     let snap = store.snapshot();
+    let mut scores = Vec::new();
     for (name, dispersion, days) in [
         ("spread", Dispersion::Spread, 0),
         ("successive", Dispersion::Successive, 1),
@@ -231,12 +232,16 @@ fn trending_by_burst_takes_the_score_flags_of_bursts() {
             ..trendlog::BurstParams::default()
         };
         let want = snap.burst_ranking(None, &p, 10).unwrap();
+        scores.push(want.first().map(|r| r.score));
         assert_eq!(t.as_array().unwrap().len(), want.len(), "{args:?}: {t}");
         for (got, want) in t.as_array().unwrap().iter().zip(&want) {
             assert_eq!(got["tag"], want.tag.as_str(), "{args:?}: {t}");
             assert_eq!(got["score"].as_f64(), Some(want.score), "{args:?}: {t}");
         }
     }
+    // The flags matter on this data: were they ignored, the first two
+    // parameter sets would score alike.
+    assert_ne!(scores[0], scores[1], "{scores:?}");
     // Without --at, what was scored is said on stderr, as for growth.
     let o = run(&db, &["--json", "trending", "--rank", "burst"]);
     let err = String::from_utf8_lossy(&o.stderr).to_string();

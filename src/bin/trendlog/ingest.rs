@@ -437,7 +437,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 .map_err(|e| Fail::usage(format!("--columns: {e}")))?,
         );
     }
-    if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
+    if let (Format::Csv(_), Some(columns)) = (&format, &a.columns) {
         // Unknown names are ignored columns (the contract); say which, so
         // that a label column meant for a store without that key is not
         // dropped without a word.

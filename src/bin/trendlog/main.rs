@@ -110,9 +110,9 @@ enum Command {
 }
 
 /// Lets a negative number reach the parser of every argument that takes a
-/// value, so `-k -3` or `--prior -1` is refused by that parser or by the
-/// command's own range check, naming the option and the valid range, rather
-/// than by clap as "unexpected argument '-3'".
+/// value, so `-k -3` or `--prior -1` is refused by that parser (naming the
+/// option) or by the command's own range check (naming the valid range),
+/// rather than by clap as "unexpected argument '-3'".
 fn negatives_reach_parsers(cmd: clap::Command) -> clap::Command {
     cmd.mut_args(|a| {
         if a.get_action().takes_values() {
