@@ -450,7 +450,11 @@ fn columns_that_will_be_dropped_are_named() {
         "1508112000,a,1,x,y\n",
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("ignoring platform ("), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ignoring column platform ("),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("--labels"), "{}", stderr(&o));
     // Every column used: nothing said.
     let o = run_stdin(

@@ -259,17 +259,8 @@ fn csv_header(
 ) -> Option<CsvLayout> {
     if let Some(k) = keys {
         if let Ok(named) = CsvLayout::parse_with_labels(t, k) {
-            let ignored = crate::parse::ignored_columns(t, k);
-            if !ignored.is_empty() {
-                err_line!(
-                    "{}:{}: header: ignoring column{} {} (not timestamp, tag, count or a label \
-                     key of this store)",
-                    names[line.input],
-                    line.no,
-                    if ignored.len() == 1 { "" } else { "s" },
-                    ignored.join(", ")
-                );
-            }
+            let at = format!("{}:{}: header", names[line.input], line.no);
+            say_ignored(&at, &named, k.is_empty());
             return Some(named);
         }
     }
@@ -437,23 +428,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 .map_err(|e| Fail::usage(format!("--columns: {e}")))?,
         );
     }
-    if let (Format::Csv(_), Some(columns)) = (&format, &a.columns) {
+    if let (Format::Csv(layout), Some(_)) = (&format, &a.columns) {
         // Unknown names are ignored columns (the contract); say which, so
         // that a label column meant for a store without that key is not
         // dropped without a word.
-        let ignored = crate::parse::ignored_columns(columns, &keys_named);
-        if !ignored.is_empty() {
-            err_line!(
-                "trendlog: --columns: ignoring {} (not timestamp, tag, count or a label key of \
-                 this store{}; `_` ignores a column silently)",
-                ignored.join(", "),
-                if keys_named.is_empty() {
-                    ", which has none: a new store declares them with --labels"
-                } else {
-                    ""
-                }
-            );
-        }
+        say_ignored("trendlog: --columns", layout, keys_named.is_empty());
     }
     let r = store.retention();
     let wanted = crate::retention::asked(r, a.minute_retention, a.hour_retention);
@@ -798,6 +777,27 @@ fn ingest_strict(
     batch.commit()?;
     store.sync()?;
     Ok(())
+}
+
+/// Says on stderr, after `at`, which columns `layout` reads and drops (none:
+/// nothing said); `no_keys`: the store has no label keys, which a new store
+/// declares with --labels.
+fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
+    let ignored = layout.ignored();
+    if ignored.is_empty() {
+        return;
+    }
+    err_line!(
+        "{at}: ignoring column{} {} (not timestamp, tag, count or a label key of this store{}; \
+         `_` ignores a column silently)",
+        if ignored.len() == 1 { "" } else { "s" },
+        ignored.join(", "),
+        if no_keys {
+            ", which has none: a new store declares them with --labels"
+        } else {
+            ""
+        }
+    );
 }
 
 /// When the store at `db` holds nothing (an earlier ingest committed no

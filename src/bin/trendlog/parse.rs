@@ -587,6 +587,9 @@ pub struct CsvLayout {
     columns: usize,
     /// Label columns: `(label key, column)`.
     labels: Vec<(String, usize)>,
+    /// Names that are no role and no label key (ignored columns; `_`, the
+    /// silent "ignore", is not listed).
+    ignored: Vec<String>,
 }
 
 impl Default for CsvLayout {
@@ -598,31 +601,9 @@ impl Default for CsvLayout {
             count: Some(2),
             columns: 3,
             labels: Vec::new(),
+            ignored: Vec::new(),
         }
     }
-}
-
-/// `--columns` names of the timestamp, tag and count roles.
-const TS_NAMES: [&str; 5] = ["timestamp", "ts", "time", "created_at", "created_at_utc"];
-const TAG_NAMES: [&str; 3] = ["tag", "ticker", "hashtag"];
-const COUNT_NAMES: [&str; 3] = ["count", "value", "n"];
-
-/// The names in a `--columns` spec that are neither a role nor a label (nor
-/// `_`, the explicit "ignore"): columns that will be read and dropped.
-pub fn ignored_columns(spec: &str, label_keys: &[String]) -> Vec<String> {
-    clean(spec)
-        .split(',')
-        .map(|raw| raw.trim().to_ascii_lowercase())
-        .filter(|n| {
-            !(n.is_empty()
-                || n == "_"
-                || n.starts_with("label:")
-                || label_keys.contains(n)
-                || TS_NAMES.contains(&n.as_str())
-                || TAG_NAMES.contains(&n.as_str())
-                || COUNT_NAMES.contains(&n.as_str()))
-        })
-        .collect()
 }
 
 impl CsvLayout {
@@ -665,6 +646,7 @@ impl CsvLayout {
         let mut count = None;
         let mut columns = 0;
         let mut labels: Vec<(String, usize)> = Vec::new();
+        let mut ignored = Vec::new();
         for (i, raw) in clean(spec).split(',').enumerate() {
             columns = i + 1;
             let name = raw.trim().to_ascii_lowercase();
@@ -689,10 +671,14 @@ impl CsvLayout {
                         show(spec)
                     )))
                 }
-                n if TS_NAMES.contains(&n) => &mut ts,
-                n if TAG_NAMES.contains(&n) => &mut tag,
-                n if COUNT_NAMES.contains(&n) => &mut count,
-                _ => continue,
+                "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => &mut ts,
+                "tag" | "ticker" | "hashtag" => &mut tag,
+                "count" | "value" | "n" => &mut count,
+                "_" => continue,
+                _ => {
+                    ignored.push(name);
+                    continue;
+                }
             };
             if slot.is_some() {
                 return Err(parse_error(format!(
@@ -709,12 +695,19 @@ impl CsvLayout {
                 count,
                 columns,
                 labels,
+                ignored,
             }),
             _ => Err(parse_error(format!(
                 "{} needs a timestamp and a tag column; {usage}",
                 show(spec)
             ))),
         }
+    }
+
+    /// The names of the columns read and dropped: no role and no label key
+    /// (`_` is dropped silently and not listed).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     /// The label keys of the label columns, in column order.
