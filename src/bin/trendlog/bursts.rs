@@ -302,17 +302,11 @@ pub fn trending_by_burst(
     let used = snap.burst_window(at, p)?;
     if let (None, Some((window, baseline, step))) = (at, &used) {
         // As the growth ranking does: without --at, say what was scored.
-        out::say_used(
-            "trending",
-            &format!(
-                "at {} (no --at: the end of the store's now), recent window {} → {}, \
-                 baseline {} → {}, at {step}",
-                out::when(snap.now_end().unwrap_or(window.to())),
-                out::when(window.from()),
-                out::when(window.to()),
-                out::when(baseline.from()),
-                out::when(baseline.to()),
-            ),
+        out::say_trending_windows(
+            snap.now_end().unwrap_or(window.to()),
+            (window.from(), window.to()),
+            (baseline.from(), baseline.to()),
+            &step.to_string(),
         );
     }
     if g.json {

@@ -315,6 +315,23 @@ pub fn say_used(cmd: &str, text: &str) {
     err_line!("{cmd}: {text}");
 }
 
+/// Says on stderr, for `trending` without `--at`, the time and the windows
+/// scored (`[from, to)` unix seconds each) and their resolution.
+pub fn say_trending_windows(at: i64, recent: (i64, i64), baseline: (i64, i64), step: &str) {
+    say_used(
+        "trending",
+        &format!(
+            "at {} (no --at: the end of the store's now), recent window {} → {}, baseline {} → \
+             {}, at {step}",
+            when(at),
+            when(recent.0),
+            when(recent.1),
+            when(baseline.0),
+            when(baseline.1),
+        ),
+    );
+}
+
 /// Parses `--step`.
 /// A duration flag (`90s`, `15m`, `1h30m`, `7d`), for clap's `value_parser`.
 pub fn parse_dur(s: &str) -> Result<std::time::Duration, String> {

@@ -157,17 +157,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     if a.at.is_none() {
         if let Some(end) = at.or_else(|| snap.now_end()) {
             let (w, b) = (a.window.as_secs() as i64, a.baseline.as_secs() as i64);
-            out::say_used(
-                "trending",
-                &format!(
-                    "at {} (no --at: the end of the store's now), recent window {} → {}, \
-                     baseline {} → {}, at {resolution}",
-                    out::when(end),
-                    out::when(end - w),
-                    out::when(end),
-                    out::when((end - w - b).max(0)),
-                    out::when((end - w).max(0)),
-                ),
+            out::say_trending_windows(
+                end,
+                (end - w, end),
+                ((end - w - b).max(0), (end - w).max(0)),
+                resolution,
             );
         }
     }
