@@ -33,6 +33,9 @@ pub enum Error {
     /// Some input was refused (bad lines, tags or times); the rest was
     /// published.
     Rejected(String),
+    /// A router could not answer (an outage on its side, as its reply
+    /// says); the same request may succeed later.
+    Unavailable(String),
 }
 
 /// `Result<T, Error>`.
@@ -62,6 +65,7 @@ impl fmt::Display for Error {
             Error::Io(p, e) => write!(f, "{}: {e}", p.display()),
             Error::Config(e) => write!(f, "invalid setting: {e}"),
             Error::Rejected(e) => f.write_str(e),
+            Error::Unavailable(e) => write!(f, "the cluster could not answer: {e}"),
         }
     }
 }

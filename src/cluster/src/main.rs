@@ -11,7 +11,7 @@ use trendlog_cluster::connect::{ensure_streams, Connection, StreamSettings};
 use trendlog_cluster::partition::Names;
 use trendlog_cluster::publish::Publisher;
 use trendlog_cluster::runner::{self, Fault, RunnerConfig};
-use trendlog_cluster::wire::Request;
+use trendlog_cluster::wire::{Request, RouterReply};
 use trendlog_cluster::workload::{Workload, DAY_START};
 use trendlog_cluster::{router, Error, Result};
 
@@ -349,21 +349,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::to_string(&reply).map_err(|e| Error::Decode(e.to_string()))?
             );
-            if let Some(error) = reply.error {
-                // A partition nobody answered for is an outage (exit 1), not
-                // a bad request (exit 2). A partial answer's own refusal (a
-                // bad range) also lists the missing partitions: only the
-                // router's "missing" refusal itself is the outage.
-                let outage = Error::Missing(reply.missing.clone());
-                return Err(
-                    if !reply.missing.is_empty() && error == outage.to_string() {
-                        outage
-                    } else {
-                        Error::BadRequest(error)
-                    },
-                );
-            }
-            Ok(())
+            refusal(reply)
         }
         Cmd::Copy {
             partition,
@@ -380,6 +366,23 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// What `ask` exits with for a router's reply: an outage (exit 1) when the
+/// cluster could not answer, a bad request (exit 2) when the request was
+/// refused. A partial answer's own refusal (a bad range) also lists the
+/// missing partitions: only the router's "missing" refusal is an outage,
+/// which a router from before the `outage` field tells only by its message.
+fn refusal(reply: RouterReply) -> Result<()> {
+    let Some(error) = reply.error else {
+        return Ok(());
+    };
+    let missing = Error::Missing(reply.missing.clone());
+    if reply.outage || (!reply.missing.is_empty() && error == missing.to_string()) {
+        Err(Error::Unavailable(error))
+    } else {
+        Err(Error::BadRequest(error))
     }
 }
 
@@ -423,5 +426,36 @@ fn main() -> ExitCode {
                 _ => ExitCode::from(1),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(error: Option<&str>, missing: Vec<u32>, outage: bool) -> RouterReply {
+        RouterReply {
+            answer: None,
+            missing,
+            error: error.map(str::to_owned),
+            replicas: Vec::new(),
+            outage,
+        }
+    }
+
+    #[test]
+    fn ask_exits_1_for_an_outage_and_2_for_a_refused_request() {
+        assert!(refusal(reply(None, vec![], false)).is_ok());
+        // The router's NATS calls failed: no partition is listed as missing.
+        let nats = refusal(reply(Some("a NATS call failed: timed out"), vec![], true));
+        assert!(matches!(nats, Err(Error::Unavailable(ref e)) if e.contains("timed out")));
+        // A router from before the field: its "missing" message is the sign.
+        let old = Error::Missing(vec![2]).to_string();
+        let by_message = refusal(reply(Some(&old), vec![2], false));
+        assert!(matches!(by_message, Err(Error::Unavailable(_))));
+        // A partial answer refused for a bad range lists what was missing
+        // too, but the request is what was refused.
+        let bad = refusal(reply(Some("partition 1: bad range"), vec![2], false));
+        assert!(matches!(bad, Err(Error::BadRequest(_))));
     }
 }

@@ -135,6 +135,32 @@ fn refused(error: String, missing: Vec<u32>, replicas: Vec<PartitionStatus>) -> 
         missing,
         error: Some(error),
         replicas,
+        outage: false,
+    }
+}
+
+/// The refusal for partitions with no live replica: an outage.
+fn unanswered(missing: Vec<u32>, replicas: Vec<PartitionStatus>) -> RouterReply {
+    RouterReply {
+        outage: true,
+        ..refused(
+            Error::Missing(missing.clone()).to_string(),
+            missing,
+            replicas,
+        )
+    }
+}
+
+/// The reply for a request the router failed to route: an outage when its
+/// NATS calls or a partition's reply failed, a refusal when the request was.
+fn failed(e: Error) -> RouterReply {
+    let outage = matches!(
+        e,
+        Error::Nats(_) | Error::Connect(_) | Error::Decode(_) | Error::Missing(_)
+    );
+    RouterReply {
+        outage,
+        ..refused(e.to_string(), Vec::new(), Vec::new())
     }
 }
 
@@ -147,7 +173,7 @@ pub async fn route(
 ) -> RouterReply {
     match route_inner(client, names, req, timeout).await {
         Ok(r) => r,
-        Err(e) => refused(e.to_string(), Vec::new(), Vec::new()),
+        Err(e) => failed(e),
     }
 }
 
@@ -163,11 +189,7 @@ async fn route_inner(
             let p = partition_of(tag, names.partitions)?;
             let (mut replies, missing) = fan_out(client, names, &[p], req, timeout).await?;
             let Some(reply) = replies.pop() else {
-                return Ok(refused(
-                    Error::Missing(missing.clone()).to_string(),
-                    missing,
-                    Vec::new(),
-                ));
+                return Ok(unanswered(missing, Vec::new()));
             };
             let status = vec![reply.status];
             Ok(match reply.result {
@@ -176,6 +198,7 @@ async fn route_inner(
                     missing,
                     error: None,
                     replicas: status,
+                    outage: false,
                 },
                 Err(e) => refused(e, missing, status),
             })
@@ -188,6 +211,7 @@ async fn route_inner(
                 missing,
                 error: None,
                 replicas: statuses,
+                outage: false,
             })
         }
         Request::Top {
@@ -219,11 +243,7 @@ async fn route_inner(
                     fan_out(client, names, &all, &Request::Status, timeout).await?;
                 if !missing.is_empty() && !allow_partial {
                     let st = replies.into_iter().map(|r| r.status).collect();
-                    return Ok(refused(
-                        Error::Missing(missing.clone()).to_string(),
-                        missing,
-                        st,
-                    ));
+                    return Ok(unanswered(missing, st));
                 }
                 missing_at = missing;
                 let now = replies.iter().filter_map(|r| r.status.now_end).max();
@@ -257,11 +277,7 @@ fn merge(
 ) -> Result<RouterReply> {
     let statuses: Vec<PartitionStatus> = replies.iter().map(|r| r.status.clone()).collect();
     if !missing.is_empty() && !allow_partial {
-        return Ok(refused(
-            Error::Missing(missing.clone()).to_string(),
-            missing,
-            statuses,
-        ));
+        return Ok(unanswered(missing, statuses));
     }
     let mut answers = Vec::new();
     for r in replies {
@@ -282,6 +298,7 @@ fn merge(
             missing,
             error: None,
             replicas: statuses,
+            outage: false,
         },
         Err(e) => refused(e, missing, statuses),
     })
@@ -339,5 +356,20 @@ pub async fn ask(
             "no router answered on {} within {timeout:?}",
             names.router()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_nats_call_is_an_outage_and_a_bad_tag_is_not() {
+        assert!(failed(Error::Nats("timed out".into())).outage);
+        assert!(failed(Error::Decode("truncated reply".into())).outage);
+        assert!(!failed(Error::BadRequest("tag of 300 bytes is too long".into())).outage);
+        let gone = unanswered(vec![1, 3], Vec::new());
+        assert!(gone.outage && gone.missing == [1, 3] && gone.answer.is_none());
+        assert!(!refused("bad range".into(), vec![1], Vec::new()).outage);
     }
 }

@@ -240,6 +240,12 @@ pub struct RouterReply {
     pub error: Option<String>,
     /// Which replica answered for each partition asked, and its position.
     pub replicas: Vec<PartitionStatus>,
+    /// Set when the cluster could not answer, rather than refusing the
+    /// request itself: a partition had no live replica, or the router's own
+    /// NATS calls failed. The same request may succeed later. Absent (false)
+    /// in a reply from a router before this field.
+    #[serde(default)]
+    pub outage: bool,
 }
 
 #[cfg(test)]

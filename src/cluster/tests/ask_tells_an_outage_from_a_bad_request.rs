@@ -53,6 +53,8 @@ async fn ask_tells_an_outage_from_a_bad_request() {
         err.contains("no live replica") && err.contains("[0]"),
         "{err}"
     );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains(r#""outage":true"#), "{out}");
     let o = ask(r#"{"op":"total","tag":"metoo","from":0,"to":3600}"#);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
