@@ -693,23 +693,31 @@ impl Dict {
         self.flushed
     }
 
-    /// Calls `f` with every id from `from` on and its name, in id order: one
-    /// sequential walk of the indexed entries, then the later ones.
-    pub(crate) fn for_each_name_from(&self, from: u32, mut f: impl FnMut(u32, &str)) -> Result<()> {
+    /// Calls `f` with every id from `from` on and its key's bytes, in id
+    /// order (one sequential walk of the indexed entries, then the later
+    /// ones), for a caller that decodes every key of a store and checks
+    /// only the bytes it keeps:
+    /// `f` returns false for bytes it finds not to be UTF-8, which is then
+    /// corruption at that entry (the dictionary's pages are checked either
+    /// way).
+    pub(crate) fn for_each_key_from(
+        &self,
+        from: u32,
+        mut f: impl FnMut(u32, &[u8]) -> bool,
+    ) -> Result<()> {
         if let Some(ix) = &self.index {
             if from < self.base {
                 ix.view
-                    .for_each_name(|id, name| {
-                        if id >= from {
-                            f(id, name)
-                        }
-                    })
+                    .for_each_key(|id, key| id < from || f(id, key))
                     .map_err(|e| ix.err(e))?;
             }
         }
         for (id, name) in (self.base..).zip(&self.names) {
             if id >= from {
-                f(id, name);
+                // Names past the index are `str` already: `f` cannot find
+                // them not to be UTF-8.
+                let utf8 = f(id, name.as_bytes());
+                debug_assert!(utf8);
             }
         }
         Ok(())

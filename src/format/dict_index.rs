@@ -1024,14 +1024,40 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         Ok(())
     }
 
-    /// Calls `each(id, name)` for every tag in id order. Layout 1 walks the
-    /// entries once from the first (not a walk from a sample per id), checking
-    /// that each sample falls on its entry and that the `n` entries end
-    /// exactly at `dict_end`.
+    /// Calls `each(id, name)` for every tag in id order: [`Self::for_each_key`]
+    /// with every key checked to be UTF-8.
     pub(crate) fn for_each_name(&self, mut each: impl FnMut(u32, &str)) -> Result<(), Fault> {
+        self.for_each_key(|id, key| match std::str::from_utf8(key) {
+            Ok(name) => {
+                each(id, name);
+                true
+            }
+            Err(_) => false,
+        })
+    }
+
+    /// Calls `each(id, key)` for every tag in id order, with its key's bytes;
+    /// `each` returns false for a key it finds not to be UTF-8 (it may check
+    /// only the bytes it keeps), which is then corruption at that entry.
+    /// Layout 1 walks the entries once from the first (not a walk from a
+    /// sample per id), checking that each sample falls on its entry and that
+    /// the `n` entries end exactly at `dict_end`.
+    pub(crate) fn for_each_key(
+        &self,
+        mut each: impl FnMut(u32, &[u8]) -> bool,
+    ) -> Result<(), Fault> {
+        let not_utf8 = |at: usize| {
+            Fault::Dict(DecodeError::invalid(
+                at as u64,
+                "dictionary key is not valid UTF-8",
+            ))
+        };
         if self.layout == LAYOUT_NAMES_INSIDE {
             for id in 0..self.n {
-                each(id, self.name_checked(id)?.unwrap_or_default());
+                let name = self.name_checked(id)?.unwrap_or_default();
+                if !each(id, name.as_bytes()) {
+                    return Err(not_utf8(0));
+                }
             }
             return Ok(());
         }
@@ -1050,14 +1076,10 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
                     )));
                 }
             }
-            let (name, len) = self.entry(at)?;
-            let name = std::str::from_utf8(name).map_err(|_| {
-                Fault::Dict(DecodeError::invalid(
-                    at as u64,
-                    "dictionary key is not valid UTF-8",
-                ))
-            })?;
-            each(id, name);
+            let (key, len) = self.entry(at)?;
+            if !each(id, key) {
+                return Err(not_utf8(at));
+            }
             at += len;
         }
         if at as u64 != self.dict_end {

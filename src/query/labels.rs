@@ -34,7 +34,7 @@ pub(crate) struct Catalog {
     tag_ix: FxHashMap<InlineKey, u32>,
     /// Per key, distinct values in first-seen order.
     values: Vec<Vec<Arc<str>>>,
-    value_ix: Vec<FxHashMap<Arc<str>, u32>>,
+    value_ix: Vec<FxHashMap<InlineKey, u32>>,
     /// The folds of the last few filters, for the ids decoded so far.
     folds: Vec<(Filter, Arc<TagFold>)>,
     /// The series of the last few tags looked up, each with the dictionary
@@ -107,6 +107,10 @@ const FOLDS_KEPT: usize = 4;
 
 const NOT_SERIES: u32 = u32::MAX;
 
+/// Up to this many values of a key, the catalog finds a value by comparing
+/// it with each (a platform key's handful) rather than by hashing it.
+const FEW_VALUES: usize = 8;
+
 impl Catalog {
     /// Decodes the ids the dictionary gained since the last call.
     fn refresh(&mut self, dict: &Dict, nkeys: usize) -> Result<()> {
@@ -118,29 +122,57 @@ impl Catalog {
         if n != self.covered {
             self.folds.clear();
         }
-        dict.for_each_name_from(self.covered, |_, name| self.push(name, nkeys))?;
+        if let Err(e) = dict.for_each_key_from(self.covered, |_, key| self.push(key, nkeys)) {
+            // Damage stops the walk part way: forget its ids, so that a
+            // later call starts again from the same place.
+            self.tag_of.truncate(self.covered as usize);
+            self.value_of.truncate(self.covered as usize * nkeys);
+            return Err(e);
+        }
         debug_assert_eq!(self.tag_of.len(), n as usize);
         self.covered = n;
         Ok(())
     }
 
-    /// Decodes the next id's name: a series key when it holds at least
+    /// Decodes the next id's key: a series key when it holds at least
     /// `nkeys` values (the first `nkeys` are its values), else not a series.
-    fn push(&mut self, name: &str, nkeys: usize) {
-        let mut parts = name.split(crate::labels::SEPARATOR);
-        let tag = parts.next().unwrap_or("");
+    /// False when a tag or value it keeps is not UTF-8.
+    ///
+    /// Every key of the store passes here once per process, so this works on
+    /// bytes (the separator is ASCII), checks UTF-8 only for the tags and
+    /// values it has not seen, and finds a value among a key's few values by
+    /// comparing them, hashing only past [`FEW_VALUES`].
+    fn push(&mut self, key: &[u8], nkeys: usize) -> bool {
+        let sep = crate::labels::SEPARATOR as u8;
+        let tag_end = key.iter().position(|&b| b == sep).unwrap_or(key.len());
         let start = self.value_of.len();
-        for (k, v) in parts.enumerate() {
-            if k >= nkeys {
+        let mut rest = &key[tag_end..];
+        for k in 0..nkeys {
+            // `rest` is empty or starts with the separator.
+            let Some((_, after)) = rest.split_first() else {
                 break;
-            }
-            let vi = match self.value_ix[k].get(v) {
-                Some(&vi) => vi,
+            };
+            let end = after.iter().position(|&b| b == sep).unwrap_or(after.len());
+            let v = &after[..end];
+            rest = &after[end..];
+            let known = &self.values[k];
+            let found = if known.len() <= FEW_VALUES {
+                known
+                    .iter()
+                    .position(|a| a.as_bytes() == v)
+                    .map(|i| i as u32)
+            } else {
+                self.value_ix[k].get(v).copied()
+            };
+            let vi = match found {
+                Some(vi) => vi,
                 None => {
+                    let Ok(v) = std::str::from_utf8(v) else {
+                        return false;
+                    };
                     let vi = self.values[k].len() as u32;
-                    let a: Arc<str> = Arc::from(v);
-                    self.values[k].push(a.clone());
-                    self.value_ix[k].insert(a, vi);
+                    self.values[k].push(Arc::from(v));
+                    self.value_ix[k].insert(InlineKey::new(v.as_bytes()), vi);
                     vi
                 }
             };
@@ -151,18 +183,23 @@ impl Catalog {
             self.value_of.truncate(start);
             self.value_of.extend(std::iter::repeat_n(0, nkeys));
             self.tag_of.push(NOT_SERIES);
-            return;
+            return true;
         }
-        let t = match self.tag_ix.get(tag.as_bytes()) {
+        let tag = &key[..tag_end];
+        let t = match self.tag_ix.get(tag) {
             Some(&t) => t,
             None => {
+                let Ok(name) = std::str::from_utf8(tag) else {
+                    return false;
+                };
                 let t = self.tags.len() as u32;
-                self.tags.push(Arc::from(tag));
-                self.tag_ix.insert(InlineKey::new(tag.as_bytes()), t);
+                self.tags.push(Arc::from(name));
+                self.tag_ix.insert(InlineKey::new(tag), t);
                 t
             }
         };
         self.tag_of.push(t);
+        true
     }
 
     fn value(&self, id: u32, key: usize, nkeys: usize) -> u32 {
@@ -295,7 +332,7 @@ impl Snapshot {
         let pairs = filter.resolve(&self.labels)?;
         Ok(pairs
             .into_iter()
-            .map(|(k, v)| c.value_ix[k].get(v).map(|&vi| (k, vi)))
+            .map(|(k, v)| c.value_ix[k].get(v.as_bytes()).map(|&vi| (k, vi)))
             .collect())
     }
 
@@ -517,7 +554,7 @@ impl Snapshot {
         self.with_catalog(|c| {
             Ok(pairs
                 .into_iter()
-                .filter(|&(k, v)| !c.value_ix[k].contains_key(v))
+                .filter(|&(k, v)| !c.value_ix[k].contains_key(v.as_bytes()))
                 .map(|(k, v)| (self.labels.names()[k].clone(), v.to_owned()))
                 .collect())
         })
@@ -746,5 +783,32 @@ mod tests {
             m.get(&keys[INLINE_KEY_MAX + 2][..INLINE_KEY_MAX + 1]),
             Some(&(INLINE_KEY_MAX as u32 + 1))
         );
+    }
+
+    #[test]
+    fn the_catalog_decodes_keys_and_refuses_a_new_tag_or_value_not_utf8() {
+        let mut c = Catalog {
+            values: vec![Vec::new(); 2],
+            value_ix: vec![FxHashMap::default(); 2],
+            ..Catalog::default()
+        };
+        // More values of one key than are compared one by one, so both
+        // ways of finding a value run.
+        for i in 0..FEW_VALUES + 3 {
+            let key = format!("t{}\u{1f}p{}\u{1f}r{i}", i % 2, i % 3);
+            assert!(c.push(key.as_bytes(), 2));
+        }
+        assert!(c.push("t1\u{1f}p2\u{1f}r4".as_bytes(), 2));
+        assert!(c.push(b"plain", 2), "a plain tag is no series, not damage");
+        let n = FEW_VALUES as u32 + 3;
+        assert_eq!(c.tags.len(), 2);
+        assert_eq!((c.values[0].len(), c.values[1].len()), (3, n as usize));
+        assert_eq!(c.tag_of[n as usize], 1);
+        assert_eq!((c.value(n, 0, 2), c.value(n, 1, 2)), (2, 4));
+        assert_eq!(c.tag_of[n as usize + 1], NOT_SERIES);
+        // Bytes that are no UTF-8, as a new tag or a new value: refused.
+        assert!(!c.push(b"t\xff\x1fp0\x1fr0", 2));
+        assert!(!c.push(b"t0\x1fp\xff\x1fr0", 2));
+        assert!(!c.push(b"t0\x1fp0\x1fr\xff", 2));
     }
 }
