@@ -251,3 +251,63 @@ fn trending_by_burst_takes_the_score_flags_of_bursts() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--rank burst"));
 }
+
+/// A burst score reads the same window on previous days. Days older than the minute retention
+/// are held only as hours; a window of whole hours ending on an hour reads them from the hours,
+/// so the score does not depend on the minute retention. Before, it left those days out: 2 of 6
+/// days in the store below (expected 426 instead of 326).
+#[test]
+fn burst_scores_read_seasonal_days_held_only_as_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = 1_577_836_800; // 2020-01-01
+    let mut csv = String::new();
+    for k in 0..10i64 {
+        let n = if k == 9 { 1000 } else { 50 * (k + 1) };
+        csv.push_str(&format!("{},x,{n}\n", base + k * 86_400 + 12 * 3600 + 1800));
+        csv.push_str(&format!("{},y,5\n", base + k * 86_400 + 3 * 3600));
+    }
+    let ask = |db: &Path, window: &str| {
+        run(
+            db,
+            &[
+                "--json",
+                "trending",
+                "--rank",
+                "burst",
+                "--at",
+                "2020-01-10T13:00:00Z",
+                "--window",
+                window,
+                "--baseline",
+                "24h",
+                "--min-count",
+                "1",
+                "-k",
+                "1",
+            ],
+        )
+    };
+    let mut answers = Vec::new();
+    for retention in ["2d", "forever"] {
+        let db = dir.path().join(retention);
+        let o = run_stdin(&db, &["ingest", "--minute-retention", retention, "-"], &csv);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = ask(&db, "1h");
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("held only as hours"), "{}", stderr(&o));
+        answers.push(json(&o));
+    }
+    assert_eq!(answers[0], answers[1]);
+    // Six previous days at 12:30: 50 * (4 + 5 + 6 + 7 + 8 + 9) / 6 = 325, plus the prior's
+    // hour (1/60 a minute).
+    assert_eq!(answers[0][0]["expected"], 326.0, "{}", answers[0]);
+    // A half-hour window cannot be read from hours: the days before the minutes held are left
+    // out, and stderr says so.
+    let o = ask(&dir.path().join("2d"), "30m");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the minutes before 2020-01-08T12:00:00Z are held only as hours"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -671,6 +671,9 @@ struct BurstPlan {
     history: u32,
     /// The first minute held as minutes.
     floor: u32,
+    /// The plan runs on minutes, and the score's reads before `floor` (held
+    /// only as hours) are left out.
+    cut: bool,
 }
 
 impl Snapshot {
@@ -916,6 +919,10 @@ impl Snapshot {
     /// held; when the window reaches before the minutes held (only hours
     /// remain there), the detector runs on hours, so the window is whole hours
     /// (the window rounded up) ending at the end of the hour holding `at - 1`.
+    /// A window of whole hours ending on an hour also runs on hours when its
+    /// baseline or seasonal days reach before the minutes held: the score
+    /// reads the same windows from the hours (see
+    /// [`Snapshot::burst_reads_cut`] for other windows).
     /// `None` for an empty store, or an `at` before the first hour.
     ///
     /// ```
@@ -974,7 +981,13 @@ impl Snapshot {
         let floor = self.minute_floor().unwrap_or(0);
         let d = Detector::new(p, 1)?;
         let step_lo = (t + 1).saturating_sub(d.window());
-        let (detector, bin) = if step_lo >= floor {
+        // Hours held before the minutes that the score would read (its
+        // baseline or the same window on previous days): a whole-hour window
+        // runs on hours, which hold those windows exactly; another window
+        // leaves them out (`cut`).
+        let cut = first < floor && t.saturating_sub(d.score_lookback()) < floor;
+        let whole_hours = d.window() % 60 == 0 && (t + 1) % 60 == 0;
+        let (detector, bin) = if step_lo >= floor && !(cut && whole_hours) {
             (d, 1)
         } else {
             (Detector::new(p, 60)?, 60)
@@ -986,7 +999,30 @@ impl Snapshot {
             tb: t / bin,
             history,
             floor,
+            cut: cut && bin == 1,
         }))
+    }
+
+    /// When a burst ranking at `at` runs on minutes but its score would read
+    /// before the minutes held (its baseline, or the same window on previous
+    /// days), where hours alone remain: the first minute held (unix
+    /// seconds), before which those reads are left out. `None` when nothing
+    /// is left out: the reads are all held as minutes, or the ranking runs on
+    /// hours (as it does for a window of whole hours ending on an hour).
+    ///
+    /// ```
+    /// use trendlog::BurstParams;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// store.record("metoo", 1_508_112_000, 40).unwrap();
+    /// let cut = store.snapshot().burst_reads_cut(None, &BurstParams::default()).unwrap();
+    /// assert_eq!(cut, None); // every minute is held
+    /// ```
+    pub fn burst_reads_cut(&self, at: Option<i64>, p: &BurstParams) -> Result<Option<i64>> {
+        Ok(self
+            .burst_plan(at, p)?
+            .filter(|plan| plan.cut)
+            .map(|plan| i64::from(plan.floor) * 60))
     }
 
     /// The k tags with the highest burst score at one instant: the score of

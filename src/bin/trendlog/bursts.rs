@@ -300,6 +300,17 @@ pub fn trending_by_burst(
     }
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
+    if let Some(floor) = snap.burst_reads_cut(at, p)? {
+        out::say_used(
+            "trending",
+            &format!(
+                "the minutes before {} are held only as hours, so the score leaves out its \
+                 baseline and seasonal days before then; a window of whole hours ending on an \
+                 hour (--window 1h, --at on the hour) reads them from the hours",
+                out::when(floor)
+            ),
+        );
+    }
     if let (None, Some((window, baseline, step))) = (at, &used) {
         // As the growth ranking does: without --at, say what was scored.
         out::say_trending_windows(
