@@ -294,6 +294,23 @@ impl Filter {
         Ok(self)
     }
 
+    /// Adds the condition `key = value` for a value exactly as the store
+    /// holds it (as [`crate::Snapshot::label_values`] lists them), with no
+    /// normalisation: [`Filter::and`] would read a held value `#tw` (typed
+    /// `##tw`) as the text `#tw`, which is the value `tw`.
+    ///
+    /// ```
+    /// use trendlog::labels::Filter;
+    /// let typed = Filter::all().and("platform", "#tw").unwrap();
+    /// let held = Filter::all().and_held("platform", "#tw");
+    /// assert_eq!(typed.pairs()[0].1, "tw");
+    /// assert_eq!(held.pairs()[0].1, "#tw");
+    /// ```
+    pub fn and_held(mut self, key: &str, value: &str) -> Filter {
+        self.0.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Parses `KEY=VALUE` conditions.
     pub fn parse<S: AsRef<str>>(conds: &[S]) -> Result<Filter> {
         let mut f = Filter::default();

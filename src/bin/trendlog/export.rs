@@ -47,7 +47,8 @@ pub struct Args {
     pub format: Option<String>,
 }
 
-/// The text that normalises back to `tag` (a normalised tag).
+/// The text that normalises back to `tag` (a normalised tag, or a label
+/// value, normalised the same way).
 fn ingestable(tag: &str) -> std::borrow::Cow<'_, str> {
     if tag.starts_with('#') {
         format!("#{tag}").into()
@@ -180,7 +181,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         rows.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         for (key, ts, count) in rows {
             let (tag, values) = trendlog::labels::split_series_key(&key);
-            let values: Vec<&str> = values.collect();
+            // Values are normalised like tags: one starting with `#` needs
+            // another to read back as itself.
+            let values: Vec<std::borrow::Cow<'_, str>> = values.map(ingestable).collect();
+            let values: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
             sink.row(ts, &ingestable(tag), count, keys.names(), &values)
                 .map_err(quiet_pipe)?;
         }

@@ -64,10 +64,7 @@ impl Select {
         };
         let mut out = Vec::new();
         for (v, _) in vals {
-            let f = base
-                .clone()
-                .and(by, &v)
-                .map_err(|e| Fail::usage(format!("--by: {e}")))?;
+            let f = base.clone().and_held(by, &v);
             out.push((v, f));
         }
         Ok(Some(out))
@@ -137,13 +134,12 @@ pub fn labels_json(labels: &[(String, String)]) -> serde_json::Value {
         .into()
 }
 
-/// The filter of `labels` (`(key, value)` pairs): a series' labels, or the
-/// filter a burst was detected within.
+/// The filter of `labels` (`(key, value)` pairs, values as held): a
+/// series' labels, or the filter a burst was detected within.
 pub fn exact(labels: &[(String, String)]) -> Filter {
     labels
         .iter()
-        .try_fold(Filter::all(), |f, (k, v)| f.and(k, v))
-        .unwrap_or_default()
+        .fold(Filter::all(), |f, (k, v)| f.and_held(k, v))
 }
 
 #[cfg(test)]

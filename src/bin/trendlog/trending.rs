@@ -234,7 +234,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     for ((value, r), rank) in rows.iter().zip(ranks) {
         let mut f = filter.clone();
         if let (Some(v), Some(by)) = (value, &a.select.by) {
-            f = f.and(by, v)?;
+            f = f.and_held(by, v);
         }
         let spark = TimeRange::new(lo, hi)
             .and_then(|range| snap.series_where(&r.tag, range, step, &f))
