@@ -489,3 +489,93 @@ fn an_ingest_that_accepted_nothing_says_so() {
     );
     assert!(!stderr(&o).contains("every other line"), "{}", stderr(&o));
 }
+
+/// `top --from -14d` on a store whose first day is held as hours: the relative edge falls
+/// inside an hourly bucket, and is widened to its hour as `export` does. Before, top refused it
+/// with a message telling it to use a step, which top does not take.
+#[test]
+fn top_widens_a_relative_edge_inside_an_hourly_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    // The store's now ends at T0 + 14 d + 60 s: -14d is T0 + 60 s, inside 10:00's bucket.
+    let o = run(&db, &["--json", "top", "--from", "-14d"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["tag"], "a");
+    assert_eq!(v[0]["count"], 111, "{v}");
+    assert!(
+        stderr(&o).contains("2024-05-01T10:00:00Z → ")
+            && stderr(&o).contains("widened to the hour"),
+        "{}",
+        stderr(&o)
+    );
+    // An absolute edge there is refused, naming the whole hours to give.
+    let o = run(&db, &["top", "--from", "2024-05-01T10:01:00Z"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("give a whole hour, such as 2024-05-01T10:00:00Z"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
+}
+
+/// `[t, t)` is empty wherever t falls; aligned outwards it used to be the whole bucket holding
+/// t (a day of events for `--step 1d`). `--to` before `--from` within one minute is refused,
+/// as it is across minutes.
+#[test]
+fn equal_edges_are_an_empty_range_and_reversed_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(
+        &db,
+        &["ingest"],
+        &format!("{},a,5\n{},a,7\n", T0 + 30, T0 + 90),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let at = (T0 + 45).to_string();
+    for step in ["1m", "1h", "1d"] {
+        let v = json(&run(
+            &db,
+            &[
+                "--json", "query", "a", "--from", &at, "--to", &at, "--step", step,
+            ],
+        ));
+        assert_eq!(v["total"], 0, "{step}: {v}");
+    }
+    let v = json(&run(&db, &["--json", "top", "--from", &at, "--to", &at]));
+    assert_eq!(v, serde_json::json!([]));
+    let o = run(&db, &["export", "--from", &at, "--to", &at]);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        1,
+        "the header alone: {}",
+        stdout(&o)
+    );
+    let o = run(
+        &db,
+        &["query", "a", "--from", &at, "--to", &(T0 + 40).to_string()],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("is before --from"), "{}", stderr(&o));
+}
+
+/// An export refused for its range writes nothing: no `[` of a JSON array, no CSV header,
+/// and no note about what it was going to write.
+#[test]
+fn a_refused_export_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    for json_out in [true, false] {
+        let mut args = vec!["export", "--step", "1m", "--from", "2024-05-01"];
+        if json_out {
+            args.insert(0, "--json");
+        }
+        let o = run(&db, &args);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_eq!(stdout(&o), "", "json {json_out}");
+        assert!(!stderr(&o).contains("export: "), "{}", stderr(&o));
+    }
+}

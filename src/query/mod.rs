@@ -230,6 +230,29 @@ impl Snapshot {
         self.retention.retain_floor(self.view.now)
     }
 
+    /// Checks that `range` can be answered exactly at `step`, as a range
+    /// query or [`Snapshot::buckets`] would, without reading any cell: a
+    /// caller that writes as it reads (an export) asks first, so that a
+    /// refusal comes before its first byte.
+    ///
+    /// # Errors
+    /// [`Error::ResolutionUnavailable`] when `step` is 1m and the range
+    /// starts before the minutes held, or when an edge cuts an hour held
+    /// only as its 1h bucket.
+    ///
+    /// ```
+    /// use trendlog::time::{Step, TimeRange};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// store.record("metoo", 1_508_112_000, 1).unwrap();
+    /// let day = TimeRange::new(1_508_112_000, 1_508_198_400).unwrap();
+    /// assert!(store.snapshot().check_held(day, Step::Minute).is_ok());
+    /// ```
+    pub fn check_held(&self, range: crate::time::TimeRange, step: Step) -> Result<()> {
+        let (lo, hi) = range.minute_span();
+        self.check_resolution(lo, hi, step)
+    }
+
     /// Checks that `[lo, hi)` (minutes) can be answered exactly at `step`.
     pub(crate) fn check_resolution(&self, lo: u32, hi: u32, step: Step) -> Result<()> {
         let Some(floor) = self.minute_floor() else {

@@ -110,6 +110,13 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             parts.push((mf.max(first_minute), mt, Step::Minute));
         }
     }
+    // Every part is checked before anything is said or written: a refusal
+    // leaves stdout empty, never half a document.
+    for &(from, to, step) in &parts {
+        if from < to {
+            snap.check_held(TimeRange::new(from, to)?, step)?;
+        }
+    }
     if let (Some(_), Some(&(from, _, _))) = (&a.from, parts.first()) {
         out::say_dropped_before(
             "export",

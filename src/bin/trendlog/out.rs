@@ -153,7 +153,9 @@ fn align_up(t: i64, step: i64) -> i64 {
 /// outwards to the step (from down, to up); `from` defaults to the earliest
 /// time held (at 1m, not before the earliest minute still held at minute
 /// resolution), `to` to the store's now plus one minute. A store that holds no
-/// data gives an empty range unless times are given.
+/// data gives an empty range unless times are given. Given times that are
+/// equal give the empty range (not the bucket holding them); `--to` before
+/// `--from` is an error, also within one bucket.
 pub fn resolve_range(
     snap: &Snapshot,
     from: Option<&str>,
@@ -161,6 +163,7 @@ pub fn resolve_range(
     step: Step,
 ) -> Result<(i64, i64), Fail> {
     let s = step.seconds();
+    let both_given = from.is_some() && to.is_some();
     let to = match to {
         Some(t) => resolve_time("--to", t, snap)?,
         None => snap.now_end().unwrap_or(0),
@@ -177,6 +180,19 @@ pub fn resolve_range(
             },
         },
     };
+    if both_given && to <= from {
+        if to == from {
+            // [t, t) holds nothing, wherever t falls; aligned outwards it
+            // would be a whole bucket.
+            let t = align_down(from, s);
+            return Ok((t, t));
+        }
+        return Err(Fail::usage(format!(
+            "--to ({}) is before --from ({}); the range is [from, to)",
+            format_rfc3339(to),
+            format_rfc3339(from)
+        )));
+    }
     let (from, to) = (align_down(from, s), align_up(to, s));
     if to < from {
         return Err(Fail::usage(format!(
@@ -191,8 +207,9 @@ pub fn resolve_range(
 /// The range `[from, to)` of a command that reads every resolution (`top`):
 /// like [`resolve_range`] at 1m, but without `--from` it starts at
 /// the earliest time held, hourly data included (on its hour: where only hours
-/// are held, a range edge must be a whole hour). Says on stderr, as `cmd`,
-/// which part of the range it chose itself.
+/// are held, a range edge must be a whole hour, and a relative one is widened
+/// to it). Says on stderr, as `cmd`, which part of the range it chose itself
+/// or widened.
 pub fn resolve_any_range(
     cmd: &str,
     snap: &Snapshot,
@@ -208,10 +225,19 @@ pub fn resolve_any_range(
     };
     let (f, t) = resolve_range(snap, from, to, Step::Minute)?;
     let f = earliest.unwrap_or(f);
+    let (f, t, widened) = widen_relative_edges(snap, [("--from", from), ("--to", to)], (f, t))?;
     let chose_from = from
         .is_none()
         .then(|| format!("everything held: {}", held(snap)));
-    let range = format!("{} → {}", when(f), when(t));
+    let mut range = format!("{} → {}", when(f), when(t));
+    if widened {
+        range.push_str(
+            " (a relative edge inside an hour held only as its 1h bucket is widened to the hour)",
+        );
+        if from.is_some() && to.is_some() {
+            say_used(cmd, &range);
+        }
+    }
     say_chosen_range(cmd, &range, chose_from.as_deref(), to.is_none());
     Ok((f, t))
 }
@@ -253,6 +279,41 @@ pub fn refuse_edge_inside_an_hour(snap: &Snapshot, flag: &str, t: i64) -> Result
         }
         _ => Ok(()),
     }
+}
+
+/// The edges `[from, to)` of a command that reads every resolution, checked
+/// where only hours are held: an absolute edge inside such an hour is
+/// refused ([`refuse_edge_inside_an_hour`]); a relative one (`-10d`,
+/// minute-aligned and rarely a whole hour) is widened to the hour, outwards,
+/// as `export` does. `given` pairs each flag with its text; the last value
+/// says whether an edge was widened.
+fn widen_relative_edges(
+    snap: &Snapshot,
+    given: [(&str, Option<&str>); 2],
+    (from, to): (i64, i64),
+) -> Result<(i64, i64, bool), Fail> {
+    let hour = Step::Hour.seconds();
+    let mut edges = [from, to];
+    let mut widened = false;
+    for (i, (flag, text)) in given.into_iter().enumerate() {
+        let Some(text) = text else { continue };
+        let t = edges[i];
+        if !crate::parse::is_relative_time(text) {
+            refuse_edge_inside_an_hour(snap, flag, t)?;
+            continue;
+        }
+        if let Some((first, minutes)) = hours_only_before(snap) {
+            if (align_down(first, hour)..minutes).contains(&t) && t.rem_euclid(hour) != 0 {
+                edges[i] = if i == 0 {
+                    align_down(t, hour)
+                } else {
+                    align_up(t, hour)
+                };
+                widened = true;
+            }
+        }
+    }
+    Ok((edges[0], edges[1], widened))
 }
 
 /// Says on stderr, as `cmd`, when a range starting at `from` reaches before

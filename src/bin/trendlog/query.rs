@@ -11,7 +11,8 @@ use crate::Global;
 #[command(after_help = "\
 Times: unix seconds, RFC 3339 (2017-10-16T15:30:00Z), 'YYYY-MM-DD HH:MM:SS' (UTC), or relative
 to the store's now (now, -24h, now-90m). --from defaults to the earliest time held, --to to the
-store's now plus one minute; both are aligned outwards to the step.
+store's now plus one minute; both are aligned outwards to the step. Equal --from and --to give
+the empty range.
 
 JSON: {\"tag\":\"metoo\",\"from\":F,\"to\":T,\"step\":3600,\"total\":N,\"points\":[[t,count],...]}
 On a labelled store, --where KEY=VALUE keeps only matching series; --by KEY adds
