@@ -488,6 +488,47 @@ fn an_ingest_that_accepted_nothing_says_so() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("every other line"), "{}", stderr(&o));
+    // The run created the store and committed nothing: it leaves none behind.
+    assert!(
+        stderr(&o).contains("the store was not created"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!db.exists());
+    let o = run_stdin(&db, &["ingest", "--strict", "-"], "1508112000,a,1\nbad\n");
+    assert_eq!(code(&o), 2);
+    assert!(!db.exists(), "{}", stderr(&o));
+    // Before, a first NDJSON line rejected for its time created the store, with the label
+    // keys of nothing (its own labels were never read), and refused every labelled line
+    // after.
+    let bad = r#"{"ts":"soon","tag":"a","count":1,"labels":{"region":"x"}}"#;
+    let o = run_stdin(
+        &db,
+        &["ingest", "--format", "ndjson", "-"],
+        &format!("{bad}\n"),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(!db.exists(), "{}", stderr(&o));
+    let good = r#"{"ts":1508112000,"tag":"a","count":1,"labels":{"region":"x"}}"#;
+    let o = run_stdin(
+        &db,
+        &["ingest", "--format", "ndjson", "-"],
+        &format!("{good}\n"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // An existing store is never removed, whatever a run rejects.
+    let o = run_stdin(
+        &db,
+        &["ingest", "--format", "ndjson", "-"],
+        &format!("{bad}\n"),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(db.join("MANIFEST").exists());
+    // An empty input still creates a store: a way to declare its keys.
+    let empty = dir.path().join("empty");
+    let o = run_stdin(&empty, &["ingest", "--labels", "region", "-"], "");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(empty.join("MANIFEST").exists());
 }
 
 /// `top --from -14d` on a store whose first day is held as hours: the relative edge falls

@@ -372,6 +372,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => SyncPolicy::Manual,
     };
     let existed = g.db.join("MANIFEST").exists();
+    let dir_existed = g.db.exists();
     let peeks =
         matches!(format, Format::Csv(_) if a.columns.is_none()) || matches!(format, Format::Ndjson);
     if !existed && a.labels.is_none() && peeks {
@@ -499,6 +500,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     result?;
     sealed?;
     closed?;
+    // A run that created the store and then rejected every line it
+    // committed leaves no store behind: the next ingest must not find one
+    // with no events whose label keys (or none) and retention this run
+    // fixed. An empty input still creates one (a way to declare its keys).
+    let committed_nothing = tally.rejected > 0 && (a.strict || tally.accepted == 0);
+    let removed = !existed && committed_nothing && remove_new_store(&g.db, dir_existed);
     if !a.strict || tally.rejected == 0 {
         acker.ack(tally.read)?;
     }
@@ -534,9 +541,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }));
     }
     if tally.rejected > 0 {
+        let not_created = if removed {
+            ", and the store was not created"
+        } else {
+            ""
+        };
         return Err(Fail::usage(if a.strict {
             format!(
-                "{} line{} rejected, so nothing was committed (--strict)",
+                "{} line{} rejected, so nothing was committed (--strict){not_created}",
                 out::thousands(tally.rejected),
                 if tally.rejected == 1 {
                     " was"
@@ -554,9 +566,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                     "s were"
                 },
                 if tally.accepted == 0 {
-                    "no line was accepted, so nothing was ingested"
+                    format!("no line was accepted, so nothing was ingested{not_created}")
                 } else {
-                    "every other line was ingested"
+                    "every other line was ingested".to_string()
                 }
             )
         }));
@@ -798,6 +810,36 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
             ""
         }
     );
+}
+
+/// Removes the store this run created at `db` and committed nothing to:
+/// its files, and the directory when this run made it (`dir_existed`
+/// false). False, leaving everything, when the directory holds anything a
+/// store does not.
+fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
+    let Ok(entries) = std::fs::read_dir(db) else {
+        return false;
+    };
+    let Ok(paths) = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+    else {
+        return false;
+    };
+    let a_stores = |p: &std::path::PathBuf| {
+        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            matches!(n, "MANIFEST" | "LOCK" | "tags.dict" | "tags.idx")
+                || n.starts_with("log-")
+                || n.starts_with("seg-")
+        })
+    };
+    if !paths.iter().all(a_stores) || paths.iter().any(|p| std::fs::remove_file(p).is_err()) {
+        return false;
+    }
+    if !dir_existed {
+        let _ = std::fs::remove_dir(db);
+    }
+    true
 }
 
 /// When the store at `db` holds nothing (an earlier ingest committed no

@@ -137,8 +137,9 @@ fn inspect_store(g: &Global) -> CmdResult {
                 .map(|(v, n)| format!("{} ({})", crate::labels::show_value(v), out::thousands(*n)))
                 .collect();
             let more = if vals.len() > 8 { ", …" } else { "" };
+            let values = if vals.len() == 1 { "value" } else { "values" };
             println!(
-                "label {k:<9} {} values: {}{more}",
+                "label {k:<9} {} {values}: {}{more}",
                 vals.len(),
                 shown.join(", ")
             );

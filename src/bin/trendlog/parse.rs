@@ -1116,7 +1116,10 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
         }
     };
     let labels = match fields.labels {
+        // null is no labels object, as a missing "labels" is: every value
+        // unknown (what an exporter writing null for "none" means).
         None => Vec::new(),
+        Some(raw) if raw.get().trim() == "null" => Vec::new(),
         Some(raw) if raw.get().starts_with('{') => {
             let map = serde_json::from_str::<LabelPairs>(raw.get())
                 .map_err(json_error)?
@@ -1142,8 +1145,8 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
         }
         Some(_) => {
             return Err(parse_error(
-                "\"labels\" must be an object of strings (\"\" or null: unknown), as in \
-                 {\"platform\": \"instagram\"}"
+                "\"labels\" must be an object of strings (a value \"\" or null: unknown), as in \
+                 {\"platform\": \"instagram\"}, or null (no labels)"
                     .to_string(),
             ))
         }

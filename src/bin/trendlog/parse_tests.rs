@@ -543,6 +543,14 @@ fn ndjson_rejections() {
         m(twice)
     );
     assert!(m(r#"{"ts":0,"tag":"a","labels":{"platform":1}}"#).contains("not a string"));
+    assert!(m(r#"{"ts":0,"tag":"a","labels":["tw"]}"#).contains("or null (no labels)"));
+    // null is no labels, as a missing "labels" is.
+    for line in [
+        r#"{"ts":0,"tag":"a","labels":null}"#,
+        r#"{"ts":0,"tag":"a","labels": null }"#,
+    ] {
+        assert_eq!(parse_ndjson_line(line).unwrap().labels, vec![], "{line}");
+    }
     assert!(m("").contains("empty"));
     assert_eq!(
         invalid(parse_ndjson_line(r#"{"ts":-60,"tag":"a"}"#)),
