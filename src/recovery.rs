@@ -439,6 +439,12 @@ fn examine_log(
             }
         }
     }
+    if bytes.len() < LOG_HEADER_LEN {
+        // Cut inside its header (reported just above): there is no block to
+        // look at, and the durability point and a clean close's end would
+        // only report the same cut again.
+        return Ok(st);
+    }
     // The recorded durability point: whole valid blocks below it, always.
     let durable = manifest.log_durable_end.max(LOG_HEADER_LEN as u64);
     let mut end = match &scan.end {

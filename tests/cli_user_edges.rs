@@ -620,3 +620,32 @@ fn a_refused_export_writes_nothing() {
         assert!(!stderr(&o).contains("export: "), "{}", stderr(&o));
     }
 }
+
+/// A log cut inside its 64-byte header is one problem. `verify` used to report the cut twice
+/// (the header, then the durability point) and a third time as a clean close's end "followed
+/// by 9 bytes that are not zero".
+#[test]
+fn a_log_cut_inside_its_header_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    let log = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("log-"))
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    let o = run(&db, &["verify"]);
+    assert_eq!(code(&o), 1);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(out.matches("DAMAGED").count(), 1, "{out}");
+    assert!(
+        out.contains("truncated (64 bytes needed, 10 available)") && out.contains("1 problem"),
+        "{out}"
+    );
+}
