@@ -21,7 +21,8 @@ JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
 On a labelled store, --where KEY=VALUE ranks only matching series (\"trending in Chicago\");
 --by KEY ranks within each value of KEY, and each row gains \"by\":{\"key\":K,\"value\":V}.
 G is a number. With --prior 0 and an empty baseline the growth is infinite, which JSON cannot
-hold: it is printed as null (and as ∞ in the table).
+hold: it is printed as null (and as ∞ in the table); a tag with no event in either window then
+has no growth at all (0/0) and is left out, even with --min-count 0.
 
 Example:
   trendlog trending --at '2017-10-16 00:00:00' --window 1h --baseline 24h -k 10")]
@@ -159,9 +160,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             let (w, b) = (a.window.as_secs() as i64, a.baseline.as_secs() as i64);
             out::say_trending_windows(
                 end,
-                (end - w, end),
+                ((end - w).max(0), end),
                 ((end - w - b).max(0), (end - w).max(0)),
                 resolution,
+            );
+        }
+    }
+    if let Some(end) = at.or_else(|| snap.now_end()) {
+        let reach = end - a.window.as_secs() as i64 - a.baseline.as_secs() as i64;
+        if reach < 0 {
+            out::say_used(
+                "trending",
+                &format!(
+                    "the windows reach before 1970 (to {}), where no event can be: they are \
+                     shown from 1970, and the rates still divide by the whole --window and \
+                     --baseline",
+                    out::when(reach)
+                ),
             );
         }
     }
