@@ -416,3 +416,38 @@ fn a_value_held_with_a_leading_hash_keeps_its_own_numbers() {
         );
     }
 }
+
+/// Two values of one key under `--where` can match no series (conditions are ANDed, a series
+/// has one value per key): exit 2 saying so, rather than an empty answer. An empty `--labels`
+/// (a script's empty variable) is refused rather than creating a store without labels.
+#[test]
+fn contradictory_wheres_and_an_empty_labels_list_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ingest(&db);
+    let o = run(
+        &db,
+        &["top", "--where", "region=la", "--where", "region=nyc"],
+    );
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("--where gives region twice") && stderr(&o).contains("--by region"),
+        "{}",
+        stderr(&o)
+    );
+    // The same value twice is only redundant.
+    let o = run(
+        &db,
+        &["top", "--where", "region=la", "--where", "region=LA"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let fresh = dir.path().join("fresh");
+    let o = run_stdin(&fresh, &["ingest", "--labels", "", "-"], "");
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("--labels names no key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!fresh.exists());
+}

@@ -313,6 +313,15 @@ impl Acker {
 pub fn run(g: &Global, a: Args) -> CmdResult {
     out::not_a_file(&g.db)?;
     let mut keys = match &a.labels {
+        Some(l) if l.trim().is_empty() => {
+            // An unlabelled store is one without --labels; an empty list
+            // is more likely a script's empty variable than that.
+            return Err(Fail::usage(
+                "--labels names no key; give the keys (--labels platform,region), or leave \
+                 --labels out for a store without labels"
+                    .to_string(),
+            ));
+        }
         Some(l) => LabelKeys::parse(l).map_err(|e| Fail::usage(format!("--labels: {e}")))?,
         None => LabelKeys::default(),
     };

@@ -24,6 +24,18 @@ impl Select {
         let f = Filter::parse(&self.conds).map_err(|e| Fail::usage(format!("--where: {e}")))?;
         f.resolve(snap.label_keys())
             .map_err(|e| Fail::usage(format!("--where: {e}")))?;
+        // Conditions are ANDed, and a series has one value per key: two
+        // values of one key match nothing, which is never what was meant.
+        let pairs = f.pairs();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if let Some((_, other)) = pairs[..i].iter().find(|(k2, v2)| k2 == k && v2 != v) {
+                return Err(Fail::usage(format!(
+                    "--where gives {k} twice ({other:?} and {v:?}): conditions are all required, \
+                     and a series has one value per key, so nothing could match; ask once per \
+                     value, or use --by {k}"
+                )));
+            }
+        }
         if let Some(by) = &self.by {
             snap.label_keys()
                 .position(by)
