@@ -823,13 +823,31 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
 
 /// Removes the store this run created at `db` and committed nothing to:
 /// its files, and the directory when this run made it (`dir_existed`
-/// false). False, leaving everything, when the directory holds anything a
-/// store does not.
+/// false). It first takes the store's writer lock again, so that a writer
+/// that opened the store since this run closed it is never undone, and
+/// checks that the store still holds no event. False, leaving everything,
+/// when the lock is taken, the store holds anything, or the directory
+/// holds a file a store does not.
 fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
+    let lock_path = db.join("LOCK");
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+    else {
+        return false;
+    };
+    if lock.try_lock().is_err() {
+        return false;
+    }
+    let empty = Store::open_read_only(db).is_ok_and(|s| {
+        let st = s.snapshot().stats();
+        st.total_count == 0 && st.cells == 0
+    });
     let Ok(entries) = std::fs::read_dir(db) else {
         return false;
     };
-    let Ok(paths) = entries
+    let Ok(mut paths) = entries
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<Vec<_>>>()
     else {
@@ -842,9 +860,16 @@ fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
                 || n.starts_with("seg-")
         })
     };
-    if !paths.iter().all(a_stores) || paths.iter().any(|p| std::fs::remove_file(p).is_err()) {
+    if !empty || !paths.iter().all(a_stores) {
         return false;
     }
+    // The manifest first (without it nothing here is a store), the lock
+    // last (held until then).
+    paths.sort_by_key(|p| (!p.ends_with("MANIFEST"), p.ends_with("LOCK")));
+    if paths.iter().any(|p| std::fs::remove_file(p).is_err()) {
+        return false;
+    }
+    drop(lock);
     if !dir_existed {
         let _ = std::fs::remove_dir(db);
     }
