@@ -131,7 +131,8 @@ fn trending_by_burst_names_the_window_it_scored() {
         "{t}"
     );
     // Keep one day of minutes and roll the rest into hours: a window
-    // before the minutes held is scored on whole hours, and says so.
+    // before the minutes held is scored on whole hours, the last one that
+    // ends by --at, and says so.
     for args in [&["retention", "--minutes", "1d"][..], &["compact"]] {
         text(args);
     }
@@ -145,7 +146,7 @@ fn trending_by_burst_names_the_window_it_scored() {
         "2017-10-16T10:10:00Z",
     ]);
     assert!(
-        t.contains("window 2017-10-16T10:00:00Z → 2017-10-16T11:00:00Z") && t.contains("on hours"),
+        t.contains("window 2017-10-16T09:00:00Z → 2017-10-16T10:00:00Z") && t.contains("on hours"),
         "{t}"
     );
 }
@@ -310,4 +311,49 @@ fn burst_scores_read_seasonal_days_held_only_as_hours() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Over hours-only data a burst ranking at an `--at` inside an hour scores the last whole hour
+/// before it. It used to score the hour holding `--at`, events after `--at` included: 100 events
+/// at 10:45 ranked first at `--at 10:30`.
+#[test]
+fn a_burst_ranking_on_hours_counts_nothing_after_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let s = 1_506_556_800; // 2017-09-28
+    let mut csv = String::new();
+    for i in 0..451 {
+        csv.push_str(&format!("{},z,3\n", s + i * 3600 + 120));
+    }
+    csv.push_str("2017-10-01T10:45:00Z,x,100\n");
+    let o = run_stdin(&db, &["ingest", "-"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ask = |at: &str| {
+        let o = run(
+            &db,
+            &[
+                "--json",
+                "trending",
+                "--rank",
+                "burst",
+                "--at",
+                at,
+                "--min-count",
+                "1",
+                "-k",
+                "3",
+            ],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        json(&o)
+    };
+    let v = ask("2017-10-01T10:30:00Z");
+    assert!(
+        v.as_array().unwrap().iter().all(|r| r["tag"] != "x"),
+        "x's events come after --at: {v}"
+    );
+    // From 11:00 on, the hour 10:00 is whole and x is there.
+    let v = ask("2017-10-01T11:00:00Z");
+    assert_eq!(v[0]["tag"], "x", "{v}");
+    assert_eq!(v[0]["recent"], 100, "{v}");
 }

@@ -475,6 +475,14 @@ impl Detector {
         self.w * (self.k + 2) + self.days * self.day
     }
 
+    /// The first bin the score at bin `t` reads: the start of its oldest
+    /// baseline block or of its oldest seasonal window, whichever is
+    /// earlier (0 when either would start before bin 0).
+    pub fn score_reach(&self, t: u32) -> u32 {
+        let seasonal = (t + 1).saturating_sub(self.w + self.days * self.day);
+        self.baseline_bins(t).0.min(seasonal)
+    }
+
     /// The bins `[lo, hi)` of the baseline blocks the score at bin `t`
     /// reads: the `baseline / window` whole window-aligned blocks that end at
     /// or before the recent window's start (fewer where the store's history

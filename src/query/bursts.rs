@@ -918,7 +918,8 @@ impl Snapshot {
     /// `[at - window, at)` and the baseline before it when those minutes are
     /// held; when the window reaches before the minutes held (only hours
     /// remain there), the detector runs on hours, so the window is whole hours
-    /// (the window rounded up) ending at the end of the hour holding `at - 1`.
+    /// (the window rounded up) ending at the last whole hour at or before
+    /// `at` (no event after `at` is counted).
     /// A window of whole hours ending on an hour also runs on hours when its
     /// baseline or seasonal days reach before the minutes held: the score
     /// reads the same windows from the hours (see
@@ -985,18 +986,32 @@ impl Snapshot {
         // baseline or the same window on previous days): a whole-hour window
         // runs on hours, which hold those windows exactly; another window
         // leaves them out (`cut`).
-        let cut = first < floor && t.saturating_sub(d.score_lookback()) < floor;
+        let cut = first < floor && d.score_reach(t) < floor;
         let whole_hours = d.window() % 60 == 0 && (t + 1) % 60 == 0;
         let (detector, bin) = if step_lo >= floor && !(cut && whole_hours) {
             (d, 1)
         } else {
             (Detector::new(p, 60)?, 60)
         };
-        let history = if bin == 1 { first.max(floor) } else { first } / bin;
+        // Blocks and seasonal windows count from the first data on: on
+        // hours, from the first whole hour (an hour that starts before the
+        // first event is not held whole), so that a whole-hour window reads
+        // on hours exactly what it would on minutes.
+        let history = if bin == 1 {
+            first.max(floor)
+        } else {
+            first.div_ceil(60)
+        };
+        // On hours, the last whole hour that ends by `at`: the hour holding
+        // `at - 1` ends after `at` unless `at` is on the hour, and its later
+        // events are not known at `at`.
+        let Some(tb) = ((t + 1) / bin).checked_sub(1) else {
+            return Ok(None);
+        };
         Ok(Some(BurstPlan {
             detector,
             bin,
-            tb: t / bin,
+            tb,
             history,
             floor,
             cut: cut && bin == 1,

@@ -340,7 +340,7 @@ pub fn trending_by_burst(
         return Ok(());
     };
     let hours = if step == Step::Hour {
-        "  (on hours: the window reaches before the minutes held)"
+        "  (on hours: the window, its baseline or its seasonal days reach before the minutes held)"
     } else {
         ""
     };
