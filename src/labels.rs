@@ -243,12 +243,23 @@ pub fn is_series_key(key: &str) -> bool {
 }
 
 /// Checks a series key read back from a file: a normalised tag, then values
-/// that are each empty or a normalised value.
+/// that are each empty or a normalised value. A value may start with `#`
+/// (what `##tw` normalises to), as a tag may: the check is that normalising
+/// `#` + value gives the value back.
+///
+/// ```
+/// use trendlog::labels::validate_series_key;
+/// assert!(validate_series_key("metoo\u{1f}#tw").is_ok());
+/// assert!(validate_series_key("metoo\u{1f}TW").is_err());
+/// ```
 pub fn validate_series_key(key: &str) -> Result<()> {
     let (t, values) = split_series_key(key);
     tag::validate_normalized(t)?;
     for v in values {
-        if !v.is_empty() && (v.len() > MAX_LABEL_VALUE_BYTES || normalize_value("?", v)? != v) {
+        if v.is_empty() {
+            continue;
+        }
+        if v.len() > MAX_LABEL_VALUE_BYTES || normalize_value("?", &format!("#{v}"))? != v {
             return Err(InvalidInput::Parse(format!(
                 "the label value {v:?} of the series key {key:?} is not normalised"
             ))
