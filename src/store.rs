@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     grand_total: AtomicU64,
     rejected_too_old: AtomicU64,
     rejected_future: AtomicU64,
+    /// This open created the store (decided under the writer lock).
+    created: bool,
     recovery: RecoveryReport,
     source_position: Mutex<Option<Vec<u8>>>,
     inject_compaction_panic: AtomicBool,
@@ -246,6 +248,7 @@ impl Store {
                 Err(e) => return Err(Error::io(p, e)),
             }
         };
+        let mut created = false;
         let manifest = match recovery::read_manifest(&*vfs, dir)? {
             Some(m) => m,
             None if read_only => {
@@ -253,7 +256,10 @@ impl Store {
                     dir: dir.to_path_buf(),
                 }))
             }
-            None => create_store(&*vfs, dir, &opts)?,
+            None => {
+                created = true;
+                create_store(&*vfs, dir, &opts)?
+            }
         };
         let labels = LabelKeys::new(&manifest.label_keys)?;
         if !opts.label_keys.is_empty() && opts.label_keys != labels {
@@ -352,6 +358,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             now: AtomicU64::new(found.now.map_or(NO_NOW, u64::from)),
             grand_total: AtomicU64::new(found.grand_total),
+            created,
             recovery: report,
             source_position: Mutex::new(log.source),
             inject_compaction_panic: AtomicBool::new(false),
@@ -478,6 +485,22 @@ impl Store {
         self.inner.check_writable()?;
         let mut w = self.inner.writer.lock();
         self.inner.seal_locked(&mut w)
+    }
+
+    /// Whether this open created the store (no manifest was there when it
+    /// took the writer lock), as opposed to opening one that existed. Always
+    /// false for a read-only open.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// assert!(store.created());
+    /// drop(store);
+    /// let again = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// assert!(!again.created());
+    /// ```
+    pub fn created(&self) -> bool {
+        self.inner.created
     }
 
     /// The store's label keys (empty for a store without labels).

@@ -524,6 +524,26 @@ fn an_ingest_that_accepted_nothing_says_so() {
     );
     assert_eq!(code(&o), 2);
     assert!(db.join("MANIFEST").exists());
+    // In a directory that holds a user's files, only the store's files go,
+    // by their exact names.
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    for f in ["log-2024-05.txt", "seg-notes", "MANIFEST.bak"] {
+        std::fs::write(mixed.join(f), "precious").unwrap();
+    }
+    let o = run_stdin(&mixed, &["ingest"], "timestamp,tag,count\nsoon,a,1\n");
+    assert_eq!(code(&o), 2);
+    let mut left: Vec<String> = std::fs::read_dir(&mixed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["MANIFEST.bak", "log-2024-05.txt", "seg-notes"],
+        "{}",
+        stderr(&o)
+    );
     // An empty input still creates a store: a way to declare its keys.
     let empty = dir.path().join("empty");
     let o = run_stdin(&empty, &["ingest", "--labels", "region", "-"], "");
@@ -551,6 +571,12 @@ fn top_widens_a_relative_edge_inside_an_hourly_bucket() {
         "{}",
         stderr(&o)
     );
+    // Equal relative edges are the empty range there too, not a widened hour.
+    let v = json(&run(
+        &db,
+        &["--json", "top", "--from", "-14d", "--to", "-14d"],
+    ));
+    assert_eq!(v, serde_json::json!([]));
     // An absolute edge there is refused, naming the whole hours to give.
     let o = run(&db, &["top", "--from", "2024-05-01T10:01:00Z"]);
     assert_eq!(code(&o), 2);

@@ -427,6 +427,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
         r => r?,
     };
+    // Decided under the writer lock: `existed` above was looked at before
+    // it, and another writer may have created the store since.
+    let created = store.created();
     // The label columns a CSV header may name: the store's keys.
     let keys_named: Vec<String> = store.label_keys().names().to_vec();
     if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
@@ -514,7 +517,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // with no events whose label keys (or none) and retention this run
     // fixed. An empty input still creates one (a way to declare its keys).
     let committed_nothing = tally.rejected > 0 && (a.strict || tally.accepted == 0);
-    let removed = !existed && committed_nothing && remove_new_store(&g.db, dir_existed);
+    let removed = created && committed_nothing && remove_new_store(&g.db, dir_existed);
     if !a.strict || tally.rejected == 0 {
         acker.ack(tally.read)?;
     }
@@ -822,12 +825,12 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
 }
 
 /// Removes the store this run created at `db` and committed nothing to:
-/// its files, and the directory when this run made it (`dir_existed`
-/// false). It first takes the store's writer lock again, so that a writer
-/// that opened the store since this run closed it is never undone, and
-/// checks that the store still holds no event. False, leaving everything,
-/// when the lock is taken, the store holds anything, or the directory
-/// holds a file a store does not.
+/// the files a store writes ([`is_store_file_name`]; anything else there is
+/// left), and the directory when this run made it (`dir_existed` false) and
+/// nothing else is in it. It first takes the store's writer lock again, so
+/// that a writer that opened the store since this run closed it is never
+/// undone, and checks that the store still holds no cell or event. False,
+/// leaving everything, when the lock is taken or the store holds anything.
 fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
     let lock_path = db.join("LOCK");
     let Ok(lock) = std::fs::OpenOptions::new()
@@ -847,22 +850,23 @@ fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
     let Ok(entries) = std::fs::read_dir(db) else {
         return false;
     };
-    let Ok(mut paths) = entries
+    let Ok(paths) = entries
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<Vec<_>>>()
     else {
         return false;
     };
-    let a_stores = |p: &std::path::PathBuf| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-            matches!(n, "MANIFEST" | "LOCK" | "tags.dict" | "tags.idx")
-                || n.starts_with("log-")
-                || n.starts_with("seg-")
-        })
-    };
-    if !empty || !paths.iter().all(a_stores) {
+    if !empty {
         return false;
     }
+    let mut paths: Vec<_> = paths
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_store_file_name)
+        })
+        .collect();
     // The manifest first (without it nothing here is a store), the lock
     // last (held until then).
     paths.sort_by_key(|p| (!p.ends_with("MANIFEST"), p.ends_with("LOCK")));
@@ -874,6 +878,22 @@ fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
         let _ = std::fs::remove_dir(db);
     }
     true
+}
+
+/// Whether `name` is one a store writes: `MANIFEST`, `LOCK`, `tags.dict`,
+/// `tags.idx`, `log-<16 hex>.log` or `seg-<16 hex>.min|.hour` (a user's
+/// `log-2024-05.txt` is not).
+fn is_store_file_name(name: &str) -> bool {
+    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(name, "MANIFEST" | "LOCK" | "tags.dict" | "tags.idx")
+        || name
+            .strip_prefix("log-")
+            .and_then(|r| r.strip_suffix(".log"))
+            .is_some_and(hex16)
+        || name
+            .strip_prefix("seg-")
+            .and_then(|r| r.strip_suffix(".min").or_else(|| r.strip_suffix(".hour")))
+            .is_some_and(hex16)
 }
 
 /// When the store at `db` holds nothing (an earlier ingest committed no

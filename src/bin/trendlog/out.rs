@@ -295,6 +295,10 @@ fn widen_relative_edges(
     let hour = Step::Hour.seconds();
     let mut edges = [from, to];
     let mut widened = false;
+    if from == to {
+        // The empty range stays empty.
+        return Ok((from, to, false));
+    }
     for (i, (flag, text)) in given.into_iter().enumerate() {
         let Some(text) = text else { continue };
         let t = edges[i];
