@@ -352,7 +352,9 @@ pub struct RawEpisode {
     /// Last bin that scored at or above the exit level, once the episode has
     /// ended; `None` while it is still going at the end of the data.
     pub end: Option<u32>,
-    /// Events in the bins from the onset to the end (or the end of the data).
+    /// Events in the bins from the onset to the end, inclusive (or to the
+    /// end of the data while it goes on); the cooldown's bins after the end
+    /// are not counted.
     pub events: u64,
 }
 
@@ -831,10 +833,13 @@ impl Detector {
         let w = i64::from(self.w);
         // a = cells with bin <= t; b = cells with bin <= t - w.
         let (mut a, mut b) = (0usize, 0usize);
-        let mut cur: Option<(RawEpisode, u32)> = None; // (episode, bins below exit)
-                                                       // The bins `[lo, hi)` whose recent window starts in one block share a
-                                                       // baseline, hence a gate (see `gate`), held here as the least `R` that
-                                                       // may start an episode (`None`: no onset in the span).
+        // The active episode and its bins below exit in a row.
+        let mut cur: Option<(RawEpisode, u32)> = None;
+        // Events of the active episode's bins since its last bin at or above exit.
+        let mut after_end = 0u64;
+        // The bins `[lo, hi)` whose recent window starts in one block share a
+        // baseline, hence a gate (see `gate`), held here as the least `R` that
+        // may start an episode (`None`: no onset in the span).
         let mut gate_span: (i64, i64, Option<u64>) = (0, 0, None);
         let mut t = i64::from(from);
         let end = i64::from(to);
@@ -871,7 +876,9 @@ impl Detector {
                 let (z, _) = self
                     .score_at(&c, &blocks, history, t, r)
                     .unwrap_or((f64::NEG_INFINITY, 0.0));
-                ep.events += cells
+                // Events of bins past the last one at or above exit count
+                // only once a later bin is (or the data ends first).
+                after_end += cells
                     .get(a.wrapping_sub(1))
                     .filter(|x| x.0 == bin)
                     .map_or(0, |x| x.1);
@@ -883,6 +890,7 @@ impl Detector {
                 if z >= self.exit {
                     *below = 0;
                     ep.end = Some(bin);
+                    ep.events += std::mem::take(&mut after_end);
                 } else {
                     *below += 1;
                     if *below >= self.cool {
@@ -901,6 +909,7 @@ impl Detector {
                             .get(a.wrapping_sub(1))
                             .filter(|x| x.0 == bin)
                             .map_or(0, |x| x.1);
+                        after_end = 0;
                         cur = Some((
                             RawEpisode {
                                 onset: bin,
@@ -937,9 +946,10 @@ impl Detector {
         }
         if let Some((mut ep, below)) = cur {
             // Still going at the end of the data: not ended, whatever the
-            // score did in its last bins.
+            // score did in its last bins, and its events run to the end.
             let _ = below;
             ep.end = None;
+            ep.events += after_end;
             out.push(ep);
         }
         out
@@ -1035,18 +1045,20 @@ mod tests {
         };
         let mut out = Vec::new();
         let mut cur: Option<(RawEpisode, u32)> = None;
+        let mut pending = 0u64;
         for t in from..to {
             let ti = i64::from(t);
             let s = score(ti);
             if let Some((ep, below)) = cur.as_mut() {
                 let (z, _, r) = s.expect("active implies a score");
-                ep.events += at(ti);
+                pending += at(ti);
                 if z > ep.peak_score {
                     (ep.peak, ep.peak_score, ep.peak_count) = (t, z, r);
                 }
                 if z >= d.exit {
                     *below = 0;
                     ep.end = Some(t);
+                    ep.events += std::mem::take(&mut pending);
                 } else {
                     *below += 1;
                     if *below >= d.cool {
@@ -1074,12 +1086,14 @@ mod tests {
                         end: Some(t),
                         events: at(ti),
                     };
+                    pending = 0;
                     cur = Some((ep, 0));
                 }
             }
         }
         if let Some((mut ep, _)) = cur {
             ep.end = None;
+            ep.events += pending;
             out.push(ep);
         }
         out
@@ -1324,6 +1338,26 @@ mod tests {
         };
         let seasonal = Detector::new(&p, 1).unwrap();
         assert!(seasonal.episodes(&cells, 0, 4 * 1440, 8 * 1440).is_empty());
+    }
+
+    /// An episode's events run from its onset to its end; an event in the
+    /// cooldown after the end (which closes the episode later) is not one
+    /// of them. They used to be counted up to the close.
+    #[test]
+    fn an_episodes_events_stop_at_its_end() {
+        let mut dense = vec![0u64; 14 * 60];
+        for x in dense.iter_mut().step_by(10) {
+            *x = 1;
+        }
+        dense[300] += 40;
+        dense[480] += 1;
+        let d = Detector::new(&BurstParams::default(), 1).unwrap();
+        let eps = d.episodes(&sparse(&dense), 0, 0, dense.len() as u32);
+        assert_eq!(eps.len(), 1, "{eps:?}");
+        let e = &eps[0];
+        let end = e.end.expect("ended within the data") as usize;
+        assert!(end < 480, "{e:?}");
+        assert_eq!(e.events, dense[e.onset as usize..=end].iter().sum::<u64>());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub struct Burst {
     /// The last minute that scored at or above the exit level, once the score
     /// has stayed below it for the cooldown; `None` while the episode goes on.
     pub end: Option<Minute>,
-    /// Events from the onset to the end (or to the store's now).
+    /// Events from the onset to the end, inclusive (or to the store's now
+    /// while it goes on).
     pub events: u64,
     /// The step the detector ran at: [`Step::Minute`] or [`Step::Hour`].
     pub step: Step,
