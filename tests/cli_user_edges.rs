@@ -675,3 +675,31 @@ fn a_log_cut_inside_its_header_is_reported_once() {
         "{out}"
     );
 }
+
+/// `top` reads its counts from the segments' stored totals and its trend column from their
+/// cells. With a cell group damaged, it printed the right counts, a blank trend and exit 0;
+/// a question that touches damage is refused (exit 1), before any output.
+#[test]
+fn top_refuses_damage_its_trend_column_meets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    let o = run(&db, &["top"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut flipped = 0;
+    for e in std::fs::read_dir(&db).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_str().unwrap().starts_with("seg-") {
+            // The first group starts right after the 64-byte header.
+            let mut b = std::fs::read(&p).unwrap();
+            b[64] ^= 0x55;
+            std::fs::write(&p, b).unwrap();
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 0);
+    let o = run(&db, &["top"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+}

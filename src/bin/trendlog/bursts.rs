@@ -241,10 +241,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let (lo, hi) = (from.div_euclid(s) * s, (to + s - 1).div_euclid(s) * s);
     let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
     for ((_, b), rank) in rows.iter().zip(ranks) {
-        let spark = TimeRange::new(lo, hi)
-            .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
-            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
-            .unwrap_or_default();
+        let spark = out::spark_or_damage(
+            TimeRange::new(lo, hi)
+                .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
+                .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
+        )?;
         t.row(vec![
             rank.to_string(),
             crate::labels::with_labels(&b.tag, &b.labels),
@@ -372,12 +373,13 @@ pub fn trending_by_burst(
     let (lo, hi) = (span_lo.div_euclid(s) * s, (hi + s - 1).div_euclid(s) * s);
     let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
     for ((_, r), rank) in rows.iter().zip(ranks) {
-        let spark = TimeRange::new(lo, hi)
-            .and_then(|range| {
-                snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))
-            })
-            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
-            .unwrap_or_default();
+        let spark = out::spark_or_damage(
+            TimeRange::new(lo, hi)
+                .and_then(|range| {
+                    snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))
+                })
+                .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
+        )?;
         t.row(vec![
             rank.to_string(),
             crate::labels::with_labels(&r.tag, &r.labels),

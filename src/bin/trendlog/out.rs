@@ -455,6 +455,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A table's sparkline from `spark`, the line or why it cannot be drawn: a
+/// line that cannot be drawn at its step (minutes no longer held, say) is
+/// left blank, but damage met while reading it fails the command (exit 1),
+/// as the numbers beside it would had they been read from those cells.
+pub fn spark_or_damage(spark: trendlog::Result<String>) -> Result<String, Fail> {
+    match spark {
+        Ok(line) => Ok(line),
+        Err(e @ (Error::Corrupted(_) | Error::Io { .. })) => Err(e.into()),
+        Err(_) => Ok(String::new()),
+    }
+}
+
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// A unicode sparkline of `values`, at most `width` characters: longer series

@@ -71,7 +71,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         out::print_json(&json!(v));
         return Ok(());
     }
-    println!("top {} tags  {} → {}", a.k, out::when(from), out::when(to));
     let by = a.select.by.as_deref().unwrap_or("");
     let hour = Step::Hour.seconds();
     let hr = TimeRange::new(from - from.rem_euclid(hour), (to + hour - 1) / hour * hour)?;
@@ -99,17 +98,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let mut t = Table::new(&cols);
     let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
     for ((value, f, r), rank) in rows.iter().zip(ranks) {
-        let spark = snap
-            .series_where(&r.tag, hr, Step::Hour, f)
-            .map(|s| {
-                let sums: Vec<u64> = s
-                    .points
-                    .chunks(per)
-                    .map(|c| c.iter().map(|p| p.1).sum())
-                    .collect();
-                out::sparkline(&sums, sums.len())
-            })
-            .unwrap_or_default();
+        let spark = out::spark_or_damage(snap.series_where(&r.tag, hr, Step::Hour, f).map(|s| {
+            let sums: Vec<u64> = s
+                .points
+                .chunks(per)
+                .map(|c| c.iter().map(|p| p.1).sum())
+                .collect();
+            out::sparkline(&sums, sums.len())
+        }))?;
         let mut cells = vec![
             rank.to_string(),
             r.tag.clone(),
@@ -121,6 +117,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
         t.row(cells);
     }
+    // Printed once every line was read: damage fails before any output.
+    println!("top {} tags  {} → {}", a.k, out::when(from), out::when(to));
     print!("{}", t.render());
     if rows.is_empty() {
         println!("(no events in this range)");

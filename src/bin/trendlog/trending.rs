@@ -251,10 +251,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         if let (Some(v), Some(by)) = (value, &a.select.by) {
             f = f.and_held(by, v);
         }
-        let spark = TimeRange::new(lo, hi)
-            .and_then(|range| snap.series_where(&r.tag, range, step, &f))
-            .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48))
-            .unwrap_or_default();
+        let spark = out::spark_or_damage(
+            TimeRange::new(lo, hi)
+                .and_then(|range| snap.series_where(&r.tag, range, step, &f))
+                .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
+        )?;
         let mut cells = vec![
             rank.to_string(),
             r.tag.clone(),
