@@ -534,19 +534,21 @@ fn examine_log(
         garbage_len(&bytes, end)
     };
     if manifest.clean && (end != durable || st.cut > 0) {
-        sink.invalid(
-            log_path,
-            end.min(durable),
-            format!(
-                "the store was closed cleanly with the log ending at byte {durable}, but it \
-                 now ends at byte {end}{}",
-                if st.cut > 0 {
-                    format!(" followed by {} bytes that are not zero", st.cut)
-                } else {
-                    String::new()
-                }
-            ),
-        )?;
+        sink.invalid(log_path, end.min(durable), {
+            let mut why =
+                format!("the store was closed cleanly with the log ending at byte {durable}, but");
+            if end != durable {
+                why.push_str(&format!(" it now ends at byte {end}"));
+            }
+            if st.cut > 0 {
+                let and = if end != durable { ", and" } else { "" };
+                why.push_str(&format!(
+                    "{and} bytes from there up to byte {} are not all zero",
+                    end + st.cut
+                ));
+            }
+            why
+        })?;
     } else if st.cut > 0 {
         sink.note(format!(
             "{}: torn tail of {} bytes at byte {end} (written after the last durability point, \

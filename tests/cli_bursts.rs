@@ -357,3 +357,20 @@ fn a_burst_ranking_on_hours_counts_nothing_after_at() {
     assert_eq!(v[0]["tag"], "x", "{v}");
     assert_eq!(v[0]["recent"], 100, "{v}");
 }
+
+/// An empty burst ranking says why: with too little history for a baseline, no tag has a score
+/// at all, which used to read as "no tag had at least N events in the recent window".
+#[test]
+fn an_empty_burst_ranking_says_when_no_tag_has_a_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let o = run_stdin(&db, &["ingest", "-"], &format!("{},metoo,50\n", T0 + 600));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&db, &["trending", "--rank", "burst", "--min-count", "1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("no tag has a score: the baseline holds 0 whole window(s)"),
+        "{}",
+        stdout(&o)
+    );
+}

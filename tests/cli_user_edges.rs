@@ -649,7 +649,7 @@ fn a_refused_export_writes_nothing() {
 
 /// A log cut inside its 64-byte header is one problem. `verify` used to report the cut twice
 /// (the header, then the durability point) and a third time as a clean close's end "followed
-/// by 9 bytes that are not zero".
+/// by 9 bytes that are not zero" (there was no byte past the cut to speak of).
 #[test]
 fn a_log_cut_inside_its_header_is_reported_once() {
     let dir = tempfile::tempdir().unwrap();

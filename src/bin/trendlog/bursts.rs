@@ -391,10 +391,24 @@ pub fn trending_by_burst(
     }
     print!("{}", t.render());
     if rows.is_empty() {
-        println!(
-            "(no tag had at least {} events in the recent window)",
-            p.min_count
-        );
+        // No score exists before MIN_BLOCKS baseline blocks (fewer when
+        // the baseline holds fewer): say so when that, not the count, is
+        // why nothing was ranked.
+        let w = (window.to() - window.from()).max(1);
+        let held = (baseline.to() - baseline.from()) / w;
+        let asked = (p.baseline.as_secs() as i64 / (p.window.as_secs() as i64).max(1)).max(1);
+        let need = asked.min(i64::from(trendlog::burst::MIN_BLOCKS));
+        if held < need {
+            println!(
+                "(no tag has a score: the baseline holds {held} whole window(s) of data at {step}, \
+                 and a score needs {need})"
+            );
+        } else {
+            println!(
+                "(no tag had at least {} events in the recent window)",
+                p.min_count
+            );
+        }
     }
     Ok(())
 }

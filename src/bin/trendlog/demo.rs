@@ -31,9 +31,11 @@ use crate::Global;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 The store goes to --db (default ./trendlog-data). A directory the demo created before (it
-holds a DEMO-STORE marker) is wiped and rebuilt; any other existing directory is left alone
-and the demo uses a fresh subdirectory demo-N inside it. The charts metoo.svg (the surge) and
-metoo-spread.svg (where it spread) are written beside the store (in its parent directory).
+holds a DEMO-STORE marker) is wiped and rebuilt; in any other existing directory nothing is
+changed or removed, and the demo uses a fresh subdirectory demo-N inside it. The charts
+metoo.svg (the surge) and metoo-spread.svg (where it spread) are written beside the store, in
+its parent directory: for a demo-N subdirectory, that is the existing directory itself (an
+existing file of that name there is replaced).
 
 Example:
   cargo run --release -- demo

@@ -24,7 +24,7 @@ every checksum, without opening the rest of the store. Exit 1 if the file is dam
 
 Example:
   trendlog --db ./trendlog-data inspect
-  trendlog inspect --segment ./trendlog-data/seg-0000000000000003.min")]
+  trendlog inspect --segment ./trendlog-data/seg-0000000000000002.min")]
 pub struct Args {
     /// Decode this one file instead of the whole store.
     #[arg(long, value_name = "FILE")]

@@ -383,11 +383,21 @@ pub fn say_used(cmd: &str, text: &str) {
 /// Says on stderr, for `trending` without `--at`, the time and the windows
 /// scored (`[from, to)` unix seconds each) and their resolution.
 pub fn say_trending_windows(at: i64, recent: (i64, i64), baseline: (i64, i64), step: &str) {
+    say_trending_windows_at(at, "the end of the store's now", recent, baseline, step);
+}
+
+/// [`say_trending_windows`] with why `at` is where it is (after "no --at:").
+pub fn say_trending_windows_at(
+    at: i64,
+    why_at: &str,
+    recent: (i64, i64),
+    baseline: (i64, i64),
+    step: &str,
+) {
     say_used(
         "trending",
         &format!(
-            "at {} (no --at: the end of the store's now), recent window {} → {}, baseline {} → \
-             {}, at {step}",
+            "at {} (no --at: {why_at}), recent window {} → {}, baseline {} → {}, at {step}",
             when(at),
             when(recent.0),
             when(recent.1),

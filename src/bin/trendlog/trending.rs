@@ -15,7 +15,10 @@ use crate::Global;
 growth = (rate(recent) + P) / (rate(baseline) + P), rates in events per minute, over the recent
 window [at - window, at) and the baseline [at - window - baseline, at - window). Only tags with at
 least --min-count recent events are ranked; ties by recent count, then tag. Without --at, the
-time and windows used are stated on stderr.
+time and windows used are stated on stderr. Where only 1h buckets are held (data older than the
+minute retention) a window cannot cut an hour: an --at whose windows reach there needs a whole
+hour and whole-hour --window and --baseline (exit 2 otherwise); without --at, the last whole hour
+of the store's now is used, and said.
 
 JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
 On a labelled store, --where KEY=VALUE ranks only matching series (\"trending in Chicago\");
@@ -158,8 +161,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     if a.at.is_none() {
         if let Some(end) = at.or_else(|| snap.now_end()) {
             let (w, b) = (a.window.as_secs() as i64, a.baseline.as_secs() as i64);
-            out::say_trending_windows(
+            let why_at = if Some(end) == snap.now_end() {
+                "the end of the store's now"
+            } else {
+                "the store's now, back to its last whole hour: the baseline reaches hours held \
+                 only as hourly buckets, and windows from the store's now would cut them"
+            };
+            out::say_trending_windows_at(
                 end,
+                why_at,
                 ((end - w).max(0), end),
                 ((end - w - b).max(0), (end - w).max(0)),
                 resolution,
