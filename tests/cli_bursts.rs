@@ -374,3 +374,43 @@ fn an_empty_burst_ranking_says_when_no_tag_has_a_score() {
         stdout(&o)
     );
 }
+
+/// Over data held only as hours, `bursts --to` inside an hour used to score that hour whole:
+/// an onset after --to, with the events past it. An absolute edge there is refused, as top and
+/// export refuse it. And a default `bursts` (on the minutes held) whose reads reach back into
+/// the hours says that its scores leave those out.
+#[test]
+fn bursts_edges_inside_hours_are_refused_and_cut_reads_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut csv = String::new();
+    for h in 0..(10 * 24) {
+        csv.push_str(&format!("{},a,3\n", T0 + h * 3600 + 120));
+    }
+    let o = run_stdin(&db, &["ingest", "--minute-retention", "2d", "-"], &csv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(
+        &db,
+        &[
+            "bursts",
+            "--from",
+            "2017-10-17",
+            "--to",
+            "2017-10-17T10:01:00Z",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("--to 2017-10-17T10:01:00Z falls inside an hour held only"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&db, &["bursts"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the reads before the range")
+            && stderr(&o).contains("the scores leave those out"),
+        "{}",
+        stderr(&o)
+    );
+}

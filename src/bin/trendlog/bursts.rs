@@ -155,6 +155,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // reaching into hours held only as hourly buckets runs on hours
     // throughout); older hours are named on stderr, with how to include them.
     let (from, to) = out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
+    // An edge inside an hour held only as its 1h bucket: the hour would be
+    // scored whole, events past --to included. An absolute edge there is
+    // refused, a relative one widened to the hour (as top does).
+    let (from, to, widened) = out::widen_relative_edges(
+        &snap,
+        [("--from", a.from.as_deref()), ("--to", a.to.as_deref())],
+        (from, to),
+    )?;
     let chose_from = a.from.is_none().then(|| {
         let mut why = String::from("the minutes held, onsets to the minute");
         if let Some((first, minutes)) = out::hours_only_before(&snap) {
@@ -167,8 +175,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
         why
     });
-    let range = format!("{} → {}", out::when(from), out::when(to));
+    let mut range = format!("{} → {}", out::when(from), out::when(to));
+    if widened {
+        range.push_str(
+            " (a relative edge inside an hour held only as its 1h bucket is widened to the hour)",
+        );
+        if a.from.is_some() && a.to.is_some() {
+            out::say_used("bursts", &range);
+        }
+    }
     out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
+    say_reads_cut(&snap, &p, from)?;
     if a.from.is_some() {
         let what = "no episode is found before it";
         out::say_dropped_before("bursts", &store, &snap, from, what);
@@ -283,6 +300,33 @@ pub enum Rank {
     Burst,
 }
 
+/// Says on stderr when `bursts` from `from` runs on minutes but its reads
+/// before `from` (the state machine's start, baselines, seasonal days and
+/// novelty look-back) reach before the minutes held, where only hours
+/// remain: its scores leave that out, so they are not those a store holding
+/// every minute would give.
+fn say_reads_cut(snap: &trendlog::Snapshot, p: &BurstParams, from: i64) -> CmdResult {
+    let Some((first, minutes)) = out::hours_only_before(snap) else {
+        return Ok(());
+    };
+    let d = trendlog::burst::Detector::new(p, 1).map_err(|e| Fail::usage(e.to_string()))?;
+    let reach = from - 60 * i64::from(d.horizon() + d.lookback());
+    if from >= minutes && reach < minutes {
+        let hour = first - first.rem_euclid(3600);
+        out::say_used(
+            "bursts",
+            &format!(
+                "the reads before the range (the state machine's start, baselines, seasonal days and \
+                 novelty look-back) reach before {}, where only 1h buckets are held: the scores \
+                 leave those out; give --from {} (or earlier) to run the whole range on hours",
+                out::when(minutes),
+                out::when(hour.max(reach - reach.rem_euclid(3600)))
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// `trending --rank burst`: the k tags with the highest burst score at `at`.
 /// With `--where`, only series whose labels match; with `--by`, the `k`
 /// best of each value of that key.
@@ -302,13 +346,24 @@ pub fn trending_by_burst(
     }
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
-    if let Some(floor) = snap.burst_reads_cut(at, p)? {
+    if let (Some(floor), Some((window, _, _))) = (snap.burst_reads_cut(at, p)?, &used) {
+        // Which reads start before the minutes held: the baseline's, the
+        // seasonal days', or both.
+        let baseline_cut = window.from() - (p.baseline.as_secs() as i64) < floor;
+        let what = if !baseline_cut {
+            "the seasonal days"
+        } else if p.seasonal_days > 0 && window.from() - i64::from(p.seasonal_days) * 86_400 < floor
+        {
+            "its baseline and the seasonal days"
+        } else {
+            "its baseline"
+        };
         out::say_used(
             "trending",
             &format!(
-                "the minutes before {} are held only as hours, so the score leaves out its \
-                 baseline and seasonal days before then; a window of whole hours ending on an \
-                 hour (--window 1h, --at on the hour) reads them from the hours",
+                "the minutes before {} are held only as hours, so the score leaves out {what} \
+                 before then; a window of whole hours ending on an hour (--window 1h, --at on \
+                 the hour) reads them from the hours",
                 out::when(floor)
             ),
         );
@@ -365,19 +420,20 @@ pub fn trending_by_burst(
     // The sparkline covers the baseline and the window, in minutes when
     // that span is short.
     let (span_lo, hi) = (baseline.from(), window.to());
-    let step = if hi - span_lo <= 6 * 3600 {
+    let spark_step = if hi - span_lo <= 6 * 3600 {
         Step::Minute
     } else {
         Step::Hour
     };
-    let s = step.seconds();
+    let s = spark_step.seconds();
     let (lo, hi) = (span_lo.div_euclid(s) * s, (hi + s - 1).div_euclid(s) * s);
     let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
     for ((_, r), rank) in rows.iter().zip(ranks) {
         let spark = out::spark_or_damage(
             TimeRange::new(lo, hi)
                 .and_then(|range| {
-                    snap.series_where(&r.tag, range, step, &crate::labels::exact(&r.labels))
+                    let labels = crate::labels::exact(&r.labels);
+                    snap.series_where(&r.tag, range, spark_step, &labels)
                 })
                 .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
         )?;
@@ -397,7 +453,7 @@ pub fn trending_by_burst(
         // why nothing was ranked.
         let w = (window.to() - window.from()).max(1);
         let held = (baseline.to() - baseline.from()) / w;
-        let asked = (p.baseline.as_secs() as i64 / (p.window.as_secs() as i64).max(1)).max(1);
+        let asked = (p.baseline.as_secs() as i64 / w).max(1);
         let need = asked.min(i64::from(trendlog::burst::MIN_BLOCKS));
         if held < need {
             println!(

@@ -10,7 +10,9 @@ use crate::out::Fail;
 /// `--where` and `--by`, flattened into a command's arguments.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Select {
-    /// Only series with this label value (KEY=VALUE; repeat to require several).
+    /// Only series with this label value (KEY=VALUE; repeat to require several). VALUE is
+    /// normalised as on input: a held value starting with `#` (`#tw`, shown by --by) is
+    /// typed with another, `##tw`, as a tag is.
     #[arg(long = "where", value_name = "KEY=VALUE")]
     pub conds: Vec<String>,
     /// One result per value of this label key.
@@ -55,7 +57,12 @@ impl Select {
         let Ok(f) = Filter::parse(&self.conds) else {
             return;
         };
-        for (key, value) in snap.unmet_conditions(&f).unwrap_or_default() {
+        let unmet = snap.unmet_conditions(&f).unwrap_or_default();
+        // A condition given twice is said once.
+        for (i, (key, value)) in unmet.iter().enumerate() {
+            if unmet[..i].contains(&(key.clone(), value.clone())) {
+                continue;
+            }
             err_line!(
                 "trendlog: --where: no series has {key}={value} (`trendlog inspect` lists the \
                  values of {key})"

@@ -287,7 +287,7 @@ pub fn refuse_edge_inside_an_hour(snap: &Snapshot, flag: &str, t: i64) -> Result
 /// minute-aligned and rarely a whole hour) is widened to the hour, outwards,
 /// as `export` does. `given` pairs each flag with its text; the last value
 /// says whether an edge was widened.
-fn widen_relative_edges(
+pub fn widen_relative_edges(
     snap: &Snapshot,
     given: [(&str, Option<&str>); 2],
     (from, to): (i64, i64),

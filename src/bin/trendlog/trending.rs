@@ -18,7 +18,8 @@ least --min-count recent events are ranked; ties by recent count, then tag. With
 time and windows used are stated on stderr. Where only 1h buckets are held (data older than the
 minute retention) a window cannot cut an hour: an --at whose windows reach there needs a whole
 hour and whole-hour --window and --baseline (exit 2 otherwise); without --at, the last whole hour
-of the store's now is used, and said.
+of the store's now is used, and said (--rank burst instead scores at the store's now and says
+what its score leaves out).
 
 JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
 On a labelled store, --where KEY=VALUE ranks only matching series (\"trending in Chicago\");
