@@ -116,7 +116,12 @@ impl Sink {
         match self.depth {
             Depth::Open => Err(Error::Corrupted(c)),
             Depth::Full => {
-                self.problems.push(c);
+                // Two checks may meet the same damage (the dictionary's open
+                // and its full check both read the index header): one
+                // problem, reported once.
+                if !self.problems.contains(&c) {
+                    self.problems.push(c);
+                }
                 Ok(())
             }
         }

@@ -703,3 +703,24 @@ fn top_refuses_damage_its_trend_column_meets() {
     assert_eq!(stdout(&o), "");
     assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
 }
+
+/// A flipped bit in the index's header is one problem: the dictionary's open and its full
+/// check both read that header, and `verify` used to print the same line twice.
+#[test]
+fn one_flip_in_the_index_header_is_one_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    let idx = db.join("tags.idx");
+    let mut b = std::fs::read(&idx).unwrap();
+    b[60] ^= 4; // the header's CRC
+    std::fs::write(&idx, b).unwrap();
+    let o = run(&db, &["verify"]);
+    assert_eq!(code(&o), 1);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(out.matches("DAMAGED").count(), 1, "{out}");
+    assert!(
+        out.contains("tags.idx at byte 60") && out.contains("1 problem"),
+        "{out}"
+    );
+}
