@@ -84,7 +84,7 @@ pub use error::{Corruption, CorruptionKind, Error, InvalidInput, Result};
 pub use options::{Options, Retention, SyncPolicy};
 pub use query::burst;
 pub use query::{
-    Burst, BurstParams, BurstQuery, BurstRow, SegmentInfo, Series, Snapshot, Spread, SpreadPoint,
-    SpreadQuery, SpreadRow, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
+    Burst, BurstParams, BurstQuery, BurstRow, ReadsCut, SegmentInfo, Series, Snapshot, Spread,
+    SpreadPoint, SpreadQuery, SpreadRow, Stats, TopRow, TrendQuery, TrendRow, MAX_SERIES_POINTS,
 };
 pub use store::{Batch, CommitInfo, RecoveryReport, Store, MAX_BATCH_CELLS};

@@ -387,8 +387,43 @@ fn bursts_edges_inside_hours_are_refused_and_cut_reads_are_said() {
     for h in 0..(10 * 24) {
         csv.push_str(&format!("{},a,3\n", T0 + h * 3600 + 120));
     }
+    // A burst in the minutes held: 50 a minute from 10:45 to 10:55 on day 9.
+    for m in 45..55 {
+        csv.push_str(&format!(
+            "{},late,50\n",
+            T0 + 9 * 86_400 + 10 * 3600 + m * 60
+        ));
+    }
     let o = run_stdin(&db, &["ingest", "--minute-retention", "2d", "-"], &csv);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A range from the hours-only past runs on hours throughout: with --to at
+    // 10:30 of day 9 (in the minutes held), the hour 10:00 is not scored,
+    // and the burst at 10:45 is past --to.
+    let o = run(
+        &db,
+        &[
+            "--json",
+            "bursts",
+            "--from",
+            "2017-10-20",
+            "--to",
+            "2017-10-25T10:30:00Z",
+            "--tag",
+            "late",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o), serde_json::json!([]), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("on hours the range ends at 2017-10-25T10:00:00Z"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &db,
+        &["--json", "bursts", "--from", "2017-10-20", "--tag", "late"],
+    );
+    assert_eq!(json(&o)[0]["tag"], "late", "{}", stderr(&o));
     let o = run(
         &db,
         &[

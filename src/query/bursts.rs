@@ -662,6 +662,20 @@ fn peak_window(bins: &[(u32, u64)], w: u32, from: u32, to: u32) -> u64 {
 
 /// A burst ranking's detector and the bin it runs on (see
 /// [`Snapshot::burst_window`]).
+/// What a burst ranking's score leaves out when it runs on minutes and its
+/// reads reach before the minutes held ([`Snapshot::burst_reads_cut`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadsCut {
+    /// The first minute held as minutes (unix seconds): reads before it are
+    /// left out.
+    pub before: i64,
+    /// Some of the baseline's blocks start before it.
+    pub baseline: bool,
+    /// Some of the seasonal windows (the same window on previous days)
+    /// start before it.
+    pub seasonal: bool,
+}
+
 struct BurstPlan {
     detector: Detector,
     /// 1 (minutes) or 60 (hours).
@@ -715,7 +729,14 @@ impl Snapshot {
         let bin = step.minutes();
         let d = Detector::new(p, bin)?;
         let history_min = if bin == 1 { first.max(floor) } else { first };
-        let (lo_b, hi_b) = (lo / bin, hi.div_ceil(bin));
+        // On hours, a range that ends inside an hour before the store's now
+        // stops at that hour's start: the rest of the hour is past `hi`.
+        let hi_b = if bin > 1 && hi <= now {
+            hi / bin
+        } else {
+            hi.div_ceil(bin)
+        };
+        let lo_b = lo / bin;
         let from_b = lo_b.saturating_sub(d.horizon());
         let data_lo_b = from_b.saturating_sub(d.lookback());
         let (data_lo, data_hi) = (
@@ -1021,10 +1042,9 @@ impl Snapshot {
 
     /// When a burst ranking at `at` runs on minutes but its score would read
     /// before the minutes held (its baseline, or the same window on previous
-    /// days), where hours alone remain: the first minute held (unix
-    /// seconds), before which those reads are left out. `None` when nothing
-    /// is left out: the reads are all held as minutes, or the ranking runs on
-    /// hours (as it does for a window of whole hours ending on an hour).
+    /// days), where hours alone remain: what is left out. `None` when nothing
+    /// is: the reads are all held as minutes, or the ranking runs on hours
+    /// (as it does for a window of whole hours ending on an hour).
     ///
     /// ```
     /// use trendlog::BurstParams;
@@ -1034,11 +1054,17 @@ impl Snapshot {
     /// let cut = store.snapshot().burst_reads_cut(None, &BurstParams::default()).unwrap();
     /// assert_eq!(cut, None); // every minute is held
     /// ```
-    pub fn burst_reads_cut(&self, at: Option<i64>, p: &BurstParams) -> Result<Option<i64>> {
-        Ok(self
-            .burst_plan(at, p)?
-            .filter(|plan| plan.cut)
-            .map(|plan| i64::from(plan.floor) * 60))
+    pub fn burst_reads_cut(&self, at: Option<i64>, p: &BurstParams) -> Result<Option<ReadsCut>> {
+        let Some(plan) = self.burst_plan(at, p)?.filter(|plan| plan.cut) else {
+            return Ok(None);
+        };
+        let (d, t, floor) = (&plan.detector, plan.tb, plan.floor);
+        let seasonal_start = (t + 1).saturating_sub(d.window() + p.seasonal_days * 1440);
+        Ok(Some(ReadsCut {
+            before: i64::from(floor) * 60,
+            baseline: d.baseline_bins(t).0 < floor,
+            seasonal: p.seasonal_days > 0 && seasonal_start < floor,
+        }))
     }
 
     /// The k tags with the highest burst score at one instant: the score of

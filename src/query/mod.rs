@@ -24,7 +24,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 pub use burst::BurstParams;
-pub use bursts::{Burst, BurstQuery, BurstRow};
+pub use bursts::{Burst, BurstQuery, BurstRow, ReadsCut};
 pub use growth::{TopRow, TrendQuery, TrendRow};
 pub(crate) use labels::SharedCatalog;
 pub use labels::{Spread, SpreadPoint, SpreadQuery, SpreadRow};

@@ -160,9 +160,29 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // refused, a relative one widened to the hour (as top does).
     let (from, to, widened) = out::widen_relative_edges(
         &snap,
-        [("--from", a.from.as_deref()), ("--to", a.to.as_deref())],
+        [("--from", a.from.as_deref()), ("--to", None)],
         (from, to),
     )?;
+    // --to is never widened (that would score events past it): an absolute
+    // one inside such an hour is refused, and on hours a range ending
+    // inside an hour stops at its start (the library does so), said here.
+    if let Some(text) = a.to.as_deref() {
+        if !crate::parse::is_relative_time(text) {
+            out::refuse_edge_inside_an_hour(&snap, "--to", to)?;
+        }
+    }
+    let on_hours = out::hours_only_before(&snap).is_some_and(|(_, minutes)| from < minutes);
+    let before_now = snap.now_end().is_some_and(|end| (to + 59) / 60 * 60 < end);
+    if on_hours && to.rem_euclid(3600) != 0 && before_now {
+        out::say_used(
+            "bursts",
+            &format!(
+                "on hours the range ends at {}, the last whole hour by --to: the rest of that \
+                 hour is past it",
+                out::when(to - to.rem_euclid(3600))
+            ),
+        );
+    }
     let chose_from = a.from.is_none().then(|| {
         let mut why = String::from("the minutes held, onsets to the minute");
         if let Some((first, minutes)) = out::hours_only_before(&snap) {
@@ -346,17 +366,11 @@ pub fn trending_by_burst(
     }
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
-    if let (Some(floor), Some((window, _, _))) = (snap.burst_reads_cut(at, p)?, &used) {
-        // Which reads start before the minutes held: the baseline's, the
-        // seasonal days', or both.
-        let baseline_cut = window.from() - (p.baseline.as_secs() as i64) < floor;
-        let what = if !baseline_cut {
-            "the seasonal days"
-        } else if p.seasonal_days > 0 && window.from() - i64::from(p.seasonal_days) * 86_400 < floor
-        {
-            "its baseline and the seasonal days"
-        } else {
-            "its baseline"
+    if let Some(cut) = snap.burst_reads_cut(at, p)? {
+        let what = match (cut.baseline, cut.seasonal) {
+            (true, true) => "its baseline and the seasonal days",
+            (true, false) => "its baseline",
+            _ => "the seasonal days",
         };
         out::say_used(
             "trending",
@@ -364,7 +378,7 @@ pub fn trending_by_burst(
                 "the minutes before {} are held only as hours, so the score leaves out {what} \
                  before then; a window of whole hours ending on an hour (--window 1h, --at on \
                  the hour) reads them from the hours",
-                out::when(floor)
+                out::when(cut.before)
             ),
         );
     }
@@ -453,7 +467,8 @@ pub fn trending_by_burst(
         // why nothing was ranked.
         let w = (window.to() - window.from()).max(1);
         let held = (baseline.to() - baseline.from()) / w;
-        let asked = (p.baseline.as_secs() as i64 / w).max(1);
+        // As the detector: at least 2 blocks asked, at most MIN_BLOCKS needed.
+        let asked = (p.baseline.as_secs() as i64 / w).max(2);
         let need = asked.min(i64::from(trendlog::burst::MIN_BLOCKS));
         if held < need {
             println!(
