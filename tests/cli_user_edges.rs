@@ -488,16 +488,17 @@ fn an_ingest_that_accepted_nothing_says_so() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("every other line"), "{}", stderr(&o));
-    // The run created the store and committed nothing: it leaves none behind.
+    // The run created the store and committed nothing: it leaves none behind
+    // (a lock file is never unlinked: its directory keeps it).
     assert!(
         stderr(&o).contains("the store was not created"),
         "{}",
         stderr(&o)
     );
-    assert!(!db.exists());
+    assert_eq!(files_in(&db), ["LOCK"]);
     let o = run_stdin(&db, &["ingest", "--strict", "-"], "1508112000,a,1\nbad\n");
     assert_eq!(code(&o), 2);
-    assert!(!db.exists(), "{}", stderr(&o));
+    assert_eq!(files_in(&db), ["LOCK"], "{}", stderr(&o));
     // Before, a first NDJSON line rejected for its time created the store, with the label
     // keys of nothing (its own labels were never read), and refused every labelled line
     // after.
@@ -508,7 +509,7 @@ fn an_ingest_that_accepted_nothing_says_so() {
         &format!("{bad}\n"),
     );
     assert_eq!(code(&o), 2);
-    assert!(!db.exists(), "{}", stderr(&o));
+    assert_eq!(files_in(&db), ["LOCK"], "{}", stderr(&o));
     let good = r#"{"ts":1508112000,"tag":"a","count":1,"labels":{"region":"x"}}"#;
     let o = run_stdin(
         &db,
@@ -533,14 +534,9 @@ fn an_ingest_that_accepted_nothing_says_so() {
     }
     let o = run_stdin(&mixed, &["ingest"], "timestamp,tag,count\nsoon,a,1\n");
     assert_eq!(code(&o), 2);
-    let mut left: Vec<String> = std::fs::read_dir(&mixed)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    left.sort();
     assert_eq!(
-        left,
-        ["MANIFEST.bak", "log-2024-05.txt", "seg-notes"],
+        files_in(&mixed),
+        ["LOCK", "MANIFEST.bak", "log-2024-05.txt", "seg-notes"],
         "{}",
         stderr(&o)
     );
@@ -723,4 +719,14 @@ fn one_flip_in_the_index_header_is_one_problem() {
         out.contains("tags.idx at byte 60") && out.contains("1 problem"),
         "{out}"
     );
+}
+
+/// The names in `dir`, sorted.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
 }

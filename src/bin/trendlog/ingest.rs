@@ -381,7 +381,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => SyncPolicy::Manual,
     };
     let existed = g.db.join("MANIFEST").exists();
-    let dir_existed = g.db.exists();
     let peeks =
         matches!(format, Format::Csv(_) if a.columns.is_none()) || matches!(format, Format::Ndjson);
     if !existed && a.labels.is_none() && peeks {
@@ -517,7 +516,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // with no events whose label keys (or none) and retention this run
     // fixed. An empty input still creates one (a way to declare its keys).
     let committed_nothing = tally.rejected > 0 && (a.strict || tally.accepted == 0);
-    let removed = created && committed_nothing && remove_new_store(&g.db, dir_existed);
+    let removed = created && committed_nothing && remove_new_store(&g.db);
     if !a.strict || tally.rejected == 0 {
         acker.ack(tally.read)?;
     }
@@ -826,12 +825,14 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
 
 /// Removes the store this run created at `db` and committed nothing to:
 /// the files a store writes ([`is_store_file_name`]; anything else there is
-/// left), and the directory when this run made it (`dir_existed` false) and
-/// nothing else is in it. It first takes the store's writer lock again, so
-/// that a writer that opened the store since this run closed it is never
-/// undone, and checks that the store still holds no cell or event. False,
-/// leaving everything, when the lock is taken or the store holds anything.
-fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
+/// left) but its `LOCK`, which stays with the directory: a lock file is
+/// never unlinked, since a writer that opened it before the unlink could
+/// lock the nameless file while a later one locks a new `LOCK`, both
+/// writing. It first takes that lock again, so that a writer that opened
+/// the store since this run closed it is never undone, and checks that the
+/// store still holds no cell or event. False, leaving everything, when the
+/// lock is taken or the store holds anything.
+fn remove_new_store(db: &std::path::Path) -> bool {
     let lock_path = db.join("LOCK");
     let Ok(lock) = std::fs::OpenOptions::new()
         .read(true)
@@ -864,20 +865,14 @@ fn remove_new_store(db: &std::path::Path, dir_existed: bool) -> bool {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(is_store_file_name)
+                .is_some_and(|n| n != "LOCK" && is_store_file_name(n))
         })
         .collect();
-    // The manifest first (without it nothing here is a store), the lock
-    // last (held until then).
-    paths.sort_by_key(|p| (!p.ends_with("MANIFEST"), p.ends_with("LOCK")));
-    if paths.iter().any(|p| std::fs::remove_file(p).is_err()) {
-        return false;
-    }
+    // The manifest first: without it nothing here is a store.
+    paths.sort_by_key(|p| !p.ends_with("MANIFEST"));
+    let removed = paths.iter().all(|p| std::fs::remove_file(p).is_ok());
     drop(lock);
-    if !dir_existed {
-        let _ = std::fs::remove_dir(db);
-    }
-    true
+    removed
 }
 
 /// Whether `name` is one a store writes: `MANIFEST`, `LOCK`, `tags.dict`,
