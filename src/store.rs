@@ -487,6 +487,22 @@ impl Store {
         self.inner.seal_locked(&mut w)
     }
 
+    /// Whether `name` is the name of a file a store keeps in its directory:
+    /// `MANIFEST`, `LOCK`, `tags.dict`, `tags.idx`, a log `log-<16 hex>.log`
+    /// or a segment `seg-<16 hex>.min|.hour` (not a `.tmp` file a write in
+    /// progress leaves, nor anything else: a user's `log-2024-05.txt` is
+    /// not).
+    ///
+    /// ```
+    /// use trendlog::Store;
+    /// assert!(Store::is_store_file_name("seg-0000000000000002.min"));
+    /// assert!(!Store::is_store_file_name("log-2024-05.txt"));
+    /// ```
+    pub fn is_store_file_name(name: &str) -> bool {
+        name == crate::dict::INDEX_FILE
+            || files::classify(name).is_some_and(|k| k != files::FileKind::Temp)
+    }
+
     /// Whether this open created the store (no manifest was there when it
     /// took the writer lock), as opposed to opening one that existed. Always
     /// false for a read-only open.

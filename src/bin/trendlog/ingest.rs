@@ -824,7 +824,7 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
 }
 
 /// Removes the store this run created at `db` and committed nothing to:
-/// the files a store writes ([`is_store_file_name`]; anything else there is
+/// the files a store writes ([`Store::is_store_file_name`]; anything else there is
 /// left) but its `LOCK`, which stays with the directory: a lock file is
 /// never unlinked, since a writer that opened it before the unlink could
 /// lock the nameless file while a later one locks a new `LOCK`, both
@@ -865,7 +865,7 @@ fn remove_new_store(db: &std::path::Path) -> bool {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n != "LOCK" && is_store_file_name(n))
+                .is_some_and(|n| n != "LOCK" && Store::is_store_file_name(n))
         })
         .collect();
     // The manifest first: without it nothing here is a store.
@@ -873,22 +873,6 @@ fn remove_new_store(db: &std::path::Path) -> bool {
     let removed = paths.iter().all(|p| std::fs::remove_file(p).is_ok());
     drop(lock);
     removed
-}
-
-/// Whether `name` is one a store writes: `MANIFEST`, `LOCK`, `tags.dict`,
-/// `tags.idx`, `log-<16 hex>.log` or `seg-<16 hex>.min|.hour` (a user's
-/// `log-2024-05.txt` is not).
-fn is_store_file_name(name: &str) -> bool {
-    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    matches!(name, "MANIFEST" | "LOCK" | "tags.dict" | "tags.idx")
-        || name
-            .strip_prefix("log-")
-            .and_then(|r| r.strip_suffix(".log"))
-            .is_some_and(hex16)
-        || name
-            .strip_prefix("seg-")
-            .and_then(|r| r.strip_suffix(".min").or_else(|| r.strip_suffix(".hour")))
-            .is_some_and(hex16)
 }
 
 /// When the store at `db` holds nothing (an earlier ingest committed no
