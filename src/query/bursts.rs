@@ -660,8 +660,6 @@ fn peak_window(bins: &[(u32, u64)], w: u32, from: u32, to: u32) -> u64 {
     best
 }
 
-/// A burst ranking's detector and the bin it runs on (see
-/// [`Snapshot::burst_window`]).
 /// What a burst ranking's score leaves out when it runs on minutes and its
 /// reads reach before the minutes held ([`Snapshot::burst_reads_cut`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -676,6 +674,8 @@ pub struct ReadsCut {
     pub seasonal: bool,
 }
 
+/// A burst ranking's detector and the bin it runs on (see
+/// [`Snapshot::burst_window`]).
 struct BurstPlan {
     detector: Detector,
     /// 1 (minutes) or 60 (hours).

@@ -511,10 +511,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     result?;
     sealed?;
     closed?;
-    // A run that created the store and then rejected every line it
-    // committed leaves no store behind: the next ingest must not find one
-    // with no events whose label keys (or none) and retention this run
-    // fixed. An empty input still creates one (a way to declare its keys).
+    // A run that created the store, rejected lines and committed none
+    // leaves no store behind: the next ingest must not find one with no
+    // events whose label keys (or none) and retention this run fixed. An
+    // empty input still creates one (a way to declare its keys).
     let committed_nothing = tally.rejected > 0 && (a.strict || tally.accepted == 0);
     let removed = created && committed_nothing && remove_new_store(&g.db);
     if !a.strict || tally.rejected == 0 {
@@ -848,6 +848,9 @@ fn remove_new_store(db: &std::path::Path) -> bool {
         let st = s.snapshot().stats();
         st.total_count == 0 && st.cells == 0
     });
+    if !empty {
+        return false;
+    }
     let Ok(entries) = std::fs::read_dir(db) else {
         return false;
     };
@@ -857,9 +860,6 @@ fn remove_new_store(db: &std::path::Path) -> bool {
     else {
         return false;
     };
-    if !empty {
-        return false;
-    }
     let mut paths: Vec<_> = paths
         .into_iter()
         .filter(|p| {
