@@ -99,7 +99,7 @@ impl Hasher for FxHasher {
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The file the index is kept in, beside `tags.dict`.
-pub(crate) const INDEX_FILE: &str = "tags.idx";
+pub(crate) const INDEX_FILE: &str = files::INDEX;
 
 /// Bytes of a read-only map, for [`DictIndexView`]: of `tags.idx`, and of
 /// `tags.dict`, where an index of layout 1 or 2 reads its names in place.

@@ -499,8 +499,7 @@ impl Store {
     /// assert!(!Store::is_store_file_name("log-2024-05.txt"));
     /// ```
     pub fn is_store_file_name(name: &str) -> bool {
-        name == crate::dict::INDEX_FILE
-            || files::classify(name).is_some_and(|k| k != files::FileKind::Temp)
+        name == files::INDEX || files::classify(name).is_some_and(|k| k != files::FileKind::Temp)
     }
 
     /// Whether this open created the store (no manifest was there when it

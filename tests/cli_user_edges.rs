@@ -529,17 +529,27 @@ fn an_ingest_that_accepted_nothing_says_so() {
     // by their exact names.
     let mixed = dir.path().join("mixed");
     std::fs::create_dir(&mixed).unwrap();
-    for f in ["log-2024-05.txt", "seg-notes", "MANIFEST.bak"] {
+    let precious = ["MANIFEST.bak", "log-2024-05.txt", "notes.tmp", "seg-notes"];
+    for f in precious {
         std::fs::write(mixed.join(f), "precious").unwrap();
     }
     let o = run_stdin(&mixed, &["ingest"], "timestamp,tag,count\nsoon,a,1\n");
     assert_eq!(code(&o), 2);
-    assert_eq!(
-        files_in(&mixed),
-        ["LOCK", "MANIFEST.bak", "log-2024-05.txt", "seg-notes"],
-        "{}",
-        stderr(&o)
-    );
+    let mut left = vec!["LOCK"];
+    left.extend(precious);
+    assert_eq!(files_in(&mixed), left, "{}", stderr(&o));
+    // Nor does creating, filling, compacting or reopening a store there touch them: a
+    // `.tmp` file is the store's only under a store file's name (before, every `*.tmp`
+    // was removed as a leftover of an interrupted write).
+    let o = run_stdin(&mixed, &["ingest"], "timestamp,tag,count\n1508112000,a,1\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for args in [&["compact"][..], &["verify"], &["query", "a"]] {
+        let o = run(&mixed, args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+    for f in precious {
+        assert_eq!(std::fs::read_to_string(mixed.join(f)).unwrap(), "precious");
+    }
     // An empty input still creates a store: a way to declare its keys.
     let empty = dir.path().join("empty");
     let o = run_stdin(&empty, &["ingest", "--labels", "region", "-"], "");

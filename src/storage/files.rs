@@ -13,7 +13,8 @@
 //! | `tags.dict` | the append-only tag dictionary |
 //! | `log-{id:016x}.log` | a log segment (the active one is appended to) |
 //! | `seg-{id:016x}.min` / `.hour` | sealed segments of minute / hourly cells |
-//! | `*.tmp` | a file being written; removed on open, never promoted |
+//! | `tags.idx` | the dictionary index, rewritten whole through `tags.idx.tmp` |
+//! | `<one of the names above>.tmp` | a file being written; removed on open, never promoted (any other `.tmp` file is the user's, and left alone) |
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub const MANIFEST: &str = "MANIFEST";
 pub const LOCK: &str = "LOCK";
 /// Name of the tag dictionary file.
 pub const DICT: &str = "tags.dict";
+/// Name of the dictionary index file.
+pub const INDEX: &str = "tags.idx";
 /// Suffix of files being written.
 pub const TMP_SUFFIX: &str = ".tmp";
 
@@ -43,7 +46,8 @@ pub enum FileKind {
     Log(u64),
     /// A sealed segment with this id and resolution.
     Segment(u64, Resolution),
-    /// A temporary file.
+    /// A temporary file: one of the names above (the index's included)
+    /// followed by `.tmp`.
     Temp,
 }
 
@@ -60,10 +64,13 @@ pub fn segment_name(id: u64, res: Resolution) -> String {
     }
 }
 
-/// Recognises a store file name; `None` for anything else (left alone).
+/// Recognises a store file name; `None` for anything else (left alone). A
+/// `.tmp` file is a store's only when the name before the suffix is one of
+/// its files': a user's `notes.tmp` beside a store is not touched.
 pub fn classify(name: &str) -> Option<FileKind> {
-    if name.ends_with(TMP_SUFFIX) {
-        return Some(FileKind::Temp);
+    if let Some(base) = name.strip_suffix(TMP_SUFFIX) {
+        let ours = base == INDEX || classify(base).is_some_and(|k| k != FileKind::Temp);
+        return ours.then_some(FileKind::Temp);
     }
     match name {
         MANIFEST => return Some(FileKind::Manifest),
@@ -186,6 +193,14 @@ mod tests {
             Some(FileKind::Segment(9, Resolution::Hour))
         );
         assert_eq!(classify("MANIFEST.tmp"), Some(FileKind::Temp));
+        assert_eq!(classify("tags.idx.tmp"), Some(FileKind::Temp));
+        assert_eq!(
+            classify(&format!("{}.tmp", segment_name(3, Resolution::Minute))),
+            Some(FileKind::Temp)
+        );
+        assert_eq!(classify("notes.tmp"), None);
+        assert_eq!(classify(".tmp"), None);
+        assert_eq!(classify("MANIFEST.tmp.tmp"), None);
         assert_eq!(classify("log-zz.log"), None);
         assert_eq!(classify("../x"), None);
         assert_eq!(classify("seg-0000000000000001.minx"), None);
