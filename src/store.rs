@@ -764,13 +764,46 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
     Ok(None)
 }
 
+/// Refuses to create a store in `dir` over a file that bears a store file's
+/// name but is someone else's. A dictionary or log that an interrupted
+/// creation left starts with its magic (or is shorter than it, or its first
+/// bytes never reached the disk and read as zeros), and is replaced; any other file of that name would be lost, so the creation
+/// stops with `AlreadyExists` naming it, and nothing is removed.
+fn refuse_foreign_files(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<()> {
+    for n in names {
+        let magic = match classify(n) {
+            Some(FileKind::Dict) => crate::format::dict::DICT_MAGIC,
+            Some(FileKind::Log(_)) => crate::format::log::LOG_MAGIC,
+            _ => continue,
+        };
+        let p = dir.join(n);
+        let f = vfs.open(&p, OpenMode::READ).map_err(|e| Error::io(&p, e))?;
+        let len = f.len().map_err(|e| Error::io(&p, e))?;
+        let mut head = [0u8; 4];
+        let head = &mut head[..len.min(4) as usize];
+        f.read_exact_at(head, 0).map_err(|e| Error::io(&p, e))?;
+        // A crash can leave the file's length without its bytes: zeros.
+        if !magic.starts_with(head) && head.iter().any(|&b| b != 0) {
+            let why = "not a trendlog file (it does not start with trendlog's magic bytes), in a \
+                       directory without a manifest: a store is never created over it; move it \
+                       away or use another directory";
+            return Err(Error::io(
+                &p,
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, why),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Creates a new store in `dir` (which has no manifest) with `opts`'
 /// retention, and returns its first manifest.
 fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
+    let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
+    refuse_foreign_files(vfs, dir, &names)?;
     if let Some(damage) = lost_manifest(vfs, dir)? {
         return Err(damage);
     }
-    let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
     // Only the files of an interrupted creation can be here (no manifest was
     // ever written, so nothing was ever acknowledged).
     for n in &names {

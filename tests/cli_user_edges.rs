@@ -550,6 +550,25 @@ fn an_ingest_that_accepted_nothing_says_so() {
     for f in precious {
         assert_eq!(std::fs::read_to_string(mixed.join(f)).unwrap(), "precious");
     }
+    // A user's file under a store file's name is never replaced by a creation (before, a
+    // `tags.dict` of up to 16 bytes and any `log-<16 hex>.log` were removed without a word).
+    for name in ["tags.dict", "log-0000000000000001.log"] {
+        let foreign = dir.path().join(format!("foreign-{name}"));
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join(name), "precious").unwrap();
+        let o = run_stdin(
+            &foreign,
+            &["ingest"],
+            "timestamp,tag,count\n1508112000,a,1\n",
+        );
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("not a trendlog file"), "{}", stderr(&o));
+        assert_eq!(files_in(&foreign), ["LOCK", name]);
+        assert_eq!(
+            std::fs::read_to_string(foreign.join(name)).unwrap(),
+            "precious"
+        );
+    }
     // An empty input still creates a store: a way to declare its keys.
     let empty = dir.path().join("empty");
     let o = run_stdin(&empty, &["ingest", "--labels", "region", "-"], "");
