@@ -759,3 +759,29 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A tag held as `#foo` (typed `##foo`) gets its own sparkline in `top`. Before, the
+/// trend was looked up by the held text, which normalises to `foo`: the row showed
+/// another tag's trend, or a flat line.
+#[test]
+fn a_hash_tag_row_draws_its_own_trend() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input = "1508160000,foo,1000\n1508167800,##foo,5\n1508167860,##foo,1\n";
+    let o = run_stdin(&db, &["ingest", "-"], input);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&db, &["top"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let row = |tag: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(tag))
+            .unwrap_or_else(|| panic!("no {tag} row in {out}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(row("foo"), "█▁▁", "{out}");
+    assert_eq!(row("#foo"), "▁▁█", "{out}");
+}

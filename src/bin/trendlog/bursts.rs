@@ -281,7 +281,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     for ((_, b), rank) in rows.iter().zip(ranks) {
         let spark = out::spark_or_damage(
             TimeRange::new(lo, hi)
-                .and_then(|r| snap.series_where(&b.tag, r, step, &crate::labels::exact(&b.labels)))
+                .and_then(|r| {
+                    snap.series_where(
+                        &out::typed(&b.tag),
+                        r,
+                        step,
+                        &crate::labels::exact(&b.labels),
+                    )
+                })
                 .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
         )?;
         t.row(vec![
@@ -447,7 +454,7 @@ pub fn trending_by_burst(
             TimeRange::new(lo, hi)
                 .and_then(|range| {
                     let labels = crate::labels::exact(&r.labels);
-                    snap.series_where(&r.tag, range, spark_step, &labels)
+                    snap.series_where(&out::typed(&r.tag), range, spark_step, &labels)
                 })
                 .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
         )?;

@@ -47,16 +47,6 @@ pub struct Args {
     pub format: Option<String>,
 }
 
-/// The text that normalises back to `tag` (a normalised tag, or a label
-/// value, normalised the same way).
-fn ingestable(tag: &str) -> std::borrow::Cow<'_, str> {
-    if tag.starts_with('#') {
-        format!("#{tag}").into()
-    } else {
-        tag.into()
-    }
-}
-
 pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
@@ -190,9 +180,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             let (tag, values) = trendlog::labels::split_series_key(&key);
             // Values are normalised like tags: one starting with `#` needs
             // another to read back as itself.
-            let values: Vec<std::borrow::Cow<'_, str>> = values.map(ingestable).collect();
+            let values: Vec<std::borrow::Cow<'_, str>> = values.map(out::typed).collect();
             let values: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
-            sink.row(ts, &ingestable(tag), count, keys.names(), &values)
+            sink.row(ts, &out::typed(tag), count, keys.names(), &values)
                 .map_err(quiet_pipe)?;
         }
     }

@@ -465,6 +465,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// The text that normalises back to `held` (a normalised tag, or a label
+/// value, normalised the same way): a held `#foo` was typed `##foo`, since
+/// normalising strips one leading `#`. Every lookup by a tag or value the
+/// store returned goes through it.
+pub fn typed(held: &str) -> std::borrow::Cow<'_, str> {
+    if held.starts_with('#') {
+        format!("#{held}").into()
+    } else {
+        held.into()
+    }
+}
+
 /// A table's sparkline from `spark`, the line or why it cannot be drawn: a
 /// line that cannot be drawn at its step (minutes no longer held, say) is
 /// left blank, but damage met while reading it fails the command (exit 1),

@@ -98,14 +98,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let mut t = Table::new(&cols);
     let ranks = crate::labels::group_ranks(rows.iter().map(|r| &r.0));
     for ((value, f, r), rank) in rows.iter().zip(ranks) {
-        let spark = out::spark_or_damage(snap.series_where(&r.tag, hr, Step::Hour, f).map(|s| {
-            let sums: Vec<u64> = s
-                .points
-                .chunks(per)
-                .map(|c| c.iter().map(|p| p.1).sum())
-                .collect();
-            out::sparkline(&sums, sums.len())
-        }))?;
+        let spark = out::spark_or_damage(
+            snap.series_where(&out::typed(&r.tag), hr, Step::Hour, f)
+                .map(|s| {
+                    let sums: Vec<u64> = s
+                        .points
+                        .chunks(per)
+                        .map(|c| c.iter().map(|p| p.1).sum())
+                        .collect();
+                    out::sparkline(&sums, sums.len())
+                }),
+        )?;
         let mut cells = vec![
             rank.to_string(),
             r.tag.clone(),

@@ -264,7 +264,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
         let spark = out::spark_or_damage(
             TimeRange::new(lo, hi)
-                .and_then(|range| snap.series_where(&r.tag, range, step, &f))
+                .and_then(|range| snap.series_where(&out::typed(&r.tag), range, step, &f))
                 .map(|s| out::sparkline(&s.points.iter().map(|p| p.1).collect::<Vec<_>>(), 48)),
         )?;
         let mut cells = vec![
