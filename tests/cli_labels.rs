@@ -456,3 +456,43 @@ fn contradictory_wheres_and_an_empty_labels_list_exit_2() {
     );
     assert!(!fresh.exists());
 }
+
+/// A `--labels` key named as a column role (`count`, `value`, `tag`...) would read the
+/// events' counts (or tags) as label values: each event counted 1, or the file refused for
+/// want of a tag column, with the message blaming `--columns`. Such a column must be
+/// named `label:KEY`; the clash is refused, naming `--labels`, and nothing is written.
+#[test]
+fn a_labels_key_named_as_a_column_role_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = "timestamp,tag,count\n1508167800,metoo,500\n";
+    for key in ["count", "tag"] {
+        let o = run_stdin(&db, &["ingest", "--labels", key, "-"], csv);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--labels: ") && stderr(&o).contains(&format!("label:{key}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!db.join("MANIFEST").exists());
+    }
+    // From a file's own header: the header line is rejected with the reason.
+    let nab = "ticker,timestamp,value\nAAPL,2015-02-26 21:42:53,104\n";
+    let o = run_stdin(&db, &["ingest", "--labels", "value", "-"], nab);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("<stdin>:1: column 3") && stderr(&o).contains("label:value"),
+        "{}",
+        stderr(&o)
+    );
+    // Named label:count, a key may be called count.
+    let o = run_stdin(
+        &db,
+        &["ingest", "-"],
+        "timestamp,tag,count,label:count\n1508167800,metoo,500,many\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&db, &["--json", "query", "metoo", "--where", "count=many"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"total\":500"), "{}", stdout(&o));
+}

@@ -217,7 +217,7 @@ impl Parser {
                                 .into(),
                         );
                     }
-                    let named = csv_header(self.header_columns.as_deref(), &self.names, line, t);
+                    let named = csv_header(self.header_columns.as_deref(), &self.names, line, t)?;
                     self.layouts[line.input] = named;
                     return Ok(None);
                 }
@@ -250,18 +250,25 @@ impl Parser {
 /// A CSV input's header line `t`: without --columns (`keys` = the label
 /// keys it may name), columns it names as --columns would are that input's;
 /// otherwise it is skipped, with a note saying so when it names no timestamp
-/// and tag column at all.
+/// and tag column at all. A header that would name its columns but for a
+/// label key that is also a role's name (`--labels count`) is rejected.
 fn csv_header(
     keys: Option<&[String]>,
     names: &[String],
     line: &Line,
     t: &str,
-) -> Option<CsvLayout> {
+) -> Result<Option<CsvLayout>, String> {
     if let Some(k) = keys {
-        if let Ok(named) = CsvLayout::parse_with_labels(t, k) {
-            let at = format!("{}:{}: header", names[line.input], line.no);
-            say_ignored(&at, &named, k.is_empty());
-            return Some(named);
+        match CsvLayout::parse_with_labels(t, k) {
+            Ok(named) => {
+                let at = format!("{}:{}: header", names[line.input], line.no);
+                say_ignored(&at, &named, k.is_empty());
+                return Ok(Some(named));
+            }
+            Err(e) if !k.is_empty() && CsvLayout::parse_with_labels(t, &[]).is_ok() => {
+                return Err(trim_invalid(&e));
+            }
+            Err(_) => {}
         }
     }
     if CsvLayout::parse_with_labels(t, &[]).is_err() {
@@ -271,7 +278,7 @@ fn csv_header(
             line.no,
         );
     }
-    None
+    Ok(None)
 }
 
 /// Counters and the rejected-line report.
@@ -328,8 +335,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let mut format = match a.format.as_str() {
         "csv" => {
             let columns = a.columns.as_deref().unwrap_or(DEFAULT_COLUMNS);
+            // Without --columns only a --labels key can spoil the layout.
+            let flag = if a.columns.is_some() {
+                "--columns"
+            } else {
+                "--labels"
+            };
             let layout = CsvLayout::parse_with_labels(columns, keys.names())
-                .map_err(|e| Fail::usage(format!("--columns: {e}")))?;
+                .map_err(|e| Fail::usage(format!("{flag}: {e}")))?;
             if keys.is_empty() && !layout.label_keys().is_empty() {
                 // label:KEY columns without --labels declare the keys, in
                 // column order, for a new store.

@@ -650,9 +650,36 @@ impl CsvLayout {
         for (i, raw) in clean(spec).split(',').enumerate() {
             columns = i + 1;
             let name = raw.trim().to_ascii_lowercase();
-            let label = name
-                .strip_prefix("label:")
-                .or_else(|| label_keys.contains(&name).then_some(name.as_str()));
+            let role = match name.as_str() {
+                "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => Some("timestamp"),
+                "tag" | "ticker" | "hashtag" => Some("tag"),
+                "count" | "value" | "n" => Some("count"),
+                _ => None,
+            };
+            let explicit = |name: &str| {
+                clean(spec).split(',').any(|c| {
+                    c.trim()
+                        .to_ascii_lowercase()
+                        .strip_prefix("label:")
+                        .is_some_and(|k| k == name)
+                })
+            };
+            if role.is_some() && explicit(&name) {
+                // A label:KEY column holds the label: the bare name is the role.
+            } else if let (Some(role), true) = (role, label_keys.contains(&name)) {
+                // Read as the label, the column would leave the events
+                // without their counts (each counted 1) or refuse the file
+                // for want of a timestamp or tag column.
+                return Err(parse_error(format!(
+                    "column {} of {} is named {name:?}, the name of the {role} column, and \
+                     --labels names the key {name:?}: name that label's column label:{name}",
+                    i + 1,
+                    show(spec)
+                )));
+            }
+            let label = name.strip_prefix("label:").or_else(|| {
+                (role.is_none() && label_keys.contains(&name)).then_some(name.as_str())
+            });
             if let Some(key) = label {
                 if labels.iter().any(|(k, _)| k == key) {
                     return Err(parse_error(format!(
@@ -671,9 +698,9 @@ impl CsvLayout {
                         show(spec)
                     )))
                 }
-                "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => &mut ts,
-                "tag" | "ticker" | "hashtag" => &mut tag,
-                "count" | "value" | "n" => &mut count,
+                _ if role == Some("timestamp") => &mut ts,
+                _ if role == Some("tag") => &mut tag,
+                _ if role == Some("count") => &mut count,
                 "_" => continue,
                 _ => {
                     ignored.push(name);
