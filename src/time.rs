@@ -37,9 +37,14 @@ pub struct Hour(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Day(pub u32);
 
+/// The last minute trendlog stores (in the year 10 136): one before
+/// `u32::MAX`, so that every stored minute ends inside a [`TimeRange`]
+/// (whose end is at most `u32::MAX` minutes).
+pub const LAST_MINUTE: Minute = Minute(u32::MAX - 1);
+
 impl Minute {
     /// The minute that holds unix second `secs`; rejects times before 1970 and
-    /// past the last storable minute.
+    /// past [`LAST_MINUTE`].
     ///
     /// ```
     /// use trendlog::time::Minute;
@@ -50,10 +55,10 @@ impl Minute {
         if secs < 0 {
             return Err(InvalidInput::BeforeEpoch { seconds: secs }.into());
         }
-        let m = secs / MINUTE_SECS;
-        u32::try_from(m)
-            .map(Minute)
-            .map_err(|_| InvalidInput::TimeOutOfRange { seconds: secs }.into())
+        match u32::try_from(secs / MINUTE_SECS) {
+            Ok(m) if m <= LAST_MINUTE.0 => Ok(Minute(m)),
+            _ => Err(InvalidInput::TimeOutOfRange { seconds: secs }.into()),
+        }
     }
 
     /// The unix second at which this minute starts.
@@ -276,5 +281,10 @@ mod tests {
         assert!(TimeRange::new(-1, 5).is_err());
         assert!(TimeRange::new(10, 5).is_err());
         assert!(Minute::from_unix(i64::MAX).is_err());
+        // The last minute is inside a range; the one after it is refused.
+        let last = LAST_MINUTE.to_unix();
+        assert_eq!(Minute::from_unix(last + 59).unwrap(), LAST_MINUTE);
+        assert!(Minute::from_unix(last + 60).is_err());
+        assert!(TimeRange::new(last, last + 60).is_ok());
     }
 }

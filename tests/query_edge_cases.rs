@@ -274,3 +274,55 @@ fn unaligned_and_reversed_ranges_are_typed_errors() {
     // Unaligned totals are fine: a minute counts when its first second is in range.
     assert_eq!(snap.total("both", r(T0 + 30, T0 + 150)).unwrap(), 2);
 }
+
+/// `at` far before 1970 (any i64 a caller passes) gives an answer or a typed error, never an
+/// overflow: trending and spread subtracted the window from it unchecked.
+#[test]
+fn an_at_of_i64_min_is_no_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = trendlog::labels::LabelKeys::parse("region").unwrap();
+    let s = Store::open(dir.path(), opts().label_keys(keys)).unwrap();
+    let mut b = s.batch();
+    b.add_labelled("x", &[("region", "la")], T0, 1).unwrap();
+    b.commit().unwrap();
+    let snap = s.snapshot();
+    for at in [i64::MIN, -1, 0] {
+        let q = TrendQuery {
+            at: Some(at),
+            ..TrendQuery::default()
+        };
+        if let Ok(rows) = snap.trending(&q) {
+            assert!(rows.is_empty(), "{at}: {rows:?}");
+        }
+    }
+    let q = trendlog::SpreadQuery {
+        by: "region".into(),
+        at: Some(i64::MIN - i64::MIN % H),
+        ..trendlog::SpreadQuery::default()
+    };
+    assert!(snap.spread("x", &q).is_err());
+}
+
+/// The last minute a store takes is inside a range, so what it holds can be read back (and
+/// the store's now with it). Before, minute `u32::MAX` was accepted, and no range could
+/// reach it: every default-range read of the store failed.
+#[test]
+fn the_last_storable_minute_reads_back() {
+    use trendlog::time::LAST_MINUTE;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        dir.path(),
+        opts().max_future_skew(Duration::from_secs(u64::from(u32::MAX) * 60)),
+    )
+    .unwrap();
+    let last = LAST_MINUTE.to_unix();
+    s.record("edge", last + 59, 3).unwrap();
+    assert!(matches!(
+        s.record("edge", last + 60, 1),
+        Err(Error::InvalidInput(InvalidInput::TimeOutOfRange { .. }))
+    ));
+    let snap = s.snapshot();
+    let end = snap.now_end().unwrap();
+    assert_eq!(snap.total("edge", r(last, end)).unwrap(), 3);
+    assert!(snap.trending(&TrendQuery::default()).is_ok());
+}

@@ -1250,7 +1250,7 @@ impl Snapshot {
         }
         // Onsets from `since` on: the state machine must know whether an
         // episode was already going at `since`, so it starts a horizon earlier.
-        let eps = self.burst_episodes(lo, now + 1, p, (None, fold), true, reads)?;
+        let eps = self.burst_episodes(lo, now.saturating_add(1), p, (None, fold), true, reads)?;
         let mut rows = self.name_bursts(eps, fold, filter)?;
         rows.retain(|b| b.onset.0 >= lo);
         rows.sort_by(|a, b| a.onset.cmp(&b.onset).then_with(|| a.tag.cmp(&b.tag)));

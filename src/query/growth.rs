@@ -261,8 +261,9 @@ impl Snapshot {
         };
         let w = i64::from(wmin) * 60;
         let b = i64::from(bmin) * 60;
-        let rec = TimeRange::new((at - w).max(0), at.max(0))?;
-        let base = TimeRange::new((at - w - b).max(0), (at - w).max(0))?;
+        // Saturating: `at` is the caller's, any i64.
+        let rec = TimeRange::new(at.saturating_sub(w).max(0), at.max(0))?;
+        let base = TimeRange::new(at.saturating_sub(w + b).max(0), at.saturating_sub(w).max(0))?;
         let (rlo, rhi) = rec.minute_span();
         let (blo, bhi) = base.minute_span();
         self.check_resolution(rlo, rhi, Step::Hour)?;

@@ -670,10 +670,13 @@ impl Snapshot {
         // Buckets [first, at): the span's timeline, each point needing the
         // window and baseline before its end.
         let lead = span + w + b;
-        let first = (at - lead as i64 * step_s).max(0);
+        // Saturating: `at` is the caller's, any i64.
+        let first = at
+            .saturating_sub((lead as i64).saturating_mul(step_s))
+            .max(0);
         let first = first - first % step_s;
-        let n = ((at - first) / step_s) as usize;
         let range = TimeRange::new(first, at)?;
+        let n = ((at - first) / step_s) as usize;
         let mut by_value: HashMap<String, Vec<u32>> = HashMap::new();
         for (id, mut values) in self.tag_series(&norm, &q.filter)? {
             by_value

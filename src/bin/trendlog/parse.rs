@@ -43,13 +43,13 @@ use std::time::Duration;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use trendlog::time::{days_from_civil, DAY_SECS, HOUR_SECS, MINUTE_SECS};
+use trendlog::time::{days_from_civil, DAY_SECS, HOUR_SECS, LAST_MINUTE, MINUTE_SECS};
 use trendlog::{Error, InvalidInput, Result};
 
-/// The last unix second trendlog can store: the final second of minute
-/// `u32::MAX` (in the year 10 136). Later times are
+/// The last unix second trendlog can store: the final second of
+/// [`LAST_MINUTE`] (in the year 10 136). Later times are
 /// [`InvalidInput::TimeOutOfRange`].
-pub const MAX_UNIX_SECS: i64 = u32::MAX as i64 * MINUTE_SECS + (MINUTE_SECS - 1);
+pub const MAX_UNIX_SECS: i64 = LAST_MINUTE.0 as i64 * MINUTE_SECS + (MINUTE_SECS - 1);
 
 /// Twitter's Snowflake epoch, 2010-11-04T01:42:54.657Z, in unix milliseconds.
 pub const TWITTER_EPOCH_MS: u64 = 1_288_834_974_657;

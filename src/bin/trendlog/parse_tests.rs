@@ -151,8 +151,8 @@ fn timestamp_range() {
         MAX_UNIX_SECS
     );
     assert_eq!(
-        trendlog::time::Minute::from_unix(MAX_UNIX_SECS).unwrap().0,
-        u32::MAX
+        trendlog::time::Minute::from_unix(MAX_UNIX_SECS).unwrap(),
+        trendlog::time::LAST_MINUTE
     );
     let over = (MAX_UNIX_SECS + 1).to_string();
     assert!(parse_msg(parse_timestamp(&over)).contains("past the last minute"));
