@@ -785,3 +785,48 @@ fn a_hash_tag_row_draws_its_own_trend() {
     assert_eq!(row("foo"), "█▁▁", "{out}");
     assert_eq!(row("#foo"), "▁▁█", "{out}");
 }
+
+/// `ingest --json`'s `committed` is false when no event was committed: every line
+/// rejected, or `--strict` refusing the input. Before, it was true whenever `--strict` was
+/// not given, even for a run that accepted nothing (and removed the store it created).
+#[test]
+fn ingest_json_committed_says_whether_events_were_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let committed = |args: &[&str], input: &str| {
+        let mut all = vec!["--json", "ingest"];
+        all.extend(args);
+        all.push("-");
+        let o = run_stdin(&db, &all, input);
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        v["committed"].as_bool().unwrap()
+    };
+    assert!(!committed(&[], "bad,line\n"));
+    assert!(committed(&[], "1508112000,a,1\nbad,line\n"));
+    assert!(!committed(&["--strict"], "1508112000,a,1\nbad,line\n"));
+    assert!(committed(&["--strict"], "1508112000,a,1\n"));
+}
+
+/// A directory among the inputs is refused before anything is read or created, naming it.
+/// Before, it failed only when read ("reading input: Is a directory", no name), after the
+/// files before it were parsed but not committed, and left an empty store.
+#[test]
+fn a_directory_among_the_inputs_is_refused_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let ok = dir.path().join("ok.csv");
+    std::fs::write(&ok, "1508112000,a,1\n").unwrap();
+    let sub = dir.path().join("adir");
+    std::fs::create_dir(&sub).unwrap();
+    let o = run(
+        &db,
+        &["ingest", ok.to_str().unwrap(), sub.to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("adir: it is a directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!db.exists());
+}

@@ -63,7 +63,8 @@ With --ack, `committed N` is printed on stdout (flushed) each time a batch is du
 the input lines (all files, headers and rejected lines included) whose events are now safe.
 A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
 to stdout, as one JSON object after any `committed N` lines:
-{\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S}.
+{\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S},
+where committed is false when no event was committed (none accepted, or --strict refused them).
 
 When ingest exits, everything it committed is sealed: moved from the active log into an
 immutable sorted segment, so nothing is left in the log. (While it runs, the engine also
@@ -141,6 +142,7 @@ struct Line {
 /// back.
 fn spawn_reader(
     inputs: Vec<Box<dyn Read + Send>>,
+    names: Vec<String>,
     read_bytes: Arc<AtomicU64>,
 ) -> Receiver<std::io::Result<Vec<Line>>> {
     let (tx, rx) = sync_channel::<std::io::Result<Vec<Line>>>(64);
@@ -159,7 +161,10 @@ fn spawn_reader(
                         chunk.push(Line { input, no, text });
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(e));
+                        // Named, and after the lines read before it.
+                        let _ = tx.send(Ok(std::mem::take(&mut chunk)));
+                        let named = format!("{} line {}: {e}", names[input], no + 1);
+                        let _ = tx.send(Err(std::io::Error::new(e.kind(), named)));
                         return;
                     }
                 }
@@ -381,6 +386,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         } else {
             let file = File::open(f)
                 .map_err(|e| Fail::runtime(format!("cannot open {}: {e}", f.display())))?;
+            // A directory opens, and fails only when read: refused before
+            // anything is read or created.
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Fail::runtime(format!(
+                    "cannot read {}: it is a directory",
+                    f.display()
+                )));
+            }
             if let (Some(t), Ok(m)) = (total_bytes.as_mut(), file.metadata()) {
                 *t += m.len();
             }
@@ -475,7 +488,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
 
     let read_bytes = Arc::new(AtomicU64::new(0));
-    let rx = spawn_reader(inputs, read_bytes.clone());
+    let rx = spawn_reader(inputs, names.clone(), read_bytes.clone());
     let mut parser = Parser {
         format,
         header_checked: vec![false; files.len()],
@@ -560,7 +573,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             "accepted": tally.accepted,
             "events": tally.counted,
             "rejected": tally.rejected,
-            "committed": !(a.strict && tally.rejected > 0),
+            // Whether events were committed: never when none was accepted
+            // (the store may then not even exist) or --strict refused them.
+            "committed": tally.accepted > 0 && !(a.strict && tally.rejected > 0),
             "seconds": secs,
         }));
     }
@@ -668,7 +683,16 @@ fn ingest_streaming(
     let mut opened: Option<Instant> = None;
     loop {
         let chunk = match rx.recv_timeout(IDLE_COMMIT) {
-            Ok(c) => Some(c.map_err(|e| Fail::runtime(format!("reading input: {e}")))?),
+            Ok(Ok(c)) => Some(c),
+            Ok(Err(e)) => {
+                // The lines accepted before the failed read are kept.
+                commit(&mut batch, tally, acker, &mut last_sync, &mut synced_lines)?;
+                store.sync()?;
+                return Err(Fail::runtime(format!(
+                    "reading {e}; the events of the {} lines read before it are committed",
+                    out::thousands(tally.read)
+                )));
+            }
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
@@ -775,7 +799,8 @@ fn ingest_strict(
     // as one atomic batch.
     let mut events = Vec::new();
     for chunk in rx.iter() {
-        let chunk = chunk.map_err(|e| Fail::runtime(format!("reading input: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| Fail::runtime(format!("reading {e}; nothing was committed (--strict)")))?;
         for line in &chunk {
             tally.read += 1;
             match parser.parse(line) {
