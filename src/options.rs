@@ -162,7 +162,7 @@ impl Default for Options {
             sync: SyncPolicy::EveryBatch,
             retention: Retention::default(),
             max_future_skew: 1440,
-            future_skew_from_clock: false,
+            future_skew_from_clock: true,
             segment_tag_totals: false,
             background_compaction: true,
             compaction_interval: Duration::from_secs(1),
@@ -230,8 +230,11 @@ impl Options {
         self
     }
 
-    /// How far past the store's now an event may lie before it is rejected, so
-    /// one bad clock cannot roll up a week of minutes. Default: 1 day.
+    /// How far past the store's now (and, by default, the wall clock: see
+    /// [`Options::future_skew_from_clock`]) an event may lie before it is
+    /// rejected, so one bad clock cannot roll up a week of minutes. Rounded
+    /// down to whole minutes (under a minute is 0: no event past the later
+    /// of the two). Default: 1 day.
     pub fn max_future_skew(mut self, skew: Duration) -> Options {
         self.max_future_skew = whole_minutes(skew);
         self
@@ -239,23 +242,26 @@ impl Options {
 
     /// Measure [`Options::max_future_skew`] from the later of the store's now
     /// and the current time (the wall clock, UTC), instead of from the
-    /// store's now alone. Default: `false`.
+    /// store's now alone. Default: `true`.
     ///
-    /// With the default, an in-order replay of a sparse stream (a tag posted
-    /// every few days) has every event after the first gap longer than the
-    /// skew refused, although a live store fed the same stream would have
-    /// accepted them as the clock moved on. With this on, such a replay loads,
-    /// and no event can move the store's now more than the skew past the
-    /// real present (the first event of an empty store included, which the
-    /// default does not check). What is accepted then depends on when it is
-    /// written, for events dated after that moment only; sealing, roll-up and
-    /// retention still follow event time alone. The `trendlog` binary turns
-    /// it on.
+    /// Measured from the store's now alone (`false`), a live store that
+    /// receives nothing for longer than the skew (an outage, a quiet tag's
+    /// stream) refuses every later event, and its now, which only accepted
+    /// events move, never moves again; an in-order replay of a sparse stream
+    /// is refused after its first long gap. Measured from the clock as well,
+    /// such a store and replay go on, and no event can move the store's now
+    /// more than the skew past the real present (the first event of an empty
+    /// store included, which `false` does not check). What is accepted then
+    /// depends on when it is written, for events dated after that moment
+    /// only; sealing, roll-up and retention still follow event time alone.
+    /// `false` suits a store whose events are dated in the clock's future (a
+    /// simulation); a replay that must accept exactly what a live run did
+    /// passes each event's arrival time with [`crate::Batch::set_received_at`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// use trendlog::{Options, Store};
-    /// let store = Store::open(dir.path(), Options::default().future_skew_from_clock(true)).unwrap();
+    /// let store = Store::open(dir.path(), Options::default()).unwrap(); // on by default
     /// let day = 86_400;
     /// store.record("metoo", 1_508_112_000, 1).unwrap(); // 2017-10-16
     /// store.record("metoo", 1_508_112_000 + 30 * day, 1).unwrap(); // a month later: in the past

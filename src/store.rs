@@ -1503,7 +1503,9 @@ impl Batch {
     /// ```
     /// use trendlog::{Options, Store};
     /// let dir = tempfile::tempdir().unwrap();
-    /// let store = Store::open(dir.path(), Options::default()).unwrap();
+    /// // The skew from the data alone (the default measures it from the clock too).
+    /// let opts = Options::default().future_skew_from_clock(false);
+    /// let store = Store::open(dir.path(), opts).unwrap();
     /// store.record("metoo", 1_508_112_000, 1).unwrap();
     /// let two_days_later = 1_508_112_000 + 2 * 86_400;
     /// let mut b = store.batch();

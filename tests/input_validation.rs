@@ -18,6 +18,8 @@ fn opts() -> Options {
         .background_compaction(false)
         .hour_retention(Some(Duration::from_secs(48 * 3600)))
         .max_future_skew(Duration::from_secs(3600))
+        // The skew measured from the data alone (these times are years before the clock).
+        .future_skew_from_clock(false)
 }
 
 fn all() -> TimeRange {
@@ -223,4 +225,28 @@ fn an_empty_store_accepts_any_valid_first_time() {
     store.record("a", 0, 1).unwrap();
     store.record("a", 60, 1).unwrap();
     assert_eq!(store.total("a", all()).unwrap(), 2);
+}
+
+/// With the default options a store fed live data survives a gap longer than the skew: the
+/// skew is measured from the wall clock as well as from the store's now. Before (skew from
+/// the store's now alone), every event after a gap of more than a day was refused, and the
+/// store's now, which only accepted events move, never moved again.
+#[test]
+fn the_default_skew_survives_a_gap_in_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    store.record("x", T0, 1).unwrap();
+    store.record("x", T0 + 3 * 86_400, 1).unwrap();
+    store.record("x", T0 + 400 * 86_400, 1).unwrap();
+    // Still bounded: a day past the clock is refused.
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let why = expect_invalid(store.record("x", clock + 2 * 86_400, 1), "past the clock");
+    assert!(
+        matches!(why, InvalidInput::TooFarInFuture { .. }),
+        "{why:?}"
+    );
+    assert_eq!(store.total("x", all()).unwrap(), 3);
 }
