@@ -130,6 +130,10 @@ pub(crate) struct Inner {
     recovery: RecoveryReport,
     source_position: Mutex<Option<Vec<u8>>>,
     inject_compaction_panic: AtomicBool,
+    /// A compaction pass met a damaged segment: background passes stop
+    /// trying (each would read it again) until the store is reopened;
+    /// writes and [`Store::compact`] go on.
+    compaction_met_damage: AtomicBool,
     /// The store's label keys, as its manifest records them.
     labels: Arc<LabelKeys>,
     /// Id → (tag, labels) of a labelled store, shared by its snapshots.
@@ -362,6 +366,7 @@ impl Store {
             recovery: report,
             source_position: Mutex::new(log.source),
             inject_compaction_panic: AtomicBool::new(false),
+            compaction_met_damage: AtomicBool::new(false),
             labels: Arc::new(labels),
             catalog: SharedCatalog::default(),
             opts,
@@ -404,7 +409,7 @@ impl Store {
                 self.inner.opts.compaction_interval,
                 stop,
                 move || {
-                    if inner.is_poisoned() {
+                    if inner.is_poisoned() || inner.compaction_met_damage.load(Ordering::Acquire) {
                         return;
                     }
                     let _ = inner.compact_pass();
@@ -452,14 +457,19 @@ impl Store {
 
     /// A consistent, immutable view of the store for queries.
     pub fn snapshot(&self) -> Snapshot {
-        let view = self.inner.view.lock().clone();
         let i = &self.inner;
+        // The view and the grand total together: both change only under the
+        // view's lock.
+        let (view, grand_total) = {
+            let v = i.view.lock();
+            (v.clone(), i.grand_total.load(Ordering::Acquire))
+        };
         Snapshot::new(
             view,
             i.dict.clone(),
             i.retention(),
             crate::query::Counters {
-                grand_total: i.grand_total.load(Ordering::Acquire),
+                grand_total,
                 rejected_too_old: i.rejected_too_old.load(Ordering::Relaxed),
                 rejected_future: i.rejected_future.load(Ordering::Relaxed),
             },
@@ -594,9 +604,35 @@ impl Store {
 
     /// Stops the background threads, syncs, records the clean close in the
     /// manifest (so that any later damage to what was written is reported as
-    /// corruption, never taken for a torn tail), and releases the lock (once
-    /// the last clone is gone). Reports a failure, which `drop` cannot.
+    /// corruption, never taken for a torn tail), and releases the lock.
+    /// Reports a failure, which `drop` cannot.
+    ///
+    /// While other clones of this store, or [`Batch`]es (each holds one),
+    /// are alive, it only syncs and gives up this handle: the others go on
+    /// writing with the background threads, and the last of them closes the
+    /// store (its `close`, or its drop, which closes cleanly too but cannot
+    /// report a failure).
+    ///
+    /// ```
+    /// use trendlog::{Options, Store};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), Options::default()).unwrap();
+    /// let other = store.clone();
+    /// store.close().unwrap(); // synced; `other` still writes
+    /// other.record("metoo", 1_508_112_000, 1).unwrap();
+    /// other.close().unwrap(); // the last handle: closed, unlocked
+    /// assert!(Store::open(dir.path(), Options::default()).is_ok());
+    /// ```
     pub fn close(self) -> Result<()> {
+        if Arc::strong_count(&self.handle) > 1 {
+            let res = if self.inner.read_only {
+                Ok(())
+            } else {
+                self.sync()
+            };
+            drop(self);
+            return res;
+        }
         self.handle.stop_threads();
         let res = if self.inner.read_only {
             Ok(())
@@ -1063,9 +1099,6 @@ impl Inner {
 
         let n_cells = cells.len() as u64;
         let batch_max = cells.times.iter().copied().max();
-        // An add, not a store of a total read earlier: a compaction pass may
-        // have subtracted expired events in between.
-        self.grand_total.fetch_add(sum, Ordering::AcqRel);
         let now = max_opt(self.now().map(|m| m.0), batch_max);
         if let Some(n) = now {
             self.now.store(u64::from(n), Ordering::Release);
@@ -1084,6 +1117,11 @@ impl Inner {
         }
         let runs = w.mem.runs().to_vec();
         self.publish(|v| {
+            // An add, not a store of a total read earlier: a compaction pass
+            // may have subtracted expired events in between. Under the
+            // view's lock, so that a snapshot (which reads both under it)
+            // never counts a batch its view does not hold.
+            self.grand_total.fetch_add(sum, Ordering::AcqRel);
             v.runs = runs;
             v.now = now;
             v.active_log = Some(log_info);
@@ -1224,11 +1262,15 @@ impl Inner {
 
     /// Runs compaction plans until the policy says `Nothing` (at most
     /// [`MAX_STEPS`]). Serialised by the compaction lock; an error or a panic
-    /// inside poisons the store.
+    /// inside poisons the store, but for damage met while reading the input
+    /// segments: nothing was changed then (the outputs written are not in
+    /// the manifest, and the next writable open removes them), so writes go
+    /// on and only compaction stops (see `compaction_met_damage`).
     fn compact_pass(&self) -> Result<CompactionReport> {
         self.check_writable()?;
         let _one_at_a_time = self.compaction_lock.lock();
         let started = Instant::now();
+        let mut damage = false;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut report = CompactionReport::default();
             while report.steps < MAX_STEPS {
@@ -1254,7 +1296,8 @@ impl Inner {
                     tag_totals: self.opts.segment_tag_totals,
                 };
                 let mut next_id = || self.manifest.lock().allocate_id();
-                let out = worker::execute(&ctx, &view.segments, &plan, &mut next_id, &mut report)?;
+                let out = worker::execute(&ctx, &view.segments, &plan, &mut next_id, &mut report)
+                    .inspect_err(|e| damage = matches!(e, Error::Corrupted(_)))?;
                 self.apply(out)?;
                 report.steps += 1;
             }
@@ -1264,6 +1307,10 @@ impl Inner {
             Ok(Ok(mut report)) => {
                 report.elapsed = started.elapsed();
                 Ok(report)
+            }
+            Ok(Err(e)) if damage => {
+                self.compaction_met_damage.store(true, Ordering::Release);
+                Err(e)
             }
             Ok(Err(e)) => {
                 self.poison(format!("compaction failed: {e}"));
@@ -1295,13 +1342,14 @@ impl Inner {
                 v.segments
                     .retain(|s| !out.inputs.contains(&s.entry.file_id));
                 v.segments.extend(out.opened);
+                // Under the view's lock, as a snapshot reads it.
+                let _ = self
+                    .grand_total
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                        Some(t.saturating_sub(out.expired))
+                    });
             });
         }
-        let _ = self
-            .grand_total
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                Some(t.saturating_sub(out.expired))
-            });
         for name in &out.input_names {
             // Already out of the manifest: a failed delete leaves an orphan
             // that the next open removes.

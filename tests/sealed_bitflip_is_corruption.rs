@@ -120,3 +120,46 @@ fn sealed_bitflip_is_corruption() {
     println!("{at_open} flips caught at open, {at_query} at query");
     assert!(at_open > 0 && at_query > 0);
 }
+
+/// A compaction pass that meets a damaged segment fails with `Error::Corrupted` and changes
+/// nothing, and the store goes on taking writes: only compaction stops. Before, the pass
+/// poisoned the store, so one flipped bit in an old segment stopped every later write (and,
+/// with background compaction, about a second after every reopen).
+#[test]
+fn compaction_meeting_damage_leaves_writes_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || opts().minute_retention(Some(std::time::Duration::from_secs(3600)));
+    let store = Store::open(dir.path(), opts()).unwrap();
+    for h in 0..3 {
+        let mut b = store.batch();
+        for i in 0..TAGS {
+            b.add(&tag(i), T0 + h * 3600, 1).unwrap();
+        }
+        b.commit().unwrap();
+        store.seal().unwrap();
+    }
+    store.close().unwrap();
+    // Flip a byte in the middle of the first (oldest) minute segment.
+    let mut segs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "min"))
+        .collect();
+    segs.sort();
+    let mut bytes = std::fs::read(&segs[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&segs[0], bytes).unwrap();
+
+    let store = Store::open(dir.path(), opts()).unwrap();
+    store.record("a", T0 + 5 * 3600, 1).unwrap();
+    store.seal().unwrap();
+    assert!(matches!(store.compact(), Err(Error::Corrupted(_))));
+    // Not poisoned: writes go on, and are read back.
+    store.record("b", T0 + 5 * 3600 + 60, 2).unwrap();
+    assert_eq!(store.total("b", all()).unwrap(), 2);
+    assert!(matches!(store.compact(), Err(Error::Corrupted(_))));
+    store.close().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(store.total("b", all()).unwrap(), 2);
+}
