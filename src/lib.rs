@@ -76,7 +76,9 @@ pub mod vfs {
     //! - [`OpenMode`]: how a file is opened (read, write, create-new).
     //! - [`Mapped`]: a read-only view of a whole file's bytes.
     //! - [`LockGuard`]: holds a store's lock until dropped.
-    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, VFile, Vfs};
+    //! - [`RealFs`]: the operating system's file system, the default (a
+    //!   wrapper around it can count or fail chosen calls).
+    pub use crate::storage::vfs::{LockGuard, Mapped, OpenMode, RealFs, VFile, Vfs};
 }
 
 pub use compaction::CompactionReport;

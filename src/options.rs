@@ -347,7 +347,7 @@ impl Options {
     }
 
     /// The file system under the store. Default: the operating system's
-    /// ([`RealFs`]). Tests pass a fault-injecting one.
+    /// ([`crate::vfs::RealFs`]). Tests pass a fault-injecting one.
     pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Options {
         self.vfs = vfs;
         self

@@ -839,7 +839,7 @@ impl<B: AsRef<[u8]>> DictIndexView<B> {
         self.slot_id(k, v).map(Some)
     }
 
-    /// [`Self::extended`] (what a seal or a clean close writes when an index
+    /// `extended` (what a seal or a clean close writes when an index
     /// exists), for callers outside the crate: fuzzing and tests compare it
     /// with [`encode_dict_index`].
     pub fn extend(

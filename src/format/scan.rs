@@ -2,7 +2,7 @@
 //! ([`super::log::scan_log`]) and the dictionary ([`super::dict::scan_dict`]).
 //!
 //! Both files are sequences of self-checking records appended after a header.
-//! When the record at `pos` fails to decode, [`damage_end`] looks at every
+//! When the record at `pos` fails to decode, `damage_end` looks at every
 //! later offset (in steps of the file's alignment) for records that decode
 //! fully. A later record proves the bytes at `pos` were once complete and
 //! durable, so damaging them is real corruption ([`ScanEnd::Corrupt`]), only if

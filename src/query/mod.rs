@@ -101,7 +101,10 @@ pub struct Stats {
     pub earliest_minute: Option<Minute>,
     /// The earliest minute still kept at any resolution; `None` for an empty store.
     pub earliest_kept: Option<Minute>,
-    /// Distinct tags ever interned.
+    /// Dictionary entries ever interned: distinct tags, or on a labelled
+    /// store distinct series (tag and label values; [`Snapshot::tags`]
+    /// lists the tags). Counts entries of batches never committed too (see
+    /// [`Snapshot::tags`]).
     pub tags: u64,
     /// Non-zero `(tag, time)` cells as stored (sealed segments plus the active
     /// tail). A late event for a minute whose segment is already sealed is a
@@ -360,6 +363,12 @@ impl Snapshot {
     /// All tags ever interned, in id order (on a labelled store: each tag
     /// once, in the order its first series was interned). Empty if a page of
     /// the dictionary index is damaged (`verify` reports which).
+    ///
+    /// A tag is interned when it is first added to a batch, before the batch
+    /// commits, and its name stays in the dictionary (durably, once a later
+    /// batch commits) even when that batch is dropped: such a tag is listed
+    /// here with no count, and a snapshot taken before the add lists it too.
+    /// Counts, totals and rankings hold committed events only.
     pub fn tags(&self) -> Vec<String> {
         if self.labels.is_empty() {
             self.dict.read().names().unwrap_or_default()
