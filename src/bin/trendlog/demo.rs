@@ -468,14 +468,12 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .join("metoo.svg");
-    std::fs::write(
+    write_chart(
         &svg_path,
-        svg(&day.surge_per_min, &day.other_per_min, first, millionth),
-    )
-    .map_err(|e| Fail::runtime(format!("cannot write {}: {e}", svg_path.display())))?;
+        &svg(&day.surge_per_min, &day.other_per_min, first, millionth),
+    )?;
     let spread_path = svg_path.with_file_name("metoo-spread.svg");
-    std::fs::write(&spread_path, spread_svg)
-        .map_err(|e| Fail::runtime(format!("cannot write {}: {e}", spread_path.display())))?;
+    write_chart(&spread_path, &spread_svg)?;
     store.close()?;
     let total_secs = wall.elapsed().as_secs_f64();
     if g.json {
@@ -648,4 +646,28 @@ fn svg(surge: &[u64], other: &[u64], first: Option<i64>, millionth: Option<i64>)
     );
     out.push_str("</svg>\n");
     out
+}
+
+/// Writes a chart to `path` through a temporary sibling renamed over it, so
+/// that a symbolic link named like the chart is replaced, never written
+/// through (the demo must not overwrite the file a link points at).
+fn write_chart(path: &Path, text: &str) -> Result<(), Fail> {
+    let cannot = |e: std::io::Error| Fail::runtime(format!("cannot write {}: {e}", path.display()));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // A new file (never one that is there, nor a link's target).
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(cannot)?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        cannot(e)
+    })?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        cannot(e)
+    })
 }
