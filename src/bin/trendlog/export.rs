@@ -19,6 +19,9 @@ what was written at which step is stated on stderr; an absolute --from or --to i
 only as its 1h bucket is refused (it would cut that bucket; a relative one, -10d, is widened). --step 1m without --from is refused when
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
+A 1h row looks like a minute's to ingest, which holds it at its hour's first minute: give the copy
+this store's minute retention (`ingest --minute-retention`, as stderr says) so that it rolls those
+hours up and refuses minute questions about them, as this store does.
 
 With --json (and no --format), one JSON document: an array of the NDJSON rows (for programs;
 ingest reads CSV and NDJSON).
@@ -131,6 +134,31 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             } else {
                 text.join(", then ")
             },
+        );
+    }
+    if a.step.is_none() && parts.iter().any(|p| p.0 < p.1 && p.2 == Step::Hour) {
+        // A copy cannot tell an hour's row from a minute's: it holds each
+        // at its hour's first minute, and would answer minute questions
+        // about those hours that this store refuses, unless it too keeps
+        // minutes no longer than they are held here.
+        let keep = match store.retention().minutes_in_effect() {
+            Some(m) if m % 1440 == 0 => {
+                format!(": give the copy `ingest --minute-retention {}d`", m / 1440)
+            }
+            Some(m) => format!(
+                ": give the copy `ingest --minute-retention {}h`",
+                m.div_ceil(60)
+            ),
+            None => String::new(),
+        };
+        out::say_used(
+            "export",
+            &format!(
+                "the 1h rows are whole hours, each at its hour's start; an `ingest` of them \
+                 holds each as one minute, so a copy keeping minutes longer than this store \
+                 answers minute questions about those hours with the hour's total in its \
+                 first minute{keep}"
+            ),
         );
     }
     let keys = snap.label_keys().clone();

@@ -41,7 +41,8 @@ Formats:
              (tag,timestamp,count for NAB's ticker,timestamp,value). Without --columns, a first
              line naming the columns as --columns would (ticker,timestamp,value; an export's
              header, label columns included: its label:KEY columns declare a new store's label
-             keys) sets them for its file; any other header line is skipped with a note.
+             keys) sets them for its file; any other header line is skipped with a note. A
+             first line with a number or a time in any field is data, never a header.
              Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
@@ -61,6 +62,10 @@ neither an event nor a header naming a timestamp and a tag column is then a bad 
 
 With --ack, `committed N` is printed on stdout (flushed) each time a batch is durable: N counts
 the input lines (all files, headers and rejected lines included) whose events are now safe.
+Every batch also records `ingest lines N` as the store's source position (`trendlog inspect`
+shows it): after a crash it says how far the run got, which can be past the last `committed N`
+printed (a batch committed as the process died). To restart without counting a line twice,
+resume after the line inspect names.
 A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
 to stdout, as one JSON object after any `committed N` lines:
 {\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S},
@@ -663,7 +668,10 @@ fn ingest_streaming(
         // nothing new is committed: only a sync makes earlier commits
         // durable (an empty commit would report itself durable).
         let durable = match batch.take().filter(|b| !b.is_empty()) {
-            Some(b) => b.commit()?.durable,
+            Some(mut b) => {
+                mark_lines(&mut b, tally.read)?;
+                b.commit()?.durable
+            }
             None => false,
         };
         let lines = tally.read;
@@ -742,11 +750,21 @@ fn ingest_streaming(
             bar.set_message(format!("{} lines", out::thousands(tally.read)));
         }
     }
-    if let Some(b) = batch.take() {
+    if let Some(mut b) = batch.take() {
+        mark_lines(&mut b, tally.read)?;
         b.commit()?;
     }
     store.sync()?;
     Ok(())
+}
+
+/// The source position every batch of a run carries: `ingest lines N`, the
+/// input lines (all files, headers and rejected lines included, as `--ack`
+/// counts them) whose events are in the store once the batch is. After a
+/// crash, `trendlog inspect` shows how far the last run got, acknowledged or
+/// not.
+fn mark_lines(b: &mut Batch, lines: u64) -> trendlog::Result<()> {
+    b.set_source_position(format!("ingest lines {lines}").into_bytes())
 }
 
 /// Adds one parsed event: with its labels on a labelled store (labels left
@@ -835,6 +853,7 @@ fn ingest_strict(
     }
     tally.accepted = events.len() as u64;
     tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.2.count));
+    mark_lines(&mut batch, tally.read)?;
     batch.commit()?;
     store.sync()?;
     Ok(())

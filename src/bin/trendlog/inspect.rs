@@ -153,6 +153,17 @@ fn inspect_store(g: &Global) -> CmdResult {
         out::thousands(st.active_cells)
     );
     println!("events          {}", out::thousands(st.total_count));
+    // Cells and events count what the files hold; data past the hour
+    // retention stays in them until compaction removes it.
+    if let Some(kept) = st.earliest_kept {
+        if segs.iter().any(|s| s.first.is_some_and(|f| f < kept)) {
+            println!(
+                "                (cells and events include data before {}, past the hour \
+                 retention: every read leaves it out, and `trendlog compact` removes it)",
+                minute_str(Some(kept))
+            );
+        }
+    }
     let per_cell = if st.cells > 0 {
         format!("  ({:.1} bytes/cell)", st.bytes as f64 / st.cells as f64)
     } else {

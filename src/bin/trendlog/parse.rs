@@ -943,7 +943,10 @@ pub fn is_csv_header(line: &str, layout: &CsvLayout) -> bool {
     let mut chars = name.chars();
     let looks_like_name = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' '));
-    looks_like_name && parse_timestamp(name).is_err()
+    // A header names columns: a line with a time in any field is data
+    // (columns in another order, or a file's second part without its
+    // header), rejected as such rather than skipped without a count.
+    looks_like_name && !fields.iter().any(|f| parse_timestamp(f.trim()).is_ok())
 }
 
 // ---------------------------------------------------------------------------

@@ -456,6 +456,10 @@ fn csv_headers() {
     assert!(!is_csv_header("ticker", &nab));
     let occ = CsvLayout::parse("created_at_utc,tweet_id,hashtag").unwrap();
     assert!(is_csv_header("created_at_utc,tweet_id,hashtag", &occ));
+    // Data with its columns in another order, or a part of a file without its header, holds
+    // a time: rejected as data, not skipped as a header.
+    assert!(!is_csv_header("b,1508167860,2", &l));
+    assert!(!is_csv_header("AAPL,2015-02-26 21:42:53,104", &l));
 }
 
 /// A record as `trendlog export` writes it, through the `csv` crate.
