@@ -907,3 +907,24 @@ fn export_and_inspect_say_what_hours_and_expired_data_do() {
         stdout(&o)
     );
 }
+
+/// A directory left by an interrupted creation (files of a store, no manifest) is named as
+/// such by the read commands, with what the next ingest does; before, only "holds no
+/// trendlog store (no MANIFEST); check --db".
+#[test]
+fn an_interrupted_creation_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(db.join("tags.dict"), "").unwrap();
+    let o = run(&db, &["query", "a"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("creation was interrupted") && stderr(&o).contains("tags.dict"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_stdin(&db, &["ingest", "-"], "1508112000,a,1\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&run(&db, &["query", "a"])), 0);
+}

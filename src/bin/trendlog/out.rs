@@ -62,6 +62,25 @@ impl From<Error> for Fail {
                 dir.display()
             ));
         }
+        if let Error::NotAStore { dir } = &e {
+            // The files a creation writes before its manifest: a creation
+            // that was interrupted, which the next ingest redoes.
+            let begun: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.ok()?.file_name().into_string().ok())
+                .filter(|n| n != "LOCK" && Store::is_store_file_name(n) || n == "MANIFEST.tmp")
+                .collect();
+            if !begun.is_empty() {
+                return Fail::runtime(format!(
+                    "{} holds no trendlog store (no MANIFEST), only {}: a store's creation \
+                     was interrupted there, and nothing was ever committed to it; the next \
+                     `trendlog ingest` creates it anew",
+                    dir.display(),
+                    begun.join(", ")
+                ));
+            }
+        }
         Fail {
             code,
             msg: e.to_string(),
