@@ -1361,7 +1361,12 @@ impl Inner {
 
 /// An atomic group of events: pre-aggregated into `(tag, minute)` cells and
 /// appended as one block on [`Batch::commit`]. Dropping a batch without
-/// committing discards it.
+/// committing discards its events (a tag it added first stays named in the
+/// dictionary: see [`crate::Snapshot::tags`]).
+///
+/// A batch holds its store open, as a clone does: while it lives,
+/// [`Store::close`] only syncs, and the store stays locked until the batch
+/// is committed or dropped.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();

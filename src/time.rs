@@ -204,7 +204,15 @@ impl TimeRange {
         Ok(TimeRange { from, to })
     }
 
-    /// The range of whole minutes `[from, to)`.
+    /// The range of whole minutes `[from, to)`; `to` before `from` gives the
+    /// empty range at `from` (where [`TimeRange::new`] refuses reversed
+    /// edges).
+    ///
+    /// ```
+    /// use trendlog::time::{Minute, TimeRange};
+    /// assert_eq!(TimeRange::minutes(Minute(2), Minute(5)).to(), 300);
+    /// assert!(TimeRange::minutes(Minute(5), Minute(2)).is_empty());
+    /// ```
     pub fn minutes(from: Minute, to: Minute) -> TimeRange {
         TimeRange {
             from: from.to_unix(),

@@ -233,6 +233,13 @@ impl Snapshot {
     /// among tags with at least `min_count` recent events; ties by recent count
     /// (higher first), then tag. See [`TrendQuery`] for the defaults.
     ///
+    /// Windows that do not fall on whole hours need minutes: where the store
+    /// holds them as hourly buckets only (older than the minute retention;
+    /// the default 1 h window over a 24 h baseline needs 25 hours of
+    /// minutes when `at` is not on an hour), the call fails with
+    /// [`crate::Error::ResolutionUnavailable`], naming the earliest minute
+    /// held.
+    ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
