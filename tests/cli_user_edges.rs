@@ -928,3 +928,14 @@ fn an_interrupted_creation_is_named() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(code(&run(&db, &["query", "a"])), 0);
 }
+
+/// `bursts --tag ''` names the flag in its refusal (before: "the tag is empty", no flag).
+#[test]
+fn bursts_names_a_bad_tag_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    let o = run(&db, &["bursts", "--tag", ""]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--tag \"\""), "{}", stderr(&o));
+}

@@ -151,6 +151,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
     // A bad --where or --by is refused before anything about the range is said.
     let selections = a.select.groups_or_filter(&snap)?;
+    for t in &a.tags {
+        trendlog::tag::normalize(t).map_err(|e| Fail::usage(format!("--tag {t:?}: {e}")))?;
+    }
     // Without --from: the minutes held, where onsets are minutes (a range
     // reaching into hours held only as hourly buckets runs on hours
     // throughout); older hours are named on stderr, with how to include them.
