@@ -161,3 +161,46 @@ fn a_shorter_hour_retention_hides_at_once_and_compact_deletes() {
     run(&db, &["retention", "--hours", "forever"]);
     assert_eq!(total(&db), hidden);
 }
+
+/// When the hour retention falls inside the hours a store holds as hourly buckets only,
+/// what lies before it is dropped at every step: questions reaching there are answered
+/// (zeros, as every read leaves dropped data out) rather than refused for want of minutes
+/// that the store could never have held, and the minute floor named in the refusals that
+/// remain is the retained one. Before, `trending --at` off the hour was refused naming a
+/// minute before the retention, which `inspect` showed as no longer kept.
+#[test]
+fn questions_before_the_hour_retention_are_not_refused_for_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let o = run_stdin(&db, &["ingest", "--minute-retention", "2d"], &ten_days());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The minutes of the last 2 days; hours before; then keep 3 days in all.
+    assert!(run(&db, &["retention", "--hours", "3d"]).status.success());
+    let now = 1_508_112_000 + 239 * 3600;
+    let at = (now - 60).to_string(); // off the hour: minute windows
+    let o = run(
+        &db,
+        &["--json", "trending", "--at", &at, "--baseline", "5d"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A minute query over dropped time only: zeros, not a refusal.
+    let from = (1_508_112_000 + 3600 + 600).to_string();
+    let to = (1_508_112_000 + 7200 + 600).to_string();
+    let o = run(
+        &db,
+        &[
+            "--json", "query", "metoo", "--from", &from, "--to", &to, "--step", "1m",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["total"], 0);
+    // Between the hour retention and the minutes: hours only, still refused at 1m.
+    let from = (now - 60 * 3600 + 600).to_string();
+    let o = run(&db, &["query", "metoo", "--from", &from, "--step", "1m"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -261,8 +261,14 @@ impl Snapshot {
         let Some(floor) = self.minute_floor() else {
             return Ok(());
         };
-        let splits_hour = |m: u32| m < floor && !m.is_multiple_of(60);
-        if lo < hi && ((step == Step::Minute && lo < floor) || splits_hour(lo) || splits_hour(hi)) {
+        // Below the hour retention nothing is held at any step: every read
+        // leaves it out (zeros), at minutes as at hours. Only `[gone, floor)`
+        // is held as hourly buckets alone.
+        let gone = self.retain_floor().unwrap_or(0);
+        let hours_only = |m: u32| gone <= m && m < floor;
+        let splits_hour = |m: u32| hours_only(m) && !m.is_multiple_of(60);
+        let needs_minutes = step == Step::Minute && lo < floor && hi > gone && gone < floor;
+        if lo < hi && (needs_minutes || splits_hour(lo) || splits_hour(hi)) {
             return Err(Error::ResolutionUnavailable {
                 earliest_minute: floor,
             });
