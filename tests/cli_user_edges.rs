@@ -939,3 +939,28 @@ fn bursts_names_a_bad_tag_flag() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--tag \"\""), "{}", stderr(&o));
 }
+
+/// A `--db` that is a dangling symbolic link, or one in a loop, is said to be one (before:
+/// "File exists" from ingest, "does not exist" from the read commands).
+#[test]
+fn a_db_link_that_leads_nowhere_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let dang = dir.path().join("dang");
+    std::os::unix::fs::symlink(dir.path().join("missing"), &dang).unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    for db in [&dang, &a] {
+        for args in [&["ingest", "-"][..], &["query", "x"]] {
+            let o = run_stdin(db, args, "1508112000,a,1\n");
+            assert_eq!(code(&o), 1, "{args:?}");
+            assert!(
+                stderr(&o).contains("is a symbolic link to"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    assert!(!dir.path().join("missing").exists());
+}

@@ -138,6 +138,17 @@ pub fn not_a_file(dir: &Path) -> Result<(), Fail> {
             "{} is a file, not a store: a store is a directory; check --db",
             dir.display()
         ))),
+        // A link that leads nowhere: said as such, rather than as the
+        // "file exists" or "does not exist" of the calls that meet it.
+        Err(e) if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) => {
+            let to = std::fs::read_link(dir)
+                .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+            Err(Fail::runtime(format!(
+                "{} is a symbolic link to {to}, which does not lead to a directory ({e}); \
+                 check --db",
+                dir.display()
+            )))
+        }
         _ => Ok(()),
     }
 }
