@@ -1,6 +1,7 @@
 //! `trendlog query TAG`: one tag's dense series over a range at 1m, 1h or 1d.
 
-use serde_json::json;
+use std::io::{BufWriter, Write};
+
 use trendlog::time::{Step, TimeRange};
 
 use crate::out::{self, Align, CmdResult, Table};
@@ -71,26 +72,40 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let why = chose_from(&snap, &a);
     out::say_chosen_range("query", &used, why.as_deref(), a.to.is_none());
     if g.json {
-        let pts = |s: &trendlog::Series| -> Vec<_> {
-            s.points.iter().map(|&(t, c)| json!([t, c])).collect()
-        };
-        let mut doc = json!({
-            "tag": s.tag,
-            "from": s.from,
-            "to": s.to,
-            "step": a.step.seconds(),
-            "total": s.total,
-            "points": pts(&s),
-        });
+        // Streamed, not built as a JSON value: a series may hold 10 million
+        // points (about 230 bytes each as a value). Keys in the order a
+        // serde_json object prints them (sorted), as before.
+        let mut w = BufWriter::new(std::io::stdout().lock());
+        let text = |v: &str| serde_json::Value::from(v).to_string();
+        w.write_all(b"{")?;
         if let Some(by) = &a.select.by {
-            let g: Vec<_> = groups
-                .iter()
-                .map(|(v, gs)| json!({"value": v, "total": gs.total, "points": pts(gs)}))
-                .collect();
-            doc["by"] = json!(by);
-            doc["groups"] = json!(g);
+            write!(w, "\"by\":{},", text(by))?;
         }
-        out::print_json(&doc);
+        write!(w, "\"from\":{},", s.from)?;
+        if a.select.by.is_some() {
+            w.write_all(b"\"groups\":[")?;
+            for (i, (v, gs)) in groups.iter().enumerate() {
+                w.write_all(if i > 0 {
+                    b",{\"points\":"
+                } else {
+                    b"{\"points\":"
+                })?;
+                write_points(&mut w, &gs.points)?;
+                write!(w, ",\"total\":{},\"value\":{}}}", gs.total, text(v))?;
+            }
+            w.write_all(b"],")?;
+        }
+        w.write_all(b"\"points\":")?;
+        write_points(&mut w, &s.points)?;
+        writeln!(
+            w,
+            ",\"step\":{},\"tag\":{},\"to\":{},\"total\":{}}}",
+            a.step.seconds(),
+            text(&s.tag),
+            s.to,
+            s.total
+        )?;
+        w.flush()?;
         return Ok(());
     }
     let counts: Vec<u64> = s.points.iter().map(|p| p.1).collect();
@@ -120,20 +135,45 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         print!("{}", t.render());
         return Ok(());
     }
+    // Streamed, as a Table would lay it out (widths from a first pass): a
+    // series may hold 10 million rows.
     let max = counts.iter().copied().max().unwrap_or(0);
-    let mut t = Table::new(&[
-        ("time", Align::Left),
-        ("count", Align::Right),
-        ("", Align::Left),
-    ]);
+    let tw = s
+        .points
+        .iter()
+        .map(|&(ts, _)| out::when(ts).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("time".len());
+    let cw = out::thousands(max).chars().count().max("count".len());
+    let mut w = BufWriter::new(std::io::stdout().lock());
+    writeln!(w, "{:<tw$}  {:>cw$}", "time", "count")?;
     for &(ts, c) in &s.points {
         let bar = if max == 0 {
             0
         } else {
             (c as f64 / max as f64 * 40.0).round() as usize
         };
-        t.row(vec![out::when(ts), out::thousands(c), "█".repeat(bar)]);
+        let line = format!(
+            "{:<tw$}  {:>cw$}  {}",
+            out::when(ts),
+            out::thousands(c),
+            "█".repeat(bar)
+        );
+        writeln!(w, "{}", line.trim_end())?;
     }
-    print!("{}", t.render());
+    w.flush()?;
     Ok(())
+}
+
+/// `[[t,c],...]`, as `serde_json` prints an array of pairs.
+fn write_points(w: &mut impl Write, points: &[(i64, u64)]) -> std::io::Result<()> {
+    w.write_all(b"[")?;
+    for (i, (t, c)) in points.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        write!(w, "[{t},{c}]")?;
+    }
+    w.write_all(b"]")
 }
