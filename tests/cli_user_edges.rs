@@ -856,13 +856,19 @@ fn ingest_records_its_lines_as_the_source_position() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let o = run(&db, &["--json", "inspect"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["source_position"], "ingest lines 5", "{v}");
+    assert_eq!(v["source_position"], "ingest lines 5 of <stdin>", "{v}");
     let o = run(&db, &["inspect"]);
     assert!(
-        stdout(&o).contains("source position ingest lines 5"),
+        stdout(&o).contains("source position ingest lines 5 of <stdin>"),
         "{}",
         stdout(&o)
     );
+    // A run whose every event is refused records nothing: the position stays.
+    let o = run_stdin(&db, &["ingest", "-"], "4000000000,a,1\n4000000060,a,1\n");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&db, &["--json", "inspect"]))).unwrap();
+    assert_eq!(v["source_position"], "ingest lines 5 of <stdin>", "{v}");
 }
 
 /// An export with hourly buckets says how a copy keeps them hours; data past the hour
@@ -963,4 +969,25 @@ fn a_db_link_that_leads_nowhere_is_named() {
         }
     }
     assert!(!dir.path().join("missing").exists());
+}
+
+/// A source position another program set (a stream consumer's offset) is never overwritten
+/// by `ingest`'s own: a consumer resuming from it would otherwise fail or start over.
+#[test]
+fn ingest_leaves_another_writers_source_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let s = trendlog::Store::open(&db, trendlog::Options::default()).unwrap();
+    let mut b = s.batch();
+    b.add("a", 1_508_112_000, 1).unwrap();
+    b.set_source_position(b"orders:42".to_vec()).unwrap();
+    b.commit().unwrap();
+    s.close().unwrap();
+    let o = run_stdin(&db, &["ingest", "-"], "1508112060,a,1\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("another writer's"), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&db, &["--json", "inspect"]))).unwrap();
+    assert_eq!(v["source_position"], "orders:42", "{v}");
+    assert_eq!(v["total"], 2, "{v}");
 }

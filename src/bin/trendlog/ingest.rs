@@ -62,10 +62,13 @@ neither an event nor a header naming a timestamp and a tag column is then a bad 
 
 With --ack, `committed N` is printed on stdout (flushed) each time a batch is durable: N counts
 the input lines (all files, headers and rejected lines included) whose events are now safe.
-Every batch also records `ingest lines N` as the store's source position (`trendlog inspect`
-shows it): after a crash it says how far the run got, which can be past the last `committed N`
-printed (a batch committed as the process died). To restart without counting a line twice,
-resume after the line inspect names.
+Every batch also records `ingest lines N of INPUTS` as the store's source position (`trendlog
+inspect` shows it; a position another program set, such as a stream consumer's offset, is left
+as it is): after a crash it says how far the run got, which can be past the last `committed N`
+printed (a batch committed as the process died). N counts the lines of all the run's inputs
+together, from 1 in each run; a run killed before its first batch leaves the previous run's
+position. To restart without counting a line twice, skip the first N lines of the same inputs
+(tail -n +N+1 for one file), giving --columns if the header goes with them.
 A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
 to stdout, as one JSON object after any `committed N` lines:
 {\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S},
@@ -294,6 +297,9 @@ fn csv_header(
 /// Counters and the rejected-line report.
 struct Tally {
     names: Vec<String>,
+    /// The run's inputs as its source positions name them; `None` when the
+    /// store's position is another writer's, left as it is.
+    mark: Option<String>,
     read: u64,
     accepted: u64,
     rejected: u64,
@@ -502,8 +508,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         names: names.clone(),
         strict: a.strict,
     };
+    // Each batch records how far the run got, unless the store's source
+    // position is another writer's (a stream consumer's offset), which
+    // this run must not overwrite.
+    let mark = match store.source_position() {
+        Some(p) if !p.starts_with(MARK.as_bytes()) => {
+            err_line!(
+                "trendlog: the store's source position ({}) is another writer's: this run \
+                 leaves it as it is",
+                String::from_utf8_lossy(&p)
+            );
+            None
+        }
+        _ => Some(names.join(", ")),
+    };
     let mut tally = Tally {
         names,
+        mark,
         read: 0,
         accepted: 0,
         rejected: 0,
@@ -669,7 +690,7 @@ fn ingest_streaming(
         // durable (an empty commit would report itself durable).
         let durable = match batch.take().filter(|b| !b.is_empty()) {
             Some(mut b) => {
-                mark_lines(&mut b, tally.read)?;
+                mark_lines(&mut b, tally)?;
                 b.commit()?.durable
             }
             None => false,
@@ -750,21 +771,29 @@ fn ingest_streaming(
             bar.set_message(format!("{} lines", out::thousands(tally.read)));
         }
     }
-    if let Some(mut b) = batch.take() {
-        mark_lines(&mut b, tally.read)?;
+    // (A batch whose every event the store refused holds nothing to commit.)
+    if let Some(mut b) = batch.take().filter(|b| !b.is_empty()) {
+        mark_lines(&mut b, tally)?;
         b.commit()?;
     }
     store.sync()?;
     Ok(())
 }
 
-/// The source position every batch of a run carries: `ingest lines N`, the
-/// input lines (all files, headers and rejected lines included, as `--ack`
-/// counts them) whose events are in the store once the batch is. After a
-/// crash, `trendlog inspect` shows how far the last run got, acknowledged or
-/// not.
-fn mark_lines(b: &mut Batch, lines: u64) -> trendlog::Result<()> {
-    b.set_source_position(format!("ingest lines {lines}").into_bytes())
+/// How every source position an ingest run records starts.
+const MARK: &str = "ingest lines ";
+
+/// The source position every batch of a run carries: `ingest lines N of
+/// INPUTS`, the input lines (of all the run's inputs together, headers and
+/// rejected lines included, as `--ack` counts them) whose events are in the
+/// store once the batch is. After a crash, `trendlog inspect` shows how far
+/// the run got, acknowledged or not. Nothing when the store's position is
+/// another writer's ([`Tally::mark`]).
+fn mark_lines(b: &mut Batch, tally: &Tally) -> trendlog::Result<()> {
+    match &tally.mark {
+        Some(of) => b.set_source_position(format!("{MARK}{} of {of}", tally.read).into_bytes()),
+        None => Ok(()),
+    }
 }
 
 /// Adds one parsed event: with its labels on a labelled store (labels left
@@ -853,8 +882,10 @@ fn ingest_strict(
     }
     tally.accepted = events.len() as u64;
     tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.2.count));
-    mark_lines(&mut batch, tally.read)?;
-    batch.commit()?;
+    if !events.is_empty() {
+        mark_lines(&mut batch, tally)?;
+        batch.commit()?;
+    }
     store.sync()?;
     Ok(())
 }
