@@ -624,22 +624,23 @@ impl Store {
     /// assert!(Store::open(dir.path(), Options::default()).is_ok());
     /// ```
     pub fn close(self) -> Result<()> {
-        if Arc::strong_count(&self.handle) > 1 {
-            let res = if self.inner.read_only {
+        let Store { inner, handle } = self;
+        // Exactly one of several handles closing at once gets the handle
+        // (so a clean close's failure is always reported by some close).
+        let Some(handle) = Arc::into_inner(handle) else {
+            return if inner.read_only {
                 Ok(())
             } else {
-                self.sync()
+                inner.sync()
             };
-            drop(self);
-            return res;
-        }
-        self.handle.stop_threads();
-        let res = if self.inner.read_only {
+        };
+        handle.stop_threads();
+        let res = if inner.read_only {
             Ok(())
         } else {
-            self.inner.close_cleanly()
+            inner.close_cleanly()
         };
-        drop(self);
+        drop(handle);
         res
     }
 
@@ -798,6 +799,19 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
         }
     }
     Ok(None)
+}
+
+/// Whether `e` is damage in one of the live segments a compaction pass read
+/// (not in an output it wrote and read back, which is a failed write).
+fn is_input_damage(e: &Error, view: &View) -> bool {
+    let Error::Corrupted(c) = e else {
+        return false;
+    };
+    let damaged = c.file.file_name();
+    view.segments.iter().any(|s| {
+        damaged
+            .is_some_and(|d| d == files::segment_name(s.entry.file_id, s.entry.resolution).as_str())
+    })
 }
 
 /// Refuses to create a store in `dir` over a file that bears a store file's
@@ -1297,7 +1311,7 @@ impl Inner {
                 };
                 let mut next_id = || self.manifest.lock().allocate_id();
                 let out = worker::execute(&ctx, &view.segments, &plan, &mut next_id, &mut report)
-                    .inspect_err(|e| damage = matches!(e, Error::Corrupted(_)))?;
+                    .inspect_err(|e| damage = is_input_damage(e, &view))?;
                 self.apply(out)?;
                 report.steps += 1;
             }
@@ -1305,6 +1319,9 @@ impl Inner {
         }));
         match outcome {
             Ok(Ok(mut report)) => {
+                // Damage that stopped background passes may be gone (its
+                // segment dropped by retention): they resume.
+                self.compaction_met_damage.store(false, Ordering::Release);
                 report.elapsed = started.elapsed();
                 Ok(report)
             }
@@ -1487,6 +1504,14 @@ impl Batch {
         if self.items.len() >= MAX_BATCH_CELLS {
             return Err(InvalidInput::BatchTooLarge {
                 max: MAX_BATCH_CELLS,
+            }
+            .into());
+        }
+        // Minute::from_unix refuses later minutes; `add_normalized` takes a
+        // Minute as given.
+        if minute > crate::time::LAST_MINUTE {
+            return Err(InvalidInput::TimeOutOfRange {
+                seconds: minute.to_unix(),
             }
             .into());
         }

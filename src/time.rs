@@ -37,10 +37,11 @@ pub struct Hour(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Day(pub u32);
 
-/// The last minute trendlog stores (in the year 10 136): one before
-/// `u32::MAX`, so that every stored minute ends inside a [`TimeRange`]
-/// (whose end is at most `u32::MAX` minutes).
-pub const LAST_MINUTE: Minute = Minute(u32::MAX - 1);
+/// The last minute trendlog stores (in the year 10 136): the last of the
+/// last whole day below `u32::MAX` minutes, so that every stored minute,
+/// and the hour and day holding it, end inside a [`TimeRange`] (whose end is
+/// at most `u32::MAX` minutes after the epoch).
+pub const LAST_MINUTE: Minute = Minute(u32::MAX / 1440 * 1440 - 1);
 
 impl Minute {
     /// The minute that holds unix second `secs`; rejects times before 1970 and
@@ -294,5 +295,8 @@ mod tests {
         assert_eq!(Minute::from_unix(last + 59).unwrap(), LAST_MINUTE);
         assert!(Minute::from_unix(last + 60).is_err());
         assert!(TimeRange::new(last, last + 60).is_ok());
+        // Its day too.
+        let day = (last / DAY_SECS) * DAY_SECS;
+        assert!(TimeRange::new(day, day + DAY_SECS).is_ok());
     }
 }
