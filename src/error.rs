@@ -150,9 +150,9 @@ pub enum InvalidInput {
         /// The oldest minute the store still keeps.
         oldest_kept: u32,
     },
-    /// The event is further in the future of the store's now (or, with
-    /// `Options::future_skew_from_clock`, of the later of that and the
-    /// current time) than `max_future_skew`.
+    /// The event is further in the future of the later of the store's now
+    /// and the current time (or of the store's now alone, with
+    /// `Options::future_skew_from_clock(false)`) than `max_future_skew`.
     TooFarInFuture {
         /// The event's minute.
         minute: u32,

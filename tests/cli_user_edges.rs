@@ -933,6 +933,13 @@ fn an_interrupted_creation_is_named() {
     let o = run_stdin(&db, &["ingest", "-"], "1508112000,a,1\n");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(code(&run(&db, &["query", "a"])), 0);
+    // A user's file of that name is not called a creation's (ingest refuses it).
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("tags.dict"), "my tags").unwrap();
+    let o = run(&mine, &["query", "a"]);
+    assert_eq!(code(&o), 1);
+    assert!(!stderr(&o).contains("interrupted"), "{}", stderr(&o));
 }
 
 /// `bursts --tag ''` names the flag in its refusal (before: "the tag is empty", no flag).

@@ -71,7 +71,19 @@ impl From<Error> for Fail {
                 .filter_map(|f| f.ok()?.file_name().into_string().ok())
                 .filter(|n| n != "LOCK" && Store::is_store_file_name(n) || n == "MANIFEST.tmp")
                 .collect();
-            if !begun.is_empty() {
+            // Only trendlog's own files (every one starts with the magic
+            // prefix B7 54 4C, or is shorter or zeros, as a crash leaves
+            // it): a user's file of such a name makes ingest refuse, which
+            // it says itself.
+            let ours = |n: &String| {
+                let head = std::fs::File::open(dir.join(n)).and_then(|f| {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, 3), &mut b)?;
+                    Ok(b)
+                });
+                head.is_ok_and(|h| [0xB7, b'T', b'L'].starts_with(&h) || h.iter().all(|&b| b == 0))
+            };
+            if !begun.is_empty() && begun.iter().all(ours) {
                 return Fail::runtime(format!(
                     "{} holds no trendlog store (no MANIFEST), only {}: a store's creation \
                      was interrupted there, and nothing was ever committed to it; the next \

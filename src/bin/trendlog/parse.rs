@@ -649,7 +649,8 @@ impl CsvLayout {
         let mut ignored = Vec::new();
         for (i, raw) in clean(spec).split(',').enumerate() {
             columns = i + 1;
-            let name = raw.trim().to_ascii_lowercase();
+            // A header's names may be quoted ("ticker","timestamp","value").
+            let name = raw.trim().trim_matches('"').trim().to_ascii_lowercase();
             let role = match name.as_str() {
                 "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => Some("timestamp"),
                 "tag" | "ticker" | "hashtag" => Some("tag"),
@@ -923,8 +924,11 @@ pub fn parse_csv_line(line: &str, layout: &CsvLayout) -> Result<Event> {
 
 /// True when `line` is a header naming the columns rather than an event: its
 /// timestamp field is not a timestamp but looks like a column name (a letter or
-/// `_` first, then letters, digits, `_`, `-` or spaces). A bad data line such
-/// as `2017-13-01,...` is not a header, so its error still gets reported.
+/// `_` first, then letters, digits, `_`, `-` or spaces), and none of the
+/// layout's timestamp, tag and count fields reads as a time or a number. A
+/// bad data line such as `2017-13-01,...`, or one whose columns are in
+/// another order (`b,1508167860,2`), is not a header, so its error still
+/// gets reported; other columns may have any name (`2019`).
 ///
 /// ```ignore
 /// use crate::parse::{is_csv_header, CsvLayout};
@@ -946,7 +950,13 @@ pub fn is_csv_header(line: &str, layout: &CsvLayout) -> bool {
     // A header names columns: a line with a time in any field is data
     // (columns in another order, or a file's second part without its
     // header), rejected as such rather than skipped without a count.
-    looks_like_name && !fields.iter().any(|f| parse_timestamp(f.trim()).is_ok())
+    let roles = [Some(layout.ts), Some(layout.tag), layout.count];
+    looks_like_name
+        && !roles
+            .into_iter()
+            .flatten()
+            .filter_map(|i| fields.get(i))
+            .any(|f| parse_timestamp(f.trim()).is_ok())
 }
 
 // ---------------------------------------------------------------------------

@@ -460,6 +460,11 @@ fn csv_headers() {
     // a time: rejected as data, not skipped as a header.
     assert!(!is_csv_header("b,1508167860,2", &l));
     assert!(!is_csv_header("AAPL,2015-02-26 21:42:53,104", &l));
+    // Only the role columns decide: another column may be named by a number.
+    assert!(is_csv_header("timestamp,tag,count,2019", &l));
+    // Quoted names name the columns too.
+    let q = CsvLayout::parse(r#""ticker","timestamp","value""#).unwrap();
+    assert_eq!(q, nab);
 }
 
 /// A record as `trendlog export` writes it, through the `csv` crate.
