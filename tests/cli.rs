@@ -485,6 +485,22 @@ fn demo_runs_small_and_never_wipes_a_users_store() {
     let v = json(&run(&own, &["--json", "demo", "--events", "20000"]));
     assert_eq!(v["store"].as_str().unwrap(), own.to_str().unwrap());
     assert!(dir.path().join("metoo.svg").exists());
+    // A link named like a chart is replaced, never written through (before, the demo
+    // overwrote the link's target).
+    let linked = dir.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::fs::write(linked.join("victim.txt"), "victim").unwrap();
+    std::os::unix::fs::symlink("victim.txt", linked.join("metoo.svg")).unwrap();
+    json(&run(
+        &linked.join("store"),
+        &["--json", "demo", "--events", "20000"],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(linked.join("victim.txt")).unwrap(),
+        "victim"
+    );
+    let chart = std::fs::symlink_metadata(linked.join("metoo.svg")).unwrap();
+    assert!(chart.is_file());
 }
 
 #[test]
