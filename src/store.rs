@@ -587,6 +587,21 @@ impl Store {
         &self.inner.recovery
     }
 
+    /// Whether background compaction has stopped because a pass met a
+    /// damaged segment (see [`Store::compact`]): writes go on, but minutes
+    /// are not rolled up and expired data stays on disk until the damage is
+    /// gone (`verify` names the file) and a pass succeeds, or the store is
+    /// reopened.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = trendlog::Store::open(dir.path(), Default::default()).unwrap();
+    /// assert!(!store.compaction_stopped_by_damage());
+    /// ```
+    pub fn compaction_stopped_by_damage(&self) -> bool {
+        self.inner.compaction_met_damage.load(Ordering::Acquire)
+    }
+
     /// The store's now: the newest minute it holds.
     pub fn now(&self) -> Option<Minute> {
         self.inner.now()

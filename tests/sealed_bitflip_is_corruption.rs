@@ -154,7 +154,9 @@ fn compaction_meeting_damage_leaves_writes_going() {
     let store = Store::open(dir.path(), opts()).unwrap();
     store.record("a", T0 + 5 * 3600, 1).unwrap();
     store.seal().unwrap();
+    assert!(!store.compaction_stopped_by_damage());
     assert!(matches!(store.compact(), Err(Error::Corrupted(_))));
+    assert!(store.compaction_stopped_by_damage());
     // Not poisoned: writes go on, and are read back.
     store.record("b", T0 + 5 * 3600 + 60, 2).unwrap();
     assert_eq!(store.total("b", all()).unwrap(), 2);
