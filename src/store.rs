@@ -865,7 +865,17 @@ fn refuse_foreign_files(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<(
 /// retention, and returns its first manifest.
 fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
     let names = vfs.list(dir).map_err(|e| Error::io(dir, e))?;
-    refuse_foreign_files(vfs, dir, &names)?;
+    // Segments, an index or a later log are a store's that lost its
+    // manifest (which `lost_manifest` reports, whatever its dictionary's
+    // head holds); without them, a dictionary or log may be a user's.
+    let sealed = names.iter().any(|n| {
+        n == files::INDEX
+            || matches!(classify(n), Some(FileKind::Segment(..)))
+            || matches!(classify(n), Some(FileKind::Log(id)) if id != 1)
+    });
+    if !sealed {
+        refuse_foreign_files(vfs, dir, &names)?;
+    }
     if let Some(damage) = lost_manifest(vfs, dir)? {
         return Err(damage);
     }

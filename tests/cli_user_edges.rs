@@ -998,3 +998,19 @@ fn ingest_leaves_another_writers_source_position() {
     assert_eq!(v["source_position"], "orders:42", "{v}");
     assert_eq!(v["total"], 2, "{v}");
 }
+
+/// A sealed store that lost its manifest is reported as such, even when its dictionary's
+/// head is damaged too (not as a user's file to move away).
+#[test]
+fn a_lost_manifest_is_named_before_a_damaged_dictionary_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    std::fs::remove_file(db.join("MANIFEST")).unwrap();
+    let mut dict = std::fs::read(db.join("tags.dict")).unwrap();
+    dict[0] ^= 0xFF;
+    std::fs::write(db.join("tags.dict"), dict).unwrap();
+    let o = run_stdin(&db, &["ingest", "-"], "1508112000,a,1\n");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("manifest is missing"), "{}", stderr(&o));
+}
