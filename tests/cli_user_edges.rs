@@ -881,7 +881,21 @@ fn export_and_inspect_say_what_hours_and_expired_data_do() {
     let o = run(&db, &["export"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("`ingest --minute-retention 7d`"),
+        stderr(&o).contains("`ingest --minute-retention 7d --hour-retention forever`"),
+        "{}",
+        stderr(&o)
+    );
+    // Minutes only, but kept longer than a new store would: said too.
+    let forever = dir.path().join("forever");
+    let o = run_stdin(
+        &forever,
+        &["ingest", "--minute-retention", "forever", "-"],
+        "1508112000,a,1\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&forever, &["export"]);
+    assert!(
+        stderr(&o).contains("`ingest --minute-retention forever --hour-retention forever`"),
         "{}",
         stderr(&o)
     );

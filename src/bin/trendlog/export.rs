@@ -19,9 +19,10 @@ what was written at which step is stated on stderr; an absolute --from or --to i
 only as its 1h bucket is refused (it would cut that bucket; a relative one, -10d, is widened). --step 1m without --from is refused when
 part of the data is held in 1h buckets only, rather than leaving that part out. A tag whose normalised form
 starts with # is written with one more # (ingest removes one), so every tag survives the round trip.
-A 1h row looks like a minute's to ingest, which holds it at its hour's first minute: give the copy
-this store's minute retention (`ingest --minute-retention`, as stderr says) so that it rolls those
-hours up and refuses minute questions about them, as this store does.
+A copy gets a new store's retention (minutes 7 d, hours forever) unless ingest is given this
+store's, which stderr names when it differs or hours are written; and a 1h row looks like a
+minute's to ingest, which holds it at its hour's first minute: with this store's retention the
+copy rolls those hours up and refuses minute questions about them, as this store does.
 
 With --json (and no --format), one JSON document: an array of the NDJSON rows (for programs;
 ingest reads CSV and NDJSON).
@@ -136,28 +137,34 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             },
         );
     }
-    if a.step.is_none() && parts.iter().any(|p| p.0 < p.1 && p.2 == Step::Hour) {
-        // A copy cannot tell an hour's row from a minute's: it holds each
-        // at its hour's first minute, and would answer minute questions
-        // about those hours that this store refuses, unless it too keeps
-        // minutes no longer than they are held here.
-        let keep = match store.retention().minutes_in_effect() {
-            Some(m) if m % 1440 == 0 => {
-                format!(": give the copy `ingest --minute-retention {}d`", m / 1440)
-            }
-            Some(m) => format!(
-                ": give the copy `ingest --minute-retention {}h`",
-                m.div_ceil(60)
-            ),
-            None => String::new(),
+    // A copy made with `ingest` gets a new store's retention unless given
+    // this one's; and it cannot tell an hour's row from a minute's: it
+    // holds each at its hour's first minute, and would answer minute
+    // questions about those hours that this store refuses, unless it too
+    // keeps minutes no longer than they are held here.
+    let r = store.retention();
+    let flag = |m: Option<u32>| match m {
+        None => "forever".to_string(),
+        Some(m) if m % 1440 == 0 => format!("{}d", m / 1440),
+        Some(m) => format!("{}h", m.div_ceil(60)),
+    };
+    let hours = a.step.is_none() && parts.iter().any(|p| p.0 < p.1 && p.2 == Step::Hour);
+    if hours || r != trendlog::Retention::default() {
+        let why = if hours {
+            "the 1h rows are whole hours, each at its hour's start; an `ingest` of them holds \
+             each as one minute, so a copy keeping minutes longer than this store answers \
+             minute questions about those hours with the hour's total in its first minute"
+        } else {
+            "a copy made with `ingest` keeps minutes 7 d and hours forever unless told \
+             otherwise"
         };
         out::say_used(
             "export",
             &format!(
-                "the 1h rows are whole hours, each at its hour's start; an `ingest` of them \
-                 holds each as one minute, so a copy keeping minutes longer than this store \
-                 answers minute questions about those hours with the hour's total in its \
-                 first minute{keep}"
+                "{why}: give the copy this store's retention, `ingest --minute-retention {} \
+                 --hour-retention {}`",
+                flag(r.minute_minutes),
+                flag(r.hour_minutes)
             ),
         );
     }
