@@ -120,11 +120,18 @@ pub fn decode_position(pos: &[u8]) -> Result<(String, u64)> {
     Ok((stream.to_owned(), seq))
 }
 
+/// How `trendlog ingest` marks the batches it commits when no stream
+/// position is there (it never overwrites one).
+const INGEST_MARK: &[u8] = b"ingest lines ";
+
 /// The stream sequence a store has applied up to (0: nothing), checking that
-/// the store follows `stream`.
+/// the store follows `stream`. A store that only `trendlog ingest` wrote to
+/// (a replica seeded by hand before its first message) has applied nothing
+/// of the stream.
 pub fn store_position(store: &Store, stream: &str) -> Result<u64> {
     match store.source_position() {
         None => Ok(0),
+        Some(p) if p.starts_with(INGEST_MARK) => Ok(0),
         Some(p) => {
             let (found, seq) = decode_position(&p)?;
             if found != stream {
@@ -785,5 +792,20 @@ mod tests {
         assert!(decode_position(b"nope").is_err());
         assert!(decode_position(b"a:b").is_err());
         assert!(decode_position(&[0xff]).is_err());
+    }
+
+    /// A replica seeded with `trendlog ingest` before its first message holds the CLI's
+    /// position, which names no stream: nothing applied. Before, the runner refused to
+    /// start ("has no ':'").
+    #[test]
+    fn a_store_seeded_by_ingest_has_applied_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), trendlog::Options::default()).unwrap();
+        let mut b = store.batch();
+        b.add("a", 1_508_112_000, 1).unwrap();
+        b.set_source_position(b"ingest lines 4 of backfill:2019.csv".to_vec())
+            .unwrap();
+        b.commit().unwrap();
+        assert_eq!(store_position(&store, "TL_P0").unwrap(), 0);
     }
 }
