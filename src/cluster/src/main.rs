@@ -130,6 +130,8 @@ enum Cmd {
         batch: usize,
         /// Publisher id in message ids; the same id and input resent within the
         /// duplicate window is dropped by the servers. Default: unique per run.
+        /// Reuse it only to resend the same input with the same --batch: any
+        /// other input under a reused id is dropped too (said on stderr).
         #[arg(long)]
         publisher_id: Option<String>,
     },
@@ -293,6 +295,15 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let (rejected, rejected_times) = (p.rejected, p.rejected_times);
             let ledger = p.finish().await?;
+            if ledger.earlier_run_duplicates > 0 {
+                eprintln!(
+                    "trendlog-cluster: {} messages ({} events) were already in the stream under \
+                     this publisher id, from an earlier run, and were not stored again: right \
+                     for a rerun of the same input with the same --batch; any other input sent \
+                     under a reused id is lost",
+                    ledger.earlier_run_duplicates, ledger.earlier_run_events
+                );
+            }
             let secs = t0.elapsed().as_secs_f64();
             println!(
                 "{}",
@@ -301,6 +312,7 @@ async fn run(cli: Cli) -> Result<()> {
                     "acknowledged_posts": ledger.posts,
                     "messages": ledger.messages,
                     "duplicates": ledger.duplicates,
+                    "earlier_run_duplicates": ledger.earlier_run_duplicates,
                     "retries": ledger.retries,
                     "rejected_tags": rejected,
                     "rejected_times": rejected_times,

@@ -29,6 +29,13 @@ pub struct Ledger {
     pub messages: u64,
     /// Acknowledgements that said "duplicate" (a retry of a stored message).
     pub duplicates: u64,
+    /// Of those, messages whose first send was already a duplicate: the
+    /// stream held that id from an earlier run, so these events were not
+    /// stored now (right for a rerun of the same input with the same
+    /// `--batch`; lost otherwise).
+    pub earlier_run_duplicates: u64,
+    /// The events of those messages.
+    pub earlier_run_events: u64,
     /// Publish attempts that failed and were retried.
     pub retries: u64,
 }
@@ -39,6 +46,8 @@ struct InFlight {
     payload: Bytes,
     events: Vec<Event>,
     ack: Option<PublishAckFuture>,
+    /// Sent more than once (a retry's duplicate is this run's own message).
+    retried: bool,
     /// When it was first sent: retries stop at `first_sent + patience`, so
     /// that they stay inside the stream's duplicate window (120 s by
     /// default), past which a retry of a message already stored would be
@@ -180,6 +189,7 @@ impl Publisher {
             payload,
             events,
             ack: None,
+            retried: false,
             first_sent: tokio::time::Instant::now(),
         };
         m.ack = self.send(&m).await.ok();
@@ -219,6 +229,10 @@ impl Publisher {
                     self.ledger.messages += 1;
                     if ack.duplicate {
                         self.ledger.duplicates += 1;
+                        if !m.retried {
+                            self.ledger.earlier_run_duplicates += 1;
+                            self.ledger.earlier_run_events += m.events.len() as u64;
+                        }
                     }
                     for e in &m.events {
                         self.ledger.events += 1;
@@ -235,6 +249,7 @@ impl Publisher {
                         )));
                     }
                     self.ledger.retries += 1;
+                    m.retried = true;
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_millis(500));
                     m.ack = self.send(&m).await.ok();

@@ -112,3 +112,44 @@ async fn publish_exits_2_when_it_refused_input() {
     assert_eq!(out["rejected_times"], 1, "{out}");
     assert_eq!(out["bad_lines"], 1, "{out}");
 }
+
+/// A publisher id reused for other input is said: the servers drop every message whose id an
+/// earlier run used, so that input is not stored. Before, the run reported it acknowledged
+/// with exit 0 and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_publisher_id_is_said() {
+    let bin = require_nats!();
+    let cluster = Cluster::start(&bin, None);
+    let names = Names::new("ri", 1).unwrap();
+    let client = cluster.client().await;
+    streams(&client, &names).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::create_dir_all(cluster.stores()).unwrap();
+    let exe = env!("CARGO_BIN_EXE_trendlog-cluster");
+    let servers = cluster.urls().join(",");
+    let publish = |count: u64| {
+        let csv = cluster.stores().join(format!("in{count}.csv"));
+        std::fs::write(&csv, format!("{now},a,{count}\n")).unwrap();
+        let o = Command::new(exe)
+            .args(["--server", servers.as_str(), "--prefix", "ri", "-P", "1"])
+            .args(["publish", "--publisher-id", "same"])
+            .arg(&csv)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (out, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (out, err) = publish(1);
+    assert_eq!(out["earlier_run_duplicates"], 0, "{out}");
+    assert!(!err.contains("publisher id"), "{err}");
+    let (out, err) = publish(5);
+    assert_eq!(out["earlier_run_duplicates"], 1, "{out}");
+    assert!(
+        err.contains("already in the stream under this publisher id"),
+        "{err}"
+    );
+}
