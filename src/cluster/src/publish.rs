@@ -236,8 +236,10 @@ impl Publisher {
                     }
                     for e in &m.events {
                         self.ledger.events += 1;
-                        self.ledger.posts += e.count;
-                        *self.ledger.per_tag.entry(e.tag.clone()).or_default() += e.count;
+                        // Saturating: a count near u64::MAX is the input's.
+                        self.ledger.posts = self.ledger.posts.saturating_add(e.count);
+                        let t = self.ledger.per_tag.entry(e.tag.clone()).or_default();
+                        *t = t.saturating_add(e.count);
                     }
                     return Ok(());
                 }
