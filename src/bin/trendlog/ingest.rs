@@ -42,7 +42,8 @@ Formats:
              line naming the columns as --columns would (ticker,timestamp,value; an export's
              header, label columns included: its label:KEY columns declare a new store's label
              keys) sets them for its file; any other header line is skipped with a note. A
-             first line with a number or a time in any field is data, never a header.
+             first line with a number or a time in its timestamp, tag or count column is
+             data, never a header.
              Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
   ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
   tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
