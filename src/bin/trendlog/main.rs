@@ -134,8 +134,30 @@ pub struct Global {
     pub db_given: bool,
 }
 
+/// How many times `--db` is given before any `--`. Clap refuses a repeat
+/// within one level, but a `--db` before the subcommand and another after it
+/// would silently leave the later one in force.
+fn db_flags(args: impl IntoIterator<Item = std::ffi::OsString>) -> usize {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .filter(|a| {
+            let b = a.as_encoded_bytes();
+            b == b"--db" || b.starts_with(b"--db=")
+        })
+        .count()
+}
+
 fn main() -> ExitCode {
-    let matches = negatives_reach_parsers(<Cli as clap::CommandFactory>::command()).get_matches();
+    let mut cmd = negatives_reach_parsers(<Cli as clap::CommandFactory>::command());
+    if db_flags(std::env::args_os()) > 1 {
+        cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--db <DIR>' cannot be used multiple times",
+        )
+        .exit();
+    }
+    let matches = cmd.get_matches();
     let db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine)
         || matches.subcommand().is_some_and(|(_, m)| {
             m.value_source("db") == Some(clap::parser::ValueSource::CommandLine)
@@ -171,5 +193,20 @@ fn main() -> ExitCode {
             }
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::db_flags;
+
+    #[test]
+    fn a_db_before_and_after_the_subcommand_is_counted_twice() {
+        let count = |a: &[&str]| db_flags(a.iter().map(std::ffi::OsString::from));
+        assert_eq!(count(&["trendlog", "--db", "a", "query", "x"]), 1);
+        assert_eq!(count(&["trendlog", "--db", "a", "query", "--db", "b"]), 2);
+        assert_eq!(count(&["trendlog", "--db=a", "top", "--db=b"]), 2);
+        assert_eq!(count(&["trendlog", "query", "--", "--db"]), 0);
+        assert_eq!(count(&["trendlog", "--dbx", "query"]), 0);
     }
 }
