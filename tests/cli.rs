@@ -306,6 +306,22 @@ fn usage_and_time_errors_exit_2_runtime_errors_exit_1() {
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).is_empty());
     }
+    // A relative time past either end names what it was counted from, not
+    // the sum the user never typed.
+    let o = run(&db, &["query", "metoo", "--from=-100000000000000"]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"-100000000000000\": counted back from the store's now (")
+            && err.contains("before 1970")
+            && !err.contains("-99"),
+        "{err}"
+    );
+    // `--db` before and after the subcommand: refused, never the later one
+    // silently.
+    let o = run(&db, &["query", "metoo", "--db", "elsewhere"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("'--db <DIR>' cannot be used multiple times"));
     // A missing store for each read command: exit 1, one clear sentence.
     let missing = dir.path().join("missing");
     for args in [

@@ -179,8 +179,27 @@ pub fn resolve_time(flag: &str, text: &str, snap: &Snapshot) -> Result<i64, Fail
         }
     };
     // `now` means the end of the newest minute, so `--to now` includes it.
-    spec.resolve(now)
-        .map_err(|e| Fail::usage(format!("{flag}: {e}")))
+    spec.resolve(now).map_err(|e| match spec {
+        // The error's number is the sum, which the user never typed: say
+        // what it was counted from instead.
+        TimeSpec::RelativeToNow(d) => Fail::usage(format!(
+            "{flag} {text:?}: {} the store's now ({}) is {}; times run from \
+             1970-01-01T00:00:00Z to {}",
+            if d < 0 {
+                "counted back from"
+            } else {
+                "counted on from"
+            },
+            format_rfc3339(now),
+            if d < 0 {
+                "before 1970"
+            } else {
+                "past the last storable time"
+            },
+            format_rfc3339(crate::parse::MAX_UNIX_SECS),
+        )),
+        TimeSpec::Absolute(_) => Fail::usage(format!("{flag}: {e}")),
+    })
 }
 
 fn align_down(t: i64, step: i64) -> i64 {
