@@ -219,7 +219,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                     let r = sum(&model, t, rlo, at, f);
                     let base = sum(&model, t, blo, rlo, f);
-                    if r < mc {
+                    // No event in either window: not ranked, at any `mc`.
+                    if r < mc || r + base == 0 {
                         continue;
                     }
                     let g = (r as f64 / f64::from(w) + 1.0 / 60.0)

@@ -247,7 +247,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         let g = (r as f64 / f64::from(w) + p) / (bc as f64 / f64::from(b) + p);
                         (t, r, bc, g)
                     })
-                    .filter(|x| x.1 >= mc)
+                    // No event in either window: not ranked, at any `mc`.
+                    .filter(|x| x.1 >= mc && x.1 + x.2 > 0)
                     .collect();
                 want.sort_by(|x, y| y.3.total_cmp(&x.3).then(y.1.cmp(&x.1)).then(x.0.cmp(&y.0)));
                 want.truncate(k);

@@ -230,6 +230,21 @@ fn prior_zero_with_a_zero_baseline() {
     assert_eq!(both.growth, 1.0);
     let old = rows.iter().find(|r| r.tag == "old").unwrap();
     assert_eq!((old.recent, old.baseline, old.growth), (0, 120, 0.0));
+    // With a 1h baseline "old" has no event in either window: not ranked
+    // even at min_count 0 (a copy of the store by `export | ingest` holding
+    // only these windows would not know the tag).
+    let q = TrendQuery {
+        baseline: Duration::from_secs(3600),
+        prior: 1.0 / 60.0,
+        ..q
+    };
+    let tags: Vec<String> = snap
+        .trending(&q)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.tag)
+        .collect();
+    assert_eq!(tags, ["new", "both"]);
 }
 
 #[test]

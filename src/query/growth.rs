@@ -230,8 +230,9 @@ impl Snapshot {
 
     /// The k tags with the highest growth of the recent window
     /// `[at - window, at)` over the baseline `[at - window - baseline, at - window)`,
-    /// among tags with at least `min_count` recent events; ties by recent count
-    /// (higher first), then tag. See [`TrendQuery`] for the defaults.
+    /// among tags with at least `min_count` recent events and at least one
+    /// event in either window; ties by recent count (higher first), then
+    /// tag. See [`TrendQuery`] for the defaults.
     ///
     /// Windows that do not fall on whole hours need minutes: where the store
     /// holds them as hourly buckets only (older than the minute retention;
@@ -299,7 +300,10 @@ impl Snapshot {
         let mut top = TopK::new(q.k);
         for i in 0..recent.len() {
             let r = recent[i];
-            if r < q.min_count {
+            // A tag with no event in either window is not in the question
+            // at all (only in the dictionary: a copy of the store made by
+            // `export | ingest` may not know it), even at `min_count` 0.
+            if r < q.min_count || (r == 0 && basec[i] == 0) {
                 continue;
             }
             let Some(g) = growth_of(r, wmin, basec[i], bmin, q.prior) else {
