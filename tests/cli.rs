@@ -822,3 +822,22 @@ fn json_ingest_prints_its_summary() {
         1
     );
 }
+
+#[test]
+fn k_zero_says_it_asked_for_no_rows_not_that_there_were_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    for args in [
+        &["top", "-k", "0"][..],
+        &["trending", "-k", "0"][..],
+        &["trending", "--rank", "burst", "-k", "0"][..],
+        &["bursts", "-k", "0"][..],
+    ] {
+        let o = run(&db, args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("(-k 0 asks for no rows)"), "{args:?}: {out}");
+        assert!(!out.contains("(no "), "{args:?}: {out}");
+    }
+}

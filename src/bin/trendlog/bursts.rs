@@ -314,7 +314,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         ]);
     }
     print!("{}", t.render());
-    if rows.is_empty() {
+    if rows.is_empty() && !out::asked_for_none(a.k) {
         println!("(no burst episode overlaps this range)");
     }
     Ok(())
@@ -471,7 +471,7 @@ pub fn trending_by_burst(
         ]);
     }
     print!("{}", t.render());
-    if rows.is_empty() {
+    if rows.is_empty() && !out::asked_for_none(k) {
         // No score exists before MIN_BLOCKS baseline blocks (fewer when
         // the baseline holds fewer): say so when that, not the count, is
         // why nothing was ranked.

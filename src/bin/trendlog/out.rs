@@ -165,6 +165,15 @@ pub fn not_a_file(dir: &Path) -> Result<(), Fail> {
     }
 }
 
+/// For a ranking that came out empty: true, having said so, when `-k 0`
+/// asked for no rows, so that no reason about the data is given for it.
+pub fn asked_for_none(k: usize) -> bool {
+    if k == 0 {
+        println!("(-k 0 asks for no rows)");
+    }
+    k == 0
+}
+
 /// Parses a command-line time and resolves it against the store's now.
 pub fn resolve_time(flag: &str, text: &str, snap: &Snapshot) -> Result<i64, Fail> {
     let spec = parse_time_spec(text).map_err(|e| Fail::usage(format!("{flag}: {e}")))?;

@@ -123,7 +123,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // Printed once every line was read: damage fails before any output.
     println!("top {} tags  {} → {}", a.k, out::when(from), out::when(to));
     print!("{}", t.render());
-    if rows.is_empty() {
+    if rows.is_empty() && !out::asked_for_none(a.k) {
         println!("(no events in this range)");
     }
     Ok(())

@@ -281,7 +281,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         t.row(cells);
     }
     print!("{}", t.render());
-    if rows.is_empty() {
+    if rows.is_empty() && !out::asked_for_none(a.k) {
         println!(
             "(no tag had at least {} events in the recent window)",
             a.min_count
