@@ -204,3 +204,44 @@ fn questions_before_the_hour_retention_are_not_refused_for_minutes() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn an_event_that_jumps_the_now_past_the_hour_retention_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let o = run_stdin(&db, &["ingest", "--hour-retention", "3d"], &ten_days());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A day later: the ordinary course of retention, no warning.
+    let next = format!("{},metoo,1\n", 1_508_112_000 + 264 * 3600);
+    let o = run_stdin(&db, &["ingest"], &next);
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("moved the store's now"));
+    // One line dated years on: accepted (not past the clock), and named.
+    let stray = format!("{next}2020-06-01T00:00:00Z,metoo,1\n");
+    let o = run_stdin(&db, &["ingest"], &stray);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("<stdin>:2 (at 2020-06-01T00:00:00Z) moved the store's now")
+            && err.contains("hour retention (3 d)")
+            && err.contains("trendlog retention --hours forever"),
+        "{err}"
+    );
+    // The advice holds: with the retention lifted the old data reads again.
+    run(&db, &["retention", "--hours", "forever"]);
+    let q = json(&run(
+        &db,
+        &[
+            "--json",
+            "query",
+            "metoo",
+            "--step",
+            "1d",
+            "--from",
+            "1508112000",
+            "--to",
+            "1509000000",
+        ],
+    ));
+    assert!(q["total"].as_u64().unwrap() >= 240, "{q}");
+}

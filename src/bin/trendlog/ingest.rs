@@ -305,9 +305,20 @@ struct Tally {
     accepted: u64,
     rejected: u64,
     counted: u64,
+    /// The latest accepted event's time, input and line.
+    latest: Option<(i64, usize, u64)>,
 }
 
 impl Tally {
+    /// Counts an accepted event of line `no` of input `input`.
+    fn accept(&mut self, input: usize, no: u64, ev: &Event) {
+        self.accepted += 1;
+        self.counted = self.counted.saturating_add(ev.count);
+        if self.latest.is_none_or(|(t, ..)| ev.ts > t) {
+            self.latest = Some((ev.ts, input, no));
+        }
+    }
+
     fn reject(&mut self, line: &Line, why: &str) {
         self.rejected += 1;
         if self.rejected <= SHOW_REJECTED {
@@ -530,7 +541,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         accepted: 0,
         rejected: 0,
         counted: 0,
+        latest: None,
     };
+    let now_before = store.snapshot().now_end();
     let mut acker = Acker {
         on: a.ack,
         // Nothing to say until a line is durable.
@@ -557,6 +570,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed();
+    if result.is_ok() {
+        say_now_jumped(&store, now_before, &tally);
+    }
     // What this run wrote leaves the active log: sealed segments are sorted,
     // indexed and several times smaller, and the log is left empty.
     let sealed = store.seal();
@@ -737,10 +753,7 @@ fn ingest_streaming(
                     }
                     let b = batch.get_or_insert_with(|| store.batch());
                     match add_event(b, &ev) {
-                        Ok(()) => {
-                            tally.accepted += 1;
-                            tally.counted = tally.counted.saturating_add(ev.count);
-                        }
+                        Ok(()) => tally.accept(line.input, line.no, &ev),
                         Err(e) if is_bad_input(&e) => tally.reject(line, &trim_invalid(&e)),
                         // The store, not the line (damage met by a lookup, an
                         // I/O error): stop before anything else is committed
@@ -881,8 +894,9 @@ fn ingest_strict(
     if tally.rejected > 0 {
         return Ok(());
     }
-    tally.accepted = events.len() as u64;
-    tally.counted = events.iter().fold(0u64, |s, e| s.saturating_add(e.2.count));
+    for (input, no, ev) in &events {
+        tally.accept(*input, *no, ev);
+    }
     if !events.is_empty() {
         mark_lines(&mut batch, tally)?;
         batch.commit()?;
@@ -909,6 +923,37 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
         } else {
             ""
         }
+    );
+}
+
+/// Warns when the run moved the store's now forward by more than its hour
+/// retention: everything the store held before is then out of every read,
+/// and the next `compact` deletes it. One event with a wrong date (a year
+/// typed as this one in a store of old data) does that; the future-skew
+/// check passes it, since the date is not past the clock. Names the line
+/// that did it and how to keep the data.
+fn say_now_jumped(store: &Store, before: Option<i64>, tally: &Tally) {
+    let (Some(before), Some(hours), Some((ts, input, no))) =
+        (before, store.retention().hour_minutes, tally.latest)
+    else {
+        return;
+    };
+    let after = store.snapshot().now_end().unwrap_or(before);
+    let keep = i64::from(hours) * 60;
+    if after - before <= keep {
+        return;
+    }
+    err_line!(
+        "trendlog: {}:{no} (at {}) moved the store's now from {} to {}, further than its hour \
+         retention ({}): everything held before {} is out of every read, and the next `compact` \
+         deletes it. If that time is wrong, keep the data with `trendlog retention --hours \
+         forever` before compacting.",
+        tally.names[input],
+        out::when(ts),
+        out::when(before),
+        out::when(after),
+        crate::retention::describe(Some(hours)),
+        out::when(after - keep),
     );
 }
 
