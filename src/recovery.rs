@@ -568,9 +568,16 @@ fn examine_log(
     let recorded = log_header_capacity(&bytes);
     st.truncated_bytes = recorded.saturating_sub(bytes.len() as u64);
     if st.truncated_bytes > 0 {
+        // After a clean close the log's end is known: a cut at or past it
+        // took only preallocated zeros (a cut below it is reported above).
+        let lost = if manifest.clean && end == durable {
+            format!("it ends after its last block (byte {end}), so no block was lost")
+        } else {
+            "any blocks past the cut are lost".to_string()
+        };
         sink.note(format!(
             "{}: the file is {} bytes shorter than it was preallocated: it was truncated, and \
-             any blocks past the cut are lost",
+             {lost}",
             log_path.display(),
             st.truncated_bytes
         ));

@@ -80,6 +80,34 @@ fn truncation_at_a_block_boundary_is_reported() {
     assert_eq!(store.total("x", all).unwrap(), 2);
 }
 
+#[test]
+fn a_cut_past_the_end_a_clean_close_recorded_loses_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    store.record("metoo", T0, 5).unwrap();
+    store.close().unwrap();
+    // The clean close left the log empty: its blocks end at the header, and
+    // the rest of the file is preallocated zeros. Cut some of them.
+    let log = active_log(dir.path());
+    let len = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let report = trendlog::verify::verify(dir.path(), &Options::default()).unwrap();
+    assert!(report.problems.is_empty(), "{report:?}");
+    let note = report.notes.iter().find(|n| n.contains("truncated"));
+    assert!(
+        note.is_some_and(|n| n.contains("no block was lost") && !n.contains("are lost")),
+        "{report:?}"
+    );
+    let all = TimeRange::new(T0 - 3600, T0 + 3600).unwrap();
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!(ro.total("metoo", all).unwrap(), 5);
+}
+
 /// A checksum-valid log header that claims a huge preallocated length (here
 /// 2^62 bytes, and a claim of 1.3 GB from the fuzz input) is reported as a
 /// truncation and costs no allocation: nothing is extended to the claim.
