@@ -197,6 +197,50 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 want.truncate(k);
                 let got: Vec<(String, u64)> = got.into_iter().map(|r| (r.tag, r.count)).collect();
                 prop_assert_eq!(got, want);
+                // Grouped by either key in one pass: per value, the top of
+                // the filter narrowed to that value; values without events
+                // left out.
+                for (key, values) in [("platform", &PLATFORMS[..]), ("region", &REGIONS[..])] {
+                    let got: BTreeMap<String, Vec<(String, u64)>> = store
+                        .snapshot()
+                        .top_by(range(lo, hi), k, &filter(f).0, key)
+                        .unwrap()
+                        .into_iter()
+                        .map(|(v, rows)| (v, rows.into_iter().map(|r| (r.tag, r.count)).collect()))
+                        .collect();
+                    let mut want = BTreeMap::new();
+                    for v in values.iter() {
+                        let (_, p, r) = filter(f);
+                        let mut rows: Vec<(String, u64)> = TAGS
+                            .iter()
+                            .map(|t| {
+                                let c: u64 = model
+                                    .iter()
+                                    .filter(|(m, _)| {
+                                        m.0 == *t
+                                            && m.3 >= lo
+                                            && m.3 < hi
+                                            && matches(m, p, r)
+                                            && if key == "platform" {
+                                                m.1 == *v
+                                            } else {
+                                                m.2 == *v
+                                            }
+                                    })
+                                    .map(|(_, c)| c)
+                                    .sum();
+                                (t.to_string(), c)
+                            })
+                            .filter(|x| x.1 > 0)
+                            .collect();
+                        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                        rows.truncate(k);
+                        if !rows.is_empty() {
+                            want.insert(v.to_string(), rows);
+                        }
+                    }
+                    prop_assert_eq!(got, want, "by {}", key);
+                }
             }
             Op::Trending(at, w, b, k, mc, f) => {
                 let q = TrendQuery {
@@ -240,6 +284,43 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let want: Vec<(String, u64, u64)> =
                     want.into_iter().map(|x| (x.2, x.1, x.3)).collect();
                 prop_assert_eq!(got, want);
+                // Grouped by a key the filter leaves open, in one pass: per
+                // value, what the filter narrowed to that value ranks (that
+                // ranking is checked against the model above).
+                let open_keys = [
+                    ("platform", f & 3 == 3, &PLATFORMS[..]),
+                    ("region", f >> 2 == 3, &REGIONS[..]),
+                ];
+                for (key, _, values) in open_keys.into_iter().filter(|x| x.1) {
+                    let snap = store.snapshot();
+                    let got: BTreeMap<String, Vec<(String, u64, u64)>> = snap
+                        .trending_by(&q, &filter(f).0, key)
+                        .unwrap()
+                        .into_iter()
+                        .map(|(v, rows)| {
+                            (
+                                v,
+                                rows.into_iter()
+                                    .map(|r| (r.tag, r.recent, r.baseline))
+                                    .collect(),
+                            )
+                        })
+                        .collect();
+                    let mut want = BTreeMap::new();
+                    for v in values.iter() {
+                        let narrowed = filter(f).0.and(key, v).unwrap();
+                        let rows: Vec<(String, u64, u64)> = snap
+                            .trending_where(&q, &narrowed)
+                            .unwrap()
+                            .into_iter()
+                            .map(|r| (r.tag, r.recent, r.baseline))
+                            .collect();
+                        if !rows.is_empty() {
+                            want.insert(v.to_string(), rows);
+                        }
+                    }
+                    prop_assert_eq!(got, want, "by {}", key);
+                }
             }
             Op::Spread(t, f) => {
                 let Some(n) = now else { continue };

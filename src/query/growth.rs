@@ -261,11 +261,94 @@ impl Snapshot {
     /// [`Snapshot::trending`] among the series matching `filter` ("trending
     /// in Chicago"); a tag's series are summed over the labels left open.
     pub fn trending_where(&self, q: &TrendQuery, filter: &Filter) -> Result<Vec<TrendRow>> {
+        let Some((wmin, bmin, recent, basec)) = self.trend_columns(q)? else {
+            return Ok(Vec::new());
+        };
+        let (cols, rows) = self.fold_by_tag(filter, vec![recent, basec])?;
+        let [recent, basec]: [Vec<u64>; 2] = cols.try_into().expect("two columns in, two out");
+        let dict = self.dict().read();
+        let mut top = TopK::new(q.k);
+        for i in 0..recent.len() {
+            let (r, b) = (recent[i], basec[i]);
+            if let Some(g) = ranked_growth(q, &top, (wmin, r), (bmin, b)) {
+                if let Some(name) = row_name(&dict, &rows, i)? {
+                    top.offer(Ranked {
+                        key: g,
+                        recent: r,
+                        baseline: b,
+                        tag: name,
+                    });
+                }
+            }
+        }
+        Ok(trend_rows(top))
+    }
+
+    /// [`Snapshot::trending_where`] within each value of the label key `by`
+    /// ("trending in each city"): `(value, rows)` for every value with a
+    /// ranked tag, in the order the store first met the values. One pass
+    /// over the windows' cells however many values `by` has.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::{Filter, LabelKeys}, Options, Store, TrendQuery};
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("metoo", &[("region", "chicago")], 7200, 30).unwrap();
+    /// b.add_labelled("metoo", &[("region", "paris")], 7200, 12).unwrap();
+    /// b.add_labelled("rain", &[("region", "paris")], 7200, 20).unwrap();
+    /// b.commit().unwrap();
+    /// let by = store.snapshot().trending_by(&TrendQuery::default(), &Filter::all(), "region").unwrap();
+    /// assert_eq!(by[0].0, "chicago");
+    /// assert_eq!(by[0].1[0].recent, 30);
+    /// let paris: Vec<&str> = by[1].1.iter().map(|r| r.tag.as_str()).collect();
+    /// assert_eq!(paris, ["rain", "metoo"]);
+    /// ```
+    pub fn trending_by(
+        &self,
+        q: &TrendQuery,
+        filter: &Filter,
+        by: &str,
+    ) -> Result<Vec<(String, Vec<TrendRow>)>> {
+        self.labels.position(by)?;
+        filter.resolve(&self.labels)?;
+        let Some((wmin, bmin, recent, basec)) = self.trend_columns(q)? else {
+            return Ok(Vec::new());
+        };
+        let groups = self.fold_by_value(filter, by, &[recent, basec])?;
+        let mut out = Vec::new();
+        for (value, rows) in groups {
+            let mut top = TopK::new(q.k);
+            for (tag, sums) in rows {
+                let (r, b) = (sums[0], sums[1]);
+                if let Some(g) = ranked_growth(q, &top, (wmin, r), (bmin, b)) {
+                    top.offer(Ranked {
+                        key: g,
+                        recent: r,
+                        baseline: b,
+                        tag,
+                    });
+                }
+            }
+            if !top.heap.is_empty() {
+                out.push((value.to_string(), trend_rows(top)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The window lengths in minutes and the per-id event counts of a
+    /// trending query's recent window and baseline; `None` when there is
+    /// nothing to rank (an empty store, or `k` = 0). Checks the arguments and
+    /// that the windows' resolution is held.
+    #[allow(clippy::type_complexity, reason = "private; named at its two callers")]
+    fn trend_columns(&self, q: &TrendQuery) -> Result<Option<(u32, u32, Vec<u64>, Vec<u64>)>> {
         check_prior(q.prior)?;
         let wmin = whole_minutes(q.window, "window")?;
         let bmin = whole_minutes(q.baseline, "baseline")?;
         let Some(at) = q.at.or_else(|| self.now_end()) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let w = i64::from(wmin) * 60;
         let b = i64::from(bmin) * 60;
@@ -277,7 +360,7 @@ impl Snapshot {
         self.check_resolution(rlo, rhi, Step::Hour)?;
         self.check_resolution(blo, bhi, Step::Hour)?;
         if q.k == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let n = self.dict().read().len();
         let mut recent = vec![0u64; n];
@@ -294,43 +377,7 @@ impl Snapshot {
                 basec[i] += c;
             }
         })?;
-        let (cols, rows) = self.fold_by_tag(filter, vec![recent, basec])?;
-        let [recent, basec]: [Vec<u64>; 2] = cols.try_into().expect("two columns in, two out");
-        let dict = self.dict().read();
-        let mut top = TopK::new(q.k);
-        for i in 0..recent.len() {
-            let r = recent[i];
-            // A tag with no event in either window is not in the question
-            // at all (only in the dictionary: a copy of the store made by
-            // `export | ingest` may not know it), even at `min_count` 0.
-            if r < q.min_count || (r == 0 && basec[i] == 0) {
-                continue;
-            }
-            let Some(g) = growth_of(r, wmin, basec[i], bmin, q.prior) else {
-                continue;
-            };
-            if !top.may_enter(g, r) {
-                continue;
-            }
-            if let Some(name) = row_name(&dict, &rows, i)? {
-                top.offer(Ranked {
-                    key: g,
-                    recent: r,
-                    baseline: basec[i],
-                    tag: name,
-                });
-            }
-        }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .map(|r| TrendRow {
-                tag: r.tag.to_string(),
-                recent: r.recent,
-                baseline: r.baseline,
-                growth: r.key,
-            })
-            .collect())
+        Ok(Some((wmin, bmin, recent, basec)))
     }
 
     /// The k tags with the most events in `range`, ties by tag.
@@ -353,10 +400,78 @@ impl Snapshot {
     /// The k tags with the most events in `range` among the series matching
     /// `filter` ("top on Instagram"), ties by tag.
     pub fn top_where(&self, range: TimeRange, k: usize, filter: &Filter) -> Result<Vec<TopRow>> {
+        let Some(counts) = self.top_counts(range, k)? else {
+            return Ok(Vec::new());
+        };
+        let (cols, rows) = self.fold_by_tag(filter, vec![counts])?;
+        let dict = self.dict().read();
+        let mut top = TopK::new(k);
+        for (i, &c) in cols[0].iter().enumerate() {
+            if c == 0 || !top.may_enter(c as f64, c) {
+                continue;
+            }
+            if let Some(name) = row_name(&dict, &rows, i)? {
+                top.offer(ranked_count(c, name));
+            }
+        }
+        Ok(top_rows(top))
+    }
+
+    /// [`Snapshot::top_where`] within each value of the label key `by` ("top
+    /// in each city"): `(value, rows)` for every value with events in
+    /// `range`, in the order the store first met the values. One pass over
+    /// the range's cells however many values `by` has.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use trendlog::{labels::{Filter, LabelKeys}, time::TimeRange, Options, Store};
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("metoo", &[("region", "chicago")], 60, 30).unwrap();
+    /// b.add_labelled("rain", &[("region", "paris")], 60, 20).unwrap();
+    /// b.add_labelled("metoo", &[("region", "paris")], 60, 12).unwrap();
+    /// b.commit().unwrap();
+    /// let r = TimeRange::new(0, 3600).unwrap();
+    /// let by = store.snapshot().top_by(r, 5, &Filter::all(), "region").unwrap();
+    /// assert_eq!(by.len(), 2);
+    /// assert_eq!((by[1].0.as_str(), by[1].1[0].tag.as_str(), by[1].1[0].count), ("paris", "rain", 20));
+    /// ```
+    pub fn top_by(
+        &self,
+        range: TimeRange,
+        k: usize,
+        filter: &Filter,
+        by: &str,
+    ) -> Result<Vec<(String, Vec<TopRow>)>> {
+        self.labels.position(by)?;
+        filter.resolve(&self.labels)?;
+        let Some(counts) = self.top_counts(range, k)? else {
+            return Ok(Vec::new());
+        };
+        let groups = self.fold_by_value(filter, by, &[counts])?;
+        Ok(groups
+            .into_iter()
+            .map(|(value, rows)| {
+                let mut top = TopK::new(k);
+                for (tag, sums) in rows {
+                    let c = sums[0];
+                    if c > 0 && top.may_enter(c as f64, c) {
+                        top.offer(ranked_count(c, tag));
+                    }
+                }
+                (value.to_string(), top_rows(top))
+            })
+            .collect())
+    }
+
+    /// Per-id event counts in `range` for a top query, or `None` when `k` is
+    /// 0; checks that the range's resolution is held.
+    fn top_counts(&self, range: TimeRange, k: usize) -> Result<Option<Vec<u64>>> {
         let (lo, hi) = range.minute_span();
         self.check_resolution(lo, hi, Step::Hour)?;
         if k == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let n = self.dict().read().len();
         let mut counts = vec![0u64; n];
@@ -365,32 +480,61 @@ impl Snapshot {
                 *x += c;
             }
         })?;
-        let (cols, rows) = self.fold_by_tag(filter, vec![counts])?;
-        let counts = &cols[0];
-        let dict = self.dict().read();
-        let mut top = TopK::new(k);
-        for (i, &c) in counts.iter().enumerate() {
-            if c == 0 || !top.may_enter(c as f64, c) {
-                continue;
-            }
-            if let Some(name) = row_name(&dict, &rows, i)? {
-                top.offer(Ranked {
-                    key: c as f64,
-                    recent: c,
-                    baseline: 0,
-                    tag: name,
-                });
-            }
-        }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .map(|r| TopRow {
-                tag: r.tag.to_string(),
-                count: r.recent,
-            })
-            .collect())
+        Ok(Some(counts))
     }
+}
+
+/// The growth of a row with `r` events in a window of `wmin` minutes and
+/// `b` in a baseline of `bmin`, when it is ranked by trending and may enter
+/// `top`: at least `q.min_count` recent events and one event in either
+/// window (a tag with none is not in the question at all, only in the
+/// dictionary: a copy of the store made by `export | ingest` may not know
+/// it, even at `min_count` 0).
+fn ranked_growth(
+    q: &TrendQuery,
+    top: &TopK,
+    (wmin, r): (u32, u64),
+    (bmin, b): (u32, u64),
+) -> Option<f64> {
+    if r < q.min_count || (r == 0 && b == 0) {
+        return None;
+    }
+    let g = growth_of(r, wmin, b, bmin, q.prior)?;
+    top.may_enter(g, r).then_some(g)
+}
+
+/// A top row's ranking entry: `c` events of `tag`.
+fn ranked_count(c: u64, tag: Arc<str>) -> Ranked {
+    Ranked {
+        key: c as f64,
+        recent: c,
+        baseline: 0,
+        tag,
+    }
+}
+
+/// A trending ranking's rows, best first.
+fn trend_rows(top: TopK) -> Vec<TrendRow> {
+    top.into_sorted()
+        .into_iter()
+        .map(|r| TrendRow {
+            tag: r.tag.to_string(),
+            recent: r.recent,
+            baseline: r.baseline,
+            growth: r.key,
+        })
+        .collect()
+}
+
+/// A top ranking's rows, best first.
+fn top_rows(top: TopK) -> Vec<TopRow> {
+    top.into_sorted()
+        .into_iter()
+        .map(|r| TopRow {
+            tag: r.tag.to_string(),
+            count: r.recent,
+        })
+        .collect()
 }
 
 /// Ranking columns, and the rows' tags when they were folded by tag.

@@ -220,6 +220,11 @@ pub(crate) struct TagFold {
     pub(crate) names: Vec<Option<Arc<str>>>,
 }
 
+/// Ranking rows grouped by the values of one label key, as
+/// [`Snapshot::fold_by_value`] gives them: per value, its tags, each with one
+/// sum per column.
+pub(crate) type ByValue = Vec<(Arc<str>, Vec<(Arc<str>, Vec<u64>)>)>;
+
 /// One label key and its values, each with how many series carry it.
 pub type LabelValues = (String, Vec<(String, u64)>);
 
@@ -414,6 +419,71 @@ impl Snapshot {
         }
         c.folds.push((filter.clone(), fold.clone()));
         Ok(Some(fold))
+    }
+
+    /// Per-id columns `cols` summed into one row per (value of the label key
+    /// `by`, tag) over the series matching `filter`, in one pass however many
+    /// values the key has: each value (in the order its first series was
+    /// interned) with its tags' rows, a row holding one sum per column. Rows
+    /// whose every sum is 0 are left out, and so are values left with none.
+    /// An unknown `by` (every key on a store without labels) is an error.
+    pub(crate) fn fold_by_value(
+        &self,
+        filter: &Filter,
+        by: &str,
+        cols: &[Vec<u64>],
+    ) -> Result<ByValue> {
+        let kx = self.labels.position(by)?;
+        let Some(fold) = self.tag_fold(filter)? else {
+            return Ok(Vec::new());
+        };
+        let c = self.catalog.lock();
+        let nkeys = self.labels.len();
+        let ids = cols
+            .iter()
+            .map(Vec::len)
+            .min()
+            .unwrap_or(0)
+            .min(fold.row_of.len())
+            .min(c.tag_of.len());
+        // Per value index, its rows: tag row → slot in `sums`.
+        let mut slot: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+        let mut rows: Vec<(u32, u32)> = Vec::new();
+        let mut sums: Vec<u64> = Vec::new();
+        for id in 0..ids {
+            let t = fold.row_of[id];
+            if t == NOT_SERIES || cols.iter().all(|col| col[id] == 0) {
+                continue;
+            }
+            let v = c.value(id as u32, kx, nkeys);
+            let at = *slot.entry((v, t)).or_insert_with(|| {
+                rows.push((v, t));
+                sums.extend(std::iter::repeat_n(0, cols.len()));
+                rows.len() - 1
+            });
+            for (j, col) in cols.iter().enumerate() {
+                // Cannot overflow: the store's grand total fits in u64.
+                sums[at * cols.len() + j] += col[id];
+            }
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i].0);
+        let mut out: ByValue = Vec::new();
+        for i in order {
+            let (v, t) = rows[i];
+            let Some(tag) = fold.names.get(t as usize).cloned().flatten() else {
+                continue;
+            };
+            let Some(value) = c.values[kx].get(v as usize) else {
+                continue;
+            };
+            let row = (tag, sums[i * cols.len()..(i + 1) * cols.len()].to_vec());
+            match out.last_mut() {
+                Some((last, group)) if Arc::ptr_eq(last, value) => group.push(row),
+                _ => out.push((value.clone(), vec![row])),
+            }
+        }
+        Ok(out)
     }
 
     /// The fold of `filter` over the ids decoded so far.

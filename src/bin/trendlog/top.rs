@@ -50,12 +50,26 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let range = TimeRange::new(from, to)?;
     let groups = match a.select.groups(&snap)? {
         Some(g) => g.into_iter().map(|(v, f)| (Some(v), f)).collect(),
-        None => vec![(None, filter)],
+        None => vec![(None, filter.clone())],
     };
     let mut rows = Vec::new();
-    for (value, f) in &groups {
-        for r in snap.top_where(range, a.k, f)? {
-            rows.push((value.clone(), f, r));
+    match &a.select.by {
+        // One pass for every value (a key of 40,000 cities must not mean
+        // 40,000 passes), rows in the groups' order.
+        Some(by) => {
+            let mut ranked: std::collections::HashMap<String, _> =
+                snap.top_by(range, a.k, &filter, by)?.into_iter().collect();
+            for (value, f) in &groups {
+                let got = value.as_ref().and_then(|v| ranked.remove(v));
+                rows.extend(got.into_iter().flatten().map(|r| (value.clone(), f, r)));
+            }
+        }
+        None => {
+            for (value, f) in &groups {
+                for r in snap.top_where(range, a.k, f)? {
+                    rows.push((value.clone(), f, r));
+                }
+            }
         }
     }
     a.select.say_if_unmet(&snap, rows.is_empty());

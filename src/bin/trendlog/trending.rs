@@ -143,19 +143,19 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         }
         r => r?,
     };
-    let rows: Vec<(Option<String>, TrendRow)> = match a.select.groups(&snap)? {
-        None => first.into_iter().map(|r| (None, r)).collect(),
-        Some(groups) => {
+    let rows: Vec<(Option<String>, TrendRow)> = match (a.select.groups(&snap)?, &a.select.by) {
+        (Some(groups), Some(by)) => {
+            // One pass for every value, rows in the groups' order.
+            let mut ranked: std::collections::HashMap<String, _> =
+                snap.trending_by(&q, &filter, by)?.into_iter().collect();
             let mut rows = Vec::new();
-            for (v, f) in groups {
-                rows.extend(
-                    snap.trending_where(&q, &f)?
-                        .into_iter()
-                        .map(|r| (Some(v.clone()), r)),
-                );
+            for (v, _) in groups {
+                let got = ranked.remove(&v).into_iter().flatten();
+                rows.extend(got.map(|r| (Some(v.clone()), r)));
             }
             rows
         }
+        _ => first.into_iter().map(|r| (None, r)).collect(),
     };
     a.select.say_if_unmet(&snap, rows.is_empty());
     let at = q.at.or(at);
