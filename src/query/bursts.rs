@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use super::burst::{BurstParams, Detector, RawEpisode};
-use super::labels::TagFold;
+use super::labels::{group_by_value, TagFold};
 use super::Snapshot;
 use crate::error::Result;
 use crate::labels::Filter;
@@ -924,15 +924,71 @@ impl Snapshot {
         let fold = self.tag_fold(&q.filter)?;
         let (only, fold) = (only.as_deref(), fold.as_deref());
         let eps = self.burst_episodes(lo, hi, &q.params, (only, fold), false, reads)?;
-        let mut rows = self.name_bursts(eps, fold, &q.filter)?;
-        rows.sort_by(|a, b| {
-            b.peak_score
-                .total_cmp(&a.peak_score)
-                .then(a.onset.cmp(&b.onset))
-                .then_with(|| a.tag.cmp(&b.tag))
-        });
-        rows.truncate(q.k);
-        Ok(rows)
+        let rows = self.name_bursts(eps, fold, &q.filter)?;
+        Ok(best_episodes(rows, q.k))
+    }
+
+    /// [`Snapshot::bursts`] within each value of the label key `by` ("bursts
+    /// in each city"): `(value, episodes)` for every value with an episode,
+    /// in the order the store first met the values; each value's episodes
+    /// are those of the filter narrowed to it (and carry it in their
+    /// labels), the `q.k` best. The detector runs once over every (value,
+    /// tag) row, however many values `by` has.
+    ///
+    /// ```
+    /// use trendlog::labels::LabelKeys;
+    /// use trendlog::time::TimeRange;
+    /// use trendlog::{BurstQuery, Options};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = trendlog::Store::open(dir.path(), Options::default().label_keys(keys)).unwrap();
+    /// let t0 = 1_508_112_000;
+    /// let mut b = store.batch();
+    /// for m in 0..1440 {
+    ///     b.add_labelled("steady", &[("region", "paris")], t0 + m * 60, 5).unwrap();
+    ///     if m >= 720 {
+    ///         b.add_labelled("metoo", &[("region", "chicago")], t0 + m * 60, 20).unwrap();
+    ///     }
+    /// }
+    /// b.commit().unwrap();
+    /// let day = TimeRange::new(t0, t0 + 86_400).unwrap();
+    /// let by = store.snapshot().bursts_by(day, &BurstQuery::top(10), "region").unwrap();
+    /// assert_eq!(by.len(), 1);
+    /// assert_eq!((by[0].0.as_str(), by[0].1[0].tag.as_str()), ("chicago", "metoo"));
+    /// ```
+    pub fn bursts_by(
+        &self,
+        range: TimeRange,
+        q: &BurstQuery,
+        by: &str,
+    ) -> Result<Vec<(String, Vec<Burst>)>> {
+        q.params.validate()?;
+        self.labels.position(by)?;
+        q.filter.resolve(&self.labels)?;
+        let (lo, hi) = range.minute_span();
+        let only = self.tag_filter(&q.tags)?;
+        if q.k == 0 || only.as_ref().is_some_and(|v| v.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let Some((fold, values)) = self.value_tag_fold(&q.filter, by)? else {
+            return Ok(Vec::new());
+        };
+        let eps = self.burst_episodes(
+            lo,
+            hi,
+            &q.params,
+            (only.as_deref(), Some(&fold)),
+            false,
+            Reads::Pruned,
+        )?;
+        let eps = eps.into_iter().map(|e| (e.0 as usize, e));
+        let mut out = Vec::new();
+        for (value, eps) in group_by_value(&values, eps) {
+            let filter = q.filter.clone().and_held(by, &value);
+            let rows = self.name_bursts(eps, Some(&fold), &filter)?;
+            out.push((value.to_string(), best_episodes(rows, q.k)));
+        }
+        Ok(out)
     }
 
     /// The recent window and baseline that [`Snapshot::burst_ranking`] scores
@@ -1132,12 +1188,60 @@ impl Snapshot {
     ) -> Result<Vec<BurstRow>> {
         let fold = self.tag_fold(filter)?;
         let fold = fold.as_deref();
-        let Some(plan) = self.burst_plan(at, p)? else {
+        if k == 0 {
+            // (The plan still checks `p` and `at`.)
+            self.burst_plan(at, p)?;
+            return Ok(Vec::new());
+        }
+        let scores = self.burst_scores(at, p, fold)?;
+        let rows = self.name_burst_rows(scores, fold, filter)?;
+        Ok(best_rows(rows, k))
+    }
+
+    /// [`Snapshot::burst_ranking_where`] within each value of the label key
+    /// `by`: `(value, rows)` for every value with a scored tag, in the order
+    /// the store first met the values; each value's rows are those of the
+    /// filter narrowed to it (and carry it in their labels), the `k` best.
+    /// One pass over the cells however many values `by` has.
+    pub fn burst_ranking_by(
+        &self,
+        at: Option<i64>,
+        p: &BurstParams,
+        k: usize,
+        filter: &Filter,
+        by: &str,
+    ) -> Result<Vec<(String, Vec<BurstRow>)>> {
+        self.labels.position(by)?;
+        filter.resolve(&self.labels)?;
+        let Some((fold, values)) = self.value_tag_fold(filter, by)? else {
             return Ok(Vec::new());
         };
         if k == 0 {
+            self.burst_plan(at, p)?;
             return Ok(Vec::new());
         }
+        let scores = self.burst_scores(at, p, Some(&fold))?;
+        let scores = scores.into_iter().map(|x| (x.3 as usize, x));
+        let mut out = Vec::new();
+        for (value, scores) in group_by_value(&values, scores) {
+            let narrowed = filter.clone().and_held(by, &value);
+            let rows = self.name_burst_rows(scores, Some(&fold), &narrowed)?;
+            out.push((value.to_string(), best_rows(rows, k)));
+        }
+        Ok(out)
+    }
+
+    /// The burst score of every id (with `fold`, every fold row) busy enough
+    /// to be ranked at `at`: `(score, recent, expected, key)`.
+    fn burst_scores(
+        &self,
+        at: Option<i64>,
+        p: &BurstParams,
+        fold: Option<&TagFold>,
+    ) -> Result<Vec<(f64, u64, f64, u32)>> {
+        let Some(plan) = self.burst_plan(at, p)? else {
+            return Ok(Vec::new());
+        };
         let (d, bin, tb, history) = (&plan.detector, plan.bin, plan.tb, plan.history);
         let data_lo = (tb.saturating_sub(d.score_lookback()) * bin).max(if bin == 1 {
             plan.floor
@@ -1166,7 +1270,17 @@ impl Snapshot {
                 }
             }
         }
-        let mut named: Vec<BurstRow> = rows
+        Ok(rows)
+    }
+
+    /// Scored keys named as ranking rows (labelled with `filter`).
+    fn name_burst_rows(
+        &self,
+        scores: Vec<(f64, u64, f64, u32)>,
+        fold: Option<&TagFold>,
+        filter: &Filter,
+    ) -> Result<Vec<BurstRow>> {
+        scores
             .into_iter()
             .filter_map(|(score, recent, expected, id)| {
                 let (tag, labels) = match self.name_of(id, fold, filter) {
@@ -1181,15 +1295,7 @@ impl Snapshot {
                     score,
                 }))
             })
-            .collect::<Result<_>>()?;
-        named.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(b.recent.cmp(&a.recent))
-                .then_with(|| a.tag.cmp(&b.tag))
-        });
-        named.truncate(k);
-        Ok(named)
+            .collect()
     }
 
     /// The episodes whose onset lies at or after minute `since`, up to the
@@ -1256,6 +1362,32 @@ impl Snapshot {
         rows.sort_by(|a, b| a.onset.cmp(&b.onset).then_with(|| a.tag.cmp(&b.tag)));
         Ok(rows)
     }
+}
+
+/// The `k` best episodes: the highest peak score first, ties by onset, then
+/// tag.
+fn best_episodes(mut rows: Vec<Burst>, k: usize) -> Vec<Burst> {
+    rows.sort_by(|a, b| {
+        b.peak_score
+            .total_cmp(&a.peak_score)
+            .then(a.onset.cmp(&b.onset))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
+    rows.truncate(k);
+    rows
+}
+
+/// The `k` best ranking rows: the highest score first, ties by recent
+/// count (higher first), then tag.
+fn best_rows(mut rows: Vec<BurstRow>, k: usize) -> Vec<BurstRow> {
+    rows.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.recent.cmp(&a.recent))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
+    rows.truncate(k);
+    rows
 }
 
 #[cfg(test)]

@@ -225,6 +225,33 @@ pub(crate) struct TagFold {
 /// sum per column.
 pub(crate) type ByValue = Vec<(Arc<str>, Vec<(Arc<str>, Vec<u64>)>)>;
 
+/// Per row of a [`Snapshot::value_tag_fold`], its value: the value's index
+/// in the order the store first met the key's values, and the value.
+pub(crate) type RowValues = Vec<(u32, Arc<str>)>;
+
+/// Items of the rows of a [`Snapshot::value_tag_fold`], `(row, item)`,
+/// grouped by their row's value (`values[row]`): the values in the order the
+/// store first met them, each with its items in the order given.
+pub(crate) fn group_by_value<T>(
+    values: &[(u32, Arc<str>)],
+    items: impl IntoIterator<Item = (usize, T)>,
+) -> Vec<(Arc<str>, Vec<T>)> {
+    let mut items: Vec<(u32, usize, T)> = items
+        .into_iter()
+        .filter_map(|(r, item)| values.get(r).map(|v| (v.0, r, item)))
+        .collect();
+    // Stable: items of one value keep their order.
+    items.sort_by_key(|x| x.0);
+    let mut out: Vec<(u32, Arc<str>, Vec<T>)> = Vec::new();
+    for (v, r, item) in items {
+        match out.last_mut() {
+            Some((last, _, group)) if *last == v => group.push(item),
+            _ => out.push((v, values[r].1.clone(), vec![item])),
+        }
+    }
+    out.into_iter().map(|(_, v, g)| (v, g)).collect()
+}
+
 /// One label key and its values, each with how many series carry it.
 pub type LabelValues = (String, Vec<(String, u64)>);
 
@@ -421,69 +448,79 @@ impl Snapshot {
         Ok(Some(fold))
     }
 
+    /// The fold of ids into one row per (value of the label key `by`, tag)
+    /// over the series matching `filter`, built in one pass over the ids:
+    /// a [`TagFold`] whose rows are those pairs (named by their tag), and
+    /// each row's value with its index in the order the store first met the
+    /// key's values. `None` on a store without labels, where an unknown `by`
+    /// (every key) is an error first.
+    pub(crate) fn value_tag_fold(
+        &self,
+        filter: &Filter,
+        by: &str,
+    ) -> Result<Option<(TagFold, RowValues)>> {
+        let kx = self.labels.position(by)?;
+        let Some(base) = self.tag_fold(filter)? else {
+            return Ok(None);
+        };
+        let c = self.catalog.lock();
+        let nkeys = self.labels.len();
+        let ids = base.row_of.len().min(c.tag_of.len());
+        let mut slot: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        let row_of = base.row_of[..ids]
+            .iter()
+            .enumerate()
+            .map(|(id, &t)| {
+                if t == NOT_SERIES {
+                    return NOT_SERIES;
+                }
+                let v = c.value(id as u32, kx, nkeys);
+                *slot.entry((v, t)).or_insert_with(|| {
+                    names.push(base.names.get(t as usize).cloned().flatten());
+                    let value = c.values[kx].get(v as usize).cloned().unwrap_or_default();
+                    values.push((v, value));
+                    (names.len() - 1) as u32
+                })
+            })
+            .collect();
+        Ok(Some((TagFold { row_of, names }, values)))
+    }
+
     /// Per-id columns `cols` summed into one row per (value of the label key
-    /// `by`, tag) over the series matching `filter`, in one pass however many
-    /// values the key has: each value (in the order its first series was
-    /// interned) with its tags' rows, a row holding one sum per column. Rows
-    /// whose every sum is 0 are left out, and so are values left with none.
-    /// An unknown `by` (every key on a store without labels) is an error.
+    /// `by`, tag) over the series matching `filter` ([`Snapshot::value_tag_fold`]),
+    /// in one pass however many values the key has: each value (in the
+    /// order the store first met them) with its tags' rows, a row holding
+    /// one sum per column. Rows whose every sum is 0 are left out, and so
+    /// are values left with none.
     pub(crate) fn fold_by_value(
         &self,
         filter: &Filter,
         by: &str,
         cols: &[Vec<u64>],
     ) -> Result<ByValue> {
-        let kx = self.labels.position(by)?;
-        let Some(fold) = self.tag_fold(filter)? else {
+        let Some((fold, values)) = self.value_tag_fold(filter, by)? else {
             return Ok(Vec::new());
         };
-        let c = self.catalog.lock();
-        let nkeys = self.labels.len();
-        let ids = cols
-            .iter()
-            .map(Vec::len)
-            .min()
-            .unwrap_or(0)
-            .min(fold.row_of.len())
-            .min(c.tag_of.len());
-        // Per value index, its rows: tag row → slot in `sums`.
-        let mut slot: FxHashMap<(u32, u32), usize> = FxHashMap::default();
-        let mut rows: Vec<(u32, u32)> = Vec::new();
-        let mut sums: Vec<u64> = Vec::new();
-        for id in 0..ids {
-            let t = fold.row_of[id];
-            if t == NOT_SERIES || cols.iter().all(|col| col[id] == 0) {
-                continue;
-            }
-            let v = c.value(id as u32, kx, nkeys);
-            let at = *slot.entry((v, t)).or_insert_with(|| {
-                rows.push((v, t));
-                sums.extend(std::iter::repeat_n(0, cols.len()));
-                rows.len() - 1
-            });
-            for (j, col) in cols.iter().enumerate() {
-                // Cannot overflow: the store's grand total fits in u64.
-                sums[at * cols.len() + j] += col[id];
+        let width = cols.len();
+        let mut sums = vec![0u64; values.len() * width];
+        for (j, col) in cols.iter().enumerate() {
+            for (&r, &c) in fold.row_of.iter().zip(col) {
+                if r != NOT_SERIES && c > 0 {
+                    // Cannot overflow: the store's grand total fits in u64.
+                    sums[r as usize * width + j] += c;
+                }
             }
         }
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| rows[i].0);
-        let mut out: ByValue = Vec::new();
-        for i in order {
-            let (v, t) = rows[i];
-            let Some(tag) = fold.names.get(t as usize).cloned().flatten() else {
-                continue;
-            };
-            let Some(value) = c.values[kx].get(v as usize) else {
-                continue;
-            };
-            let row = (tag, sums[i * cols.len()..(i + 1) * cols.len()].to_vec());
-            match out.last_mut() {
-                Some((last, group)) if Arc::ptr_eq(last, value) => group.push(row),
-                _ => out.push((value.clone(), vec![row])),
-            }
-        }
-        Ok(out)
+        Ok(group_by_value(
+            &values,
+            (0..values.len()).filter_map(|r| {
+                let row = &sums[r * width..(r + 1) * width];
+                let tag = fold.names[r].clone()?;
+                row.iter().any(|&x| x > 0).then(|| (r, (tag, row.to_vec())))
+            }),
+        ))
     }
 
     /// The fold of `filter` over the ids decoded so far.

@@ -215,21 +215,22 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     let range = TimeRange::new(from, to)?;
     // On a labelled store each tag's series within the filter are summed
-    // (with --by, within each value in turn).
-    let mut rows = Vec::new();
-    for (value, filter) in selections {
-        let q = BurstQuery {
-            params: p.clone(),
-            k: a.k,
-            tags: a.tags.clone(),
-            filter,
-        };
-        rows.extend(
-            snap.bursts(range, &q)?
-                .into_iter()
-                .map(|b| (value.clone(), b)),
-        );
-    }
+    // (with --by, within each value: one detector pass for them all, rows
+    // in the order of the groups).
+    let q = BurstQuery {
+        params: p.clone(),
+        k: a.k,
+        tags: a.tags.clone(),
+        filter: a.select.filter(&snap)?,
+    };
+    let rows: Vec<(Option<String>, _)> = match &a.select.by {
+        Some(by) => crate::labels::in_group_order(&selections, snap.bursts_by(range, &q, by)?),
+        None => snap
+            .bursts(range, &q)?
+            .into_iter()
+            .map(|b| (None, b))
+            .collect(),
+    };
     a.select.say_if_unmet(&snap, rows.is_empty());
     if g.json {
         let v: Vec<_> = rows
@@ -369,11 +370,18 @@ pub fn trending_by_burst(
     select: &crate::labels::Select,
 ) -> CmdResult {
     p.validate().map_err(|e| Fail::usage(e.to_string()))?;
-    let mut rows = Vec::new();
-    for (value, filter) in select.groups_or_filter(snap)? {
-        let best = snap.burst_ranking_where(at, p, k, &filter)?;
-        rows.extend(best.into_iter().map(|r| (value.clone(), r)));
-    }
+    let groups = select.groups_or_filter(snap)?;
+    let filter = select.filter(snap)?;
+    let rows: Vec<(Option<String>, _)> = match &select.by {
+        Some(by) => {
+            crate::labels::in_group_order(&groups, snap.burst_ranking_by(at, p, k, &filter, by)?)
+        }
+        None => snap
+            .burst_ranking_where(at, p, k, &filter)?
+            .into_iter()
+            .map(|r| (None, r))
+            .collect(),
+    };
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
     if let Some(cut) = snap.burst_reads_cut(at, p)? {

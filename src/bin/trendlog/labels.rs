@@ -126,6 +126,21 @@ pub fn group_ranks<'a>(values: impl IntoIterator<Item = &'a Option<String>>) -> 
         .collect()
 }
 
+/// Rows ranked per `--by` value, `(value, rows)`, flattened in the order of
+/// `groups` (the command's order of the values).
+pub fn in_group_order<T>(
+    groups: &[(Option<String>, trendlog::labels::Filter)],
+    ranked: Vec<(String, Vec<T>)>,
+) -> Vec<(Option<String>, T)> {
+    let mut ranked: std::collections::HashMap<String, Vec<T>> = ranked.into_iter().collect();
+    let mut rows = Vec::new();
+    for (value, _) in groups {
+        let got = value.as_ref().and_then(|v| ranked.remove(v));
+        rows.extend(got.into_iter().flatten().map(|r| (value.clone(), r)));
+    }
+    rows
+}
+
 /// How a label value is shown: the empty value is "(unknown)".
 pub fn show_value(v: &str) -> &str {
     if v.is_empty() {

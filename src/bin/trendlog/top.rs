@@ -57,11 +57,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         // One pass for every value (a key of 40,000 cities must not mean
         // 40,000 passes), rows in the groups' order.
         Some(by) => {
-            let mut ranked: std::collections::HashMap<String, _> =
-                snap.top_by(range, a.k, &filter, by)?.into_iter().collect();
-            for (value, f) in &groups {
-                let got = value.as_ref().and_then(|v| ranked.remove(v));
-                rows.extend(got.into_iter().flatten().map(|r| (value.clone(), f, r)));
+            let ranked = snap.top_by(range, a.k, &filter, by)?;
+            let flat = crate::labels::in_group_order(&groups, ranked);
+            // Each row with its group's filter (for its sparkline).
+            let mut gs = groups.iter().peekable();
+            for (value, r) in flat {
+                while gs.peek().is_some_and(|(v, _)| *v != value) {
+                    gs.next();
+                }
+                if let Some((_, f)) = gs.peek() {
+                    rows.push((value, f, r));
+                }
             }
         }
         None => {

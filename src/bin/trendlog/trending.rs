@@ -146,14 +146,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let rows: Vec<(Option<String>, TrendRow)> = match (a.select.groups(&snap)?, &a.select.by) {
         (Some(groups), Some(by)) => {
             // One pass for every value, rows in the groups' order.
-            let mut ranked: std::collections::HashMap<String, _> =
-                snap.trending_by(&q, &filter, by)?.into_iter().collect();
-            let mut rows = Vec::new();
-            for (v, _) in groups {
-                let got = ranked.remove(&v).into_iter().flatten();
-                rows.extend(got.map(|r| (Some(v.clone()), r)));
-            }
-            rows
+            let groups: Vec<_> = groups.into_iter().map(|(v, f)| (Some(v), f)).collect();
+            crate::labels::in_group_order(&groups, snap.trending_by(&q, &filter, by)?)
         }
         _ => first.into_iter().map(|r| (None, r)).collect(),
     };
