@@ -841,3 +841,18 @@ fn k_zero_says_it_asked_for_no_rows_not_that_there_were_none() {
         assert!(!out.contains("(no "), "{args:?}: {out}");
     }
 }
+
+#[test]
+fn a_header_that_names_its_columns_but_cannot_be_read_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input = "timestamp,tag,count,label:platform,label:platform\n2020-03-01T04:00:00Z,x,1,a,b\n";
+    let o = run_stdin(&db, &["ingest"], input);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("<stdin>:1: ") && err.contains("names the label \"platform\" twice"),
+        "{err}"
+    );
+    assert!(!err.contains("names no timestamp and tag column"), "{err}");
+}

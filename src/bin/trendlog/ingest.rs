@@ -285,7 +285,13 @@ fn csv_header(
             Err(_) => {}
         }
     }
-    if CsvLayout::parse_with_labels(t, &[]).is_err() {
+    if let Err(e) = CsvLayout::parse_with_labels(t, &[]) {
+        if keys.is_some() && names_ts_and_tag(t) {
+            // It names its columns but cannot be read (a label column given
+            // twice, a column without a name): every line after it would be
+            // read against the wrong columns.
+            return Err(trim_invalid(&e));
+        }
         err_line!(
             "{}:{}: taken as a header and skipped (it names no timestamp and tag column)",
             names[line.input],
@@ -293,6 +299,18 @@ fn csv_header(
         );
     }
     Ok(None)
+}
+
+/// Whether a header line names a timestamp column and a tag column (by
+/// any of their names, quoted or not), whatever else it holds.
+fn names_ts_and_tag(t: &str) -> bool {
+    let names: Vec<String> = t
+        .split(',')
+        .map(|n| n.trim().trim_matches('"').trim().to_ascii_lowercase())
+        .collect();
+    let any = |set: &[&str]| names.iter().any(|n| set.contains(&n.as_str()));
+    any(&["timestamp", "ts", "time", "created_at", "created_at_utc"])
+        && any(&["tag", "ticker", "hashtag"])
 }
 
 /// Counters and the rejected-line report.
