@@ -60,7 +60,9 @@ hour. See docs/bursts.md.
 JSON: [{\"tag\":\"...\",\"onset\":\"RFC 3339\",\"onset_unix\":S,\"onset_score\":Z,\"onset_count\":N,
 \"expected\":MU,\"peak\":\"...\",\"peak_score\":Z,\"peak_count\":N,\"end\":\"...\"|null,
 \"events\":N,\"step\":\"1m\"|\"1h\"},...]   (end is null while the episode goes on at the end of
-what was read: the store's now, or --to; events run from the onset to the end, inclusive)
+what was read: the store's now, or --to; events run from the onset to the end, inclusive).
+On a labelled store a row within --where or --by also has \"labels\":{KEY:VALUE,...}, the
+conditions its series matched, and with --by \"by\":{\"key\":K,\"value\":V}.
 
 Example:
   trendlog bursts --from 2017-10-15 --to 2017-10-16 -k 5")]

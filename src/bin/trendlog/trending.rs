@@ -21,12 +21,14 @@ hour and whole-hour --window and --baseline (exit 2 otherwise); without --at, th
 of the store's now is used, and said (--rank burst instead scores at the store's now and says
 what its score leaves out).
 
-JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]
+JSON: [{\"tag\":\"...\",\"recent\":N,\"baseline\":M,\"growth\":G},...]; with --rank burst
+[{\"tag\":\"...\",\"recent\":N,\"expected\":MU,\"score\":Z},...], and on a labelled store within
+--where or --by \"labels\":{KEY:VALUE,...}, the conditions its series matched.
 On a labelled store, --where KEY=VALUE ranks only matching series (\"trending in Chicago\");
 --by KEY ranks within each value of KEY, and each row gains \"by\":{\"key\":K,\"value\":V}.
 G is a number. With --prior 0 and an empty baseline the growth is infinite, which JSON cannot
-hold: it is printed as null (and as ∞ in the table); a tag with no event in either window then
-has no growth at all (0/0) and is left out, even with --min-count 0.
+hold: it is printed as null (and as ∞ in the table). A tag with no event in either window is
+never ranked, even with --min-count 0.
 
 Example:
   trendlog trending --at '2017-10-16 00:00:00' --window 1h --baseline 24h -k 10")]
