@@ -12,6 +12,7 @@
 //! - [`router`]: per-tag queries to the owning partition, top and trending
 //!   merged exactly from every partition, missing partitions reported;
 //! - [`connect`]: credentials, TLS and stream creation;
+//! - [`input`]: the CSV lines `publish` reads;
 //! - [`wire`], [`query`], [`workload`]: message formats, answering and merging,
 //!   a small synthetic day.
 //!
@@ -21,6 +22,7 @@
 
 pub mod connect;
 pub mod error;
+pub mod input;
 pub mod partition;
 pub mod publish;
 pub mod query;

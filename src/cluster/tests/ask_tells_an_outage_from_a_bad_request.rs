@@ -70,7 +70,7 @@ async fn ask_tells_an_outage_from_a_bad_request() {
 }
 
 /// `publish` exits 2 when it refused input, as `trendlog ingest` does, and
-/// still publishes everything else.
+/// still publishes everything else. Its CSV is RFC 4180: `"ok"` is `ok`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_exits_2_when_it_refused_input() {
     let bin = require_nats!();
@@ -85,7 +85,13 @@ async fn publish_exits_2_when_it_refused_input() {
     let csv = cluster.stores().join("in.csv");
     std::fs::create_dir_all(cluster.stores()).unwrap();
     let far = now + 3 * 86_400;
-    std::fs::write(&csv, format!("{now},ok,2\nnot a line\n{far},ahead,1\n")).unwrap();
+    // A quoted tag is the same tag unquoted; a fourth field makes the line
+    // bad, said with its number, not published in part (it was, silently).
+    std::fs::write(
+        &csv,
+        format!("{now},ok,2\nnot a line\n{far},ahead,1\n{now},\"ok\",3\n{now},ok,5,extra\n"),
+    )
+    .unwrap();
     let exe = env!("CARGO_BIN_EXE_trendlog-cluster");
     let servers = cluster.urls().join(",");
     let o = Command::new(exe)
@@ -104,13 +110,16 @@ async fn publish_exits_2_when_it_refused_input() {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("1 × line not") && err.contains("1 × time"),
+        err.contains("2 × line not") && err.contains("1 × time"),
         "{err}"
     );
+    assert!(err.contains("in.csv:5: the line has 4 fields"), "{err}");
     let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(out["acknowledged_events"], 1, "{out}");
+    assert_eq!(out["acknowledged_events"], 2, "{out}");
+    assert_eq!(out["acknowledged_posts"], 5, "{out}");
     assert_eq!(out["rejected_times"], 1, "{out}");
-    assert_eq!(out["bad_lines"], 1, "{out}");
+    assert_eq!(out["rejected_tags"], 0, "{out}");
+    assert_eq!(out["bad_lines"], 2, "{out}");
 }
 
 /// A publisher id reused for other input is said: the servers drop every message whose id an
