@@ -36,6 +36,9 @@ pub enum Error {
     /// A router could not answer (an outage on its side, as its reply
     /// says); the same request may succeed later.
     Unavailable(String),
+    /// A status was answered, but no replica of these partitions answered
+    /// it: they are listed in the reply's `missing`.
+    Incomplete(Vec<u32>),
 }
 
 /// `Result<T, Error>`.
@@ -66,6 +69,11 @@ impl fmt::Display for Error {
             Error::Config(e) => write!(f, "invalid setting: {e}"),
             Error::Rejected(e) => f.write_str(e),
             Error::Unavailable(e) => write!(f, "the cluster could not answer: {e}"),
+            Error::Incomplete(p) => write!(
+                f,
+                "no live replica answered for partition(s) {p:?} (the reply's missing); \
+                 start a runner for them"
+            ),
         }
     }
 }

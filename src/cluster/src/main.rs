@@ -145,6 +145,11 @@ enum Cmd {
     },
     /// Ask a router; prints its JSON reply.
     ///
+    /// Exit status: 0 answered; 1 the cluster could not answer (an outage: a
+    /// partition had no live replica, or the router's NATS calls failed); 2 the
+    /// request was refused; 3 a status answered with partitions missing (no
+    /// replica of them answered; the reply lists them in `missing`).
+    ///
     /// Example: trendlog-cluster ask '{"op":"top","from":1508025600,"to":1508112000,"k":10}'
     Ask {
         /// A JSON request: total, series, top, trending or status (see docs/cluster.md).
@@ -371,7 +376,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::to_string(&reply).map_err(|e| Error::Decode(e.to_string()))?
             );
-            refusal(reply)
+            refusal(&req, reply)
         }
         Cmd::Copy {
             partition,
@@ -396,8 +401,14 @@ async fn run(cli: Cli) -> Result<()> {
 /// refused. A partial answer's own refusal (a bad range) also lists the
 /// missing partitions: only the router's "missing" refusal is an outage,
 /// which a router from before the `outage` field tells only by its message.
-fn refusal(reply: RouterReply) -> Result<()> {
+/// A status is answered even with partitions missing; it exits 3 then
+/// (scripts check the status with it). A partial top or trending asked for
+/// with allow_partial exits 0, as asked.
+fn refusal(req: &Request, reply: RouterReply) -> Result<()> {
     let Some(error) = reply.error else {
+        if matches!(req, Request::Status) && !reply.missing.is_empty() {
+            return Err(Error::Incomplete(reply.missing));
+        }
         return Ok(());
     };
     let missing = Error::Missing(reply.missing.clone());
@@ -443,11 +454,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("trendlog-cluster: {e}");
-            match e {
-                Error::BadRequest(_) | Error::Config(_) | Error::Rejected(_) => ExitCode::from(2),
-                _ => ExitCode::from(1),
-            }
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The exit status of a failed run: 2 for the caller's mistake or refused
+/// input, 3 for a status with partitions missing, 1 for the rest.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::BadRequest(_) | Error::Config(_) | Error::Rejected(_) => 2,
+        Error::Incomplete(_) => 3,
+        _ => 1,
     }
 }
 
@@ -465,8 +483,39 @@ mod tests {
         }
     }
 
+    /// A status is answered with the missing partitions listed, and used to
+    /// exit 0 with them: scripts took a cluster with a dead partition for a
+    /// healthy one.
+    #[test]
+    fn ask_status_exits_3_when_a_partition_is_missing() {
+        let status = Request::Status;
+        assert!(refusal(&status, reply(None, vec![], false)).is_ok());
+        let gone = refusal(&status, reply(None, vec![1, 3], false));
+        assert!(matches!(gone, Err(Error::Incomplete(ref p)) if p == &[1, 3]));
+        let e = gone.unwrap_err();
+        assert_eq!(exit_code(&e), 3);
+        assert!(e.to_string().contains("[1, 3]"), "{e}");
+        // A partial top asked for with allow_partial is what was asked.
+        let top = Request::Top {
+            from: 0,
+            to: 3600,
+            k: 1,
+            allow_partial: true,
+        };
+        assert!(refusal(&top, reply(None, vec![1], false)).is_ok());
+        assert_eq!(exit_code(&Error::Unavailable("x".into())), 1);
+        assert_eq!(exit_code(&Error::BadRequest("x".into())), 2);
+    }
+
     #[test]
     fn ask_exits_1_for_an_outage_and_2_for_a_refused_request() {
+        let top = Request::Top {
+            from: 0,
+            to: 3600,
+            k: 1,
+            allow_partial: false,
+        };
+        let refusal = |r| refusal(&top, r);
         assert!(refusal(reply(None, vec![], false)).is_ok());
         // The router's NATS calls failed: no partition is listed as missing.
         let nats = refusal(reply(Some("a NATS call failed: timed out"), vec![], true));

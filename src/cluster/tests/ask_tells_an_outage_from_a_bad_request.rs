@@ -2,7 +2,8 @@
 //! outage: starting a runner fixes it) and 2 when the request itself was
 //! refused; both used to exit 2 as "bad request". The outage message names
 //! the partition and says which requests take allow_partial (it used to
-//! offer it to total, which refuses the field).
+//! offer it to total, which refuses the field). A status answered with a
+//! partition missing exits 3 (it exited 0).
 
 mod common;
 
@@ -62,6 +63,19 @@ async fn ask_tells_an_outage_from_a_bad_request() {
         err.contains("top and trending also take allow_partial"),
         "{err}"
     );
+    // A status is answered with partition 0 listed as missing: exit 3 (it
+    // was 0), the reply printed as before.
+    let o = ask(r#"{"op":"status"}"#);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no live replica") && err.contains("[0]"),
+        "{err}"
+    );
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(out["missing"], serde_json::json!([0]), "{out}");
+    assert_eq!(out["error"], serde_json::Value::Null, "{out}");
+    assert_eq!(out["answer"], serde_json::json!({ "status": [] }), "{out}");
     // A request that cannot be read is the caller's mistake.
     let o = ask(r#"{"op":"nope"}"#);
     assert_eq!(o.status.code(), Some(2));
