@@ -39,6 +39,9 @@ pub enum Error {
     /// A status was answered, but no replica of these partitions answered
     /// it: they are listed in the reply's `missing`.
     Incomplete(Vec<u32>),
+    /// A copy of a replica's store was not made, or its outcome is not
+    /// known: the sentence says which, and what to do.
+    Copy(String),
 }
 
 /// `Result<T, Error>`.
@@ -69,6 +72,7 @@ impl fmt::Display for Error {
             Error::Config(e) => write!(f, "invalid setting: {e}"),
             Error::Rejected(e) => f.write_str(e),
             Error::Unavailable(e) => write!(f, "the cluster could not answer: {e}"),
+            Error::Copy(e) => f.write_str(e),
             Error::Incomplete(p) => write!(
                 f,
                 "no live replica answered for partition(s) {p:?} (the reply's missing); \

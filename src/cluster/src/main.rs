@@ -158,16 +158,19 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
-    /// Ask a live replica to copy its sealed store into DIR (on its machine),
-    /// for starting a new replica from it.
+    /// Ask a live replica to copy its sealed store into DIR on the replica's
+    /// own machine, for starting a new replica from it.
+    ///
+    /// Example: trendlog-cluster -P 4 copy --partition 2 --replica a --to /data/p2-c
     Copy {
-        /// The partition.
+        /// The partition (0 to P-1, P given by -P).
         #[arg(long)]
         partition: u32,
         /// The replica to copy from.
         #[arg(long)]
         replica: String,
-        /// The new store directory (must not exist).
+        /// The new store directory, on the replica's machine: an absolute path
+        /// that must not exist.
         #[arg(long)]
         to: PathBuf,
     },
@@ -383,12 +386,16 @@ async fn run(cli: Cli) -> Result<()> {
             replica,
             to,
         } => {
+            // Checked before connecting: a bad request needs no cluster.
+            runner::check_copy(&names, partition, &replica, &to)?;
             let client = connection(&cli.conn, "trendlog-copy")?
                 .connect(Duration::from_secs(5))
                 .await?;
             let pos = runner::request_copy(&client, &names, partition, &replica, &to).await?;
             println!(
-                "copied partition {partition} replica {replica} at sequence {pos} into {}",
+                "replica {replica} of partition {partition} copied its store, at stream sequence \
+                 {pos}, into {} on its own machine; start the new replica there (or where you \
+                 move the directory) with node --partition {partition} --store DIR and a replica name other than {replica}",
                 to.display()
             );
             Ok(())

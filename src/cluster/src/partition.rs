@@ -63,8 +63,10 @@ impl Names {
     pub fn check(&self, p: u32) -> Result<()> {
         if p >= self.partitions {
             return Err(Error::Config(format!(
-                "partition {p} does not exist (there are {})",
-                self.partitions
+                "partition {p} does not exist: -P/--partitions says there are {}, numbered 0 to \
+                 {} (give -P the deployment's partition count)",
+                self.partitions,
+                self.partitions - 1
             )));
         }
         Ok(())

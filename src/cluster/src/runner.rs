@@ -709,8 +709,35 @@ async fn consume(
     }
 }
 
-/// Asks replica `replica` of `partition` to copy its store into `to` (a path
-/// on the runner's machine) and returns the copy's position.
+/// How long [`request_copy`] waits for the replica's reply.
+const COPY_WAIT: Duration = Duration::from_secs(120);
+
+/// Checks a copy request before it is sent: the partition exists (by
+/// `names`), the replica name is one a runner can have, and `to` is
+/// absolute (the replica writes it on its own machine, where a relative
+/// path would be taken from the replica's working directory, not the
+/// caller's).
+pub fn check_copy(names: &Names, partition: u32, replica: &str, to: &Path) -> Result<()> {
+    names.check(partition)?;
+    check_replica(replica)?;
+    if !to.is_absolute() {
+        return Err(Error::Config(format!(
+            "--to {} is relative: the replica writes the copy on its own machine, where a \
+             relative path is taken from the replica's working directory; give an absolute path",
+            to.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Asks replica `replica` of `partition` to copy its store into `to` (an
+/// absolute path on the runner's machine) and returns the copy's position.
+///
+/// # Errors
+/// [`Error::Config`] for a partition `names` does not have, a bad replica
+/// name or a relative `to`; [`Error::Copy`] when no such replica runs, when
+/// it answered that the copy failed (and why), or when it did not answer in
+/// time (the copy may then still be under way).
 pub async fn request_copy(
     client: &Client,
     names: &Names,
@@ -718,20 +745,48 @@ pub async fn request_copy(
     replica: &str,
     to: &Path,
 ) -> Result<u64> {
+    check_copy(names, partition, replica, to)?;
     let body = serde_json::to_vec(&Control::Copy {
         to: to.to_path_buf(),
     })
     .map_err(|e| Error::Decode(e.to_string()))?;
     let req = async_nats::Request::new()
         .payload(body.into())
-        .timeout(Some(Duration::from_secs(120)));
-    let msg = client
-        .send_request(names.control(partition, replica), req)
-        .await
-        .map_err(nats)?;
+        .timeout(Some(COPY_WAIT));
+    let subject = names.control(partition, replica);
+    let who = format!("replica {replica} of partition {partition}");
+    let msg = match client.send_request(subject.clone(), req).await {
+        Ok(msg) => msg,
+        Err(e) => {
+            use async_nats::client::RequestErrorKind;
+            return Err(match e.kind() {
+                RequestErrorKind::NoResponders => Error::Copy(format!(
+                    "no copy was made: {who} is not running (nothing answers on {subject}); \
+                     check --replica and --partition, and that -P and --prefix are the \
+                     deployment's"
+                )),
+                RequestErrorKind::TimedOut => {
+                    let sibling = copying_sibling(to).map_or_else(
+                        |_| "its hidden .copying sibling".to_owned(),
+                        |(_, s)| s.display().to_string(),
+                    );
+                    Error::Copy(format!(
+                        "{who} did not answer within {COPY_WAIT:?}: the copy may still be under \
+                         way, or may have failed; on its machine, {} appears once the copy is \
+                         whole, and {sibling} exists while it is under way (or was left by a \
+                         copy that stopped)",
+                        to.display()
+                    ))
+                }
+                _ => nats(e),
+            });
+        }
+    };
     let reply: ControlReply =
         serde_json::from_slice(&msg.payload).map_err(|e| Error::Decode(e.to_string()))?;
-    reply.result.map_err(Error::Nats)
+    reply
+        .result
+        .map_err(|why| Error::Copy(format!("{who} could not copy its store: {why}")))
 }
 
 #[cfg(test)]
@@ -770,6 +825,32 @@ mod tests {
         assert!(matches!(copy_store_files(&from, &to), Err(Error::Io(..))));
         assert_eq!(std::fs::read_to_string(to.join("MANIFEST")).unwrap(), "m");
         assert!(!left.exists());
+    }
+
+    /// `copy --partition 7` on a deployment of 4 was sent to a subject
+    /// nobody listens on and failed as "a NATS call failed: no responders";
+    /// a relative --to was written relative to the replica's directory.
+    #[test]
+    fn a_copy_request_is_checked_before_it_is_sent() {
+        let names = Names::new("tl", 4).unwrap();
+        let to = Path::new("/data/p2-c");
+        assert!(check_copy(&names, 3, "a", to).is_ok());
+        let e = check_copy(&names, 4, "a", to).unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e}");
+        let said = e.to_string();
+        assert!(
+            said.contains("partition 4 does not exist") && said.contains("0 to 3"),
+            "{said}"
+        );
+        assert!(matches!(
+            check_copy(&names, 0, "a.*", to),
+            Err(Error::Config(_))
+        ));
+        let e = check_copy(&names, 0, "a", Path::new("p2-c")).unwrap_err();
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("absolute"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use trendlog_cluster::partition::{partition_of, Names};
 use trendlog_cluster::router;
 use trendlog_cluster::runner::request_copy;
 use trendlog_cluster::wire::{Answer, PartitionReply, Request};
+use trendlog_cluster::Error;
 
 /// The router's timeout where a partition is expected missing: the
 /// product's default, so a live partition slowed by a loaded machine still
@@ -117,6 +118,31 @@ async fn replicas_rebuild_and_report_missing() {
         assert_eq!(pos, last[p as usize], "the copy holds everything applied");
         copied.push(pos);
     }
+    // What copy says when it fails. Before, a failure on the replica's side
+    // read "a NATS call failed", and one to a replica that does not run
+    // "a NATS call failed: no responders".
+    let again = request_copy(&client, &names, 0, "a", &store(0, "c"))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::Copy(_)), "{again:?}");
+    let said = again.to_string();
+    assert!(
+        said.contains("replica a of partition 0 could not copy its store")
+            && said.contains("exists")
+            && !said.contains("NATS"),
+        "{said}"
+    );
+    let nobody = request_copy(&client, &names, 0, "nobody", &store(0, "x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        nobody.contains("replica nobody of partition 0 is not running"),
+        "{nobody}"
+    );
+    assert!(!store(0, "x").exists());
+    let beyond = request_copy(&client, &names, 2, "a", &store(2, "c")).await;
+    assert!(matches!(beyond, Err(Error::Config(_))), "{beyond:?}");
     // More events while the new replicas start from the copies.
     let more = publish_rounds(
         client.clone(),
