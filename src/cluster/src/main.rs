@@ -142,6 +142,10 @@ enum Cmd {
         /// other input under a reused id is dropped too (said on stderr).
         #[arg(long)]
         publisher_id: Option<String>,
+        /// Tests: seconds one message is retried before publish gives up
+        /// (keep it below the streams' 2-minute duplicate window).
+        #[arg(long, hide = true, default_value_t = 90)]
+        patience_secs: u64,
     },
     /// Ask a router; prints its JSON reply.
     ///
@@ -261,6 +265,7 @@ async fn run(cli: Cli) -> Result<()> {
             seed,
             batch,
             publisher_id,
+            patience_secs,
         } => {
             let client = connection(&cli.conn, "trendlog-publish")?
                 .connect(patience)
@@ -272,47 +277,47 @@ async fn run(cli: Cli) -> Result<()> {
                     .unwrap_or(0);
                 format!("pub-{}-{nanos}", std::process::id())
             });
-            let mut p = Publisher::new(client, names, &id, batch);
+            let mut p = Publisher::new(client, names, &id, batch)
+                .patience(Duration::from_secs(patience_secs.max(1)));
             let t0 = Instant::now();
             let mut bad_lines = 0u64;
-            if let Some(n) = demo_events {
-                for e in Workload::new(seed, n, 50_000) {
-                    p.add(&e.tag, e.ts, e.count).await?;
+            let fed = feed(&mut p, &files, demo_events, seed, &mut bad_lines).await;
+            let outcome = match fed {
+                Ok(()) => p.flush().await,
+                // The input failed (a file that cannot be read): wait for the
+                // messages sent, for the count, but send nothing of what is
+                // buffered. A rerun of the same input under the same id and
+                // --batch rebuilds every message sent with the same id and
+                // events, so the servers drop it; a buffer sent early, short,
+                // would hold another message's id with fewer events, and the
+                // rerun's full message under that id would be dropped, lost.
+                Err(e @ Error::Io(..)) => {
+                    if let Err(s) = p.settle().await {
+                        eprintln!("trendlog-cluster: {s}");
+                    }
+                    Err(e)
                 }
-            }
-            let mut lines = LineReader::new();
-            let mut line = Vec::new();
-            for f in &files {
-                let mut reader: Box<dyn BufRead> = if f.as_os_str() == "-" {
-                    Box::new(std::io::stdin().lock())
-                } else {
-                    Box::new(std::io::BufReader::new(
-                        std::fs::File::open(f).map_err(|e| Error::Io(f.clone(), e))?,
-                    ))
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                let l = p.ledger();
+                let input = match demo_events {
+                    Some(n) => format!("--demo-events {n} --seed {seed}"),
+                    None => "input".to_owned(),
                 };
-                lines.start_input();
-                for no in 1u64.. {
-                    line.clear();
-                    // Bytes, not `lines()`: a line that is not UTF-8 is one
-                    // bad line, not the end of the run.
-                    let n = reader
-                        .read_until(b'\n', &mut line)
-                        .map_err(|e| Error::Io(f.clone(), e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    match lines.read(&line) {
-                        Ok(Line::Event(e)) => p.add(&e.tag, e.ts, e.count).await?,
-                        Ok(Line::Blank | Line::Header) => {}
-                        Err(why) => {
-                            bad_lines += 1;
-                            eprintln!("{}:{no}: {why}", f.display());
-                        }
-                    }
-                }
+                eprintln!(
+                    "trendlog-cluster: publish stopped; under publisher id {id}, {} events ({} \
+                     posts) in {} messages were acknowledged; messages sent but not \
+                     acknowledged may or may not be stored. To resume without counting anything \
+                     twice, rerun with --publisher-id {id} --batch {batch} and the same {input} \
+                     within the streams' duplicate window (2 minutes): the servers drop the \
+                     messages they already hold",
+                    l.events, l.posts, l.messages
+                );
+                return Err(e);
             }
+            let ledger = p.ledger().clone();
             let (rejected, rejected_times) = (p.rejected, p.rejected_times);
-            let ledger = p.finish().await?;
             if ledger.earlier_run_duplicates > 0 {
                 eprintln!(
                     "trendlog-cluster: {} messages ({} events) were already in the stream under \
@@ -326,6 +331,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!(
                 "{}",
                 serde_json::json!({
+                    "publisher_id": id,
                     "acknowledged_events": ledger.events,
                     "acknowledged_posts": ledger.posts,
                     "messages": ledger.messages,
@@ -401,6 +407,54 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads the demo's events, then every file's lines, into the publisher;
+/// counts the lines that hold no event in `bad_lines`, saying each.
+async fn feed(
+    p: &mut Publisher,
+    files: &[PathBuf],
+    demo_events: Option<u64>,
+    seed: u64,
+    bad_lines: &mut u64,
+) -> Result<()> {
+    if let Some(n) = demo_events {
+        for e in Workload::new(seed, n, 50_000) {
+            p.add(&e.tag, e.ts, e.count).await?;
+        }
+    }
+    let mut lines = LineReader::new();
+    let mut line = Vec::new();
+    for f in files {
+        let mut reader: Box<dyn BufRead> = if f.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(f).map_err(|e| Error::Io(f.clone(), e))?,
+            ))
+        };
+        lines.start_input();
+        for no in 1u64.. {
+            line.clear();
+            // Bytes, not `lines()`: a line that is not UTF-8 is one bad
+            // line, not the end of the run.
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::Io(f.clone(), e))?;
+            if n == 0 {
+                break;
+            }
+            match lines.read(&line) {
+                Ok(Line::Event(e)) => p.add(&e.tag, e.ts, e.count).await?,
+                Ok(Line::Blank | Line::Header) => {}
+                Err(why) => {
+                    *bad_lines += 1;
+                    eprintln!("{}:{no}: {why}", f.display());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What `ask` exits with for a router's reply: an outage (exit 1) when the

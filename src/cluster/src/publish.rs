@@ -161,6 +161,17 @@ impl Publisher {
         Ok(())
     }
 
+    /// Waits for the acknowledgement of every message sent, sending none of
+    /// the events still buffered: after a failure of the input, so that
+    /// [`Publisher::ledger`] counts all that was acknowledged while a rerun
+    /// of the same input under the same id rebuilds the same messages.
+    pub async fn settle(&mut self) -> Result<()> {
+        while !self.window.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
     /// Flushes and returns what was acknowledged.
     pub async fn finish(mut self) -> Result<Ledger> {
         self.flush().await?;
