@@ -496,3 +496,23 @@ fn a_labels_key_named_as_a_column_role_is_refused() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("\"total\":500"), "{}", stdout(&o));
 }
+
+#[test]
+fn keys_taken_from_a_first_line_are_named_when_a_later_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s");
+    let input = "{\"ts\":1508112000,\"tag\":\"a\",\"labels\":{\"platform\":\"x\"}}\n\
+                 {\"ts\":1508112060,\"tag\":\"a\",\"labels\":{\"platform\":\"y\",\"region\":\"z\"}}\n";
+    let o = run_stdin(&db, &["ingest", "--format", "ndjson"], input);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("this run created the store with the label keys of its first input's first line (platform)")
+            && err.contains("--labels"),
+        "{err}"
+    );
+    // Into the store as it now is: the keys were not this run's doing.
+    let o = run_stdin(&db, &["ingest", "--format", "ndjson"], input);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("this run created"), "{err}");
+}

@@ -325,6 +325,8 @@ struct Tally {
     counted: u64,
     /// The latest accepted event's time, input and line.
     latest: Option<(i64, usize, u64)>,
+    /// Whether a line was refused for naming label keys the store lacks.
+    key_rejects: bool,
 }
 
 impl Tally {
@@ -335,6 +337,17 @@ impl Tally {
         if self.latest.is_none_or(|(t, ..)| ev.ts > t) {
             self.latest = Some((ev.ts, input, no));
         }
+    }
+
+    /// Rejects a line the store refused to add.
+    fn reject_add(&mut self, line: &Line, e: &trendlog::Error) {
+        self.key_rejects |= matches!(
+            e,
+            trendlog::Error::InvalidInput(
+                InvalidInput::UnknownLabelKey { .. } | InvalidInput::BadLabels(_)
+            )
+        );
+        self.reject(line, &trim_invalid(e));
     }
 
     fn reject(&mut self, line: &Line, why: &str) {
@@ -560,6 +573,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         rejected: 0,
         counted: 0,
         latest: None,
+        key_rejects: false,
     };
     let now_before = store.snapshot().now_end();
     let mut acker = Acker {
@@ -608,6 +622,22 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         acker.ack(tally.read)?;
     }
 
+    if created && tally.key_rejects && a.labels.is_none() {
+        // The keys came from the first line, so a later line with other
+        // keys reads as the user's mistake when it was the first line's.
+        let keys = keys_named.join(",");
+        err_line!(
+            "trendlog: this run created the store with the label keys of its first input's \
+             first line ({}), and lines with other keys were refused; to declare the keys, \
+             {}ingest with --labels KEY,...",
+            if keys.is_empty() { "none" } else { &keys },
+            if removed {
+                String::new()
+            } else {
+                format!("remove {} and ", g.db.display())
+            }
+        );
+    }
     if tally.rejected > SHOW_REJECTED {
         err_line!(
             "… and {} more rejected lines",
@@ -772,7 +802,7 @@ fn ingest_streaming(
                     let b = batch.get_or_insert_with(|| store.batch());
                     match add_event(b, &ev) {
                         Ok(()) => tally.accept(line.input, line.no, &ev),
-                        Err(e) if is_bad_input(&e) => tally.reject(line, &trim_invalid(&e)),
+                        Err(e) if is_bad_input(&e) => tally.reject_add(line, &e),
                         // The store, not the line (damage met by a lookup, an
                         // I/O error): stop before anything else is committed
                         // or acknowledged.
@@ -906,7 +936,7 @@ fn ingest_strict(
                 no: *no,
                 text: Vec::new(),
             };
-            tally.reject(&line, &trim_invalid(&e));
+            tally.reject_add(&line, &e);
         }
     }
     if tally.rejected > 0 {
