@@ -130,7 +130,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Err(trendlog::Error::ResolutionUnavailable { .. }) if a.at.is_none() => {
             let end = snap.now_end().unwrap_or(0);
             q.at = Some(end - end.rem_euclid(3600));
-            resolution = "1h (the baseline reaches hours held only as hourly buckets)";
+            resolution = "1h (the baseline reaches before the earliest minute kept, where the \
+                          store keeps hours only)";
             snap.trending_where(&q, &filter)?
         }
         // With --at: trending has no step; say what to change instead.
@@ -161,8 +162,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             let why_at = if Some(end) == snap.now_end() {
                 "the end of the store's now"
             } else {
-                "the store's now, back to its last whole hour: the baseline reaches hours held \
-                 only as hourly buckets, and windows from the store's now would cut them"
+                "the store's now, back to its last whole hour: the baseline reaches before the \
+                 earliest minute kept (the minute retention), where the store keeps hours only, \
+                 and windows from the store's now would cut them"
             };
             out::say_trending_windows_at(
                 end,
