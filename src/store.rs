@@ -267,11 +267,29 @@ impl Store {
         };
         let labels = LabelKeys::new(&manifest.label_keys)?;
         if !opts.label_keys.is_empty() && opts.label_keys != labels {
-            return Err(InvalidInput::BadLabelKeys(format!(
-                "the store was created with the label keys [{labels}], not [{}]",
-                opts.label_keys
-            ))
-            .into());
+            let sorted = |k: &LabelKeys| {
+                let mut v = k.names().to_vec();
+                v.sort();
+                v
+            };
+            let why = if labels.is_empty() {
+                format!(
+                    "the store was created without label keys, not with [{}]",
+                    opts.label_keys
+                )
+            } else if sorted(&labels) == sorted(&opts.label_keys) {
+                format!(
+                    "the store was created with the label keys [{labels}]: [{}] names the same \
+                     keys in another order, and keys are given in the store's order",
+                    opts.label_keys
+                )
+            } else {
+                format!(
+                    "the store was created with the label keys [{labels}], not [{}]",
+                    opts.label_keys
+                )
+            };
+            return Err(InvalidInput::BadLabelKeys(why).into());
         }
         let found = recovery::examine(&*vfs, dir, manifest, Depth::Open)?;
         let mut report = RecoveryReport::default();

@@ -438,6 +438,14 @@ fn labelled_input_that_does_not_fit_is_refused_and_changes_nothing() {
         Store::open(dir.path(), other).unwrap_err(),
         Error::InvalidInput(InvalidInput::BadLabelKeys(_))
     ));
+    // The same keys in another order: said so.
+    let swapped = Options::default().label_keys(LabelKeys::parse("region,platform").unwrap());
+    match Store::open(dir.path(), swapped).unwrap_err() {
+        Error::InvalidInput(InvalidInput::BadLabelKeys(why)) => {
+            assert!(why.contains("the same keys in another order"), "{why}")
+        }
+        e => panic!("{e:?}"),
+    }
     let ro = Store::open_read_only(dir.path()).unwrap();
     assert_eq!(ro.label_keys(), &keys());
     drop(ro);
