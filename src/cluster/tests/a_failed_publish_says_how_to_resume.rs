@@ -37,10 +37,7 @@ async fn a_failed_publish_says_how_to_resume() {
     // The streams of one partition only.
     let client = cluster.client().await;
     streams(&client, &Names::new("fp", 1).unwrap()).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
     std::fs::create_dir_all(cluster.stores()).unwrap();
     let dir = cluster.stores();
     let csv = dir.join("in.csv");

@@ -28,10 +28,7 @@ async fn acknowledged_events_count_whatever_their_times() {
     let store = |r: &str| stores.join(format!("p0-{r}"));
     let a = Runner::start(&cluster, "tm", 1, 0, "a", &store("a"), &[]);
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now() as i64;
     let t0 = 1_704_067_200; // 2024-01-01
     let mut p = Publisher::new(client.clone(), names.clone(), "tm-pub", 2);
     for (tag, ts, count) in [

@@ -92,10 +92,7 @@ async fn publish_exits_2_when_it_refused_input() {
     let names = Names::new("pb", 1).unwrap();
     let client = cluster.client().await;
     streams(&client, &names).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
     let csv = cluster.stores().join("in.csv");
     std::fs::create_dir_all(cluster.stores()).unwrap();
     let far = now + 3 * 86_400;
@@ -146,10 +143,7 @@ async fn a_reused_publisher_id_is_said() {
     let names = Names::new("ri", 1).unwrap();
     let client = cluster.client().await;
     streams(&client, &names).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
     std::fs::create_dir_all(cluster.stores()).unwrap();
     let exe = env!("CARGO_BIN_EXE_trendlog-cluster");
     let servers = cluster.urls().join(",");

@@ -45,6 +45,14 @@ macro_rules! require_nats {
     };
 }
 
+/// The wall clock in unix seconds (publishers stamp events with it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 /// A free port on 127.0.0.1, below the kernel's ephemeral range. A port
 /// from `bind(0)` comes from that range, and between its check and the
 /// server's own bind the kernel may give it to the local end of any
