@@ -856,3 +856,30 @@ fn a_header_that_names_its_columns_but_cannot_be_read_says_why() {
     );
     assert!(!err.contains("names no timestamp and tag column"), "{err}");
 }
+
+/// A run that fails part way still tells a script, in its JSON, how far
+/// the events committed before the failure reach. (`/proc/self/mem` opens
+/// but fails at its first read: a read error in the middle of a run.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_ingest_still_prints_its_json_with_what_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "1508112000,a,1\n1508112060,b,2\n").unwrap();
+    let o = run(
+        &db,
+        &["--json", "ingest", good.to_str().unwrap(), "/proc/self/mem"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["committed"], true, "{j}");
+    assert_eq!(j["committed_lines"], 2, "{j}");
+    assert_eq!(j["committed_events"], 3, "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("/proc/self/mem"),
+        "{j}"
+    );
+    let q = json(&run(&db, &["--json", "query", "b"]));
+    assert_eq!(q["total"], 2);
+}

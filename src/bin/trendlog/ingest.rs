@@ -74,6 +74,9 @@ A summary (lines read, accepted, rejected, events per second) goes to stderr; wi
 to stdout, as one JSON object after any `committed N` lines:
 {\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S},
 where committed is false when no event was committed (none accepted, or --strict refused them).
+A run that fails (a read error, damage, a full disk: exit 1) prints the same object with
+\"error\":\"...\" and \"committed_lines\":N, \"committed_accepted\":N, \"committed_events\":N,
+how far the events committed before the failure reach (committed is then whether any was).
 
 When ingest exits, everything it committed is sealed: moved from the active log into an
 immutable sorted segment, so nothing is left in the log. (While it runs, the engine also
@@ -327,6 +330,8 @@ struct Tally {
     latest: Option<(i64, usize, u64)>,
     /// Whether a line was refused for naming label keys the store lacks.
     key_rejects: bool,
+    /// Input lines, accepted lines and events committed so far.
+    committed: (u64, u64, u64),
 }
 
 impl Tally {
@@ -337,6 +342,11 @@ impl Tally {
         if self.latest.is_none_or(|(t, ..)| ev.ts > t) {
             self.latest = Some((ev.ts, input, no));
         }
+    }
+
+    /// Notes that everything read so far is committed.
+    fn committed_now(&mut self) {
+        self.committed = (self.read, self.accepted, self.counted);
     }
 
     /// Rejects a line the store refused to add.
@@ -574,6 +584,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         counted: 0,
         latest: None,
         key_rejects: false,
+        committed: (0, 0, 0),
     };
     let now_before = store.snapshot().now_end();
     let mut acker = Acker {
@@ -609,9 +620,31 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // indexed and several times smaller, and the log is left empty.
     let sealed = store.seal();
     let closed = store.close();
-    result?;
-    sealed?;
-    closed?;
+    let failed = match (result, sealed, closed) {
+        (Err(f), ..) => Some(f),
+        (_, Err(e), _) | (_, _, Err(e)) => Some(Fail::from(e)),
+        _ => None,
+    };
+    if let Some(f) = failed {
+        if g.json {
+            // A script still learns how far the run got: what was committed
+            // before the failure is in the store.
+            let (lines, accepted, events) = tally.committed;
+            out::print_json(&serde_json::json!({
+                "lines_read": tally.read,
+                "accepted": tally.accepted,
+                "events": tally.counted,
+                "rejected": tally.rejected,
+                "committed": accepted > 0,
+                "committed_lines": lines,
+                "committed_accepted": accepted,
+                "committed_events": events,
+                "seconds": elapsed.as_secs_f64(),
+                "error": f.msg,
+            }));
+        }
+        return Err(f);
+    }
     // A run that created the store, rejected lines and committed none
     // leaves no store behind: the next ingest must not find one with no
     // events whose label keys (or none) and retention this run fixed. An
@@ -745,7 +778,7 @@ fn ingest_streaming(
     // Commits the open batch and acks what is durable: `synced_lines` is the
     // number of input lines whose events survive a crash.
     let commit = |batch: &mut Option<Batch>,
-                  tally: &Tally,
+                  tally: &mut Tally,
                   acker: &mut Acker,
                   last_sync: &mut Instant,
                   synced_lines: &mut u64|
@@ -756,7 +789,9 @@ fn ingest_streaming(
         let durable = match batch.take().filter(|b| !b.is_empty()) {
             Some(mut b) => {
                 mark_lines(&mut b, tally)?;
-                b.commit()?.durable
+                let durable = b.commit()?.durable;
+                tally.committed_now();
+                durable
             }
             None => false,
         };
@@ -837,6 +872,7 @@ fn ingest_streaming(
     if let Some(mut b) = batch.take().filter(|b| !b.is_empty()) {
         mark_lines(&mut b, tally)?;
         b.commit()?;
+        tally.committed_now();
     }
     store.sync()?;
     Ok(())
@@ -948,6 +984,7 @@ fn ingest_strict(
     if !events.is_empty() {
         mark_lines(&mut batch, tally)?;
         batch.commit()?;
+        tally.committed_now();
     }
     store.sync()?;
     Ok(())
