@@ -909,19 +909,10 @@ pub fn parse_csv_line(line: &str, layout: &CsvLayout) -> Result<Event> {
         .labels
         .iter()
         .map(|(k, c)| {
-            let raw = fields.get(*c).map_or("", String::as_str);
-            let v = raw.trim();
-            // Spaces around a value go, as around a count; but a value of
-            // spaces only is not the empty field that means "unknown".
-            if v.is_empty() && !raw.is_empty() {
-                return Err(parse_error(format!(
-                    "the label {k:?} is {raw:?}, only whitespace; leave the field empty for an \
-                     unknown value"
-                )));
-            }
-            Ok((k.clone(), v.to_string()))
+            let v = fields.get(*c).map_or("", |f| f.trim());
+            (k.clone(), v.to_string())
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let tag = std::mem::take(&mut fields[layout.tag]);
     Ok(Event {
         ts,

@@ -889,23 +889,3 @@ proptest! {
         );
     }
 }
-
-#[test]
-fn a_label_of_spaces_only_is_refused_not_taken_as_unknown() {
-    let keys = vec!["platform".to_string()];
-    let l = CsvLayout::parse_with_labels("timestamp,tag,count,platform", &keys).unwrap();
-    let e = parse_csv_line("1508167800,metoo,2, twitter ", &l).unwrap();
-    assert_eq!(
-        e.labels,
-        vec![("platform".to_string(), "twitter".to_string())]
-    );
-    let e = parse_csv_line("1508167800,metoo,2,", &l).unwrap();
-    assert_eq!(e.labels, vec![("platform".to_string(), String::new())]);
-    for spaces in [r#"1508167800,metoo,2,"  ""#, "1508167800,metoo,2,\t"] {
-        let m = parse_msg(parse_csv_line(spaces, &l));
-        assert!(
-            m.contains("only whitespace") && m.contains("platform"),
-            "{m}"
-        );
-    }
-}
