@@ -280,10 +280,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     print!("{}", t.render());
     if rows.is_empty() && !out::asked_for_none(a.k) {
-        println!(
-            "(no tag had at least {} events in the recent window)",
-            a.min_count
-        );
+        if a.min_count == 0 {
+            println!("(no tag had an event in either window)");
+        } else {
+            println!(
+                "(no tag had at least {} events in the recent window)",
+                a.min_count
+            );
+        }
     }
     Ok(())
 }
