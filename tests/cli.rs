@@ -855,6 +855,29 @@ fn a_header_that_names_its_columns_but_cannot_be_read_says_why() {
         "{err}"
     );
     assert!(!err.contains("names no timestamp and tag column"), "{err}");
+    // The lines after it are not read against columns it does not have
+    // (`timestamp,tag,tag` read as the default columns would count 3).
+    for strict in [false, true] {
+        let mut args = vec!["ingest"];
+        if strict {
+            args.push("--strict");
+        }
+        let o = run_stdin(&db, &args, "timestamp,tag,tag\n1508112000,metoo,3\n");
+        assert_eq!(code(&o), 2);
+        let err = stderr(&o);
+        assert!(
+            err.contains("<stdin>:1: ") && err.contains("names the \"tag\" role twice"),
+            "{err}"
+        );
+        assert!(
+            err.contains("<stdin>:2: the header (line 1) could not be read"),
+            "{err}"
+        );
+        assert!(
+            !db.join("MANIFEST").exists(),
+            "nothing was accepted, so no store is left"
+        );
+    }
 }
 
 /// A run that fails part way still tells a script, in its JSON, how far

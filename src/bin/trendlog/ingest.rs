@@ -204,6 +204,9 @@ struct Parser {
     /// input's columns as its header named them.
     header_columns: Option<Vec<String>>,
     layouts: Vec<Option<CsvLayout>>,
+    /// Per input, the line of a header that names its columns but cannot
+    /// be read: every later line of that input is refused.
+    broken: Vec<Option<u64>>,
     /// Input names, for notes.
     names: Vec<String>,
     /// --strict: a first line that looks like a header but names no
@@ -223,18 +226,45 @@ impl Parser {
         let first = !std::mem::replace(&mut self.header_checked[line.input], true);
         match &self.format {
             Format::Csv(layout) => {
+                if let Some(no) = self.broken[line.input] {
+                    return Err(format!(
+                        "the header (line {no}) could not be read, so this input's columns \
+                         are unknown"
+                    ));
+                }
                 if first && is_csv_header(text, layout) {
-                    // (With --columns a header's names do not matter.)
-                    let names_matter = self.header_columns.is_some();
-                    if self.strict && names_matter && CsvLayout::parse_with_labels(t, &[]).is_err()
-                    {
-                        return Err(
-                            "the first line is neither an event (its timestamp does not \
-                                    parse) nor a header naming a timestamp and a tag column"
-                                .into(),
+                    let named = match csv_header(self.header_columns.as_deref(), t) {
+                        Header::Layout(named) => named,
+                        Header::Skipped if self.strict && self.header_columns.is_some() => {
+                            return Err("the first line is neither an event (its timestamp does \
+                                        not parse) nor a header naming a timestamp and a tag \
+                                        column"
+                                .into())
+                        }
+                        Header::Skipped => {
+                            err_line!(
+                                "{}:{}: taken as a header and skipped (it names no timestamp \
+                                 and tag column)",
+                                self.names[line.input],
+                                line.no,
+                            );
+                            None
+                        }
+                        Header::Broken(why) => {
+                            // Every line after it would be read against
+                            // columns it does not have.
+                            self.broken[line.input] = Some(line.no);
+                            return Err(why);
+                        }
+                    };
+                    if let Some(l) = &named {
+                        let at = format!("{}:{}: header", self.names[line.input], line.no);
+                        say_ignored(
+                            &at,
+                            l,
+                            self.header_columns.as_ref().is_some_and(Vec::is_empty),
                         );
                     }
-                    let named = csv_header(self.header_columns.as_deref(), &self.names, line, t)?;
                     self.layouts[line.input] = named;
                     return Ok(None);
                 }
@@ -264,44 +294,35 @@ impl Parser {
     }
 }
 
-/// A CSV input's header line `t`: without --columns (`keys` = the label
-/// keys it may name), columns it names as --columns would are that input's;
-/// otherwise it is skipped, with a note saying so when it names no timestamp
-/// and tag column at all. A header that would name its columns but for a
-/// label key that is also a role's name (`--labels count`) is rejected.
-fn csv_header(
-    keys: Option<&[String]>,
-    names: &[String],
-    line: &Line,
-    t: &str,
-) -> Result<Option<CsvLayout>, String> {
-    if let Some(k) = keys {
-        match CsvLayout::parse_with_labels(t, k) {
-            Ok(named) => {
-                let at = format!("{}:{}: header", names[line.input], line.no);
-                say_ignored(&at, &named, k.is_empty());
-                return Ok(Some(named));
-            }
-            Err(e) if !k.is_empty() && CsvLayout::parse_with_labels(t, &[]).is_ok() => {
-                return Err(trim_invalid(&e));
-            }
-            Err(_) => {}
+/// What a CSV input's header line is.
+enum Header {
+    /// Without --columns, the columns it names as --columns would (`None`
+    /// with --columns, where a header's names do not matter).
+    Layout(Option<CsvLayout>),
+    /// Skipped: it names no timestamp and tag column at all.
+    Skipped,
+    /// It names a timestamp and a tag column but cannot be read as a layout
+    /// (a label column twice, a column without a name, a label key that is
+    /// also a role's name as in `--labels count`): why.
+    Broken(String),
+}
+
+/// Reads a CSV input's header line `t`; `keys`: without --columns, the label
+/// keys it may name.
+fn csv_header(keys: Option<&[String]>, t: &str) -> Header {
+    let Some(k) = keys else {
+        return match CsvLayout::parse_with_labels(t, &[]) {
+            Ok(_) => Header::Layout(None),
+            Err(_) => Header::Skipped,
+        };
+    };
+    match CsvLayout::parse_with_labels(t, k) {
+        Ok(named) => Header::Layout(Some(named)),
+        Err(e) if names_ts_and_tag(t) || CsvLayout::parse_with_labels(t, &[]).is_ok() => {
+            Header::Broken(trim_invalid(&e))
         }
+        Err(_) => Header::Skipped,
     }
-    if let Err(e) = CsvLayout::parse_with_labels(t, &[]) {
-        if keys.is_some() && names_ts_and_tag(t) {
-            // It names its columns but cannot be read (a label column given
-            // twice, a column without a name): every line after it would be
-            // read against the wrong columns.
-            return Err(trim_invalid(&e));
-        }
-        err_line!(
-            "{}:{}: taken as a header and skipped (it names no timestamp and tag column)",
-            names[line.input],
-            line.no,
-        );
-    }
-    Ok(None)
 }
 
 /// Whether a header line names a timestamp column and a tag column (by
@@ -328,8 +349,11 @@ struct Tally {
     counted: u64,
     /// The latest accepted event's time, input and line.
     latest: Option<(i64, usize, u64)>,
-    /// Whether a line was refused for naming label keys the store lacks.
-    key_rejects: bool,
+    /// The earliest accepted event's time.
+    earliest: Option<i64>,
+    /// Whether a line was refused for naming a label key the store lacks
+    /// (`.0`), or for carrying labels at all (`.1`, on a store without keys).
+    key_rejects: (bool, bool),
     /// Input lines, accepted lines and events committed so far.
     committed: (u64, u64, u64),
 }
@@ -342,6 +366,7 @@ impl Tally {
         if self.latest.is_none_or(|(t, ..)| ev.ts > t) {
             self.latest = Some((ev.ts, input, no));
         }
+        self.earliest = Some(self.earliest.map_or(ev.ts, |t| t.min(ev.ts)));
     }
 
     /// Notes that everything read so far is committed.
@@ -351,12 +376,13 @@ impl Tally {
 
     /// Rejects a line the store refused to add.
     fn reject_add(&mut self, line: &Line, e: &trendlog::Error) {
-        self.key_rejects |= matches!(
-            e,
-            trendlog::Error::InvalidInput(
-                InvalidInput::UnknownLabelKey { .. } | InvalidInput::BadLabels(_)
-            )
-        );
+        match e {
+            trendlog::Error::InvalidInput(InvalidInput::UnknownLabelKey { .. }) => {
+                self.key_rejects.0 = true
+            }
+            trendlog::Error::InvalidInput(InvalidInput::BadLabels(_)) => self.key_rejects.1 = true,
+            _ => {}
+        }
         self.reject(line, &trim_invalid(e));
     }
 
@@ -558,6 +584,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         header_checked: vec![false; files.len()],
         header_columns: a.columns.is_none().then(|| keys_named.clone()),
         layouts: vec![None; files.len()],
+        broken: vec![None; files.len()],
         names: names.clone(),
         strict: a.strict,
     };
@@ -583,7 +610,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         rejected: 0,
         counted: 0,
         latest: None,
-        key_rejects: false,
+        earliest: None,
+        key_rejects: (false, false),
         committed: (0, 0, 0),
     };
     let now_before = store.snapshot().now_end();
@@ -614,7 +642,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     let elapsed = started.elapsed();
     if result.is_ok() {
-        say_now_jumped(&store, now_before, &tally);
+        say_retention_cut(&store, now_before, &tally);
     }
     // What this run wrote leaves the active log: sealed segments are sorted,
     // indexed and several times smaller, and the log is left empty.
@@ -655,21 +683,28 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         acker.ack(tally.read)?;
     }
 
-    if created && tally.key_rejects && a.labels.is_none() {
+    // (Labels on a store without keys is refused as BadLabels; a key given
+    // twice in one line is too, but that is the line's own fault.)
+    let other_keys = tally.key_rejects.0 || (tally.key_rejects.1 && keys_named.is_empty());
+    if created && other_keys && a.labels.is_none() {
         // The keys came from the first line, so a later line with other
         // keys reads as the user's mistake when it was the first line's.
         let keys = keys_named.join(",");
-        err_line!(
-            "trendlog: this run created the store with the label keys of its first input's \
-             first line ({}), and lines with other keys were refused; to declare the keys, \
-             {}ingest with --labels KEY,...",
-            if keys.is_empty() { "none" } else { &keys },
-            if removed {
-                String::new()
-            } else {
-                format!("remove {} and ", g.db.display())
-            }
-        );
+        let keys = if keys.is_empty() { "none" } else { &keys };
+        if removed {
+            err_line!(
+                "trendlog: the label keys were taken from the first input's first line \
+                 ({keys}), and lines with other keys were refused; to declare the keys, ingest \
+                 with --labels KEY,..."
+            );
+        } else {
+            err_line!(
+                "trendlog: this run created the store with the label keys of its first input's \
+                 first line ({keys}), and lines with other keys were refused; to declare the \
+                 keys, remove {} and ingest with --labels KEY,...",
+                g.db.display()
+            );
+        }
     }
     if tally.rejected > SHOW_REJECTED {
         err_line!(
@@ -1011,34 +1046,56 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
     );
 }
 
-/// Warns when the run moved the store's now forward by more than its hour
-/// retention: everything the store held before is then out of every read,
-/// and the next `compact` deletes it. One event with a wrong date (a year
-/// typed as this one in a store of old data) does that; the future-skew
-/// check passes it, since the date is not past the clock. Names the line
-/// that did it and how to keep the data.
-fn say_now_jumped(store: &Store, before: Option<i64>, tally: &Tally) {
-    let (Some(before), Some(hours), Some((ts, input, no))) =
-        (before, store.retention().hour_minutes, tally.latest)
+/// Warns when, at the end of the run, data is out of every read because of
+/// where the run moved the store's now, and the next `compact` deletes it:
+/// everything the store held before, when the now moved further than the
+/// hour retention (one event with a wrong date, a year typed as this one in
+/// a store of old data, does that: the future-skew check passes it, since
+/// the date is not past the clock); or else this run's own earliest events,
+/// when its later ones moved the now past them (a first load of more history
+/// than the retention keeps). Names the line with the latest time, the cut,
+/// and how to keep the data.
+fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
+    let r = store.retention();
+    let (Some(hours), Some((ts, input, no)), Some(earliest)) =
+        (r.hour_minutes, tally.latest, tally.earliest)
     else {
         return;
     };
-    let after = store.snapshot().now_end().unwrap_or(before);
-    let keep = i64::from(hours) * 60;
-    if after - before <= keep {
+    let Some(end) = store.snapshot().now_end() else {
         return;
-    }
+    };
+    // The newest minute, as `inspect` shows the store's now.
+    let now = end - 60;
+    let Some(cut) = r.retain_floor(u32::try_from(now / 60).ok()) else {
+        return;
+    };
+    let cut = i64::from(cut) * 60;
+    let what = match before {
+        Some(b) if end - b > i64::from(hours) * 60 => format!(
+            "moved the store's now from {} to {}, further than its hour retention ({}): \
+             everything held before {} is out of every read",
+            out::when(b - 60),
+            out::when(now),
+            crate::retention::describe(Some(hours)),
+            out::when(cut)
+        ),
+        _ if earliest < cut => format!(
+            "moved the store's now to {}, so this run's events from {} to {} are older than the \
+             hour retention ({}) and out of every read",
+            out::when(now),
+            out::when(earliest),
+            out::when(cut),
+            crate::retention::describe(Some(hours)),
+        ),
+        _ => return,
+    };
     err_line!(
-        "trendlog: {}:{no} (at {}) moved the store's now from {} to {}, further than its hour \
-         retention ({}): everything held before {} is out of every read, and the next `compact` \
-         deletes it. If that time is wrong, keep the data with `trendlog retention --hours \
-         forever` before compacting.",
+        "trendlog: {}:{no} (at {}) {what}, and the next `compact` deletes that data. If that time is \
+         wrong, or to keep the data, run `trendlog retention --hours forever` (or a longer \
+         retention) before compacting.",
         tally.names[input],
         out::when(ts),
-        out::when(before),
-        out::when(after),
-        crate::retention::describe(Some(hours)),
-        out::when(after - keep),
     );
 }
 
