@@ -305,13 +305,16 @@ async fn run(cli: Cli) -> Result<()> {
                     Some(n) => format!("--demo-events {n} --seed {seed}"),
                     None => "input".to_owned(),
                 };
+                let resume = resume_advice(
+                    t0.elapsed(),
+                    StreamSettings::default().duplicate_window,
+                    &format!("--publisher-id {id} --batch {batch}"),
+                    &input,
+                );
                 eprintln!(
                     "trendlog-cluster: publish stopped; under publisher id {id}, {} events ({} \
                      posts) in {} messages were acknowledged; messages sent but not \
-                     acknowledged may or may not be stored. To resume without counting anything \
-                     twice, rerun with --publisher-id {id} --batch {batch} and the same {input} \
-                     within the streams' duplicate window (2 minutes): the servers drop the \
-                     messages they already hold",
+                     acknowledged may or may not be stored. {resume}",
                     l.events, l.posts, l.messages
                 );
                 return Err(e);
@@ -530,9 +533,51 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// How to resume a publish that failed `age` into its run: a rerun with
+/// `flags` and the same `input` resends every message, and the servers drop
+/// one whose id they stored within their duplicate `window` only, so a
+/// rerun is safe only while the oldest message sent (at most the run's age)
+/// is inside that window, with 10 s to spare.
+fn resume_advice(age: Duration, window: Duration, flags: &str, input: &str) -> String {
+    let spare = Duration::from_secs(10);
+    if age + spare < window {
+        format!(
+            "To resume without counting anything twice, rerun with {flags} and the same {input} \
+             within the next {} s: the servers drop the messages they stored in their duplicate \
+             window ({} s)",
+            (window - age - spare).as_secs(),
+            window.as_secs()
+        )
+    } else {
+        format!(
+            "This run began {} s ago, longer than the servers' duplicate window ({} s): a rerun \
+             with {flags} and the same {input} would count again every message stored before \
+             that window, so publish only what was not acknowledged (check the cluster's totals \
+             with `ask`)",
+            age.as_secs(),
+            window.as_secs()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rerun_is_called_safe_only_inside_the_duplicate_window() {
+        let w = Duration::from_secs(120);
+        let soon = super::resume_advice(Duration::from_secs(30), w, "--publisher-id p", "input");
+        assert!(
+            soon.contains("without counting anything twice") && soon.contains("next 80 s"),
+            "{soon}"
+        );
+        let late = super::resume_advice(Duration::from_secs(600), w, "--publisher-id p", "input");
+        assert!(
+            late.contains("would count again") && !late.contains("without counting"),
+            "{late}"
+        );
+    }
 
     fn reply(error: Option<&str>, missing: Vec<u32>, outage: bool) -> RouterReply {
         RouterReply {
