@@ -906,3 +906,44 @@ fn a_failed_ingest_still_prints_its_json_with_what_was_committed() {
     let q = json(&run(&db, &["--json", "query", "b"]));
     assert_eq!(q["total"], 2);
 }
+
+/// A reader that stops early (`trendlog query x --step 1m | head`) ends a
+/// streamed series quietly, exit 0, as every other command's output does.
+#[test]
+fn a_series_whose_reader_stops_early_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    for json in [false, true] {
+        let mut cmd = bin();
+        cmd.arg("--db").arg(&db);
+        if json {
+            cmd.arg("--json");
+        }
+        // 30 days of minutes: far more than a pipe holds.
+        let to = (T0 + 30 * 86_400).to_string();
+        let mut child = cmd
+            .args([
+                "query",
+                "metoo",
+                "--step",
+                "1m",
+                "--from",
+                &T0.to_string(),
+                "--to",
+                &to,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
+    }
+}

@@ -100,6 +100,36 @@ impl From<Error> for Fail {
     }
 }
 
+/// Standard output for a command that streams what it prints: when the
+/// reader closed the pipe (`trendlog query x --step 1m | head`), the process
+/// ends quietly with exit 0, as [`crate::write_stdout`] does for every other
+/// print; any other failure is returned.
+pub struct PipeOut(std::io::StdoutLock<'static>);
+
+/// Locks standard output as a [`PipeOut`].
+pub fn pipe_out() -> PipeOut {
+    PipeOut(std::io::stdout().lock())
+}
+
+fn quiet_pipe<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+    if r.as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        std::process::exit(0);
+    }
+    r
+}
+
+impl std::io::Write for PipeOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        quiet_pipe(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        quiet_pipe(self.0.flush())
+    }
+}
+
 impl From<std::io::Error> for Fail {
     fn from(e: std::io::Error) -> Fail {
         Fail::runtime(format!("I/O error: {e}"))

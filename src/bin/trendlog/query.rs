@@ -75,7 +75,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         // Streamed, not built as a JSON value: a series may hold 10 million
         // points (about 230 bytes each as a value). Keys in the order a
         // serde_json object prints them (sorted), as before.
-        let mut w = BufWriter::new(std::io::stdout().lock());
+        let mut w = BufWriter::new(out::pipe_out());
         let text = |v: &str| serde_json::Value::from(v).to_string();
         w.write_all(b"{")?;
         if let Some(by) = &a.select.by {
@@ -146,7 +146,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         .unwrap_or(0)
         .max("time".len());
     let cw = out::thousands(max).chars().count().max("count".len());
-    let mut w = BufWriter::new(std::io::stdout().lock());
+    let mut w = BufWriter::new(out::pipe_out());
     writeln!(w, "{:<tw$}  {:>cw$}", "time", "count")?;
     for &(ts, c) in &s.points {
         let bar = if max == 0 {
