@@ -709,9 +709,12 @@ impl CsvLayout {
                 }
             };
             if slot.is_some() {
+                // Name the role: `time,hashtag,ticker` names the tag twice.
                 return Err(parse_error(format!(
-                    "{} names the {name:?} role twice; {usage}",
-                    show(spec)
+                    "{} names the {:?} role twice (column {} is {name:?}); {usage}",
+                    show(spec),
+                    role.unwrap_or_default(),
+                    i + 1
                 )));
             }
             *slot = Some(i);
