@@ -905,6 +905,20 @@ fn a_failed_ingest_still_prints_its_json_with_what_was_committed() {
     );
     let q = json(&run(&db, &["--json", "query", "b"]));
     assert_eq!(q["total"], 2);
+    // A run that created the store and committed nothing before failing
+    // (--strict commits at the end) leaves no store, as a refusal does.
+    let fresh = dir.path().join("fresh");
+    let o = run(
+        &fresh,
+        &[
+            "ingest",
+            "--strict",
+            good.to_str().unwrap(),
+            "/proc/self/mem",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!fresh.join("MANIFEST").exists(), "{}", stderr(&o));
 }
 
 /// A reader that stops early (`trendlog query x --step 1m | head`) ends a

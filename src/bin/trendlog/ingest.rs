@@ -654,6 +654,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => None,
     };
     if let Some(f) = failed {
+        // A run that created the store and failed before committing a line
+        // leaves no store behind, as one that rejected every line does.
+        if created && tally.committed.1 == 0 {
+            remove_new_store(&g.db);
+        }
         if g.json {
             // A script still learns how far the run got: what was committed
             // before the failure is in the store.
