@@ -180,7 +180,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             ),
         );
     }
-    let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // A reader that stops early (`export | head`) ends the export quietly,
+    // exit 0 (out::PipeOut).
+    let mut w = BufWriter::with_capacity(1 << 16, out::pipe_out());
     // An explicit --format wins over the global --json (scripts that pass
     // --json to every command keep getting what they asked export for).
     let mut sink = if g.json && a.format.is_none() {
@@ -194,14 +196,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         Sink::Csv(Box::new(c))
     } else {
         Sink::Ndjson(w)
-    };
-    // A reader that stops early (`export | head`) ends the export quietly.
-    let quiet_pipe = |e: std::io::Error| -> Fail {
-        if is_broken_pipe(&e) {
-            Fail::silent(0)
-        } else {
-            e.into()
-        }
     };
     for (from, to, step) in parts {
         if from >= to {
@@ -217,24 +211,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             // another to read back as itself.
             let values: Vec<std::borrow::Cow<'_, str>> = values.map(out::typed).collect();
             let values: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
-            sink.row(ts, &out::typed(tag), count, keys.names(), &values)
-                .map_err(quiet_pipe)?;
+            sink.row(ts, &out::typed(tag), count, keys.names(), &values)?;
         }
     }
-    sink.finish().map_err(quiet_pipe)?;
+    sink.finish()?;
     Ok(())
-}
-
-/// Whether `e` is a closed pipe, also when the `csv` writer wrapped it.
-fn is_broken_pipe(e: &std::io::Error) -> bool {
-    let inner = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<csv::Error>())
-        .and_then(|c| match c.kind() {
-            csv::ErrorKind::Io(io) => Some(io.kind()),
-            _ => None,
-        });
-    e.kind() == std::io::ErrorKind::BrokenPipe || inner == Some(std::io::ErrorKind::BrokenPipe)
 }
 
 /// Where the rows go: CSV through the `csv` crate (which quotes a tag that
