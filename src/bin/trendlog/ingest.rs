@@ -328,13 +328,11 @@ fn csv_header(keys: Option<&[String]>, t: &str) -> Header {
 /// Whether a header line names a timestamp column and a tag column (by
 /// any of their names, quoted or not), whatever else it holds.
 fn names_ts_and_tag(t: &str) -> bool {
-    let names: Vec<String> = t
+    let roles: Vec<Option<&str>> = t
         .split(',')
-        .map(|n| n.trim().trim_matches('"').trim().to_ascii_lowercase())
+        .map(|n| crate::parse::column_role(&n.trim().trim_matches('"').trim().to_ascii_lowercase()))
         .collect();
-    let any = |set: &[&str]| names.iter().any(|n| set.contains(&n.as_str()));
-    any(&["timestamp", "ts", "time", "created_at", "created_at_utc"])
-        && any(&["tag", "ticker", "hashtag"])
+    roles.contains(&Some("timestamp")) && roles.contains(&Some("tag"))
 }
 
 /// Counters and the rejected-line report.

@@ -606,6 +606,18 @@ impl Default for CsvLayout {
     }
 }
 
+/// The role a CSV column name (lowercase, unquoted) gives its column:
+/// `timestamp`, `tag` or `count`, by any of their names; `None` for any
+/// other name.
+pub fn column_role(name: &str) -> Option<&'static str> {
+    match name {
+        "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => Some("timestamp"),
+        "tag" | "ticker" | "hashtag" => Some("tag"),
+        "count" | "value" | "n" => Some("count"),
+        _ => None,
+    }
+}
+
 impl CsvLayout {
     /// Parses a comma-separated list of column names (case-insensitive):
     /// - `timestamp`, `ts`, `time`, `created_at` or `created_at_utc`: the timestamp;
@@ -651,12 +663,7 @@ impl CsvLayout {
             columns = i + 1;
             // A header's names may be quoted ("ticker","timestamp","value").
             let name = raw.trim().trim_matches('"').trim().to_ascii_lowercase();
-            let role = match name.as_str() {
-                "timestamp" | "ts" | "time" | "created_at" | "created_at_utc" => Some("timestamp"),
-                "tag" | "ticker" | "hashtag" => Some("tag"),
-                "count" | "value" | "n" => Some("count"),
-                _ => None,
-            };
+            let role = column_role(&name);
             let explicit = |name: &str| {
                 clean(spec).split(',').any(|c| {
                     c.trim()
