@@ -627,6 +627,41 @@ fn top_widens_a_relative_edge_inside_an_hourly_bucket() {
     assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
 }
 
+/// `top --from -15d` on that store: the edge lies before the first event, where the library
+/// reads whole hours too (before the minute retention's floor, data or not). It used to be
+/// refused there with the message about steps; it is widened to its hour like an edge inside
+/// held hours, and an absolute edge there is refused naming the whole hours.
+#[test]
+fn top_widens_a_relative_edge_before_the_first_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    // -15d is T0 - 1 d + 60 s: no data there, a day before the first event.
+    let o = run(&db, &["--json", "top", "--from", "-15d"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["tag"], "a");
+    assert_eq!(v[0]["count"], 111, "{v}");
+    assert!(
+        stderr(&o).contains("2024-04-30T10:00:00Z → ")
+            && stderr(&o).contains("widened to the hour"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&db, &["top", "--from", "2024-04-30T10:01:00Z"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("give a whole hour, such as 2024-04-30T10:00:00Z"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
+    // Within the minutes held, before the first event, nothing changes.
+    let o = run(&db, &["--json", "top", "--from", "-1h"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("widened"), "{}", stderr(&o));
+}
+
 /// `[t, t)` is empty wherever t falls; aligned outwards it used to be the whole bucket holding
 /// t (a day of events for `--step 1d`). `--to` before `--from` within one minute is refused,
 /// as it is across minutes.

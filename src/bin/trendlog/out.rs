@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use trendlog::time::{format_rfc3339, Step};
+use trendlog::time::{format_rfc3339, Step, TimeRange};
 use trendlog::{Error, Snapshot, Store};
 
 use crate::parse::{parse_time_spec, TimeSpec};
@@ -325,7 +325,10 @@ pub fn resolve_any_range(
     };
     let (f, t) = resolve_range(snap, from, to, Step::Minute)?;
     let f = earliest.unwrap_or(f);
-    let (f, t, widened) = widen_relative_edges(snap, [("--from", from), ("--to", to)], (f, t))?;
+    // Before the first minute held at 1m the library reads whole hours, data
+    // or not: an edge there before all data is widened or refused too.
+    let cuts = |t| cuts_an_hour_read_whole(snap, t);
+    let (f, t, widened) = widen_cut_edges(&cuts, [("--from", from), ("--to", to)], (f, t))?;
     let chose_from = from
         .is_none()
         .then(|| format!("everything held: {}", held(snap)));
@@ -364,20 +367,52 @@ pub fn say_chosen_range(cmd: &str, range: &str, chose_from: Option<&str>, chose_
 /// held only as its 1h bucket (from the first hour held to the first minute
 /// held at 1m): the bucket cannot be cut there.
 pub fn refuse_edge_inside_an_hour(snap: &Snapshot, flag: &str, t: i64) -> Result<(), Fail> {
+    refuse_cut(&|t| cuts_a_held_hour(snap, t), flag, t)
+}
+
+/// Where `t` cuts an hour held only as its 1h bucket, from the first hour
+/// that holds data ([`hours_only_before`]) to the first minute held at 1m:
+/// that first minute; `None` elsewhere and on a whole hour.
+fn cuts_a_held_hour(snap: &Snapshot, t: i64) -> Option<i64> {
     let hour = Step::Hour.seconds();
-    let inside = |first: i64, minutes: i64| (align_down(first, hour)..minutes).contains(&t);
-    match hours_only_before(snap) {
-        Some((first, minutes)) if inside(first, minutes) && t.rem_euclid(hour) != 0 => {
-            Err(Fail::usage(format!(
-                "{flag} {} falls inside an hour held only as its 1h bucket (data before {} is \
-                 held in 1h buckets only); give a whole hour, such as {} or {}",
-                when(t),
-                when(minutes),
-                when(align_down(t, hour)),
-                when(align_up(t, hour))
-            )))
+    let (first, minutes) = hours_only_before(snap)?;
+    ((align_down(first, hour)..minutes).contains(&t) && t.rem_euclid(hour) != 0).then_some(minutes)
+}
+
+/// Where `t` as the edge of a range read at every resolution (`top`) cuts an
+/// hour the library reads only as its 1h bucket: the first minute held at
+/// 1m. Unlike [`cuts_a_held_hour`] this holds before the first data too
+/// (the library reads everything before the minute retention's floor at 1h,
+/// data or not), so it asks the library itself.
+fn cuts_an_hour_read_whole(snap: &Snapshot, t: i64) -> Option<i64> {
+    let hour = Step::Hour.seconds();
+    // A range from `t` to the next whole hour: only its start can cut one.
+    let range = TimeRange::new(t, align_up(t + 1, hour)).ok()?;
+    match snap.check_held(range, Step::Hour) {
+        Err(Error::ResolutionUnavailable { earliest_minute }) => {
+            Some(i64::from(earliest_minute) * 60)
         }
-        _ => Ok(()),
+        _ => None,
+    }
+}
+
+/// What says where an edge cuts an hour held only as its 1h bucket: the
+/// first minute held at 1m, or `None` where the edge cuts nothing.
+type Cuts<'a> = &'a dyn Fn(i64) -> Option<i64>;
+
+/// [`refuse_edge_inside_an_hour`] where `cuts` says.
+fn refuse_cut(cuts: Cuts, flag: &str, t: i64) -> Result<(), Fail> {
+    let hour = Step::Hour.seconds();
+    match cuts(t) {
+        Some(minutes) => Err(Fail::usage(format!(
+            "{flag} {} falls inside an hour held only as its 1h bucket (data before {} is held \
+             in 1h buckets only); give a whole hour, such as {} or {}",
+            when(t),
+            when(minutes),
+            when(align_down(t, hour)),
+            when(align_up(t, hour))
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -392,6 +427,15 @@ pub fn widen_relative_edges(
     given: [(&str, Option<&str>); 2],
     (from, to): (i64, i64),
 ) -> Result<(i64, i64, bool), Fail> {
+    widen_cut_edges(&|t| cuts_a_held_hour(snap, t), given, (from, to))
+}
+
+/// [`widen_relative_edges`] where `cuts` says an edge cuts an hour.
+fn widen_cut_edges(
+    cuts: Cuts,
+    given: [(&str, Option<&str>); 2],
+    (from, to): (i64, i64),
+) -> Result<(i64, i64, bool), Fail> {
     let hour = Step::Hour.seconds();
     let mut edges = [from, to];
     let mut widened = false;
@@ -403,18 +447,16 @@ pub fn widen_relative_edges(
         let Some(text) = text else { continue };
         let t = edges[i];
         if !crate::parse::is_relative_time(text) {
-            refuse_edge_inside_an_hour(snap, flag, t)?;
+            refuse_cut(cuts, flag, t)?;
             continue;
         }
-        if let Some((first, minutes)) = hours_only_before(snap) {
-            if (align_down(first, hour)..minutes).contains(&t) && t.rem_euclid(hour) != 0 {
-                edges[i] = if i == 0 {
-                    align_down(t, hour)
-                } else {
-                    align_up(t, hour)
-                };
-                widened = true;
-            }
+        if cuts(t).is_some() {
+            edges[i] = if i == 0 {
+                align_down(t, hour)
+            } else {
+                align_up(t, hour)
+            };
+            widened = true;
         }
     }
     Ok((edges[0], edges[1], widened))
