@@ -22,7 +22,9 @@ starts with # is written with one more # (ingest removes one), so every tag surv
 A copy gets a new store's retention (minutes 7 d, hours forever) unless ingest is given this
 store's, which stderr names when it differs or hours are written; and a 1h row looks like a
 minute's to ingest, which holds it at its hour's first minute: with this store's retention the
-copy rolls those hours up and refuses minute questions about them, as this store does.
+copy rolls those hours up and refuses minute questions about them, as this store does (when the
+minute retention was lengthened after a roll-up, stderr names the steps that give the copy the
+same first minute).
 
 With --json (and no --format), one JSON document: an array of the NDJSON rows (for programs;
 ingest reads CSV and NDJSON).
@@ -158,15 +160,28 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             "a copy made with `ingest` keeps minutes 7 d and hours forever unless told \
              otherwise"
         };
-        out::say_used(
-            "export",
-            &format!(
-                "{why}: give the copy this store's retention, `ingest --minute-retention {} \
+        let advice = match rolled_before_retention(&snap, &r).filter(|_| hours) {
+            // The minute retention was lengthened after these hours were
+            // rolled up: this store's retention would keep them as minutes
+            // in the copy. A retention reaching exactly to the first minute
+            // held rolls them up; the copy then takes this store's.
+            Some((keep, first_minute)) => format!(
+                "this store holds minutes from {} only (its minute retention was lengthened \
+                 after older ones were rolled up), so give the copy `ingest --minute-retention \
+                 {keep}h --hour-retention {}`, then run `trendlog compact` on it and only then \
+                 `trendlog retention --minutes {}`",
+                out::when(first_minute),
+                flag(r.hour_minutes),
+                flag(r.minute_minutes)
+            ),
+            None => format!(
+                "give the copy this store's retention, `ingest --minute-retention {} \
                  --hour-retention {}`",
                 flag(r.minute_minutes),
                 flag(r.hour_minutes)
             ),
-        );
+        };
+        out::say_used("export", &format!("{why}: {advice}"));
     }
     let keys = snap.label_keys().clone();
     if !keys.is_empty() {
@@ -294,4 +309,24 @@ fn json_row(ts: i64, tag: &str, count: u64, keys: &[String], values: &[&str]) ->
         "{{\"count\":{count},\"labels\":{{{}}},\"tag\":{tag},\"ts\":{ts}}}",
         labels.join(",")
     )
+}
+
+/// Where this store's minutes held at 1m start later than its minute
+/// retention alone would put them (the retention was lengthened after older
+/// minutes were rolled into hours): the whole hours of minute retention
+/// that put a copy's first minute at the same place (`keep`), and that
+/// first minute, in unix seconds. `None` when the retention alone says
+/// where the minutes start.
+fn rolled_before_retention(
+    snap: &trendlog::Snapshot,
+    r: &trendlog::Retention,
+) -> Option<(u32, i64)> {
+    let now = snap.now()?.0;
+    let first = snap.earliest_minute()?.0;
+    if r.minute_floor(Some(now)) == Some(first) {
+        return None;
+    }
+    // floor_hour(now - 60 * keep) = first, with `first` on a whole hour.
+    let keep = ((now.saturating_sub(first)) / 60).max(1);
+    Some((keep, i64::from(first) * 60))
 }
