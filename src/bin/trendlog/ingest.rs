@@ -354,6 +354,8 @@ struct Tally {
     key_rejects: (bool, bool),
     /// Input lines, accepted lines and events committed so far.
     committed: (u64, u64, u64),
+    /// Lines refused as older than the hour retention.
+    too_old: u64,
 }
 
 impl Tally {
@@ -379,6 +381,7 @@ impl Tally {
                 self.key_rejects.0 = true
             }
             trendlog::Error::InvalidInput(InvalidInput::BadLabels(_)) => self.key_rejects.1 = true,
+            trendlog::Error::InvalidInput(InvalidInput::TooOld { .. }) => self.too_old += 1,
             _ => {}
         }
         self.reject(line, &trim_invalid(e));
@@ -611,6 +614,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         earliest: None,
         key_rejects: (false, false),
         committed: (0, 0, 0),
+        too_old: 0,
     };
     let now_before = store.snapshot().now_end();
     let mut acker = Acker {
@@ -1093,10 +1097,22 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
         ),
         _ => return,
     };
+    // Lines refused as too old are not in the store: a longer retention
+    // does not bring them back (their order in the input decided it, once
+    // the store's now had passed them).
+    let refused = match tally.too_old {
+        0 => String::new(),
+        n => format!(
+            " This run also refused {n} line{} as older than the hour retention when they came \
+             (after the store's now had passed them): they are not in the store; to keep them, \
+             lengthen the retention and ingest them again.",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     err_line!(
         "trendlog: {}:{no} (at {}) {what}, and the next `compact` deletes that data. If that time is \
          wrong, or to keep the data, run `trendlog retention --hours forever` (or a longer \
-         retention) before compacting.",
+         retention) before compacting.{refused}",
         tally.names[input],
         out::when(ts),
     );
