@@ -578,9 +578,7 @@ impl Dict {
     }
 
     /// The ids of the interned tags whose name starts with `prefix`, in name
-    /// order: the indexed ones by binary search in the index, and those
-    /// interned after it (the unindexed tail of `tags.dict` and tags not yet
-    /// written) by a scan of the in-memory names.
+    /// order (`entries_with_prefix` without the names).
     #[cfg(test)]
     pub(crate) fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<u32>> {
         Ok(self
@@ -590,7 +588,10 @@ impl Dict {
             .collect())
     }
 
-    /// [`Dict::ids_with_prefix`] with each id's name: `(name, id)` in name order.
+    /// The interned tags whose name starts with `prefix`, as `(name, id)` in
+    /// name order: the indexed ones by binary search in the index, and those
+    /// interned after it (the unindexed tail of `tags.dict` and tags not yet
+    /// written) by a scan of the in-memory names.
     pub(crate) fn entries_with_prefix(&self, prefix: &str) -> Result<Vec<(&str, u32)>> {
         let mut found: Vec<(&str, u32)> = Vec::new();
         if let Some(ix) = &self.index {

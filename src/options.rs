@@ -41,7 +41,7 @@ pub enum SyncPolicy {
 /// ```
 /// use trendlog::Retention;
 /// let r = Retention { minute_minutes: Some(7 * 1440), hour_minutes: None };
-/// // 2017-10-16T15:30 is minute 25_152_210; minutes are held back to the
+/// // 2017-10-27T19:30 is minute 25_152_210; minutes are held back to the
 /// // start of the hour seven days before.
 /// assert_eq!(r.minute_floor(Some(25_152_210)), Some(25_152_210 - 7 * 1440 - 30));
 /// assert_eq!(r.retain_floor(Some(25_152_210)), None);
@@ -312,7 +312,8 @@ impl Options {
     }
 
     /// Seal the active log segment once the store's now is this far (in event
-    /// time) past the first minute it holds. Default: 60 minutes.
+    /// time) past the store's now just after the segment's first block of
+    /// cells was committed. Default: 60 minutes.
     ///
     /// # Panics
     /// If `span` is shorter than one minute.
@@ -324,7 +325,9 @@ impl Options {
     }
 
     /// Seal the active log segment once it holds this many distinct
-    /// `(tag, minute)` cells. Default: 4,000,000.
+    /// `(tag, minute)` cells. Default: 4,000,000 (with the default
+    /// [`Options::log_file_bytes`], a full log file seals first, at about a
+    /// million cells).
     ///
     /// # Panics
     /// If `cells` is 0.
@@ -334,9 +337,13 @@ impl Options {
         self
     }
 
-    /// Size of each preallocated log segment file. A batch larger than this gets
-    /// a file of its own size. Opening a store reads the active log whole, so
-    /// this bounds the data-proportional part of open time. Default: 16 MiB.
+    /// The largest size of a log segment file: a log is preallocated at 64 KiB
+    /// (or less, if this is smaller) and grown by doubling up to this size; a
+    /// block that would take it past this seals the log first. A batch larger
+    /// than this gets a file of its own size. Opening a store reads the active
+    /// log whole, so this bounds the data-proportional part of open time. At
+    /// 16 bytes per cell, the default seals after about a million cells.
+    /// Default: 16 MiB.
     ///
     /// # Panics
     /// If `bytes` is below 4 KiB.

@@ -119,7 +119,8 @@ pub fn decode_dict_header(buf: &[u8]) -> Result<u32, DecodeError> {
     Ok(LittleEndian::read_u32(&buf[DICT_STORE_ID_AT..]))
 }
 
-/// The encoded length of an entry for a tag of `tag_len` bytes (a multiple of 8).
+/// The encoded length of a version 1 to 3 entry for a key of `tag_len` bytes:
+/// `9 + tag_len` (the length and CRC prefix, the kind byte, the key; no padding).
 pub fn encoded_dict_entry_len(tag_len: usize) -> usize {
     ENTRY_PREFIX_LEN + 1 + tag_len
 }

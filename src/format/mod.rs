@@ -15,9 +15,11 @@
 //!   `(tag, time)` at one [`Resolution`], packed into varint-encoded groups of
 //!   up to 64 tags with a fixed-width skip index at the end. Opening checks the
 //!   header and the index only; each group's CRC is checked when it is read.
-//! - **The tag dictionary** ([`dict`]): an append-only list of checksummed,
-//!   8-byte-aligned entries; entry `i` is the tag with id `i`.
-//! - **The dictionary index** ([`dict_index`], version 2): an immutable,
+//! - **The tag dictionary** ([`dict`]): an append-only list of entries;
+//!   entry `i` is the tag with id `i`. From version 4, entries are packed
+//!   (a LEB128 length and kind, then the key) in blocks with one CRC each;
+//!   before it, each entry carried its own length and CRC.
+//! - **The dictionary index** ([`dict_index`], version 2 on): an immutable,
 //!   mapped name → id and id → name index of the dictionary's first entries,
 //!   with a CRC per 4 KiB page checked on first access.
 //! - **The manifest** ([`manifest`]): the list of live files and the store's

@@ -75,8 +75,8 @@ OPTIONS:
     --sqlite3 PATH     the sqlite3 shell for --cli    [default: sqlite3 on PATH]
     -h, --help         this text
 
-Systems: hashmap, sqlite, redb, fjall, and trendlog when built with
-`--features trendlog-engine`.";
+Systems: hashmap, sqlite, redb, fjall, and trendlog (the `trendlog-engine`
+feature, on by default).";
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -182,7 +182,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     for name in a.systems.iter().chain(a.only.iter()) {
         if systems::kind(name).is_none() {
             let hint = if name == "trendlog" {
-                " (build with `--features trendlog-engine` once the engine's Store API is on main)"
+                " (this build left out the `trendlog-engine` feature, which is on by default)"
             } else {
                 ""
             };

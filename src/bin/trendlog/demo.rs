@@ -259,9 +259,13 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let posts: u64 = day.events.iter().map(|e| e.2).sum();
 
     // Ingest: batches of BATCH events, each committed durably (fsync) before the next.
+    // Segments carry their per-tag totals, as `ingest` and `compact` write
+    // them by default, so the sizes reported are those of a binary-written store.
     let store = Store::open(
         &dir,
-        Options::default().label_keys(crate::demo_spread::label_keys()),
+        Options::default()
+            .segment_tag_totals(true)
+            .label_keys(crate::demo_spread::label_keys()),
     )?;
     let names: Vec<String> = day
         .names

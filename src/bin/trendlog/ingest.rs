@@ -73,14 +73,16 @@ position. To restart without counting a line twice, skip the first N lines of th
 A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
 to stdout, as one JSON object after any `committed N` lines:
 {\"lines_read\":N,\"accepted\":N,\"events\":N,\"rejected\":N,\"committed\":B,\"seconds\":S},
-where committed is false when no event was committed (none accepted, or --strict refused them).
+where committed is false when no batch was committed (none accepted, or --strict refused them;
+a line with count 0 is committed, with no event).
 A run that fails (a read error, damage, a full disk: exit 1) prints the same object with
 \"error\":\"...\" and \"committed_lines\":N, \"committed_accepted\":N, \"committed_events\":N,
 how far the events committed before the failure reach (committed is then whether any was).
 
 When ingest exits, everything it committed is sealed: moved from the active log into an
 immutable sorted segment, so nothing is left in the log. (While it runs, the engine also
-seals on its own once the log holds 4,000,000 cells or an hour of event time.)
+seals on its own once its log file reaches 16 MiB (about a million cells) or holds an hour
+of event time.)
 
 Example:
   trendlog ingest events.csv
