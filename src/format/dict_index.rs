@@ -117,7 +117,10 @@ fn dict_entry(dict: &[u8], at: usize) -> Result<(&[u8], usize), DecodeError> {
     if !(2..=1 + MAX_KEY_LEN).contains(&payload_len) {
         return Err(DecodeError::invalid(
             at as u64,
-            format!("dictionary entry payload length {payload_len} is not in 2..=256"),
+            format!(
+                "dictionary entry payload length {payload_len} is not in 2..={}",
+                1 + MAX_KEY_LEN
+            ),
         ));
     }
     let total = ENTRY_PREFIX_LEN + payload_len;
