@@ -317,6 +317,14 @@ fn usage_and_time_errors_exit_2_runtime_errors_exit_1() {
             && !err.contains("-99"),
         "{err}"
     );
+    // A date before 1970 is named as typed, not as its unix second.
+    let o = run(&db, &["query", "metoo", "--from", "1969-12-31"]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("--from \"1969-12-31\" is before 1970") && !err.contains("-86400"),
+        "{err}"
+    );
     // `--db` before and after the subcommand: refused, never the later one
     // silently.
     let o = run(&db, &["query", "metoo", "--db", "elsewhere"]);

@@ -206,7 +206,7 @@ pub fn asked_for_none(k: usize) -> bool {
 
 /// Parses a command-line time and resolves it against the store's now.
 pub fn resolve_time(flag: &str, text: &str, snap: &Snapshot) -> Result<i64, Fail> {
-    let spec = parse_time_spec(text).map_err(|e| Fail::usage(format!("{flag}: {e}")))?;
+    let spec = parse_time_spec(text).map_err(|e| bad_time(flag, text, e))?;
     let now = match (spec, snap.now_end()) {
         (TimeSpec::Absolute(_), _) => 0,
         (TimeSpec::RelativeToNow(_), Some(n)) => n,
@@ -237,8 +237,22 @@ pub fn resolve_time(flag: &str, text: &str, snap: &Snapshot) -> Result<i64, Fail
             },
             format_rfc3339(crate::parse::MAX_UNIX_SECS),
         )),
-        TimeSpec::Absolute(_) => Fail::usage(format!("{flag}: {e}")),
+        TimeSpec::Absolute(_) => bad_time(flag, text, e),
     })
+}
+
+/// The refusal of `text`, given as `flag`, for `e`: a time before 1970 is
+/// named as typed (the error's number is its unix second, which a date's
+/// writer never typed).
+fn bad_time(flag: &str, text: &str, e: Error) -> Fail {
+    match e {
+        Error::InvalidInput(trendlog::InvalidInput::BeforeEpoch { .. }) => Fail::usage(format!(
+            "{flag} {text:?} is before 1970-01-01T00:00:00Z; times run from \
+             1970-01-01T00:00:00Z to {}",
+            format_rfc3339(crate::parse::MAX_UNIX_SECS),
+        )),
+        e => Fail::usage(format!("{flag}: {e}")),
+    }
 }
 
 fn align_down(t: i64, step: i64) -> i64 {
