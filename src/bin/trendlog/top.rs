@@ -11,9 +11,10 @@ use crate::Global;
 #[command(after_help = "\
 --from defaults to the earliest time held, --to to the store's now plus one minute (times are
 aligned outwards to whole minutes). Where only 1h buckets are held (data older than the minute
-retention), a default --from is aligned down to a whole hour, and so is a relative edge (-10d),
-outwards; an absolute edge inside such an hour is refused. Whenever a default was used or an
-edge widened, the range is stated on stderr.
+retention, and any time before the first minute held at 1m, data or not), a default --from is
+aligned down to a whole hour, and so is a relative edge (-10d), outwards; an absolute edge inside
+such an hour is refused. Whenever a default was used or an edge widened, the range is stated on
+stderr.
 
 JSON: [{\"tag\":\"...\",\"count\":N},...]
 On a labelled store, --where KEY=VALUE ranks only matching series (\"top on Instagram\"); --by KEY
