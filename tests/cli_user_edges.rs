@@ -1150,3 +1150,32 @@ fn export_advice_makes_a_copy_that_rolls_what_this_store_rolled() {
         assert_eq!(strip(&a), strip(&b), "{q:?}");
     }
 }
+
+/// NDJSON on a labelled store reads labels only from the `labels` object; a
+/// line giving `"platform"` at the top level (or a `"label"` object) had its
+/// events stored as unknown without a word. It still is (unknown keys are
+/// ignored, as the contract says), but the run now says so, naming the line.
+#[test]
+fn ndjson_labels_outside_the_labels_object_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input = format!(
+        "{{\"ts\":{T0},\"tag\":\"a\",\"platform\":\"x\"}}\n\
+         {{\"ts\":{T0},\"tag\":\"a\",\"labels\":{{\"platform\":\"y\"}}}}\n\
+         {{\"ts\":{T0},\"tag\":\"b\",\"label\":{{\"platform\":\"z\"}}}}\n"
+    );
+    let args = ["ingest", "--labels", "platform", "--format", "ndjson", "-"];
+    let o = run_stdin(&db, &args, &input);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("<stdin>:1: the object gives \"platform\" outside its \"labels\" object")
+            && stderr(&o).contains("2 lines like it"),
+        "{}",
+        stderr(&o)
+    );
+    // Labels given in place: nothing to say.
+    let o = run_stdin(&db, &args, input.lines().nth(1).unwrap());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("outside"), "{}", stderr(&o));
+}

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::parse::{
-    is_csv_header, parse_csv_line, parse_ndjson_line, parse_tweet_id_line, tweet_id_to_unix,
-    CsvLayout, Event,
+    is_csv_header, ndjson_top_level_key, parse_csv_line, parse_ndjson_line, parse_tweet_id_line,
+    tweet_id_to_unix, CsvLayout, Event,
 };
 use trendlog::labels::LabelKeys;
 use trendlog::{Batch, InvalidInput, Options, Store, SyncPolicy};
@@ -214,6 +214,12 @@ struct Parser {
     /// --strict: a first line that looks like a header but names no
     /// timestamp and tag column is a bad line, not a note.
     strict: bool,
+    /// NDJSON on a labelled store: the top-level keys that look like labels
+    /// given outside the `labels` object (each label key, and `label`).
+    stray_names: Vec<String>,
+    /// Lines without a `labels` object that had such a key, and the first.
+    strays: u64,
+    first_stray: Option<(usize, u64, String)>,
 }
 
 impl Parser {
@@ -276,6 +282,13 @@ impl Parser {
             }
             Format::Ndjson => {
                 let e = parse_ndjson_line(text).map_err(|e| trim_invalid(&e))?;
+                if e.labels.is_empty() && !self.stray_names.is_empty() {
+                    if let Some(key) = ndjson_top_level_key(text, &self.stray_names) {
+                        self.strays += 1;
+                        self.first_stray
+                            .get_or_insert_with(|| (line.input, line.no, key.to_string()));
+                    }
+                }
                 Ok(Some(e))
             }
             Format::TweetIds(tag) => {
@@ -590,6 +603,17 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         broken: vec![None; files.len()],
         names: names.clone(),
         strict: a.strict,
+        stray_names: if keys_named.is_empty() {
+            Vec::new()
+        } else {
+            keys_named
+                .iter()
+                .cloned()
+                .chain(["label".to_string()])
+                .collect()
+        },
+        strays: 0,
+        first_stray: None,
     };
     // Each batch records how far the run got, unless the store's source
     // position is another writer's (a stream consumer's offset), which
@@ -647,6 +671,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let elapsed = started.elapsed();
     if result.is_ok() {
         say_retention_cut(&store, now_before, &tally);
+        say_stray_labels(&parser, &tally);
     }
     // What this run wrote leaves the active log: sealed segments are sorted,
     // indexed and several times smaller, and the log is left empty.
@@ -1117,6 +1142,24 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
          retention) before compacting.{refused}",
         tally.names[input],
         out::when(ts),
+    );
+}
+
+/// Says when NDJSON lines gave a label outside their `labels` object (a
+/// top-level `"platform"`, or `"label"`): ignored as any other unknown key,
+/// so those lines' events went to the unknown value.
+fn say_stray_labels(parser: &Parser, tally: &Tally) {
+    let Some((input, no, key)) = &parser.first_stray else {
+        return;
+    };
+    let n = parser.strays;
+    err_line!(
+        "trendlog: {}:{no}: the object gives {key:?} outside its \"labels\" object, where no \
+         label is read: {n} line{} like it had no \"labels\" and were stored with every label \
+         unknown. Give labels as {{\"labels\":{{\"{}\":\"...\"}}}}.",
+        tally.names[*input],
+        if n == 1 { "" } else { "s" },
+        parser.stray_names[0],
     );
 }
 

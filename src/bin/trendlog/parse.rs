@@ -1027,6 +1027,23 @@ impl<'de> Deserialize<'de> for NdjsonFields<'de> {
     }
 }
 
+/// The first top-level key of the NDJSON object `line` that is one of
+/// `names`; `None` when it has none, or is not an object.
+///
+/// ```ignore
+/// let names = ["platform".to_string(), "label".to_string()];
+/// let line = r#"{"ts":1,"tag":"a","platform":"x"}"#;
+/// assert_eq!(ndjson_top_level_key(line, &names), Some("platform"));
+/// assert_eq!(ndjson_top_level_key(r#"{"ts":1,"tag":"a"}"#, &names), None);
+/// ```
+pub fn ndjson_top_level_key<'a>(line: &str, names: &'a [String]) -> Option<&'a str> {
+    let keys: std::collections::BTreeMap<String, IgnoredAny> = serde_json::from_str(line).ok()?;
+    names
+        .iter()
+        .find(|n| keys.contains_key(n.as_str()))
+        .map(String::as_str)
+}
+
 /// A JSON value as far as [`parse_ndjson_line`] needs to know it.
 enum JsonValue<'a> {
     Str(String),

@@ -889,3 +889,23 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_top_level_key_named_like_a_label_is_found() {
+    let names = ["platform".to_string(), "label".to_string()];
+    let find = |l: &str| ndjson_top_level_key(l, &names);
+    assert_eq!(
+        find(r#"{"ts":1,"tag":"a","platform":"x"}"#),
+        Some("platform")
+    );
+    assert_eq!(
+        find(r#"{"ts":1,"label":{"platform":"x"},"tag":"a"}"#),
+        Some("label")
+    );
+    assert_eq!(
+        find(r#"{"ts":1,"tag":"a","labels":{"platform":"x"}}"#),
+        None
+    );
+    assert_eq!(find(r#"{"ts":1,"tag":"a","Platform":"x"}"#), None);
+    assert_eq!(find("not json"), None);
+}
