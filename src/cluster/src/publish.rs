@@ -38,6 +38,10 @@ pub struct Ledger {
     pub earlier_run_events: u64,
     /// Publish attempts that failed and were retried.
     pub retries: u64,
+    /// The highest sequence acknowledged per stream: a reader that has
+    /// applied up to it has seen every acknowledged message (a stream's
+    /// info, asked of a leader elected a moment ago, can say less).
+    pub last_sequence: BTreeMap<String, u64>,
 }
 
 struct InFlight {
@@ -238,6 +242,8 @@ impl Publisher {
             match outcome {
                 Ok(ack) => {
                     self.ledger.messages += 1;
+                    let last = self.ledger.last_sequence.entry(ack.stream).or_default();
+                    *last = (*last).max(ack.sequence);
                     if ack.duplicate {
                         self.ledger.duplicates += 1;
                         if !m.retried {

@@ -470,6 +470,77 @@ pub async fn stream_last(client: &async_nats::Client, names: &Names) -> Vec<u64>
     out
 }
 
+/// What the streams hold, read back message by message from their leaders
+/// up to `last[p]`: the per-tag totals of their events, and each
+/// `Nats-Msg-Id` stored more than once with its sequences (a publish retry
+/// that the stream's deduplication missed).
+pub struct StreamContents {
+    pub per_tag: BTreeMap<String, u64>,
+    pub stored_twice: Vec<(String, Vec<u64>)>,
+    /// (partition, sequence) the leader could not return.
+    pub unreadable: Vec<(u32, u64)>,
+}
+
+pub async fn stream_contents(
+    client: &async_nats::Client,
+    names: &Names,
+    last: &[u64],
+) -> StreamContents {
+    let js = async_nats::jetstream::new(client.clone());
+    let mut per_tag = BTreeMap::new();
+    let mut ids: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for p in 0..names.partitions {
+        let stream = js.get_stream(names.stream(p)).await.expect("stream");
+        for seq in 1..=last[p as usize] {
+            let mut got = None;
+            for _ in 0..50 {
+                if let Ok(m) = stream.get_raw_message(seq).await {
+                    got = Some(m);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let Some(m) = got else {
+                unreadable.push((p, seq));
+                continue;
+            };
+            let id = m
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| format!("{p}/{}", v.as_str()))
+                .unwrap_or_default();
+            ids.entry(id).or_default().push(seq);
+            for e in trendlog_cluster::wire::decode_events(&m.payload).expect("a stored message") {
+                *per_tag.entry(e.tag).or_default() += e.count;
+            }
+        }
+    }
+    StreamContents {
+        per_tag,
+        stored_twice: ids.into_iter().filter(|(_, s)| s.len() > 1).collect(),
+        unreadable,
+    }
+}
+
+/// The tags on which `a` and `b` differ, as "tag a->b", and the sum of b - a.
+pub fn totals_diff(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> (Vec<String>, i128) {
+    let mut tags = Vec::new();
+    let mut net = 0i128;
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        let (x, y) = (
+            a.get(k).copied().unwrap_or(0),
+            b.get(k).copied().unwrap_or(0),
+        );
+        if x != y {
+            tags.push(format!("{k} {x}->{y}"));
+            net += i128::from(y) - i128::from(x);
+        }
+    }
+    (tags, net)
+}
+
 /// Asks one replica directly; its reply as raw bytes (for byte-for-byte comparison).
 pub async fn ask_replica(
     client: &async_nats::Client,
