@@ -630,8 +630,10 @@ async fn consume(
                 to_ack.push(m); // already in the store: a redelivery
                 continue;
             }
-            if new_pos != 0 && seq != new_pos + 1 {
-                // Either expired from the stream (retention) or delivered out of order.
+            if seq != new_pos + 1 {
+                // Either expired from the stream (retention) or delivered out
+                // of order. A fresh replica (position 0) is checked too: its
+                // first message must be sequence 1 or the stream's first.
                 match stream_state(&js, &stream_name).await {
                     Some((first, _)) if first > new_pos + 1 && seq == first => {
                         eprintln!(
