@@ -276,22 +276,54 @@ pub fn resolve_range(
     to: Option<&str>,
     step: Step,
 ) -> Result<(i64, i64), Fail> {
+    // Without --from: the earliest time held, from the first minute held
+    // at 1m for a 1m step.
+    let earliest = snap
+        .earliest_time()
+        .map(|earliest| match (step, snap.earliest_minute()) {
+            (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
+            _ => earliest,
+        });
+    resolve_range_from(snap, from, to, step, earliest)
+}
+
+/// [`resolve_range`] with `earliest` where a range without `--from` starts
+/// (`None`: the store holds no data).
+fn resolve_range_from(
+    snap: &Snapshot,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: Step,
+    earliest: Option<i64>,
+) -> Result<(i64, i64), Fail> {
     let s = step.seconds();
     let both_given = from.is_some() && to.is_some();
-    let to = match to {
-        Some(t) => resolve_time("--to", t, snap)?,
-        None => snap.now_end().unwrap_or(0),
-    };
-    let from = match from {
-        Some(t) => resolve_time("--from", t, snap)?,
+    let to_given = to.map(|t| resolve_time("--to", t, snap)).transpose()?;
+    let from_given = from.map(|t| resolve_time("--from", t, snap)).transpose()?;
+    // Without --to: the store's now; an empty store has none, and a range
+    // from --from on it is empty (it holds nothing to show).
+    let to = to_given.or(snap.now_end()).or(from_given).unwrap_or(0);
+    let from = match from_given {
+        Some(f) => f,
         // A store that holds no data (even one with a now) has nothing to
         // show: the empty range, never a range from 1970 at minute resolution.
-        None => match snap.earliest_time() {
+        None => match earliest {
             None => align_down(to, s),
-            Some(earliest) => match (step, snap.earliest_minute()) {
-                (Step::Minute, Some(m)) => earliest.max(m.to_unix()),
-                _ => earliest,
-            },
+            Some(earliest) if to < earliest => {
+                // The user gave no --from: say where the range would start.
+                return Err(Fail::usage(format!(
+                    "--to ({}) is before {}, where the range starts without --from (the \
+                     earliest time held{}); give a later --to, or an earlier --from",
+                    format_rfc3339(to),
+                    format_rfc3339(earliest),
+                    if snap.earliest_time().is_some_and(|t| t < earliest) {
+                        " at 1m; older data is held in 1h buckets only: use a 1h or 1d step"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            Some(earliest) => earliest,
         },
     };
     if both_given && to <= from {
@@ -330,15 +362,12 @@ pub fn resolve_any_range(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(i64, i64), Fail> {
-    let earliest = match from {
-        Some(_) => None,
-        None => snap.earliest_time().map(|t| match hours_only_before(snap) {
-            Some((_, minutes)) if t < minutes => align_down(t, Step::Hour.seconds()),
-            _ => t,
-        }),
-    };
-    let (f, t) = resolve_range(snap, from, to, Step::Minute)?;
-    let f = earliest.unwrap_or(f);
+    // Without --from: the earliest time held, hourly data included.
+    let earliest = snap.earliest_time().map(|t| match hours_only_before(snap) {
+        Some((_, minutes)) if t < minutes => align_down(t, Step::Hour.seconds()),
+        _ => t,
+    });
+    let (f, t) = resolve_range_from(snap, from, to, Step::Minute, earliest)?;
     // Before the first minute held at 1m the library reads whole hours, data
     // or not: an edge there before all data is widened or refused too.
     let cuts = |t| cuts_an_hour_read_whole(snap, t);
