@@ -170,6 +170,10 @@ pub fn normalize_value(key: &str, value: &str) -> Result<String> {
             crate::Error::InvalidInput(InvalidInput::BadTagChar { ch }) => format!(
                 "it holds {ch:?}; whitespace and control characters are not allowed in label values"
             ),
+            // A tag's limit is 255 bytes; a label value's is lower.
+            crate::Error::InvalidInput(InvalidInput::TagTooLong { len }) => {
+                format!("it is {len} bytes long; at most {MAX_LABEL_VALUE_BYTES} are allowed")
+            }
             crate::Error::InvalidInput(i) => i.to_string().replacen("the tag", "it", 1),
             other => other.to_string(),
         })
@@ -387,6 +391,20 @@ mod tests {
         assert!(LabelKeys::new(["1a"]).is_err());
         assert!(LabelKeys::new([""]).is_err());
         assert!(LabelKeys::new(["a".repeat(33)]).is_err());
+    }
+
+    #[test]
+    fn a_long_value_is_refused_with_the_value_limit() {
+        assert!(normalize_value("platform", &"p".repeat(64)).is_ok());
+        for n in [65, 255, 256, 1000] {
+            let e = normalize_value("platform", &"p".repeat(n))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("it is {n} bytes long; at most 64 are allowed")),
+                "{n}: {e}"
+            );
+        }
     }
 
     #[test]
