@@ -54,7 +54,8 @@ CSV label columns are named label:KEY in --columns, by a key given in --labels
 existing store's keys; an NDJSON line gives {\"labels\": {\"platform\": \"instagram\",
 \"region\": \"chicago\"}}. Without --labels, a new store takes its keys from the first line of the
 first input: an export's CSV header (label:KEY columns) or an NDJSON line's labels object. A key
-left out is unknown (the empty value); a key the store does not have rejects the line.
+left out is unknown (the empty value); a key the store does not have rejects the line. A value
+is normalised as a tag is (lower-cased, Unicode NFC, no whitespace), and holds at most 64 bytes.
 
 Bad lines are reported on stderr as FILE:LINE: reason (the first 20, then a count); every good
 line is still ingested, and the exit code is 2 if any line was rejected. With --strict, one bad
@@ -606,11 +607,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         stray_names: if keys_named.is_empty() {
             Vec::new()
         } else {
-            keys_named
-                .iter()
-                .cloned()
-                .chain(["label".to_string()])
-                .collect()
+            // The keys, and misspellings of "labels" (ignored as unknown).
+            let typos = ["label", "Label", "Labels", "LABELS"].map(String::from);
+            keys_named.iter().cloned().chain(typos).collect()
         },
         strays: 0,
         first_stray: None,
@@ -1027,9 +1026,9 @@ fn ingest_strict(
             }
         }
     }
-    if tally.rejected > 0 {
-        return Ok(());
-    }
+    // The lines that parse are checked by the store too, even when others
+    // did not parse, so that every bad line is named in one run (the batch
+    // is dropped uncommitted when any line was bad).
     let mut batch = store.batch();
     for (input, no, ev) in &events {
         if let Err(e) = add_event(&mut batch, ev) {
@@ -1129,11 +1128,14 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
     // the store's now had passed them).
     let refused = match tally.too_old {
         0 => String::new(),
+        1 => " This run also refused 1 line as older than the hour retention when it came \
+              (after the store's now had passed it): it is not in the store; to keep it, \
+              lengthen the retention and ingest it again."
+            .to_string(),
         n => format!(
-            " This run also refused {n} line{} as older than the hour retention when they came \
+            " This run also refused {n} lines as older than the hour retention when they came \
              (after the store's now had passed them): they are not in the store; to keep them, \
-             lengthen the retention and ingest them again.",
-            if n == 1 { "" } else { "s" }
+             lengthen the retention and ingest them again."
         ),
     };
     err_line!(
