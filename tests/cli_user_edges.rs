@@ -590,6 +590,30 @@ fn an_ingest_that_accepted_nothing_says_so() {
     assert!(empty.join("MANIFEST").exists());
 }
 
+/// On the [`rolled`] store: `top --from REL` answers a's 111 events over a range widened to
+/// start at `start`, and `top --from ABS` is refused naming the whole hour `hour`, without a
+/// word about steps (top takes none).
+fn top_widens_and_refuses(db: &std::path::Path, rel: &str, start: &str, abs: &str, hour: &str) {
+    let o = run(db, &["--json", "top", "--from", rel]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["tag"], "a");
+    assert_eq!(v[0]["count"], 111, "{v}");
+    assert!(
+        stderr(&o).contains(&format!("{start} → ")) && stderr(&o).contains("widened to the hour"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(db, &["top", "--from", abs]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains(&format!("give a whole hour, such as {hour}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
+}
+
 /// `top --from -14d` on a store whose first day is held as hours: the relative edge falls
 /// inside an hourly bucket, and is widened to its hour as `export` does. Before, top refused it
 /// with a message telling it to use a step, which top does not take.
@@ -599,32 +623,14 @@ fn top_widens_a_relative_edge_inside_an_hourly_bucket() {
     let db = dir.path().join("db");
     rolled(&db);
     // The store's now ends at T0 + 14 d + 60 s: -14d is T0 + 60 s, inside 10:00's bucket.
-    let o = run(&db, &["--json", "top", "--from", "-14d"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v = json(&o);
-    assert_eq!(v[0]["tag"], "a");
-    assert_eq!(v[0]["count"], 111, "{v}");
-    assert!(
-        stderr(&o).contains("2024-05-01T10:00:00Z → ")
-            && stderr(&o).contains("widened to the hour"),
-        "{}",
-        stderr(&o)
-    );
+    let at = "2024-05-01T10:00:00Z";
+    top_widens_and_refuses(&db, "-14d", at, "2024-05-01T10:01:00Z", at);
     // Equal relative edges are the empty range there too, not a widened hour.
     let v = json(&run(
         &db,
         &["--json", "top", "--from", "-14d", "--to", "-14d"],
     ));
     assert_eq!(v, serde_json::json!([]));
-    // An absolute edge there is refused, naming the whole hours to give.
-    let o = run(&db, &["top", "--from", "2024-05-01T10:01:00Z"]);
-    assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("give a whole hour, such as 2024-05-01T10:00:00Z"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
 }
 
 /// `top --from -15d` on that store: the edge lies before the first event, where the library
@@ -637,25 +643,8 @@ fn top_widens_a_relative_edge_before_the_first_data() {
     let db = dir.path().join("db");
     rolled(&db);
     // -15d is T0 - 1 d + 60 s: no data there, a day before the first event.
-    let o = run(&db, &["--json", "top", "--from", "-15d"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v = json(&o);
-    assert_eq!(v[0]["tag"], "a");
-    assert_eq!(v[0]["count"], 111, "{v}");
-    assert!(
-        stderr(&o).contains("2024-04-30T10:00:00Z → ")
-            && stderr(&o).contains("widened to the hour"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run(&db, &["top", "--from", "2024-04-30T10:01:00Z"]);
-    assert_eq!(code(&o), 2);
-    assert!(
-        stderr(&o).contains("give a whole hour, such as 2024-04-30T10:00:00Z"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!stderr(&o).contains("step"), "{}", stderr(&o));
+    let at = "2024-04-30T10:00:00Z";
+    top_widens_and_refuses(&db, "-15d", at, "2024-04-30T10:01:00Z", at);
     // Within the minutes held, before the first event, nothing changes.
     let o = run(&db, &["--json", "top", "--from", "-1h"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -1248,6 +1237,10 @@ fn strict_names_every_bad_line_in_one_run() {
             stderr(&o)
         );
     }
-    assert!(stderr(&o).contains("3 lines were rejected"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("3 lines were rejected"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!db.join("MANIFEST").exists());
 }
