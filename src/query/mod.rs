@@ -151,6 +151,9 @@ pub struct SegmentInfo {
     pub total: u64,
     /// Bytes on disk (for the active log: bytes used of its preallocation).
     pub bytes: u64,
+    /// Whether a sealed segment stores its per-tag totals
+    /// ([`crate::Options::segment_tag_totals`]); false for the active log.
+    pub tag_totals: bool,
 }
 
 impl Snapshot {
@@ -342,6 +345,7 @@ impl Snapshot {
                     cells: e.cell_count,
                     total: e.total,
                     bytes: e.byte_len,
+                    tag_totals: seg.view.has_stored_totals(),
                 }
             })
             .collect();
@@ -361,6 +365,7 @@ impl Snapshot {
                     .copied()
                     .fold(0u64, u64::saturating_add),
                 bytes: a.bytes_used,
+                tag_totals: false,
             });
         }
         out

@@ -85,6 +85,7 @@ fn inspect_store(g: &Global) -> CmdResult {
                     "first": s.first.map(|m| m.to_unix()),
                     "last": s.last.map(|m| m.to_unix()),
                     "cells": s.cells, "total": s.total, "bytes": s.bytes,
+                    "tag_totals": s.tag_totals,
                 })
             })
             .collect();
@@ -183,6 +184,15 @@ fn inspect_store(g: &Global) -> CmdResult {
     }
     if let Some(p) = store.source_position() {
         println!("source position {}", String::from_utf8_lossy(&p));
+    }
+    let sealed = segs.iter().filter(|s| s.sealed).count();
+    if sealed > 0 {
+        let with = segs.iter().filter(|s| s.tag_totals).count();
+        println!(
+            "tag totals      stored in {with} of {sealed} sealed segment{} (segments sealed \
+             with --no-tag-totals have none)",
+            if sealed == 1 { "" } else { "s" }
+        );
     }
     println!(
         "retention       minutes {}, hours {}  (stored in the store; change with `trendlog retention`)",

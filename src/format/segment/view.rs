@@ -645,6 +645,12 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(())
     }
 
+    /// Whether the segment stores its per-tag totals (a version-2 totals
+    /// section); without it [`Self::tag_totals`] decodes every group.
+    pub fn has_stored_totals(&self) -> bool {
+        self.stored_totals.is_some()
+    }
+
     /// Each tag's total over the whole segment. The first call reads the
     /// stored totals section (version 2; its CRC checked) or, for a version-1
     /// segment, decodes every group (checking their CRCs), and caches the
