@@ -1464,9 +1464,10 @@ impl Batch {
     /// Adds `count` events of `tag` at unix second `ts`. A rejected event (bad
     /// tag, time before 1970, too old for the retention, too far in the future,
     /// a count that would overflow) returns an error and changes nothing; the
-    /// batch stays usable. "Too old" is measured from the store's committed
-    /// now (or the event itself, when later), never from this batch's other
-    /// events, so the order of a batch's events decides nothing.
+    /// batch stays usable. "Too old" is measured from the latest event before
+    /// it in the stream (the store's now, or an earlier event of this batch),
+    /// so a stream's order decides it, and never how the stream is cut into
+    /// batches.
     pub fn add(&mut self, tag: &str, ts: i64, count: u64) -> Result<()> {
         let minute = Minute::from_unix(ts)?;
         let tag = tag::normalize(tag)?;
@@ -1578,13 +1579,13 @@ impl Batch {
                 .into());
             }
         }
-        // Against the committed now alone, not this batch's later events:
-        // whether an event of a batch is kept must not depend on the order
-        // of the batch's events (one that a later event of the same batch
-        // puts past the retention is kept, out of every read at once, and
-        // dropped by the next compaction, whatever the order).
+        // Against the latest event before it in the stream (the committed
+        // now, or this batch's events so far), never the committed now
+        // alone: whether an event is kept must not depend on how a stream is
+        // cut into batches (a replica's fetches, --batch-size), only on the
+        // stream's order.
         let retention = inner.retention();
-        let effective_now = max_opt(inner.now().map(|m| m.0), Some(minute.0));
+        let effective_now = max_opt(now, Some(minute.0));
         if let Some(floor) = retention.retain_floor(effective_now) {
             if minute.0 < floor {
                 inner.rejected_too_old.fetch_add(1, Ordering::Relaxed);
