@@ -96,8 +96,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             // hourly data lies before it.
             let (hf, ht) =
                 out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Hour)?;
+            // (From the earliest time held: the part is cut at the first
+            // minute held below, and is empty when --to comes before it.)
             let (mf, mt) =
-                out::resolve_range(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
+                out::resolve_range_held(&snap, a.from.as_deref(), a.to.as_deref(), Step::Minute)?;
             let first_minute = snap.earliest_minute().map_or(mf, |m| m.to_unix());
             let rolled = snap.earliest_time().is_some_and(|t| t < first_minute);
             if rolled && hf < first_minute {

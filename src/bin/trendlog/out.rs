@@ -287,6 +287,18 @@ pub fn resolve_range(
     resolve_range_from(snap, from, to, step, earliest)
 }
 
+/// [`resolve_range`], but without `--from` from the earliest time held at
+/// any resolution, even at 1m: for a caller that cuts the range at the first
+/// minute held itself (`export`'s minute part).
+pub fn resolve_range_held(
+    snap: &Snapshot,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: Step,
+) -> Result<(i64, i64), Fail> {
+    resolve_range_from(snap, from, to, step, snap.earliest_time())
+}
+
 /// [`resolve_range`] with `earliest` where a range without `--from` starts
 /// (`None`: the store holds no data).
 fn resolve_range_from(
@@ -309,17 +321,20 @@ fn resolve_range_from(
         // show: the empty range, never a range from 1970 at minute resolution.
         None => match earliest {
             None => align_down(to, s),
-            Some(earliest) if to < earliest => {
+            // Compared as the range would be, aligned outwards to the step.
+            Some(earliest) if align_up(to, s) < align_down(earliest, s) => {
                 // The user gave no --from: say where the range would start.
                 return Err(Fail::usage(format!(
                     "--to ({}) is before {}, where the range starts without --from (the \
                      earliest time held{}); give a later --to, or an earlier --from",
                     format_rfc3339(to),
-                    format_rfc3339(earliest),
-                    if snap.earliest_time().is_some_and(|t| t < earliest) {
-                        " at 1m; older data is held in 1h buckets only: use a 1h or 1d step"
-                    } else {
-                        ""
+                    format_rfc3339(align_down(earliest, s)),
+                    match snap.earliest_time() {
+                        Some(t) if t < earliest => format!(
+                            " at 1m; older data, from {}, is held in 1h buckets only",
+                            format_rfc3339(align_down(t, Step::Hour.seconds()))
+                        ),
+                        _ => String::new(),
                     }
                 )));
             }
