@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::parse::{
-    is_csv_header, ndjson_top_level_key, parse_csv_line, parse_ndjson_line, parse_tweet_id_line,
+    is_csv_header, parse_csv_line, parse_ndjson_line, parse_ndjson_line_keys, parse_tweet_id_line,
     tweet_id_to_unix, CsvLayout, Event,
 };
 use trendlog::labels::LabelKeys;
@@ -218,7 +218,7 @@ struct Parser {
     /// NDJSON on a labelled store: the top-level keys that look like labels
     /// given outside the `labels` object (each label key, and `label`).
     stray_names: Vec<String>,
-    /// Lines without a `labels` object that had such a key, and the first.
+    /// Lines that had such a key, and the first.
     strays: u64,
     first_stray: Option<(usize, u64, String)>,
 }
@@ -282,13 +282,11 @@ impl Parser {
                 Ok(Some(e))
             }
             Format::Ndjson => {
-                let e = parse_ndjson_line(text).map_err(|e| trim_invalid(&e))?;
-                if e.labels.is_empty() && !self.stray_names.is_empty() {
-                    if let Some(key) = ndjson_top_level_key(text, &self.stray_names) {
-                        self.strays += 1;
-                        self.first_stray
-                            .get_or_insert_with(|| (line.input, line.no, key.to_string()));
-                    }
+                let (e, others) = parse_ndjson_line_keys(text).map_err(|e| trim_invalid(&e))?;
+                if let Some(key) = others.iter().find(|k| self.stray_names.contains(k)) {
+                    self.strays += 1;
+                    self.first_stray
+                        .get_or_insert_with(|| (line.input, line.no, key.clone()));
                 }
                 Ok(Some(e))
             }
@@ -1155,12 +1153,16 @@ fn say_stray_labels(parser: &Parser, tally: &Tally) {
         return;
     };
     let n = parser.strays;
+    let lines = if n == 1 {
+        "1 line gave a key there".to_string()
+    } else {
+        format!("{n} lines gave such keys there")
+    };
     err_line!(
         "trendlog: {}:{no}: the object gives {key:?} outside its \"labels\" object, where no \
-         label is read: {n} line{} like it had no \"labels\" and were stored with every label \
-         unknown. Give labels as {{\"labels\":{{\"{}\":\"...\"}}}}.",
+         label is read: {lines}, ignored, so the labels they meant were stored as unknown. \
+         Give labels as {{\"labels\":{{\"{}\":\"...\"}}}}.",
         tally.names[*input],
-        if n == 1 { "" } else { "s" },
         parser.stray_names[0],
     );
 }

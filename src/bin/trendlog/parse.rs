@@ -983,6 +983,8 @@ struct NdjsonFields<'a> {
     labels: Option<&'a RawValue>,
     /// The first role given more than once, reported after the object is read.
     repeated: Option<&'static str>,
+    /// Every other key, in order (their values are skipped).
+    others: Vec<String>,
 }
 
 impl<'de> Deserialize<'de> for NdjsonFields<'de> {
@@ -1010,6 +1012,7 @@ impl<'de> Deserialize<'de> for NdjsonFields<'de> {
                         "labels" => (&mut out.labels, "labels"),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
+                            out.others.push(key);
                             continue;
                         }
                     };
@@ -1025,23 +1028,6 @@ impl<'de> Deserialize<'de> for NdjsonFields<'de> {
         }
         d.deserialize_map(Fields)
     }
-}
-
-/// The first top-level key of the NDJSON object `line` that is one of
-/// `names`; `None` when it has none, or is not an object.
-///
-/// ```ignore
-/// let names = ["platform".to_string(), "label".to_string()];
-/// let line = r#"{"ts":1,"tag":"a","platform":"x"}"#;
-/// assert_eq!(ndjson_top_level_key(line, &names), Some("platform"));
-/// assert_eq!(ndjson_top_level_key(r#"{"ts":1,"tag":"a"}"#, &names), None);
-/// ```
-pub fn ndjson_top_level_key<'a>(line: &str, names: &'a [String]) -> Option<&'a str> {
-    let keys: std::collections::BTreeMap<String, IgnoredAny> = serde_json::from_str(line).ok()?;
-    names
-        .iter()
-        .find(|n| keys.contains_key(n.as_str()))
-        .map(String::as_str)
 }
 
 /// A JSON value as far as [`parse_ndjson_line`] needs to know it.
@@ -1121,6 +1107,12 @@ fn json_error(e: serde_json::Error) -> Error {
 /// assert!(parse_ndjson_line(r#"{"tag":"metoo"}"#).is_err());
 /// ```
 pub fn parse_ndjson_line(line: &str) -> Result<Event> {
+    parse_ndjson_line_keys(line).map(|(e, _)| e)
+}
+
+/// [`parse_ndjson_line`], with the object's other top-level keys (the ones
+/// it ignores), in order.
+pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
     let t = clean(line);
     if t.is_empty() {
         return Err(parse_error("the line is empty".to_string()));
@@ -1218,12 +1210,13 @@ pub fn parse_ndjson_line(line: &str) -> Result<Event> {
             ))
         }
     };
-    Ok(Event {
+    let event = Event {
         ts,
         tag,
         count,
         labels,
-    })
+    };
+    Ok((event, fields.others))
 }
 
 /// A `labels` object's members in order, repeats kept (a JSON map would

@@ -891,21 +891,16 @@ proptest! {
 }
 
 #[test]
-fn a_top_level_key_named_like_a_label_is_found() {
-    let names = ["platform".to_string(), "label".to_string()];
-    let find = |l: &str| ndjson_top_level_key(l, &names);
+fn ndjson_reports_the_keys_it_ignores() {
+    let keys = |l: &str| parse_ndjson_line_keys(l).unwrap().1;
+    assert_eq!(keys(r#"{"ts":1,"tag":"a","platform":"x"}"#), ["platform"]);
     assert_eq!(
-        find(r#"{"ts":1,"tag":"a","platform":"x"}"#),
-        Some("platform")
+        keys(r#"{"id":7,"ts":1,"label":{"platform":"x"},"tag":"a"}"#),
+        ["id", "label"]
     );
-    assert_eq!(
-        find(r#"{"ts":1,"label":{"platform":"x"},"tag":"a"}"#),
-        Some("label")
-    );
-    assert_eq!(
-        find(r#"{"ts":1,"tag":"a","labels":{"platform":"x"}}"#),
-        None
-    );
-    assert_eq!(find(r#"{"ts":1,"tag":"a","Platform":"x"}"#), None);
-    assert_eq!(find("not json"), None);
+    assert!(keys(r#"{"ts":1,"tag":"a","labels":{"platform":"x"}}"#).is_empty());
+    let (e, k) =
+        parse_ndjson_line_keys(r#"{"ts":1,"tag":"a","region":"r","labels":{"platform":"x"}}"#)
+            .unwrap();
+    assert_eq!((e.labels.len(), k), (1, vec!["region".to_string()]));
 }
