@@ -216,7 +216,8 @@ struct Parser {
     /// timestamp and tag column is a bad line, not a note.
     strict: bool,
     /// NDJSON on a labelled store: the top-level keys that look like labels
-    /// given outside the `labels` object (each label key, and `label`).
+    /// given outside the `labels` object (each label key, and misspellings
+    /// of `labels`); empty on a store without label keys.
     stray_names: Vec<String>,
     /// Lines that had such a key, and the first.
     strays: u64,
@@ -1147,7 +1148,7 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
 
 /// Says when NDJSON lines gave a label outside their `labels` object (a
 /// top-level `"platform"`, or `"label"`): ignored as any other unknown key,
-/// so those lines' events went to the unknown value.
+/// so the labels they meant went to the unknown value.
 fn say_stray_labels(parser: &Parser, tally: &Tally) {
     let Some((input, no, key)) = &parser.first_stray else {
         return;
