@@ -1170,6 +1170,58 @@ fn ndjson_labels_outside_the_labels_object_are_named() {
     assert!(!stderr(&o).contains("outside"), "{}", stderr(&o));
 }
 
+/// A misspelt NDJSON count key (`"Count"`) was ignored without a word, so
+/// every such line counted 1; a miscased tag or time key was refused as
+/// missing, not naming the key given; a JSON line read as CSV (no
+/// `--format ndjson`) was refused as "not a timestamp". Each now says what
+/// happened; the counts stay as the contract has them.
+#[test]
+fn misspelt_ndjson_keys_and_json_read_as_csv_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let input = format!(
+        "{{\"ts\":{T0},\"tag\":\"a\",\"Count\":5}}\n\
+         {{\"ts\":{T0},\"tag\":\"a\",\"cnt\":7}}\n\
+         {{\"ts\":{T0},\"tag\":\"a\",\"count\":2}}\n"
+    );
+    let o = run_stdin(&db, &["ingest", "--format", "ndjson", "-"], &input);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("<stdin>:1: the object gives \"Count\", which is not read as the count")
+            && stderr(&o).contains("2 lines gave such keys"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&db, &["--json", "query", "a"]);
+    assert_eq!(json(&o)["total"], 4, "{}", stderr(&o));
+
+    let input = format!("{{\"ts\":{T0},\"Tag\":\"a\"}}\n{{\"TS\":{T0},\"tag\":\"a\"}}\n");
+    let o = run_stdin(&db, &["ingest", "--format", "ndjson", "-"], &input);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    for said in [
+        "<stdin>:1: the object has no tag; add a \"tag\" key with a string (\"Tag\" is not read",
+        "<stdin>:2: the object has no timestamp; add a \"ts\" key (or \"timestamp\", \"time\") \
+         (\"TS\" is not read",
+    ] {
+        assert!(stderr(&o).contains(said), "{}", stderr(&o));
+    }
+
+    let o = run_stdin(
+        &db,
+        &["ingest", "-"],
+        &format!("{{\"ts\":{T0},\"tag\":\"a\"}}\n"),
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "<stdin>:1: the line is a JSON object, read as CSV: NDJSON input needs --format ndjson"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// `top --to X` without `--from` starts at the earliest time held, hourly data included, as
 /// its help says; with X inside the hours held only as 1h buckets it used to be refused as
 /// "--to is before --from", naming the first minute held at 1m as a --from nobody gave. A 1m

@@ -220,8 +220,34 @@ struct Parser {
     /// of `labels`); empty on a store without label keys.
     stray_names: Vec<String>,
     /// Lines that had such a key, and the first.
-    strays: u64,
-    first_stray: Option<(usize, u64, String)>,
+    strays: Strays,
+    /// NDJSON lines with a key that reads as the count but is not one of
+    /// its names as spelled (`"Count"`, `"cnt"`): ignored, so each such
+    /// line counted 1.
+    count_strays: Strays,
+}
+
+/// How many lines gave a key that is ignored but looks meant, and where
+/// the first was (input, line number, key).
+#[derive(Default)]
+struct Strays {
+    lines: u64,
+    first: Option<(usize, u64, String)>,
+}
+
+impl Strays {
+    fn saw(&mut self, line: &Line, key: &str) {
+        self.lines += 1;
+        self.first
+            .get_or_insert_with(|| (line.input, line.no, key.to_string()));
+    }
+}
+
+/// Whether an ignored NDJSON key looks like a misspelt count: another case
+/// of `count`, `value` or `n`, or `counts` / `cnt` in any case.
+fn looks_like_count(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    matches!(lower.as_str(), "count" | "value" | "counts" | "cnt") || key == "N"
 }
 
 impl Parser {
@@ -279,15 +305,24 @@ impl Parser {
                     return Ok(None);
                 }
                 let layout = self.layouts[line.input].as_ref().unwrap_or(layout);
-                let e = parse_csv_line(text, layout).map_err(|e| trim_invalid(&e))?;
+                let e = parse_csv_line(text, layout).map_err(|e| {
+                    if t.starts_with('{') && t.ends_with('}') {
+                        "the line is a JSON object, read as CSV: NDJSON input needs \
+                         --format ndjson"
+                            .to_string()
+                    } else {
+                        trim_invalid(&e)
+                    }
+                })?;
                 Ok(Some(e))
             }
             Format::Ndjson => {
                 let (e, others) = parse_ndjson_line_keys(text).map_err(|e| trim_invalid(&e))?;
                 if let Some(key) = others.iter().find(|k| self.stray_names.contains(k)) {
-                    self.strays += 1;
-                    self.first_stray
-                        .get_or_insert_with(|| (line.input, line.no, key.clone()));
+                    self.strays.saw(line, key);
+                }
+                if let Some(key) = others.iter().find(|k| looks_like_count(k)) {
+                    self.count_strays.saw(line, key);
                 }
                 Ok(Some(e))
             }
@@ -610,8 +645,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             let typos = ["label", "Label", "Labels", "LABELS"].map(String::from);
             keys_named.iter().cloned().chain(typos).collect()
         },
-        strays: 0,
-        first_stray: None,
+        strays: Strays::default(),
+        count_strays: Strays::default(),
     };
     // Each batch records how far the run got, unless the store's source
     // position is another writer's (a stream consumer's offset), which
@@ -670,6 +705,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     if result.is_ok() {
         say_retention_cut(&store, now_before, &tally);
         say_stray_labels(&parser, &tally);
+        say_stray_counts(&parser, &tally);
     }
     // What this run wrote leaves the active log: sealed segments are sorted,
     // indexed and several times smaller, and the log is left empty.
@@ -1150,10 +1186,10 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
 /// top-level `"platform"`, or `"label"`): ignored as any other unknown key,
 /// so the labels they meant went to the unknown value.
 fn say_stray_labels(parser: &Parser, tally: &Tally) {
-    let Some((input, no, key)) = &parser.first_stray else {
+    let Some((input, no, key)) = &parser.strays.first else {
         return;
     };
-    let n = parser.strays;
+    let n = parser.strays.lines;
     let lines = if n == 1 {
         "1 line gave a key there".to_string()
     } else {
@@ -1165,6 +1201,25 @@ fn say_stray_labels(parser: &Parser, tally: &Tally) {
          Give labels as {{\"labels\":{{\"{}\":\"...\"}}}}.",
         tally.names[*input],
         parser.stray_names[0],
+    );
+}
+
+/// Says when NDJSON lines gave a key that reads as the count but is not
+/// one of its names (`"Count"`, `"cnt"`): ignored as any other unknown
+/// key, so a line without `count`, `value` or `n` counted 1.
+fn say_stray_counts(parser: &Parser, tally: &Tally) {
+    let Some((input, no, key)) = &parser.count_strays.first else {
+        return;
+    };
+    let lines = match parser.count_strays.lines {
+        1 => "1 line gave such a key".to_string(),
+        n => format!("{n} lines gave such keys"),
+    };
+    err_line!(
+        "trendlog: {}:{no}: the object gives {key:?}, which is not read as the count ({lines}, \
+         ignored): the count is read from \"count\", \"value\" or \"n\", spelled exactly so, and a \
+         line without one counts 1.",
+        tally.names[*input],
     );
 }
 

@@ -1030,6 +1030,16 @@ impl<'de> Deserialize<'de> for NdjsonFields<'de> {
     }
 }
 
+/// When an ignored key is one of `names` in another case (`"Tag"`), a
+/// sentence saying so for the error about the missing key; else nothing.
+fn miscased(others: &[String], names: &[&str]) -> String {
+    others
+        .iter()
+        .find(|k| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        .map(|k| format!(" ({k:?} is not read: keys are case-sensitive)"))
+        .unwrap_or_default()
+}
+
 /// A JSON value as far as [`parse_ndjson_line`] needs to know it.
 enum JsonValue<'a> {
     Str(String),
@@ -1138,10 +1148,10 @@ pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
             )))
         }
         None => {
-            return Err(parse_error(
-                "the object has no timestamp; add a \"ts\" key (or \"timestamp\", \"time\")"
-                    .to_string(),
-            ))
+            return Err(parse_error(format!(
+                "the object has no timestamp; add a \"ts\" key (or \"timestamp\", \"time\"){}",
+                miscased(&fields.others, &["ts", "timestamp", "time"])
+            )))
         }
     };
     let tag = match fields.tag.map(JsonValue::of).transpose()? {
@@ -1153,9 +1163,10 @@ pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
             )))
         }
         None => {
-            return Err(parse_error(
-                "the object has no tag; add a \"tag\" key with a string".to_string(),
-            ))
+            return Err(parse_error(format!(
+                "the object has no tag; add a \"tag\" key with a string{}",
+                miscased(&fields.others, &["tag", "hashtag"])
+            )))
         }
     };
     let count = match fields.count.map(JsonValue::of).transpose()? {
