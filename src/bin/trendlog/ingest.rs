@@ -246,8 +246,10 @@ impl Strays {
 /// Whether an ignored NDJSON key looks like a misspelt count: another case
 /// of `count`, `value` or `n`, or `counts` / `cnt` in any case.
 fn looks_like_count(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    matches!(lower.as_str(), "count" | "value" | "counts" | "cnt") || key == "N"
+    ["count", "value", "counts", "cnt"]
+        .iter()
+        .any(|name| key.eq_ignore_ascii_case(name))
+        || key == "N"
 }
 
 impl Parser {
