@@ -57,6 +57,7 @@ mod memtable;
 mod options;
 mod query;
 mod recovery;
+pub mod salvage;
 mod storage;
 mod store;
 pub mod tag;

@@ -51,9 +51,19 @@ pub struct Args {
     /// array of the NDJSON rows].
     #[arg(long, value_parser = ["csv", "ndjson"])]
     pub format: Option<String>,
+    /// For a store `verify` calls damaged: write every count that can still
+    /// be read (each segment group, log block and tag name whose checksum
+    /// holds), at 1m for minutes and 1h for hourly buckets, name on stderr
+    /// each part left out, and exit 1 when anything was. Load the output
+    /// into a new store with `ingest`.
+    #[arg(long, conflicts_with_all = ["from", "to", "step"])]
+    pub salvage: bool,
 }
 
 pub fn run(g: &Global, a: Args) -> CmdResult {
+    if a.salvage {
+        return salvage(g, &a);
+    }
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     // The parts to write: (range, step).
@@ -197,23 +207,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             ),
         );
     }
-    // A reader that stops early (`export | head`) ends the export quietly,
-    // exit 0 (out::PipeOut).
-    let mut w = BufWriter::with_capacity(1 << 16, out::pipe_out());
-    // An explicit --format wins over the global --json (scripts that pass
-    // --json to every command keep getting what they asked export for).
-    let mut sink = if g.json && a.format.is_none() {
-        w.write_all(b"[")?;
-        Sink::Json(w, true)
-    } else if a.format.as_deref().unwrap_or("csv") == "csv" {
-        let mut c = csv::Writer::from_writer(w);
-        let mut head = vec!["timestamp".to_string(), "tag".into(), "count".into()];
-        head.extend(keys.names().iter().map(|k| format!("label:{k}")));
-        c.write_record(&head).map_err(std::io::Error::from)?;
-        Sink::Csv(Box::new(c))
-    } else {
-        Sink::Ndjson(w)
-    };
+    let mut sink = Sink::open(g, &a, keys.names())?;
     for (from, to, step) in parts {
         if from >= to {
             continue;
@@ -223,16 +217,78 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         // store's now (which it would reject as clock skew).
         rows.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         for (key, ts, count) in rows {
-            let (tag, values) = trendlog::labels::split_series_key(&key);
-            // Values are normalised like tags: one starting with `#` needs
-            // another to read back as itself.
-            let values: Vec<std::borrow::Cow<'_, str>> = values.map(out::typed).collect();
-            let values: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
-            sink.row(ts, &out::typed(tag), count, keys.names(), &values)?;
+            sink.held_row(ts, &key, count, keys.names())?;
         }
     }
     sink.finish()?;
     Ok(())
+}
+
+/// `export --salvage`: what [`trendlog::salvage::salvage`] reads of a
+/// damaged store, written as an export, and what it left out on stderr.
+fn salvage(g: &Global, a: &Args) -> CmdResult {
+    out::require_dir(&g.db)?;
+    let s =
+        trendlog::salvage::salvage(&g.db, &trendlog::Options::default()).map_err(|e| match e {
+            trendlog::Error::Corrupted(c) if c.file.ends_with("MANIFEST") => {
+                Fail::runtime(format!(
+                    "cannot salvage: {c}. The manifest alone says which segment files are live \
+                 (an interrupted compaction leaves files that would be counted twice)"
+                ))
+            }
+            e => Fail::from(e),
+        })?;
+    for l in &s.lost {
+        let events = match l.events {
+            Some(0) => String::new(),
+            Some(n) => format!(" ({n} events)"),
+            None => String::new(),
+        };
+        err_line!(
+            "export: left out {} at byte {}: {}{events}",
+            l.file.display(),
+            l.offset,
+            l.what
+        );
+    }
+    let r = s.retention;
+    let flag = |m: Option<u32>| match m {
+        None => "forever".to_string(),
+        Some(m) if m % 1440 == 0 => format!("{}d", m / 1440),
+        Some(m) => format!("{}h", m.div_ceil(60)),
+    };
+    let expired = if s.expired_events > 0 {
+        format!(
+            "; {} events older than the hour retention left out, as every read leaves them out",
+            s.expired_events
+        )
+    } else {
+        String::new()
+    };
+    out::say_used(
+        "export",
+        &format!(
+            "salvaged {} rows, {} events{expired}; load them into a new store with this store's \
+             retention, `ingest --minute-retention {} --hour-retention {}`",
+            s.rows.len(),
+            s.events(),
+            flag(r.minute_minutes),
+            flag(r.hour_minutes)
+        ),
+    );
+    let mut sink = Sink::open(g, a, &s.label_keys)?;
+    for row in &s.rows {
+        let key = s.name(row.id).unwrap_or_default();
+        sink.held_row(row.ts, key, row.count, &s.label_keys)?;
+    }
+    sink.finish()?;
+    match s.lost.len() {
+        0 => Ok(()),
+        n => Err(Fail::runtime(format!(
+            "the store is damaged: {n} part(s) could not be read and were left out (named \
+             above); every other count was written"
+        ))),
+    }
 }
 
 /// Where the rows go: CSV through the `csv` crate (which quotes a tag that
@@ -244,7 +300,40 @@ enum Sink<W: Write> {
     Json(W, bool),
 }
 
+impl Sink<BufWriter<out::PipeOut>> {
+    /// The sink `a` asks for, on stdout, its CSV header written. A reader
+    /// that stops early (`export | head`) ends the export quietly, exit 0
+    /// (out::PipeOut). An explicit --format wins over the global --json
+    /// (scripts that pass --json to every command keep getting what they
+    /// asked export for).
+    fn open(g: &Global, a: &Args, keys: &[String]) -> std::io::Result<Self> {
+        let mut w = BufWriter::with_capacity(1 << 16, out::pipe_out());
+        Ok(if g.json && a.format.is_none() {
+            w.write_all(b"[")?;
+            Sink::Json(w, true)
+        } else if a.format.as_deref().unwrap_or("csv") == "csv" {
+            let mut c = csv::Writer::from_writer(w);
+            let mut head = vec!["timestamp".to_string(), "tag".into(), "count".into()];
+            head.extend(keys.iter().map(|k| format!("label:{k}")));
+            c.write_record(&head).map_err(std::io::Error::from)?;
+            Sink::Csv(Box::new(c))
+        } else {
+            Sink::Ndjson(w)
+        })
+    }
+}
+
 impl<W: Write> Sink<W> {
+    /// One row of a key as the store holds it (a tag, or a series key split
+    /// into its tag and values). Values are normalised like tags: one
+    /// starting with `#` needs another to read back as itself.
+    fn held_row(&mut self, ts: i64, key: &str, count: u64, keys: &[String]) -> std::io::Result<()> {
+        let (tag, values) = trendlog::labels::split_series_key(key);
+        let values: Vec<std::borrow::Cow<'_, str>> = values.map(out::typed).collect();
+        let values: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
+        self.row(ts, &out::typed(tag), count, keys, &values)
+    }
+
     /// One row; `keys` and `values` are the series' labels (none when the
     /// store has no label keys).
     fn row(

@@ -645,6 +645,21 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(())
     }
 
+    /// Appends the cells of group `g` to `out` as `(tag, time, count)`, in
+    /// `(tag, time)` order, after checking the group's CRC; on error `out` is
+    /// left as it was, so a reader can keep every group that decodes and
+    /// leave out a damaged one (`trendlog::salvage`).
+    pub fn group_cells(&self, g: u32, out: &mut Vec<(u32, u32, u64)>) -> Result<(), DecodeError> {
+        let before = out.len();
+        let r = self.walk_group(g, None, None, &mut |tag, time, count| {
+            out.push((tag, time, count))
+        });
+        if r.is_err() {
+            out.truncate(before);
+        }
+        r.map(|_| ())
+    }
+
     /// Whether the segment stores its per-tag totals (a version-2 totals
     /// section); without it [`Self::tag_totals`] decodes every group.
     pub fn has_stored_totals(&self) -> bool {
