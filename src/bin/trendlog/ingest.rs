@@ -724,6 +724,13 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         if created && tally.committed.1 == 0 {
             remove_new_store(&g.db);
         }
+        if !g.json && tally.committed.0 > 0 {
+            err_line!(
+                "trendlog: the first {} input lines of this run are committed (the store's \
+                 source position says so too); a retry must start after them",
+                out::thousands(tally.committed.0)
+            );
+        }
         if g.json {
             // A script still learns how far the run got: what was committed
             // before the failure is in the store.
@@ -976,10 +983,21 @@ fn ingest_streaming(
     // (A batch whose every event the store refused holds nothing to commit.)
     if let Some(mut b) = batch.take().filter(|b| !b.is_empty()) {
         mark_lines(&mut b, tally)?;
-        b.commit()?;
+        let durable = b.commit()?.durable;
         tally.committed_now();
+        // Acknowledged as soon as durable: a seal the commit started may
+        // have failed (a full disk), refusing the sync below, with these
+        // lines in the store.
+        if durable && a.sync != "none" {
+            acker.ack(tally.read)?;
+        }
     }
     store.sync()?;
+    // Durable now: acknowledged before the seal that ends the run, which
+    // may fail as well.
+    if a.sync != "none" {
+        acker.ack(tally.read)?;
+    }
     Ok(())
 }
 
