@@ -84,6 +84,13 @@ impl From<Error> for Fail {
                 head.is_ok_and(|h| [0xB7, b'T', b'L'].starts_with(&h) || h.iter().all(|&b| b == 0))
             };
             if !begun.is_empty() && begun.iter().all(ours) {
+                if creating_now(dir) {
+                    return Fail::runtime(format!(
+                        "{} holds no trendlog store yet: a writer is creating it right now \
+                         (its lock is held); try again in a moment",
+                        dir.display()
+                    ));
+                }
                 return Fail::runtime(format!(
                     "{} holds no trendlog store (no MANIFEST), only {}: a store's creation \
                      was interrupted there, and nothing was ever committed to it; the next \
@@ -98,6 +105,15 @@ impl From<Error> for Fail {
             msg: e.to_string(),
         }
     }
+}
+
+/// Whether a writer holds the lock of `dir` (a store it is creating): a
+/// shared lock cannot be had. The lock taken to find out is let go at once;
+/// a writer that tried to lock in that instant is refused as locked, which
+/// it says.
+fn creating_now(dir: &Path) -> bool {
+    std::fs::File::open(dir.join("LOCK"))
+        .is_ok_and(|f| matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)))
 }
 
 /// Standard output for a command that streams what it prints: when the
