@@ -1222,6 +1222,71 @@ fn misspelt_ndjson_keys_and_json_read_as_csv_are_named() {
     );
 }
 
+/// Three ways a user lost data without a word, each now named by `ingest`:
+/// one event dated a day ahead (it passes the future-skew check) moved an
+/// old store's now years on, so the next `compact` rolled every minute into
+/// hours; the same file given again was counted twice although the store's
+/// source position recorded it; and a header without a count column counted
+/// every line 1.
+#[test]
+fn a_lone_jump_of_the_now_a_file_read_again_and_no_count_column_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let lines: String = (0..100)
+        .map(|i| format!("{},a,{}\n", T0 + i * 60, 1 + i % 3))
+        .collect();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, &lines).unwrap();
+    let f = file.to_str().unwrap();
+    let o = run(&db, &["ingest", "--minute-retention", "30d", f]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("trendlog:"), "{}", stderr(&o));
+    // The same file again.
+    let o = run(&db, &["ingest", f]);
+    assert!(
+        stderr(&o).contains("an earlier run committed the first 100 lines of")
+            && stderr(&o).contains("`tail -n +101 FILE`"),
+        "{}",
+        stderr(&o)
+    );
+    // A dense run a month later moves the now as far and says nothing.
+    let later: String = (0..100)
+        .map(|i| format!("{},a,1\n", T0 + 40 * 86_400 + i * 60))
+        .collect();
+    let o = run_stdin(&db, &["ingest", "-"], &later);
+    assert!(
+        !stderr(&o).contains("past every other event"),
+        "{}",
+        stderr(&o)
+    );
+    // One line two years on, among lines of the store's time.
+    let odd = format!(
+        "{},a,1\n{},a,1\n{},a,1\n",
+        T0 + 40 * 86_400 + 6_000,
+        T0 + 800 * 86_400,
+        T0 + 40 * 86_400 + 6_060
+    );
+    let o = run_stdin(&db, &["ingest", "-"], &odd);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("<stdin>:2 (at 2026-07-10T10:00:00Z) lies 759 days past every other event")
+            && stderr(&o).contains("`trendlog retention --minutes forever`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_stdin(
+        &dir.path().join("db2"),
+        &["ingest", "-"],
+        "timestamp,tag,posts\n1714557600,a,5\n",
+    );
+    assert!(
+        stderr(&o).contains("with no count column, every line counts 1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// `top --to X` without `--from` starts at the earliest time held, hourly data included, as
 /// its help says; with X inside the hours held only as 1h buckets it used to be refused as
 /// "--to is before --from", naming the first minute held at 1m as a --from nobody gave. A 1m

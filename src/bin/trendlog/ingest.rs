@@ -399,6 +399,8 @@ struct Tally {
     counted: u64,
     /// The latest accepted event's time, input and line.
     latest: Option<(i64, usize, u64)>,
+    /// The latest time of the other accepted events (the line above aside).
+    runner_up: Option<i64>,
     /// The earliest accepted event's time.
     earliest: Option<i64>,
     /// Whether a line was refused for naming a label key the store lacks
@@ -415,8 +417,14 @@ impl Tally {
     fn accept(&mut self, input: usize, no: u64, ev: &Event) {
         self.accepted += 1;
         self.counted = self.counted.saturating_add(ev.count);
-        if self.latest.is_none_or(|(t, ..)| ev.ts > t) {
-            self.latest = Some((ev.ts, input, no));
+        match self.latest {
+            Some((t, ..)) if ev.ts <= t => {
+                self.runner_up = Some(self.runner_up.map_or(ev.ts, |r| r.max(ev.ts)));
+            }
+            previous => {
+                self.runner_up = previous.map(|(t, ..)| t).or(self.runner_up);
+                self.latest = Some((ev.ts, input, no));
+            }
         }
         self.earliest = Some(self.earliest.map_or(ev.ts, |t| t.min(ev.ts)));
     }
@@ -662,7 +670,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             );
             None
         }
-        _ => Some(names.join(", ")),
+        Some(p) => {
+            say_read_again(&p, &names);
+            Some(names.join(", "))
+        }
+        None => Some(names.join(", ")),
     };
     let mut tally = Tally {
         names,
@@ -672,12 +684,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         rejected: 0,
         counted: 0,
         latest: None,
+        runner_up: None,
         earliest: None,
         key_rejects: (false, false),
         committed: (0, 0, 0),
         too_old: 0,
     };
     let now_before = store.snapshot().now_end();
+    let first_minute_before = store.snapshot().earliest_minute().map(|m| m.to_unix());
     let mut acker = Acker {
         on: a.ack,
         // Nothing to say until a line is durable.
@@ -704,8 +718,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed();
+    if result.is_ok() && !say_retention_cut(&store, now_before, &tally) {
+        say_outlier_now(&store, now_before, first_minute_before, &tally);
+    }
     if result.is_ok() {
-        say_retention_cut(&store, now_before, &tally);
         say_stray_labels(&parser, &tally);
         say_stray_counts(&parser, &tally);
     }
@@ -1123,13 +1139,19 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
     }
     err_line!(
         "{at}: ignoring column{} {} (not timestamp, tag, count or a label key of this store{}; \
-         `_` ignores a column silently)",
+         `_` ignores a column silently){}",
         if ignored.len() == 1 { "" } else { "s" },
         ignored.join(", "),
         if no_keys {
             ", which has none: a new store declares them with --labels"
         } else {
             ""
+        },
+        if layout.has_count() {
+            ""
+        } else {
+            "; with no count column, every line counts 1 (name the count column `count`, \
+             `value` or `n`, or give --columns)"
         }
     );
 }
@@ -1143,20 +1165,20 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
 /// when its later ones moved the now past them (a first load of more history
 /// than the retention keeps). Names the line with the latest time, the cut,
 /// and how to keep the data.
-fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
+fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) -> bool {
     let r = store.retention();
     let (Some(hours), Some((ts, input, no)), Some(earliest)) =
         (r.hour_minutes, tally.latest, tally.earliest)
     else {
-        return;
+        return false;
     };
     let Some(end) = store.snapshot().now_end() else {
-        return;
+        return false;
     };
     // The newest minute, as `inspect` shows the store's now.
     let now = end - 60;
     let Some(cut) = r.retain_floor(u32::try_from(now / 60).ok()) else {
-        return;
+        return false;
     };
     let cut = i64::from(cut) * 60;
     let what = match before {
@@ -1176,7 +1198,7 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
             out::when(cut),
             crate::retention::describe(Some(hours)),
         ),
-        _ => return,
+        _ => return false,
     };
     // Lines refused as too old are not in the store: a longer retention
     // does not bring them back (their order in the input decided it, once
@@ -1199,6 +1221,86 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) {
          retention) before compacting.{refused}",
         tally.names[input],
         out::when(ts),
+    );
+    true
+}
+
+/// Says when one event moved the store's now further past every other
+/// event (this run's and the store's) than the minute retention: a wrong
+/// date a day ahead of the clock passes the future-skew check, and then
+/// every minute held before it is read at 1h, and rolled into hours for
+/// good by the next `compact`. A run whose events are dense (a month's
+/// file) moves the now as far, and says nothing: only a lone jump does.
+fn say_outlier_now(
+    store: &Store,
+    before: Option<i64>,
+    first_minute_before: Option<i64>,
+    tally: &Tally,
+) {
+    let r = store.retention();
+    let (Some(keep), Some((ts, input, no))) = (r.minute_minutes, tally.latest) else {
+        return;
+    };
+    // The latest time held or read besides that line.
+    let Some(next) = tally.runner_up.max(before.map(|b| b - 60)) else {
+        return;
+    };
+    if ts - next <= i64::from(keep) * 60 {
+        return;
+    }
+    let now = store.snapshot().now_end().map_or(ts, |e| e - 60);
+    let Some(floor) = r.minute_floor(u32::try_from(now / 60).ok()) else {
+        return;
+    };
+    let floor = i64::from(floor) * 60;
+    let first = first_minute_before.into_iter().chain(tally.earliest).min();
+    if first.is_none_or(|f| f >= floor) || now / 60 != ts / 60 {
+        return;
+    }
+    err_line!(
+        "trendlog: {}:{no} (at {}) lies {} past every other event of this run and the store \
+         (the latest besides it: {}), further than the minute retention ({}), and moved the \
+         store's now there: every minute held before {} is read at 1h only, and the next \
+         `compact` rolls those minutes into hours for good. If that time is wrong, or to keep \
+         the minutes, run `trendlog retention --minutes forever` (or a longer retention) before \
+         compacting; a store's now never moves back.",
+        tally.names[input],
+        out::when(ts),
+        match (ts - next) / 60 {
+            m if m >= 2 * 1440 => format!("{} days", m / 1440),
+            m => format!("{} hours", m / 60),
+        },
+        out::when(next),
+        crate::retention::describe(Some(keep)),
+        out::when(floor),
+    );
+}
+
+/// Says when this run is given the very files whose first lines the
+/// store's source position records as committed by an earlier run: ingest
+/// reads every line it is given, so those lines count twice unless the
+/// files changed. (A resume by stdin, the documented way, is never named:
+/// its name says nothing about which lines it holds.)
+fn say_read_again(position: &[u8], names: &[String]) {
+    let position = String::from_utf8_lossy(position);
+    let Some((lines, of)) = position
+        .strip_prefix(MARK)
+        .and_then(|rest| rest.split_once(" of "))
+    else {
+        return;
+    };
+    if names.iter().any(|n| n == "<stdin>") || of != names.join(", ") {
+        return;
+    }
+    err_line!(
+        "trendlog: the store's source position says an earlier run committed the first {lines} \
+         lines of {of}; this run reads {} from the first line, so if those lines are the same \
+         they are counted twice (ingest never skips lines itself: to resume, give it the lines \
+         after them, `tail -n +{} FILE`)",
+        if names.len() == 1 { "it" } else { "them" },
+        lines
+            .parse::<u64>()
+            .map_or(lines.to_string(), |n| (n + 1).to_string()),
     );
 }
 

@@ -748,6 +748,12 @@ impl CsvLayout {
         &self.ignored
     }
 
+    /// Whether the layout has a count column (without one, every line
+    /// counts 1).
+    pub fn has_count(&self) -> bool {
+        self.count.is_some()
+    }
+
     /// The label keys of the label columns, in column order.
     pub fn label_keys(&self) -> Vec<&str> {
         self.labels.iter().map(|(k, _)| k.as_str()).collect()
@@ -897,9 +903,15 @@ pub fn parse_csv_line(line: &str, layout: &CsvLayout) -> Result<Event> {
     let need = layout.required_fields();
     if n < need {
         return Err(parse_error(format!(
-            "the line has {n} field{}; at least {need} expected ({})",
+            "the line has {n} field{}; at least {need} expected ({}){}",
             if n == 1 { "" } else { "s" },
-            layout.describe()
+            layout.describe(),
+            if line.contains('\t') {
+                "; fields are separated by commas, and this line holds tabs (convert TSV with \
+                 `tr '\\t' ,`)"
+            } else {
+                ""
+            }
         )));
     }
     if n > layout.columns {
