@@ -197,13 +197,15 @@ pub(crate) fn examine(
         match classify(&n) {
             Some(FileKind::Temp) => {
                 sink.note(format!(
-                    "{n}: leftover temporary file; a writable open removes it"
+                    "{n}: a temporary file, of a write in progress (a writer holds the \
+                     store) or left by an interrupted one; a writable open removes it"
                 ));
                 leftovers.push(n);
             }
             Some(FileKind::Log(id)) | Some(FileKind::Segment(id, _)) if !live.contains(&id) => {
                 sink.note(format!(
-                    "{n}: not in the manifest (left by an interrupted seal or compaction); \
+                    "{n}: not in the manifest, from a seal or compaction in progress (a \
+                     writer holds the store) or left by an interrupted one; \
                      a writable open removes it"
                 ));
                 leftovers.push(n);

@@ -1287,6 +1287,30 @@ fn a_lone_jump_of_the_now_a_file_read_again_and_no_count_column_are_named() {
     );
 }
 
+/// `ingest` creates a store wherever --db points; a mistyped --db naming a
+/// folder of the user's files scattered the store's files among them
+/// without a word. It still creates the store (scripts rely on ingest
+/// creating it), and now names the files it found there.
+#[test]
+fn a_store_created_among_other_files_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mine");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(db.join("notes.txt"), "mine").unwrap();
+    let line = format!("{T0},a,1\n");
+    let o = run_stdin(&db, &["ingest", "-"], &line);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("beside 1 file that is not the store's (notes.txt)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_stdin(&db, &["ingest", "-"], &line);
+    assert!(!stderr(&o).contains("beside"), "{}", stderr(&o));
+    let o = run_stdin(&dir.path().join("fresh"), &["ingest", "-"], &line);
+    assert!(!stderr(&o).contains("beside"), "{}", stderr(&o));
+}
+
 /// `top --to X` without `--from` starts at the earliest time held, hourly data included, as
 /// its help says; with X inside the hours held only as 1h buckets it used to be refused as
 /// "--to is before --from", naming the first minute held at 1m as a --from nobody gave. A 1m

@@ -558,6 +558,18 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         _ => SyncPolicy::Manual,
     };
     let existed = g.db.join("MANIFEST").exists();
+    // Files of the user's where this run may create a store (a mistyped
+    // --db naming a folder of other things): said once it is created.
+    let strangers: Vec<String> = if existed {
+        Vec::new()
+    } else {
+        std::fs::read_dir(&g.db)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !Store::is_store_file_name(n) && !n.ends_with(".tmp"))
+            .collect()
+    };
     let peeks =
         matches!(format, Format::Csv(_) if a.columns.is_none()) || matches!(format, Format::Ndjson);
     if !existed && a.labels.is_none() && peeks {
@@ -606,6 +618,23 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // Decided under the writer lock: `existed` above was looked at before
     // it, and another writer may have created the store since.
     let created = store.created();
+    if created && !strangers.is_empty() {
+        let mut shown = strangers.clone();
+        shown.sort();
+        let more = shown.len().saturating_sub(3);
+        shown.truncate(3);
+        err_line!(
+            "trendlog: created a new store in {}, beside {} file{} that {} not the store's ({}{}); \
+             if --db should name another directory, remove the store's files (LOCK, MANIFEST, \
+             tags.*, log-*, seg-*) from this one",
+            g.db.display(),
+            strangers.len(),
+            if strangers.len() == 1 { "" } else { "s" },
+            if strangers.len() == 1 { "is" } else { "are" },
+            shown.join(", "),
+            if more > 0 { format!(", and {more} more") } else { String::new() },
+        );
+    }
     // The label columns a CSV header may name: the store's keys.
     let keys_named: Vec<String> = store.label_keys().names().to_vec();
     if let (Format::Csv(_), Some(columns), None) = (&format, &a.columns, &a.labels) {
