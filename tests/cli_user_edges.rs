@@ -1311,6 +1311,61 @@ fn a_store_created_among_other_files_says_so() {
     assert!(!stderr(&o).contains("beside"), "{}", stderr(&o));
 }
 
+/// A misspelt tag (`query metooo`) printed a series of zeros, exit 0, like
+/// a quiet stretch of a real tag; a tweet id too small to be a Snowflake id
+/// was dated 2010-11-04 without a word, and a `tweet_id` header was a bad
+/// line.
+#[test]
+fn a_tag_never_held_and_ids_that_carry_no_time_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rolled(&db);
+    let o = run(&db, &["query", "aa", "--step", "1h"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no event of \"aa\" at any time"),
+        "{}",
+        stderr(&o)
+    );
+    // A held tag's quiet range says nothing of the kind.
+    let o = run(
+        &db,
+        &[
+            "query",
+            "z",
+            "--step",
+            "1h",
+            "--from",
+            "2024-05-01T10:00:00Z",
+            "--to",
+            "2024-05-01T11:00:00Z",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("holds no event"), "{}", stderr(&o));
+    let o = run_stdin(
+        &db,
+        &[
+            "ingest",
+            "--format",
+            "tweet-ids",
+            "--tag",
+            "x",
+            "--max-future-skew",
+            "10000d",
+            "-",
+        ],
+        "tweet_id\n42\n929000000000000000\n",
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("<stdin>:2: \"42\" carries no time"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("<stdin>:1"), "{}", stderr(&o));
+}
+
 /// `top --to X` without `--from` starts at the earliest time held, hourly data included, as
 /// its help says; with X inside the hours held only as 1h buckets it used to be refused as
 /// "--to is before --from", naming the first minute held at 1m as a --from nobody gave. A 1m

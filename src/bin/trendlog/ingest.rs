@@ -44,9 +44,13 @@ Formats:
              keys) sets them for its file; any other header line is skipped with a note. A
              first line with a number or a time in its timestamp, tag or count column is
              data, never a header.
-             Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC.
-  ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line.
-  tweet-ids  one Twitter Snowflake id per line (header `id` skipped), all for --tag TAG.
+             Timestamps: unix seconds, RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC (a time without
+             an offset, T or space, is UTC).
+  ndjson     {\"ts\": <seconds or string>, \"tag\": \"...\", \"count\": n} per line; keys as
+             spelled: ts|timestamp|time, tag|hashtag, count|value|n (optional: 1 when absent
+             or null), labels; other keys are ignored (a misspelt count key is named).
+  tweet-ids  one Twitter Snowflake id per line (a header `id`, `tweet_id` or `id_str` skipped), all
+             for --tag TAG; an id from before Snowflake ids (2010-11-04) holds no time and is refused.
 
 Labels: a store created with --labels platform,region keeps a count per tag and label values.
 CSV label columns are named label:KEY in --columns, by a key given in --labels

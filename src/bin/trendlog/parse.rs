@@ -1295,10 +1295,11 @@ pub fn tweet_id_to_unix(id: u64) -> Result<i64> {
 }
 
 /// Parses one line of a tweet-id file: `Some(id)` for a line of decimal digits,
-/// `None` for a blank line or the header `id`.
+/// `None` for a blank line or a header (`id`, `tweet_id`, `id_str`).
 ///
 /// # Errors
-/// [`InvalidInput::Parse`] for anything else, or an id above `u64::MAX`.
+/// [`InvalidInput::Parse`] for anything else, an id above `u64::MAX`, or one
+/// below the first minute of Snowflake ids (which would be dated 2010-11-04).
 ///
 /// ```ignore
 /// use crate::parse::parse_tweet_id_line;
@@ -1308,7 +1309,11 @@ pub fn tweet_id_to_unix(id: u64) -> Result<i64> {
 /// ```
 pub fn parse_tweet_id_line(line: &str) -> Result<Option<u64>> {
     let t = clean(line);
-    if t.is_empty() || t.eq_ignore_ascii_case("id") {
+    if t.is_empty()
+        || ["id", "tweet_id", "id_str"]
+            .iter()
+            .any(|h| t.eq_ignore_ascii_case(h))
+    {
         return Ok(None);
     }
     if !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -1319,5 +1324,18 @@ pub fn parse_tweet_id_line(line: &str) -> Result<Option<u64>> {
     }
     let v = decimal(t)
         .ok_or_else(|| parse_error(format!("{} is larger than any tweet id", show(t))))?;
+    if v < FIRST_SNOWFLAKE_MINUTE_ID {
+        return Err(parse_error(format!(
+            "{} carries no time: Snowflake ids, which hold their tweet's time, began on \
+             2010-11-04, and an id this small is an earlier tweet's or not a tweet id",
+            show(t)
+        )));
+    }
     Ok(Some(v))
 }
+
+/// The smallest id of the first minute of Twitter's Snowflake ids: every
+/// smaller one is a tweet from before them (sequential ids, which went up
+/// to about 3·10¹⁰ and hold no time) or no tweet id, and would be dated
+/// 2010-11-04T01:42 without a word.
+const FIRST_SNOWFLAKE_MINUTE_ID: u64 = 60_000 << 22;

@@ -669,7 +669,15 @@ fn tweet_ids() {
         parse_tweet_id_line("929207504843739136").unwrap(),
         Some(929_207_504_843_739_136)
     );
-    assert_eq!(parse_tweet_id_line(" 42 \r").unwrap(), Some(42));
+    assert!(parse_msg(parse_tweet_id_line(" 42 \r")).contains("carries no time"));
+    // The last sequential ids (2010) and the first second of Snowflake ids.
+    assert!(parse_tweet_id_line("29700859247").is_err());
+    assert!(parse_tweet_id_line("251658239999").is_err());
+    assert_eq!(
+        parse_tweet_id_line("251658240000").unwrap(),
+        Some(60_000 << 22)
+    );
+    assert_eq!(parse_tweet_id_line("tweet_id").unwrap(), None);
     assert_eq!(parse_tweet_id_line("id").unwrap(), None);
     assert_eq!(parse_tweet_id_line("ID\r").unwrap(), None);
     assert_eq!(parse_tweet_id_line("\u{feff}id").unwrap(), None);

@@ -64,6 +64,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let range = TimeRange::new(from, to)?;
     let s = snap.series_where(&a.tag, range, a.step, &filter)?;
     a.select.say_if_unmet(&snap, s.total == 0);
+    if s.total == 0 {
+        say_if_never_held(&snap, &a.tag);
+    }
     let groups = match &a.select.by {
         Some(by) => snap.series_by(&a.tag, range, a.step, &filter, by)?,
         None => Vec::new(),
@@ -176,4 +179,26 @@ fn write_points(w: &mut impl Write, points: &[(i64, u64)]) -> std::io::Result<()
         write!(w, "[{t},{c}]")?;
     }
     w.write_all(b"]")
+}
+
+/// Says when the store holds no event of `tag` at any time, so that a
+/// misspelt tag (`metooo`) is not read as a quiet stretch: its series
+/// is all zeros either way.
+fn say_if_never_held(snap: &trendlog::Snapshot, tag: &str) {
+    let hour = Step::Hour.seconds();
+    let (Some(first), Some(end)) = (snap.earliest_time(), snap.now_end()) else {
+        return;
+    };
+    let Ok(all) = TimeRange::new(
+        first - first.rem_euclid(hour),
+        end + (hour - end.rem_euclid(hour)) % hour,
+    ) else {
+        return;
+    };
+    if snap.total(tag, all).is_ok_and(|t| t == 0) {
+        err_line!(
+            "trendlog: the store holds no event of {tag:?} at any time (tags are normalised, \
+             `#MeToo` is `metoo`; `trendlog top` lists the tags held)"
+        );
+    }
 }
