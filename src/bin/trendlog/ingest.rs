@@ -73,7 +73,9 @@ inspect` shows it; a position another program set, such as a stream consumer's o
 as it is): after a crash it says how far the run got, which can be past the last `committed N`
 printed (a batch committed as the process died). N counts the lines of all the run's inputs
 together, from 1 in each run; a run killed before its first batch leaves the previous run's
-position. To restart without counting a line twice, skip the first N lines of the same inputs
+position, which for stdin (or inputs of the same names) reads the same as this run's: a program
+that resumes through stdin keeps its own count of the lines stored, adding each run's N only
+when that run committed (its `committed N`, or its --json summary). To restart without counting a line twice, skip the first N lines of the same inputs
 (tail -n +N+1 for one file), giving --columns if the header goes with them.
 A summary (lines read, accepted, rejected, events per second) goes to stderr; with --json also
 to stdout, as one JSON object after any `committed N` lines:
