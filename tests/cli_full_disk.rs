@@ -9,8 +9,6 @@
 mod cli_support;
 use cli_support::*;
 
-use std::process::Command;
-
 const T0: i64 = 1_714_557_600; // 2024-05-01T10:00:00Z
 
 /// The store's source position and events held (none before it exists).
@@ -28,31 +26,9 @@ fn state(db: &std::path::Path) -> (Option<String>, u64) {
 
 #[test]
 fn every_committed_line_was_acknowledged_on_a_full_disk() {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref().ok() != Some("0") {
-        eprintln!("cli_full_disk: SKIPPED (not root, cannot mount a tmpfs)");
+    let Some(mnt) = trendlog_testkit::tmpfs::Tmpfs::mount("600k", "cli_full_disk") else {
         return;
-    }
-    let mnt = tempfile::tempdir().unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("cli_full_disk: SKIPPED (mount -t tmpfs failed)");
-        return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Unmount(mnt.path().to_path_buf());
+    };
     let db = mnt.path().join("db");
     // Runs of 50 lines, each one batch ended by the end of its input,
     // until the disk refuses them.

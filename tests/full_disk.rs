@@ -8,7 +8,6 @@ mod common;
 
 use std::io::ErrorKind;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,32 +187,9 @@ fn simfs_capacity() {
 
 #[test]
 fn real_tmpfs() {
-    // SAFETY-free check of root: only root may mount.
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref().ok() != Some("0") {
-        eprintln!("full_disk real_tmpfs: SKIPPED (not root, cannot mount a tmpfs)");
+    let Some(mnt) = trendlog_testkit::tmpfs::Tmpfs::mount("4m", "full_disk real_tmpfs") else {
         return;
-    }
-    let mnt = tempfile::tempdir().unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("full_disk real_tmpfs: SKIPPED (mount -t tmpfs failed)");
-        return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Unmount(mnt.path().to_path_buf());
+    };
     let dir = mnt.path().join("db");
     // Ballast files: freeing space deletes one.
     for i in 0..3 {

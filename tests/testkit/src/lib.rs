@@ -6,10 +6,13 @@
 //! - [`workload`]: the synthetic event generator, re-exported from
 //!   `trendlog-workload` (which stays free of any `trendlog` dependency so
 //!   the binary's `demo` can use it), and its seeded [`SplitMix64`].
+//! - [`tmpfs`]: a real tmpfs of a given size, for full-disk tests that run
+//!   as root.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod sim;
+pub mod tmpfs;
 
 pub use trendlog_workload as workload;
 pub use trendlog_workload::SplitMix64;
