@@ -1343,6 +1343,15 @@ fn a_tag_never_held_and_ids_that_carry_no_time_are_named() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("holds no event"), "{}", stderr(&o));
+    // A bad --from lists the relative forms it also takes.
+    let o = run(&db, &["query", "a", "--from", "yesterday"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--from: \"yesterday\" is not a timestamp")
+            && stderr(&o).contains("relative to the store's now: `now`, `-24h`"),
+        "{}",
+        stderr(&o)
+    );
     let o = run_stdin(
         &db,
         &[

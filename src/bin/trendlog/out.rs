@@ -267,7 +267,18 @@ fn bad_time(flag: &str, text: &str, e: Error) -> Fail {
              1970-01-01T00:00:00Z to {}",
             format_rfc3339(crate::parse::MAX_UNIX_SECS),
         )),
-        e => Fail::usage(format!("{flag}: {e}")),
+        // A time flag also takes times relative to the store's now, which
+        // the parser's message (shared with input lines) does not list.
+        e => {
+            let e = e.to_string();
+            let e = e.strip_prefix("invalid input: ").unwrap_or(&e);
+            let relative = if e.contains("is not a timestamp") {
+                "; or a time relative to the store's now: `now`, `-24h`, `now-90m`, `-7d`"
+            } else {
+                ""
+            };
+            Fail::usage(format!("{flag}: {e}{relative}"))
+        }
     }
 }
 
