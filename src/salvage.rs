@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::format::dict::{decode_dict_header, scan_dict};
 use crate::format::dict_index::DictIndexView;
-use crate::format::log::{blocks_from, scan_log, LOG_HEADER_LEN};
+use crate::format::log::{blocks_from, log_header_store_id, scan_log, LOG_HEADER_LEN};
 use crate::format::segment::SegmentView;
 use crate::format::{Resolution, ScanEnd};
 use crate::options::{Options, Retention};
@@ -237,43 +237,29 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
         }),
         Ok(bytes) => {
             let scan = scan_log(&bytes);
-            if let Err(e) = &scan.file_id {
-                // A damaged header holds no count; its blocks are still read.
-                lost.push(Lost {
-                    file: log_path.clone(),
-                    offset: e.offset,
-                    what: format!(
-                        "nothing (the log's header: {}; its blocks are read)",
-                        e.kind
-                    ),
-                    events: Some(0),
-                });
-            }
-            let mut skipped = None;
-            let mut expect = LOG_HEADER_LEN as u64;
-            for (at, block) in blocks_from(&bytes, LOG_HEADER_LEN) {
-                if at != expect && skipped.is_none() {
-                    skipped = Some(expect);
+            let foreign = match &scan.file_id {
+                Ok(id) if *id != manifest.active_log => Some(format!("file {id}")),
+                Ok(_) if log_header_store_id(&bytes) != manifest.store_id => {
+                    Some(format!("store {:08x}", log_header_store_id(&bytes)))
                 }
-                expect = at + block.len() as u64;
-                for (id, minute, count) in block.iter() {
-                    cells.push((minute, Resolution::Minute, id, count));
-                }
-            }
-            let torn = match &scan.end {
-                ScanEnd::Clean => None,
-                ScanEnd::TornTail { offset, .. } => Some(*offset),
-                ScanEnd::Corrupt(e) => Some(e.offset),
+                _ => None,
             };
-            if let Some(at) = skipped.or(torn) {
+            if let Some(whose) = foreign {
+                // Another store's log, or an old copy of this one's: its
+                // blocks would be counted as this store's.
                 lost.push(Lost {
                     file: log_path.clone(),
-                    offset: at,
-                    what: "the blocks from here that do not decode (damage, or writes a crash \
-                           tore before they were synced)"
-                        .into(),
+                    offset: 0,
+                    what: format!(
+                        "the active log, whatever this store held in it since the last seal: \
+                         its header names {whose}, not file {} of store {:08x}, so it is not \
+                         read",
+                        manifest.active_log, manifest.store_id
+                    ),
                     events: None,
                 });
+            } else {
+                salvage_log(&bytes, &scan, &manifest, &log_path, &mut cells, &mut lost);
             }
         }
     }
@@ -387,6 +373,79 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
     out.rows = rows;
     out.lost = lost;
     Ok(out)
+}
+
+/// The cells of every block of the active log that decodes, below the end
+/// a clean close recorded (past it, no block is this store's: a clean
+/// close leaves zeros there), and what could not be read.
+fn salvage_log(
+    bytes: &[u8],
+    scan: &crate::format::log::LogScan,
+    manifest: &crate::format::manifest::Manifest,
+    log_path: &Path,
+    cells: &mut Vec<(u32, Resolution, u32, u64)>,
+    lost: &mut Vec<Lost>,
+) {
+    if let Err(e) = &scan.file_id {
+        // A damaged header holds no count; its blocks are still read.
+        lost.push(Lost {
+            file: log_path.to_path_buf(),
+            offset: e.offset,
+            what: format!(
+                "nothing (the log's header: {}; its blocks are read)",
+                e.kind
+            ),
+            events: Some(0),
+        });
+    }
+    let clean_end = if manifest.clean && manifest.log_durable_end > 0 {
+        manifest.log_durable_end
+    } else {
+        u64::MAX
+    };
+    let mut skipped = None;
+    let mut past_clean_end = None;
+    let mut expect = LOG_HEADER_LEN as u64;
+    for (at, block) in blocks_from(bytes, LOG_HEADER_LEN) {
+        if at >= clean_end {
+            past_clean_end.get_or_insert(at);
+            continue;
+        }
+        if at != expect && skipped.is_none() {
+            skipped = Some(expect);
+        }
+        expect = at + block.len() as u64;
+        for (id, minute, count) in block.iter() {
+            cells.push((minute, Resolution::Minute, id, count));
+        }
+    }
+    let torn = match &scan.end {
+        ScanEnd::Clean => None,
+        ScanEnd::TornTail { offset, .. } => Some(*offset),
+        ScanEnd::Corrupt(e) => Some(e.offset),
+    }
+    .filter(|&at| at < clean_end);
+    if let Some(at) = skipped.or(torn) {
+        lost.push(Lost {
+            file: log_path.to_path_buf(),
+            offset: at,
+            what: "the blocks from here that do not decode (damage, or writes a crash tore \
+                   before they were synced)"
+                .into(),
+            events: None,
+        });
+    }
+    if let Some(at) = past_clean_end {
+        lost.push(Lost {
+            file: log_path.to_path_buf(),
+            offset: at,
+            what: format!(
+                "blocks past the end the last clean close recorded (byte {clean_end}): not \
+                 this store's writes, so not read"
+            ),
+            events: None,
+        });
+    }
 }
 
 /// A store file's bytes, or why it cannot be read as damage (missing, not a

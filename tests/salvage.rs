@@ -209,3 +209,86 @@ fn a_damaged_group_costs_its_cells_only() {
     assert!(lost > 0 && s.lost[0].file == seg, "{:?}", s.lost);
     assert_eq!(s.events() + lost, held);
 }
+
+fn active_log(dir: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .unwrap()
+}
+
+fn not_above(got: &Truth, truth: &Truth, what: &str) {
+    for (key, &count) in got {
+        let held = truth.get(key).copied();
+        assert!(
+            held.is_some_and(|t| count <= t),
+            "{what}: {key:?} salvaged as {count}, the store holds {held:?}"
+        );
+    }
+}
+
+/// The active log must be this store's, and this one's current log: another
+/// store's log (same file id, other store id), an old copy of this store's
+/// own log put back after a seal (other file id), and blocks past the end a
+/// clean close recorded were read as this store's counts, with nothing
+/// named (found by swapping files in a pass through the binary).
+#[test]
+fn a_foreign_or_stale_active_log_is_not_read() {
+    let a = tempfile::tempdir().unwrap();
+    build(a.path(), false);
+    let truth = truth(a.path());
+
+    // Another store's log, under this store's log's name.
+    let b = tempfile::tempdir().unwrap();
+    build(b.path(), false);
+    let work = tempfile::tempdir().unwrap();
+    copy(a.path(), work.path());
+    std::fs::copy(active_log(b.path()), active_log(work.path())).unwrap();
+    let s = salvage(work.path(), &Options::default()).unwrap();
+    assert!(
+        s.lost
+            .iter()
+            .any(|l| l.what.contains("its header names store")),
+        "{:?}",
+        s.lost
+    );
+    not_above(&rows(&s), &truth, "another store's log");
+
+    // An old copy of this store's own log, put back after a seal.
+    let work = tempfile::tempdir().unwrap();
+    copy(a.path(), work.path());
+    let old = std::fs::read(active_log(work.path())).unwrap();
+    let st = Store::open(work.path(), options(false)).unwrap();
+    st.seal().unwrap();
+    st.close().unwrap();
+    let sealed = rows(&salvage(work.path(), &Options::default()).unwrap());
+    std::fs::write(active_log(work.path()), &old).unwrap();
+    let s = salvage(work.path(), &Options::default()).unwrap();
+    assert!(
+        s.lost
+            .iter()
+            .any(|l| l.what.contains("its header names file")),
+        "{:?}",
+        s.lost
+    );
+    assert_eq!(rows(&s), sealed, "nothing of the old log counted again");
+
+    // Blocks written after the clean close the manifest records.
+    let work = tempfile::tempdir().unwrap();
+    copy(a.path(), work.path());
+    let manifest = std::fs::read(work.path().join("MANIFEST")).unwrap();
+    let st = Store::open(work.path(), options(false)).unwrap();
+    st.record("late", T0 + 359 * 60, 5).unwrap();
+    st.close().unwrap();
+    std::fs::write(work.path().join("MANIFEST"), &manifest).unwrap();
+    let s = salvage(work.path(), &Options::default()).unwrap();
+    assert!(
+        s.lost.iter().any(|l| l
+            .what
+            .contains("past the end the last clean close recorded")),
+        "{:?}",
+        s.lost
+    );
+    assert_eq!(rows(&s), truth);
+}
