@@ -227,9 +227,9 @@ struct Parser {
     stray_names: Vec<String>,
     /// Lines that had such a key, and the first.
     strays: Strays,
-    /// NDJSON lines with a key that reads as the count but is not one of
-    /// its names as spelled (`"Count"`, `"cnt"`): ignored, so each such
-    /// line counted 1.
+    /// NDJSON lines without a count but with a key that reads as one, not
+    /// one of its names as spelled (`"Count"`, `"cnt"`): ignored, so each
+    /// such line counted 1.
     count_strays: Strays,
 }
 
@@ -325,11 +325,12 @@ impl Parser {
                 Ok(Some(e))
             }
             Format::Ndjson => {
-                let (e, others) = parse_ndjson_line_keys(text).map_err(|e| trim_invalid(&e))?;
+                let (e, others, count_given) =
+                    parse_ndjson_line_keys(text).map_err(|e| trim_invalid(&e))?;
                 if let Some(key) = others.iter().find(|k| self.stray_names.contains(k)) {
                     self.strays.saw(line, key);
                 }
-                if let Some(key) = others.iter().find(|k| looks_like_count(k)) {
+                if let Some(key) = others.iter().find(|k| !count_given && looks_like_count(k)) {
                     self.count_strays.saw(line, key);
                 }
                 Ok(Some(e))
@@ -573,7 +574,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| !Store::is_store_file_name(n) && !n.ends_with(".tmp"))
+            // Hidden files (.gitkeep, .DS_Store) and a file system's
+            // lost+found are no sign of a mistyped --db.
+            .filter(|n| {
+                !Store::is_store_file_name(n)
+                    && !n.ends_with(".tmp")
+                    && !n.starts_with('.')
+                    && n != "lost+found"
+            })
             .collect()
     };
     let peeks =
@@ -705,12 +713,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             );
             None
         }
-        Some(p) => {
-            say_read_again(&p, &names);
-            Some(names.join(", "))
-        }
-        None => Some(names.join(", ")),
+        _ => Some(names.join(", ")),
     };
+    let read_before = store
+        .source_position()
+        .and_then(|p| committed_lines_of(&p, &names));
     let mut tally = Tally {
         names,
         mark,
@@ -753,6 +760,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed();
+    if let (Ok(()), Some(lines)) = (&result, &read_before) {
+        say_read_again(lines, now_before, &tally);
+    }
     if result.is_ok() && !say_retention_cut(&store, now_before, &tally) {
         say_outlier_now(&store, now_before, first_minute_before, &tally);
     }
@@ -1182,13 +1192,26 @@ fn say_ignored(at: &str, layout: &CsvLayout, no_keys: bool) {
         } else {
             ""
         },
-        if layout.has_count() {
+        if layout.has_count() || !ignored.iter().any(|c| looks_like_a_count_column(c)) {
             ""
         } else {
             "; with no count column, every line counts 1 (name the count column `count`, \
              `value` or `n`, or give --columns)"
         }
     );
+}
+
+/// Whether an ignored CSV column's name suggests it holds counts
+/// (`n_posts`, `tweet_count`, `volume`): then a layout without a count
+/// column is likely a mistake. A file of one line per occurrence
+/// (`created_at_utc,tweet_id,hashtag`) names none.
+fn looks_like_a_count_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "count", "cnt", "num", "posts", "total", "volume", "freq", "value", "n_",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// Warns when, at the end of the run, data is out of every read because of
@@ -1261,7 +1284,8 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) -> bool 
 }
 
 /// Says when one event moved the store's now further past every other
-/// event (this run's and the store's) than the minute retention: a wrong
+/// event (this run's and the store's) than the minute retention, and at
+/// least 30 days: a wrong
 /// date a day ahead of the clock passes the future-skew check, and then
 /// every minute held before it is read at 1h, and rolled into hours for
 /// good by the next `compact`. A run whose events are dense (a month's
@@ -1280,7 +1304,10 @@ fn say_outlier_now(
     let Some(next) = tally.runner_up.max(before.map(|b| b - 60)) else {
         return;
     };
-    if ts - next <= i64::from(keep) * 60 {
+    // A jump of at least 30 days: a wrong date is years or months off,
+    // while sparse real data under a short minute retention (an hour)
+    // leaves gaps of hours between runs.
+    if ts - next <= i64::from(keep).max(30 * 1440) * 60 {
         return;
     }
     let now = store.snapshot().now_end().map_or(ts, |e| e - 60);
@@ -1301,38 +1328,41 @@ fn say_outlier_now(
          compacting; a store's now never moves back.",
         tally.names[input],
         out::when(ts),
-        match (ts - next) / 60 {
-            m if m >= 2 * 1440 => format!("{} days", m / 1440),
-            m => format!("{} hours", m / 60),
-        },
+        format!("{} days", (ts - next) / 86_400),
         out::when(next),
         crate::retention::describe(Some(keep)),
         out::when(floor),
     );
 }
 
-/// Says when this run is given the very files whose first lines the
-/// store's source position records as committed by an earlier run: ingest
-/// reads every line it is given, so those lines count twice unless the
-/// files changed. (A resume by stdin, the documented way, is never named:
-/// its name says nothing about which lines it holds.)
-fn say_read_again(position: &[u8], names: &[String]) {
+/// How many lines of these very files (`names`, never stdin) the store's
+/// source position records an earlier run as having committed.
+fn committed_lines_of(position: &[u8], names: &[String]) -> Option<String> {
     let position = String::from_utf8_lossy(position);
-    let Some((lines, of)) = position
-        .strip_prefix(MARK)
-        .and_then(|rest| rest.split_once(" of "))
-    else {
+    let (lines, of) = position.strip_prefix(MARK)?.split_once(" of ")?;
+    (!names.iter().any(|n| n == "<stdin>") && of == names.join(", ")).then(|| lines.to_string())
+}
+
+/// Says when this run read again the files whose first `lines` lines the
+/// store's position recorded as committed, and brought nothing past the
+/// store's previous now (`before`): ingest reads every line it is given,
+/// so if those lines are the ones committed before, they count twice. A
+/// file of the same name with new data (a daily `today.csv`) reaches past
+/// the old now and is not named.
+fn say_read_again(lines: &str, before: Option<i64>, tally: &Tally) {
+    let (Some((latest, ..)), Some(before)) = (tally.latest, before) else {
         return;
     };
-    if names.iter().any(|n| n == "<stdin>") || of != names.join(", ") {
+    if latest >= before {
         return;
     }
     err_line!(
-        "trendlog: the store's source position says an earlier run committed the first {lines} \
-         lines of {of}; this run reads {} from the first line, so if those lines are the same \
-         they are counted twice (ingest never skips lines itself: to resume, give it the lines \
-         after them, `tail -n +{} FILE`)",
-        if names.len() == 1 { "it" } else { "them" },
+        "trendlog: an earlier run committed the first {lines} lines of {}, and this run read \
+         {} again from the first line, bringing nothing later than the store already held: if \
+         those lines are the same, they are now counted twice (ingest never skips lines itself: \
+         to resume, give it the lines after them, `tail -n +{} FILE`)",
+        tally.names.join(", "),
+        if tally.names.len() == 1 { "it" } else { "them" },
         lines
             .parse::<u64>()
             .map_or(lines.to_string(), |n| (n + 1).to_string()),
@@ -1362,20 +1392,19 @@ fn say_stray_labels(parser: &Parser, tally: &Tally) {
 }
 
 /// Says when NDJSON lines gave a key that reads as the count but is not
-/// one of its names (`"Count"`, `"cnt"`): ignored as any other unknown
-/// key, so a line without `count`, `value` or `n` counted 1.
+/// one of its names (`"Count"`, `"cnt"`), and no count: ignored as any
+/// other unknown key, so each counted 1.
 fn say_stray_counts(parser: &Parser, tally: &Tally) {
     let Some((input, no, key)) = &parser.count_strays.first else {
         return;
     };
     let lines = match parser.count_strays.lines {
-        1 => "1 line gave such a key".to_string(),
-        n => format!("{n} lines gave such keys"),
+        1 => "1 such line".to_string(),
+        n => format!("{n} such lines"),
     };
     err_line!(
-        "trendlog: {}:{no}: the object gives {key:?}, which is not read as the count ({lines}, \
-         ignored): the count is read from \"count\", \"value\" or \"n\", spelled exactly so, and a \
-         line without one counts 1.",
+        "trendlog: {}:{no}: the object gives {key:?} but no count, so it counted 1 ({lines}): \
+         the count is read from \"count\", \"value\" or \"n\", spelled exactly so.",
         tally.names[*input],
     );
 }

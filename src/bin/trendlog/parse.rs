@@ -1129,12 +1129,13 @@ fn json_error(e: serde_json::Error) -> Error {
 /// assert!(parse_ndjson_line(r#"{"tag":"metoo"}"#).is_err());
 /// ```
 pub fn parse_ndjson_line(line: &str) -> Result<Event> {
-    parse_ndjson_line_keys(line).map(|(e, _)| e)
+    parse_ndjson_line_keys(line).map(|(e, _, _)| e)
 }
 
 /// [`parse_ndjson_line`], with the object's other top-level keys (the ones
-/// it ignores), in order.
-pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
+/// it ignores), in order, and whether it gave the count under one of its
+/// names (when not, the count is 1).
+pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>, bool)> {
     let t = clean(line);
     if t.is_empty() {
         return Err(parse_error("the line is empty".to_string()));
@@ -1181,6 +1182,7 @@ pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
             )))
         }
     };
+    let count_given = fields.count.is_some();
     let count = match fields.count.map(JsonValue::of).transpose()? {
         None | Some(JsonValue::Null) => 1,
         Some(JsonValue::Num(lit)) if lit.starts_with('-') => {
@@ -1239,7 +1241,7 @@ pub fn parse_ndjson_line_keys(line: &str) -> Result<(Event, Vec<String>)> {
         count,
         labels,
     };
-    Ok((event, fields.others))
+    Ok((event, fields.others, count_given))
 }
 
 /// A `labels` object's members in order, repeats kept (a JSON map would

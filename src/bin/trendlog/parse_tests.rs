@@ -907,8 +907,13 @@ fn ndjson_reports_the_keys_it_ignores() {
         ["id", "label"]
     );
     assert!(keys(r#"{"ts":1,"tag":"a","labels":{"platform":"x"}}"#).is_empty());
-    let (e, k) =
+    let (e, k, count_given) =
         parse_ndjson_line_keys(r#"{"ts":1,"tag":"a","region":"r","labels":{"platform":"x"}}"#)
             .unwrap();
     assert_eq!((e.labels.len(), k), (1, vec!["region".to_string()]));
+    assert!(!count_given);
+    let given = |s: &str| parse_ndjson_line_keys(s).unwrap().2;
+    assert!(given(r#"{"ts":1,"tag":"a","n":null}"#));
+    assert!(given(r#"{"ts":1,"tag":"a","value":3,"Count":2}"#));
+    assert!(!given(r#"{"ts":1,"tag":"a","Count":2}"#));
 }
