@@ -450,7 +450,10 @@ fn salvage_log(
 
 /// A store file's bytes, or why it cannot be read as damage (missing, not a
 /// regular file); other I/O errors are the caller's.
-fn read(vfs: &dyn crate::vfs::Vfs, path: &Path) -> Result<std::result::Result<Vec<u8>, String>> {
+fn read(
+    vfs: &dyn crate::storage::vfs::Vfs,
+    path: &Path,
+) -> Result<std::result::Result<Vec<u8>, String>> {
     match files::read_file(vfs, path) {
         Ok(b) => Ok(Ok(b)),
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {

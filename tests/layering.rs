@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["query", "compaction"],
     &["recovery"],
     &["store"],
-    &["verify"],
+    &["verify", "salvage"],
     &["lib"],
 ];
 
