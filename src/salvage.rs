@@ -174,10 +174,27 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
         };
         let view = match SegmentView::open(&bytes[..]) {
             Ok(v) => v,
-            Err(e) => {
-                lost.push(whole(e.offset, e.kind.to_string()));
-                continue;
-            }
+            // A damaged header (or totals section): the groups may still be
+            // found through the skip index, which has its own CRC.
+            Err(e) => match SegmentView::open_past_header(&bytes[..], entry.resolution) {
+                Ok(v) => {
+                    lost.push(Lost {
+                        file: path.clone(),
+                        offset: e.offset,
+                        what: format!(
+                            "nothing (the segment's header or totals: {}; its groups are read \
+                             through its skip index)",
+                            e.kind
+                        ),
+                        events: Some(0),
+                    });
+                    v
+                }
+                Err(_) => {
+                    lost.push(whole(e.offset, e.kind.to_string()));
+                    continue;
+                }
+            },
         };
         let m = view.meta();
         if m.store_id != manifest.store_id || m.resolution != entry.resolution {

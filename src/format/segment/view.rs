@@ -301,6 +301,83 @@ impl<B: AsRef<[u8]>> SegmentView<B> {
         Ok(view)
     }
 
+    /// Opens a segment whose header is damaged, for reading what its groups
+    /// still hold (`trendlog::salvage`): the header is trusted for nothing
+    /// but the store id (compared by the caller). The resolution is the
+    /// caller's (the manifest's). The skip index is found from the file's
+    /// end, as the one `32·G` bytes before the footer whose CRC the footer
+    /// holds and whose first group starts right after the header; then it
+    /// is checked as [`Self::open`] checks it, with no time bounds, and
+    /// every group is still checked by its own CRC before it is decoded.
+    /// The totals section, if any, is not read.
+    ///
+    /// # Errors
+    /// When no such index is found (the footer or the index is damaged too).
+    pub fn open_past_header(bytes: B, resolution: Resolution) -> Result<Self, DecodeError> {
+        let buf = bytes.as_ref();
+        let len = buf.len();
+        let lost = || DecodeError::invalid(0, "no skip index whose CRC holds was found");
+        if len < SEGMENT_HEADER_LEN + FOOTER_LEN || buf[len - 4..] != SEGMENT_MAGIC {
+            return Err(lost());
+        }
+        let footer_at = len - FOOTER_LEN;
+        let stored = LittleEndian::read_u32(&buf[footer_at..]);
+        let first_group_at = |at: usize| {
+            buf.get(at + 16..at + 24)
+                .is_some_and(|o| LittleEndian::read_u64(o) == SEGMENT_HEADER_LEN as u64)
+        };
+        // The header's group count first; else every count whose index
+        // would start with a group at the header's end.
+        let from_header = LittleEndian::read_u32(&buf[H_GROUPS..]) as usize;
+        let most = (footer_at - SEGMENT_HEADER_LEN) / INDEX_ENTRY_LEN;
+        let group_count = std::iter::once(from_header)
+            .chain((1..=most).rev())
+            .filter(|&g| g >= 1 && g <= most)
+            .find(|&g| {
+                let at = footer_at - g * INDEX_ENTRY_LEN;
+                first_group_at(at) && crc32(&buf[at..footer_at]) == stored
+            })
+            .ok_or_else(lost)?;
+        let index_offset = (footer_at - group_count * INDEX_ENTRY_LEN) as u64;
+        let index = &buf[index_offset as usize..footer_at];
+        let entries: Vec<GroupEntry> = index
+            .chunks_exact(INDEX_ENTRY_LEN)
+            .map(GroupEntry::parse)
+            .collect();
+        let last = entries.last().ok_or_else(lost)?;
+        let groups_end = last.offset.saturating_add(u64::from(last.len));
+        if groups_end > index_offset {
+            return Err(lost());
+        }
+        let meta = SegmentMeta {
+            resolution,
+            file_id: 0,
+            store_id: LittleEndian::read_u32(&buf[H_STORE_ID..]),
+            tag_count: entries
+                .iter()
+                .map(|e| e.tag_count)
+                .fold(0, u32::saturating_add),
+            cell_count: 0,
+            min_time: 0,
+            max_time: u32::MAX,
+            total: 0,
+            byte_len: len as u64,
+        };
+        let view = SegmentView {
+            bytes,
+            meta,
+            group_count: group_count as u32,
+            index_offset,
+            groups_end,
+            stored_totals: None,
+            totals: OnceLock::new(),
+            streamed: AtomicU32::new(0),
+            marks: RwLock::new(BTreeMap::new()),
+        };
+        view.check_index()?;
+        Ok(view)
+    }
+
     fn check_index(&self) -> Result<(), DecodeError> {
         let mut expected_offset = SEGMENT_HEADER_LEN as u64;
         let mut prev_last: Option<u32> = None;
