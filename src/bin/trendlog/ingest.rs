@@ -1285,11 +1285,11 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) -> bool 
 
 /// Says when one event moved the store's now further past every other
 /// event (this run's and the store's) than the minute retention, and at
-/// least 30 days: a wrong
-/// date a day ahead of the clock passes the future-skew check, and then
-/// every minute held before it is read at 1h, and rolled into hours for
-/// good by the next `compact`. A run whose events are dense (a month's
-/// file) moves the now as far, and says nothing: only a lone jump does.
+/// least 30 days: a wrong date a day ahead of the clock passes the
+/// future-skew check, and then every minute held before it is read at 1h,
+/// and rolled into hours for good by the next `compact`. A run whose events
+/// are dense (a month's file) moves the now as far, and says nothing: only
+/// a lone jump does.
 fn say_outlier_now(
     store: &Store,
     before: Option<i64>,
@@ -1320,7 +1320,7 @@ fn say_outlier_now(
         return;
     }
     err_line!(
-        "trendlog: {}:{no} (at {}) lies {} past every other event of this run and the store \
+        "trendlog: {}:{no} (at {}) lies {} days past every other event of this run and the store \
          (the latest besides it: {}), further than the minute retention ({}), and moved the \
          store's now there: every minute held before {} is read at 1h only, and the next \
          `compact` rolls those minutes into hours for good. If that time is wrong, or to keep \
@@ -1328,7 +1328,7 @@ fn say_outlier_now(
          compacting; a store's now never moves back.",
         tally.names[input],
         out::when(ts),
-        format!("{} days", (ts - next) / 86_400),
+        (ts - next) / 86_400,
         out::when(next),
         crate::retention::describe(Some(keep)),
         out::when(floor),
