@@ -25,6 +25,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use byteorder::{ByteOrder, LittleEndian};
+
 use crate::error::{Error, Result};
 use crate::format::dict::{decode_dict_header, scan_dict};
 use crate::format::dict_index::DictIndexView;
@@ -254,12 +256,22 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
         }),
         Ok(bytes) => {
             let scan = scan_log(&bytes);
-            let foreign = match &scan.file_id {
-                Ok(id) if *id != manifest.active_log => Some(format!("file {id}")),
-                Ok(_) if log_header_store_id(&bytes) != manifest.store_id => {
+            // The file and store the header names, read as they stand even
+            // when its CRC fails: a damaged header whose id fields still
+            // name another file or store is another log's (a single flip
+            // elsewhere leaves them as written; one in them loses the log,
+            // named, rather than read another store's counts).
+            let file_id = match &scan.file_id {
+                Ok(id) => Some(*id),
+                Err(_) => bytes.get(8..16).map(LittleEndian::read_u64),
+            };
+            let foreign = match file_id {
+                Some(id) if id != manifest.active_log => Some(format!("file {id}")),
+                None => Some("nothing readable".to_string()),
+                Some(_) if log_header_store_id(&bytes) != manifest.store_id => {
                     Some(format!("store {:08x}", log_header_store_id(&bytes)))
                 }
-                _ => None,
+                Some(_) => None,
             };
             if let Some(whose) = foreign {
                 // Another store's log, or an old copy of this one's: its
