@@ -1262,6 +1262,15 @@ fn a_lone_jump_of_the_now_a_file_read_again_and_no_count_column_are_named() {
         "{}",
         stderr(&o)
     );
+    // The same file grown since, read whole: its first lines count twice.
+    let grown = format!("{newer}{},a,1\n", T0 + 2 * 86_400);
+    std::fs::write(&file, &grown).unwrap();
+    let o = run(&db, &["ingest", f]);
+    assert!(
+        stderr(&o).contains("an earlier run committed the first 100 lines of"),
+        "{}",
+        stderr(&o)
+    );
     // A dense run a month later moves the now as far and says nothing.
     let later: String = (0..100)
         .map(|i| format!("{},a,1\n", T0 + 40 * 86_400 + i * 60))
@@ -1283,8 +1292,19 @@ fn a_lone_jump_of_the_now_a_file_read_again_and_no_count_column_are_named() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o)
-            .contains("<stdin>:2 (at 2026-07-10T10:00:00Z) lies 759 days past every other event")
+            .contains("<stdin>:2 (at 2026-07-10T10:00:00Z) lies 759.9 days past every other event")
             && stderr(&o).contains("`trendlog retention --minutes forever`"),
+        "{}",
+        stderr(&o)
+    );
+    // Under the default 7 days of minutes, a jump of 8 days is named too.
+    let db3 = dir.path().join("db3");
+    let o = run_stdin(&db3, &["ingest", "-"], &lines);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let odd = format!("{},a,1\n{},a,1\n", T0 + 6_000, T0 + 8 * 86_400);
+    let o = run_stdin(&db3, &["ingest", "-"], &odd);
+    assert!(
+        stderr(&o).contains("lies 7.9 days past every other event"),
         "{}",
         stderr(&o)
     );

@@ -1285,7 +1285,7 @@ fn say_retention_cut(store: &Store, before: Option<i64>, tally: &Tally) -> bool 
 
 /// Says when one event moved the store's now further past every other
 /// event (this run's and the store's) than the minute retention, and at
-/// least 30 days: a wrong date a day ahead of the clock passes the
+/// least a day: a wrong date a day ahead of the clock passes the
 /// future-skew check, and then every minute held before it is read at 1h,
 /// and rolled into hours for good by the next `compact`. A run whose events
 /// are dense (a month's file) moves the now as far, and says nothing: only
@@ -1304,10 +1304,9 @@ fn say_outlier_now(
     let Some(next) = tally.runner_up.max(before.map(|b| b - 60)) else {
         return;
     };
-    // A jump of at least 30 days: a wrong date is years or months off,
-    // while sparse real data under a short minute retention (an hour)
-    // leaves gaps of hours between runs.
-    if ts - next <= i64::from(keep).max(30 * 1440) * 60 {
+    // A jump of at least a day: sparse real data under a short minute
+    // retention (an hour) leaves gaps of hours between runs.
+    if ts - next <= i64::from(keep).max(1440) * 60 {
         return;
     }
     let now = store.snapshot().now_end().map_or(ts, |e| e - 60);
@@ -1320,7 +1319,7 @@ fn say_outlier_now(
         return;
     }
     err_line!(
-        "trendlog: {}:{no} (at {}) lies {} days past every other event of this run and the store \
+        "trendlog: {}:{no} (at {}) lies {:.1} days past every other event of this run and the store \
          (the latest besides it: {}), further than the minute retention ({}), and moved the \
          store's now there: every minute held before {} is read at 1h only, and the next \
          `compact` rolls those minutes into hours for good. If that time is wrong, or to keep \
@@ -1328,7 +1327,7 @@ fn say_outlier_now(
          compacting; a store's now never moves back.",
         tally.names[input],
         out::when(ts),
-        (ts - next) / 86_400,
+        (ts - next) as f64 / 86_400.0,
         out::when(next),
         crate::retention::describe(Some(keep)),
         out::when(floor),
@@ -1344,25 +1343,27 @@ fn committed_lines_of(position: &[u8], names: &[String]) -> Option<String> {
 }
 
 /// Says when this run read again the files whose first `lines` lines the
-/// store's position recorded as committed, and brought nothing past the
-/// store's previous now (`before`): ingest reads every line it is given,
-/// so if those lines are the ones committed before, they count twice. A
-/// file of the same name with new data (a daily `today.csv`) reaches past
-/// the old now and is not named.
+/// store's position recorded as committed, and its events start within the
+/// time the store already held (before `before`, its previous now): ingest
+/// reads every line it is given, so if those lines are the ones committed
+/// before (the same file read again, or grown since), they count twice. A
+/// file of the same name holding only new data (a daily `today.csv`)
+/// starts past the old now and is not named.
 fn say_read_again(lines: &str, before: Option<i64>, tally: &Tally) {
-    let (Some((latest, ..)), Some(before)) = (tally.latest, before) else {
+    let (Some(earliest), Some(before)) = (tally.earliest, before) else {
         return;
     };
-    if latest >= before {
+    if earliest >= before {
         return;
     }
     err_line!(
         "trendlog: an earlier run committed the first {lines} lines of {}, and this run read \
-         {} again from the first line, bringing nothing later than the store already held: if \
+         {} again from the first line, from {}, within the time the store already held: if \
          those lines are the same, they are now counted twice (ingest never skips lines itself: \
          to resume, give it the lines after them, `tail -n +{} FILE`)",
         tally.names.join(", "),
         if tally.names.len() == 1 { "it" } else { "them" },
+        out::when(earliest),
         lines
             .parse::<u64>()
             .map_or(lines.to_string(), |n| (n + 1).to_string()),
