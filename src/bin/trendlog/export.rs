@@ -157,11 +157,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     // questions about those hours that this store refuses, unless it too
     // keeps minutes no longer than they are held here.
     let r = store.retention();
-    let flag = |m: Option<u32>| match m {
-        None => "forever".to_string(),
-        Some(m) if m % 1440 == 0 => format!("{}d", m / 1440),
-        Some(m) => format!("{}h", m.div_ceil(60)),
-    };
     let hours = a.step.is_none() && parts.iter().any(|p| p.0 < p.1 && p.2 == Step::Hour);
     if hours || r != trendlog::Retention::default() {
         let why = if hours {
@@ -183,14 +178,14 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                  {keep}h --hour-retention {}`, then run `trendlog compact` on it and only then \
                  `trendlog retention --minutes {}`",
                 out::when(first_minute),
-                flag(r.hour_minutes),
-                flag(r.minute_minutes)
+                retention_flag(r.hour_minutes),
+                retention_flag(r.minute_minutes)
             ),
             None => format!(
                 "give the copy this store's retention, `ingest --minute-retention {} \
                  --hour-retention {}`",
-                flag(r.minute_minutes),
-                flag(r.hour_minutes)
+                retention_flag(r.minute_minutes),
+                retention_flag(r.hour_minutes)
             ),
         };
         out::say_used("export", &format!("{why}: {advice}"));
@@ -252,11 +247,6 @@ fn salvage(g: &Global, a: &Args) -> CmdResult {
         );
     }
     let r = s.retention;
-    let flag = |m: Option<u32>| match m {
-        None => "forever".to_string(),
-        Some(m) if m % 1440 == 0 => format!("{}d", m / 1440),
-        Some(m) => format!("{}h", m.div_ceil(60)),
-    };
     let expired = if s.expired_events > 0 {
         format!(
             "; {} events older than the hour retention left out, as every read leaves them out",
@@ -272,8 +262,8 @@ fn salvage(g: &Global, a: &Args) -> CmdResult {
              retention, `ingest --minute-retention {} --hour-retention {}`",
             s.rows.len(),
             s.events(),
-            flag(r.minute_minutes),
-            flag(r.hour_minutes)
+            retention_flag(r.minute_minutes),
+            retention_flag(r.hour_minutes)
         ),
     );
     let mut sink = Sink::open(g, a, &s.label_keys)?;
@@ -420,4 +410,14 @@ fn rolled_before_retention(
     // floor_hour(now - 60 * keep) = first, with `first` on a whole hour.
     let keep = ((now.saturating_sub(first)) / 60).max(1);
     Some((keep, i64::from(first) * 60))
+}
+
+/// A retention as `ingest --minute-retention` / `--hour-retention` take it
+/// (`forever`, `30d`, `36h`), for the advice on making a copy.
+fn retention_flag(minutes: Option<u32>) -> String {
+    match minutes {
+        None => "forever".to_string(),
+        Some(m) if m % 1440 == 0 => format!("{}d", m / 1440),
+        Some(m) => format!("{}h", m.div_ceil(60)),
+    }
 }
