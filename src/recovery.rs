@@ -609,7 +609,7 @@ fn read_named(
 }
 
 /// Whether `e` says a file is not there.
-fn is_missing(e: &Error) -> bool {
+pub(crate) fn is_missing(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 

@@ -485,9 +485,7 @@ fn read(
 ) -> Result<std::result::Result<Vec<u8>, String>> {
     match files::read_file(vfs, path) {
         Ok(b) => Ok(Ok(b)),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(Err("the file is missing".into()))
-        }
+        Err(e) if recovery::is_missing(&e) => Ok(Err("the file is missing".into())),
         Err(Error::Corrupted(c)) => Ok(Err(c.kind.to_string())),
         Err(e) => Err(e),
     }

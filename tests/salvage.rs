@@ -92,11 +92,15 @@ fn rows(s: &Salvage) -> Truth {
         .collect()
 }
 
+/// Copies a store's files but its `LOCK` (a writer's, not the store's
+/// data): of a closed store, or of an open one, as a crash leaves it.
 fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        if e.file_name() != "LOCK" {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 
@@ -340,10 +344,11 @@ fn a_foreign_log_with_a_damaged_header_is_not_read_after_a_crash() {
         build(seed_dir, false);
         let st = Store::open(seed_dir, options(false)).unwrap();
         st.record("after", T0 + 359 * 60, 3).unwrap();
-        let copy = tempfile::tempdir().unwrap();
-        super_copy(seed_dir, copy.path());
+        // What a crash leaves: the files as they are while it is open.
+        let image = tempfile::tempdir().unwrap();
+        copy(seed_dir, image.path());
         drop(st);
-        copy
+        image
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (a, b) = (crashed(a.path()), crashed(b.path()));
@@ -361,15 +366,5 @@ fn a_foreign_log_with_a_damaged_header_is_not_read_after_a_crash() {
             s.lost
         );
         not_above(&rows(&s), &truth, &format!("byte {at}"));
-    }
-}
-
-/// Copies a store's files while it is open: what a crash leaves.
-fn super_copy(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
