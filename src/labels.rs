@@ -196,6 +196,13 @@ pub fn normalize_value(key: &str, value: &str) -> Result<String> {
 /// without keys, [`InvalidInput::BadLabelValue`] for a value that fails
 /// validation.
 pub fn series_key(tag: &str, keys: &LabelKeys, labels: &[(&str, &str)]) -> Result<String> {
+    Ok(series_key_of_values(tag, &label_values(keys, labels)?))
+}
+
+/// The normalised values of `labels` given by key name (any order; a key
+/// left out is unknown, the empty value), one per key in declaration order.
+/// Errors as [`series_key`].
+pub fn label_values(keys: &LabelKeys, labels: &[(&str, &str)]) -> Result<Vec<String>> {
     if keys.is_empty() {
         return Err(InvalidInput::BadLabels(
             "the store has no label keys; add events without labels".into(),
@@ -212,13 +219,7 @@ pub fn series_key(tag: &str, keys: &LabelKeys, labels: &[(&str, &str)]) -> Resul
         }
         values[i] = Some(normalize_value(k, v)?);
     }
-    let mut out = String::with_capacity(tag.len() + 16 * keys.len());
-    out.push_str(tag);
-    for v in values {
-        out.push(SEPARATOR);
-        out.push_str(v.as_deref().unwrap_or(""));
-    }
-    Ok(out)
+    Ok(values.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// Builds the series key of a normalised `tag` from values already
@@ -260,10 +261,7 @@ pub fn validate_series_key(key: &str) -> Result<()> {
     let (t, values) = split_series_key(key);
     tag::validate_normalized(t)?;
     for v in values {
-        if v.is_empty() {
-            continue;
-        }
-        if v.len() > MAX_LABEL_VALUE_BYTES || normalize_value("?", &format!("#{v}"))? != v {
+        if !is_normalized_value(v) {
             return Err(InvalidInput::Parse(format!(
                 "the label value {v:?} of the series key {key:?} is not normalised"
             ))
@@ -271,6 +269,15 @@ pub fn validate_series_key(key: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a label value read back from a file is one [`normalize_value`]
+/// gives: empty, or at most 64 bytes that normalising `#` + value gives back
+/// (a value may start with `#`, what `##tw` normalises to, as a tag may).
+pub fn is_normalized_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= MAX_LABEL_VALUE_BYTES
+            && normalize_value("?", &format!("#{v}")).is_ok_and(|n| n == v))
 }
 
 /// Checks a dictionary key read back from a file: a plain normalised tag, or

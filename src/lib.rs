@@ -58,6 +58,7 @@ mod options;
 mod query;
 mod recovery;
 pub mod salvage;
+mod series;
 mod storage;
 mod store;
 pub mod tag;

@@ -37,8 +37,10 @@ use crate::format::log::{
 };
 use crate::format::manifest::{decode_manifest, Manifest};
 use crate::format::scan::ScanEnd;
+use crate::format::series::SERIES_STORE_ID_AT;
 use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
+use crate::series::{SeriesEnd, SeriesTable};
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::segment::{open_segment, Segment};
 use crate::storage::vfs::{OpenMode, Vfs};
@@ -60,6 +62,8 @@ pub(crate) struct Examined {
     pub(crate) dict_end: u64,
     /// Non-zero bytes of a torn dictionary tail at `dict_end` (to be zeroed).
     pub(crate) dict_cut: u64,
+    /// The series file of a labelled store of version 5.
+    pub(crate) series: Option<SeriesState>,
     pub(crate) segments: Vec<std::sync::Arc<Segment>>,
     pub(crate) log: LogState,
     /// Temp files and files the manifest does not name (removed by a
@@ -76,6 +80,110 @@ pub(crate) struct Examined {
     pub(crate) notes: Vec<String>,
     pub(crate) files_checked: u64,
     pub(crate) cells_checked: u64,
+}
+
+/// The series file of a labelled store of version 5, as recovery leaves it.
+pub(crate) struct SeriesState {
+    pub(crate) table: SeriesTable,
+    /// End of the last block kept: where the next block is written.
+    pub(crate) end: u64,
+    /// Non-zero bytes of a torn tail at `end` (to be zeroed).
+    pub(crate) cut: u64,
+}
+
+/// [`SeriesState`] with the file's bytes, while recovery decides.
+struct SeriesExamined {
+    table: SeriesTable,
+    bytes: Vec<u8>,
+    end: u64,
+    cut: u64,
+}
+
+/// Reads the series file of a version-5 labelled store: its header (the
+/// store's id and its number of label keys), then its blocks, whose damage
+/// past the series the manifest promises (`promised`) and any durable log
+/// block names (`durable_named`: `None` when the log is missing) is a torn
+/// write a crash left, to be cut; any other damage is a problem. A file
+/// that cannot be used at all leaves an empty table.
+fn examine_series(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    manifest: &Manifest,
+    promised: u32,
+    durable_named: Option<Option<u32>>,
+    depth: Depth,
+    sink: &mut Sink,
+) -> Result<SeriesExamined> {
+    let path = dir.join(files::SERIES);
+    let nkeys = manifest.label_keys.len();
+    let empty = |bytes| SeriesExamined {
+        table: SeriesTable::new(nkeys),
+        bytes,
+        end: 0,
+        cut: 0,
+    };
+    let Some(bytes) = read_named(vfs, &path, depth, sink)? else {
+        return Ok(empty(Vec::new()));
+    };
+    let read = match SeriesTable::read(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            sink.decode(&path, e)?;
+            return Ok(empty(bytes));
+        }
+    };
+    if let Err(e) = check_store_id(read.store_id, manifest.store_id, SERIES_STORE_ID_AT as u64) {
+        sink.decode(&path, e)?;
+        return Ok(empty(bytes));
+    }
+    if read.table.nkeys() != nkeys {
+        sink.invalid(
+            &path,
+            6,
+            format!(
+                "the file holds {} label values per series, the store has {nkeys} label keys",
+                read.table.nkeys()
+            ),
+        )?;
+        return Ok(empty(bytes));
+    }
+    let count = read.table.len() as u32;
+    let mut cut = 0;
+    if let SeriesEnd::Damaged(e) = read.end {
+        let named = durable_named.is_none_or(|m| m.is_some_and(|m| m >= count));
+        if count < promised || named {
+            sink.decode(&path, e)?;
+        } else {
+            cut = garbage_len(&bytes, read.valid_end);
+            sink.note(format!(
+                "{}: torn tail of {cut} bytes at byte {} (unsynced series a crash lost); a \
+                 writable open cuts it",
+                path.display(),
+                read.valid_end
+            ));
+        }
+    } else if count < promised {
+        sink.invalid(
+            &path,
+            read.valid_end,
+            format!("the file holds {count} series but the manifest promises {promised}"),
+        )?;
+    }
+    if depth == Depth::Full {
+        if let Some((first, again)) = read.table.first_repeat() {
+            sink.invalid(
+                &path,
+                0,
+                format!("series {again} repeats series {first} (the same tag and labels)"),
+            )?;
+        }
+    }
+    Ok(SeriesExamined {
+        table: read.table,
+        bytes,
+        end: read.valid_end,
+        cut,
+    })
 }
 
 /// The active log as recovery leaves it.
@@ -221,6 +329,30 @@ pub(crate) fn examine(
     let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
     let log_bytes = read_named(vfs, &log_path, depth, &mut sink)?;
 
+    // A labelled store of version 5: its series, read after the log and
+    // before the dictionary, in the reverse of the order a writer writes
+    // them (tags, series, then the block), so every id this copy of the log
+    // names is in it, and every tag its series name in the dictionary.
+    let durable_named = log_bytes.as_deref().map(durable_named_max);
+    let mut series = match manifest.series_entries {
+        None => None,
+        Some(promised) => Some(examine_series(
+            vfs,
+            dir,
+            &manifest,
+            promised,
+            durable_named,
+            depth,
+            &mut sink,
+        )?),
+    };
+    // The series a crash cannot have lost: those the manifest promises and
+    // those a durable log block names.
+    let durable_series = |promised: u32| match durable_named {
+        None => u32::MAX,
+        Some(m) => m.map_or(promised, |m| promised.max(m.saturating_add(1))),
+    };
+
     // The dictionary: the mapped index (checked in its header and page
     // table only) and the entries of `tags.dict` after those it covers.
     let dict_path = dir.join(files::DICT);
@@ -237,11 +369,19 @@ pub(crate) fn examine(
     // entries may be unsynced writes that a crash lost (a power failure may
     // also keep a later one): past the entries the manifest promises, and
     // named by no durable block of the active log.
+    //
+    // In a store with a series file the log names series, and the series
+    // name tags: a tag is needed when a series that cannot be lost names it.
+    let needed_tag = series.as_ref().map(|st| {
+        let keep = durable_series(manifest.series_entries.unwrap_or(0));
+        st.table.max_tag(keep as usize)
+    });
     let lost_unsynced = |x: usize| {
         x as u64 >= manifest.dict_entries
-            && !log_bytes
-                .as_deref()
-                .is_none_or(|b| log_names_tag_from(b, x as u32))
+            && match needed_tag {
+                Some(needed) => needed.is_none_or(|t| (t as usize) < x),
+                None => durable_named.is_some_and(|m| m.is_none_or(|m| m < x as u32)),
+            }
     };
     let opened = dict_file.as_ref().map(|f| {
         Dict::open(
@@ -287,11 +427,47 @@ pub(crate) fn examine(
             dir,
             &dict_path,
             manifest.store_id,
-            dict.len(),
+            (dict.len(), series.is_some()),
             &mut sink,
         )?;
     }
     drop(dict_file);
+    // Series whose tags the dictionary lost with a torn tail were written
+    // after those tags and never made durable: they go too (from the block
+    // that holds the first). A durable one is damage.
+    let id_len = match &mut series {
+        None => dict_len,
+        Some(st) => {
+            let promised = manifest.series_entries.unwrap_or(0);
+            let first_lost = (0..st.table.len() as u32)
+                .find(|&i| st.table.tag(i).is_some_and(|t| t as u64 >= dict_len));
+            if let Some(i) = first_lost {
+                let path = dir.join(files::SERIES);
+                if i < durable_series(promised) {
+                    let t = st.table.tag(i).unwrap_or(0);
+                    sink.invalid(
+                        &path,
+                        0,
+                        format!("series {i} names tag {t}, but tags.dict holds {dict_len} tags"),
+                    )?;
+                } else if let Some(at) = st.table.cut_from_series(i) {
+                    st.cut = garbage_len(&st.bytes, at);
+                    st.end = at;
+                    sink.note(format!(
+                        "{}: series from {i} name tags a crash lost; a writable open cuts them \
+                         ({} bytes at byte {at})",
+                        path.display(),
+                        st.cut
+                    ));
+                }
+            }
+            if st.table.len() > 0 || sink.problems.is_empty() {
+                st.table.len() as u64
+            } else {
+                u64::from(promised)
+            }
+        }
+    };
 
     // Sealed segments.
     let mut segments = Vec::with_capacity(manifest.segments.len());
@@ -299,7 +475,7 @@ pub(crate) fn examine(
     let mut now = manifest.now;
     for entry in &manifest.segments {
         files_checked += 1;
-        let seg = match open_segment(vfs, dir, entry, dict_len, manifest.store_id) {
+        let seg = match open_segment(vfs, dir, entry, id_len, manifest.store_id) {
             Ok(s) => s,
             Err(Error::Corrupted(c)) => {
                 sink.problem(&c.file, c.offset, c.kind)?;
@@ -337,7 +513,7 @@ pub(crate) fn examine(
         &log_path,
         log_bytes,
         &manifest,
-        dict_len,
+        id_len,
         &mut grand_total,
         &mut now,
         &mut cells_checked,
@@ -348,6 +524,11 @@ pub(crate) fn examine(
         dict,
         dict_end,
         dict_cut,
+        series: series.map(|st| SeriesState {
+            table: st.table,
+            end: st.end,
+            cut: st.cut,
+        }),
         segments,
         log,
         leftovers,
@@ -367,7 +548,7 @@ fn check_every_entry(
     dir: &Path,
     dict_path: &Path,
     store_id: u32,
-    known: usize,
+    (known, tags_only): (usize, bool),
     sink: &mut Sink,
 ) -> Result<()> {
     let bytes = files::read_file(vfs, dict_path)?;
@@ -395,6 +576,15 @@ fn check_every_entry(
                 dict_path,
                 0,
                 format!("entry {i} ({t:?}) is not a normalised tag"),
+            )?;
+        }
+        if tags_only && crate::labels::is_series_key(t) {
+            sink.invalid(
+                dict_path,
+                0,
+                format!(
+                    "entry {i} ({t:?}) is a series key; this store keeps series in tags.series"
+                ),
             )?;
         }
         if !seen.insert(*t) {
@@ -619,20 +809,20 @@ fn missing_kind() -> CorruptionKind {
     CorruptionKind::Invalid("the file is missing, but the manifest names it".into())
 }
 
-/// True when a block of the log `bytes` that is known to have been durable
-/// names a tag id `>= from`. A block is known durable when some valid block
+/// The largest id a block of the log `bytes` known to have been durable
+/// names, if any: ids up to it were durable, and so must be what names
+/// them. A block is known durable when some valid block
 /// records a `durable_end` at or past its end; a sync fsyncs the dictionary
 /// before the log, and `durable_end` moves only after both, so the entries
 /// such a block names were durable too, and damage to them is corruption, not
-/// a lost unsynced write. (A missing log counts as naming them: nothing may
-/// then be assumed lost.)
-fn log_names_tag_from(bytes: &[u8], from: u32) -> bool {
+/// a lost unsynced write. (Callers count a missing log as naming every id:
+/// nothing may then be assumed lost.)
+fn durable_named_max(bytes: &[u8]) -> Option<u32> {
     let durable = recorded_durable_end(bytes);
-    blocks_from(bytes, LOG_HEADER_LEN).any(|(at, b)| {
-        at + b.len() as u64 <= durable
-            && b.cell_count() > 0
-            && b.tag(b.cell_count() as usize - 1) >= from
-    })
+    blocks_from(bytes, LOG_HEADER_LEN)
+        .filter(|(at, b)| at + b.len() as u64 <= durable && b.cell_count() > 0)
+        .map(|(_, b)| b.tag(b.cell_count() as usize - 1))
+        .max()
 }
 
 /// The furthest durability point any valid block of the log `bytes`

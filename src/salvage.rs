@@ -35,6 +35,7 @@ use crate::format::segment::SegmentView;
 use crate::format::{Resolution, ScanEnd};
 use crate::options::{Options, Retention};
 use crate::recovery;
+use crate::series::SeriesTable;
 use crate::storage::files;
 use crate::time::Step;
 
@@ -318,11 +319,35 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
             .and_then(|v| v.with_dict(dict_bytes.clone()).ok()),
         _ => None,
     };
-    let name = |id: u32| -> Option<String> {
+    let tag_name = |id: u32| -> Option<String> {
         if let Some(n) = entries.get(id as usize) {
             return Some((*n).to_string());
         }
         index.as_ref()?.name(id).ok().flatten().map(str::to_string)
+    };
+    // A labelled store of version 5: its series, up to any damage, name
+    // tags and values; a series' name is its key (`tag 1F value …`).
+    let series_path = dir.join(files::SERIES);
+    let series = match manifest.series_entries {
+        None => None,
+        Some(_) => Some(match read(vfs, &series_path)? {
+            Ok(b) => match SeriesTable::read(&b) {
+                Ok(r)
+                    if r.store_id == manifest.store_id
+                        && r.table.nkeys() == manifest.label_keys.len() =>
+                {
+                    r.table
+                }
+                _ => SeriesTable::new(manifest.label_keys.len()),
+            },
+            Err(_) => SeriesTable::new(manifest.label_keys.len()),
+        }),
+    };
+    let name = |id: u32| -> Option<String> {
+        match &series {
+            None => tag_name(id),
+            Some(t) => Some(t.key(id, &tag_name(t.tag(id)?)?)),
+        }
     };
 
     // Every read leaves out what is older than the hour retention.
@@ -365,19 +390,30 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
             ScanEnd::TornTail { offset, .. } => *offset,
             ScanEnd::Clean => scan.valid_end,
         };
-        lost.push(Lost {
-            file: dict_path,
-            offset,
-            what: format!(
-                "{n} cells whose tag's name cannot be read (ids from {first}; {} names read{})",
-                entries.len(),
-                if foreign {
-                    ": the file belongs to another store"
-                } else {
-                    ""
-                }
-            ),
-            events: Some(events),
+        lost.push(match &series {
+            Some(t) if first as usize >= t.len() => Lost {
+                file: series_path,
+                offset: 0,
+                what: format!(
+                    "{n} cells whose series cannot be read (ids from {first}; {} series read)",
+                    t.len()
+                ),
+                events: Some(events),
+            },
+            _ => Lost {
+                file: dict_path,
+                offset,
+                what: format!(
+                    "{n} cells whose tag's name cannot be read (ids from {first}; {} names read{})",
+                    entries.len(),
+                    if foreign {
+                        ": the file belongs to another store"
+                    } else {
+                        ""
+                    }
+                ),
+                events: Some(events),
+            },
         });
     }
     out.names = names

@@ -40,6 +40,7 @@ use crate::memtable::Memtable;
 use crate::options::{Options, Retention, SyncPolicy};
 use crate::query::{Series, SharedCatalog, Snapshot, Stats, TopRow, TrendQuery, TrendRow};
 use crate::recovery::{self, Depth};
+use crate::series::SeriesTable;
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::log::{create_log, ActiveLog, INITIAL_LOG_BYTES};
 use crate::storage::manifest::ManifestFile;
@@ -101,6 +102,10 @@ struct Writer {
     mem: Memtable,
     dict_file: Option<PathFile>,
     dict_end: u64,
+    /// The series file of a labelled store of version 5, and where its
+    /// valid blocks end.
+    series_file: Option<PathFile>,
+    series_end: u64,
     unsynced: bool,
 }
 
@@ -110,6 +115,9 @@ pub(crate) struct Inner {
     read_only: bool,
     _lock: Option<LockGuard>,
     dict: Arc<RwLock<Dict>>,
+    /// The series of a labelled store of version 5 (`None`: ids are
+    /// dictionary entries).
+    series: Option<Arc<RwLock<SeriesTable>>>,
     view: Mutex<Arc<View>>,
     writer: Mutex<Writer>,
     manifest: Mutex<ManifestFile>,
@@ -307,6 +315,10 @@ impl Store {
         report.log_tail_bytes_cut = log.cut;
         report.log_truncated_bytes = log.truncated_bytes;
         report.dict_tail_bytes_cut = found.dict_cut;
+        let series_file = match &found.series {
+            Some(_) => Some(PathFile::open(&*vfs, dir.join(files::SERIES), mode)?),
+            None => None,
+        };
         if !read_only {
             // Before anything is changed: a writer builds every batch on the
             // dictionary, so its damage refuses the writable open (reads
@@ -328,6 +340,12 @@ impl Store {
             }
             if log.cut > 0 {
                 log_file.write_at(&vec![0; log.cut as usize], log.end)?;
+            }
+            if let (Some(f), Some(st)) = (&series_file, &found.series) {
+                if st.cut > 0 {
+                    f.write_at(&vec![0; st.cut as usize], st.end)?;
+                }
+                f.sync()?;
             }
             // What survived a crash of the process may still sit in the page
             // cache only; make it durable before blocks claim it is.
@@ -358,6 +376,8 @@ impl Store {
             mem: log.mem,
             dict_file: Some(dict_file),
             dict_end: found.dict_end,
+            series_end: found.series.as_ref().map_or(0, |st| st.end),
+            series_file,
             unsynced: false,
         };
         let retention = Retention {
@@ -369,6 +389,7 @@ impl Store {
             read_only,
             _lock: lock,
             dict: Arc::new(RwLock::new(found.dict)),
+            series: found.series.map(|st| Arc::new(RwLock::new(st.table))),
             view: Mutex::new(Arc::new(view)),
             writer: Mutex::new(writer),
             rejected_too_old: AtomicU64::new(manifest.rejected_too_old),
@@ -485,6 +506,7 @@ impl Store {
         Snapshot::new(
             view,
             i.dict.clone(),
+            i.series.clone(),
             i.retention(),
             crate::query::Counters {
                 grand_total,
@@ -813,13 +835,18 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
             .map(Some)
             .map_err(|e| Error::io(&p, e))
     };
-    if let Some(d) = open(files::DICT)? {
-        let len = d.len().map_err(|e| Error::io(dir.join(files::DICT), e))?;
-        if len > crate::format::dict::DICT_HEADER_LEN as u64 {
-            return damage(format!(
-                "the manifest is missing but {} holds tags ({len} bytes), so data was written",
-                files::DICT
-            ));
+    for (name, header) in [
+        (files::DICT, crate::format::dict::DICT_HEADER_LEN),
+        (files::SERIES, crate::format::series::SERIES_HEADER_LEN),
+    ] {
+        if let Some(d) = open(name)? {
+            let len = d.len().map_err(|e| Error::io(dir.join(name), e))?;
+            if len > header as u64 {
+                return damage(format!(
+                    "the manifest is missing but {name} holds tags ({len} bytes), so data was \
+                     written"
+                ));
+            }
         }
     }
     let log1 = files::log_name(1);
@@ -856,6 +883,7 @@ fn refuse_foreign_files(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<(
     for n in names {
         let magic = match classify(n) {
             Some(FileKind::Dict) => crate::format::dict::DICT_MAGIC,
+            Some(FileKind::Series) => crate::format::series::SERIES_MAGIC,
             Some(FileKind::Log(_)) => crate::format::log::LOG_MAGIC,
             _ => continue,
         };
@@ -902,7 +930,7 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
     for n in &names {
         if matches!(
             classify(n),
-            Some(FileKind::Dict | FileKind::Log(_) | FileKind::Temp)
+            Some(FileKind::Dict | FileKind::Series | FileKind::Log(_) | FileKind::Temp)
         ) {
             let p = dir.join(n);
             vfs.remove(&p).map_err(|e| Error::io(&p, e))?;
@@ -910,6 +938,13 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
     }
     let store_id = new_store_id();
     files::write_new_file(vfs, &dir.join(files::DICT), &encode_dict_header(store_id))?;
+    // A labelled store keeps its series in a file of their own (format
+    // version 5); tags.dict then holds each tag once.
+    let keys = opts.label_keys.len();
+    if keys > 0 {
+        let header = crate::format::series::encode_series_header(store_id, keys);
+        files::write_new_file(vfs, &dir.join(files::SERIES), &header)?;
+    }
     create_log(vfs, dir, 1, initial_log_bytes(opts, 0), store_id)?;
     let retention = opts.retention.normalized();
     let m = Manifest {
@@ -928,6 +963,7 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
         log_durable_end: LOG_HEADER_LEN as u64,
         clean: true,
         label_keys: opts.label_keys.names().to_vec(),
+        series_entries: (keys > 0).then_some(0),
     };
     files::sync_dir(vfs, dir)?;
     files::write_atomic(
@@ -989,6 +1025,49 @@ impl Inner {
         self.poisoned.store(true, Ordering::Release);
     }
 
+    /// The id of a tag, or of a series, interning it (after
+    /// `check_writable`) when new: a series of a store with a series file is
+    /// its tag's id in the dictionary and its values' numbers in the table;
+    /// in a labelled store of an earlier version, its key's entry.
+    fn intern<S: AsRef<str>>(&self, named: Named<'_, S>) -> Result<u32> {
+        let writable = || self.check_writable();
+        match (named, &self.series) {
+            (Named::Tag(tag), _) => Dict::find_or_intern(&self.dict, tag, writable),
+            (Named::Series(tag, values), None) => {
+                let key = crate::labels::series_key_of_values(tag, values);
+                Dict::find_or_intern(&self.dict, &key, writable)
+            }
+            (Named::Series(tag, values), Some(table)) => {
+                let tag = Dict::find_or_intern(&self.dict, tag, writable)?;
+                let values: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+                let mut t = table.write();
+                if let Some(id) = t.find(tag, &values) {
+                    return Ok(id);
+                }
+                self.check_writable()?;
+                t.intern(tag, &values).ok_or_else(|| Error::Poisoned {
+                    reason: "the series table is full (4 294 967 295 series)".into(),
+                })
+            }
+        }
+    }
+
+    /// Series handed to the series file writer (`None`: no series file).
+    fn series_flushed(&self) -> Option<u32> {
+        self.series
+            .as_ref()
+            .map(|t| t.read().flushed_count() as u32)
+    }
+
+    /// Number of ids the log and segments may name: series in a store with a
+    /// series file, dictionary entries otherwise.
+    fn id_len(&self) -> u64 {
+        match &self.series {
+            Some(t) => t.read().len() as u64,
+            None => self.dict.read().len() as u64,
+        }
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
@@ -1026,6 +1105,9 @@ impl Inner {
             if let Some(d) = &w.dict_file {
                 d.sync()?;
             }
+            if let Some(f) = &w.series_file {
+                f.sync()?;
+            }
             if let Some(l) = &mut w.log {
                 l.sync()?;
             }
@@ -1048,12 +1130,14 @@ impl Inner {
         let mut w = self.writer.lock();
         self.sync_locked(&mut w)?;
         let durable = self.dict.read().flushed_count() as u64;
+        let series = self.series_flushed();
         let log_end = w.log.as_ref().map_or(0, |l| l.end);
         let mut m = self.manifest.lock();
         let cur = m.get();
         let store_id = cur.store_id;
         let unchanged = cur.clean
             && cur.dict_entries >= durable
+            && cur.series_entries >= series
             && cur.log_durable_end == log_end
             && cur.rejected_too_old == self.rejected_too_old.load(Ordering::Relaxed)
             && cur.rejected_future == self.rejected_future.load(Ordering::Relaxed);
@@ -1061,6 +1145,7 @@ impl Inner {
             let r = m.commit(self.vfs(), |next| {
                 self.fill_counters(next);
                 next.dict_entries = durable.max(next.dict_entries);
+                next.series_entries = next.series_entries.max(series);
                 next.log_durable_end = log_end;
                 next.clean = true;
             });
@@ -1144,6 +1229,18 @@ impl Inner {
                 return self.guard("writing the tag dictionary", Err(e));
             }
             w.dict_end += pending.len() as u64;
+        }
+        // Then the series, which name those tags, before the block names them.
+        if let (Some(series), Some(file)) = (&self.series, &w.series_file) {
+            let (pending, from, vfrom) = series.write().take_pending();
+            if !pending.is_empty() {
+                if let Err(e) = file.write_at(&pending, w.series_end) {
+                    series.write().restore_pending(from, vfrom);
+                    return self.guard("writing the series file", Err(e));
+                }
+                series.write().note_written(w.series_end, from, vfrom);
+                w.series_end += pending.len() as u64;
+            }
         }
         let log = w.log.as_mut().expect("writer has a log");
         let r = log.append(&bytes);
@@ -1230,9 +1327,13 @@ impl Inner {
         if let Some(d) = &w.dict_file {
             d.sync()?;
         }
+        if let Some(f) = &w.series_file {
+            f.sync()?;
+        }
         // Entries queued but not yet written belong to uncommitted batches;
         // the manifest only promises what is in the file.
         let flushed_entries = self.dict.read().flushed_count() as u64;
+        let flushed_series = self.series_flushed();
         let mut m = self.manifest.lock();
         let store_id = m.get().store_id;
         let mut new_entry = None;
@@ -1271,6 +1372,7 @@ impl Inner {
             next.active_log = log_id;
             self.fill_counters(next);
             next.dict_entries = flushed_entries;
+            next.series_entries = flushed_series;
             next.log_durable_end = LOG_HEADER_LEN as u64;
             next.clean = true;
         })?;
@@ -1295,7 +1397,7 @@ impl Inner {
                 vfs,
                 dir,
                 e,
-                self.dict.read().len() as u64,
+                self.id_len(),
                 store_id,
             )?)),
             None => None,
@@ -1349,7 +1451,7 @@ impl Inner {
                     vfs: self.vfs(),
                     dir: &self.dir,
                     store_id: self.manifest.lock().get().store_id,
-                    dict_len: self.dict.read().len() as u64,
+                    dict_len: self.id_len(),
                     tag_totals: self.opts.segment_tag_totals,
                 };
                 let mut next_id = || self.manifest.lock().allocate_id();
@@ -1417,6 +1519,13 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// What an event counts: a tag, or a series of a labelled store (a tag and
+/// normalised values, one per label key).
+enum Named<'a, S> {
+    Tag(&'a str),
+    Series(&'a str, &'a [S]),
 }
 
 /// An atomic group of events: pre-aggregated into `(tag, minute)` cells and
@@ -1500,8 +1609,8 @@ impl Batch {
     ) -> Result<()> {
         let minute = Minute::from_unix(ts)?;
         let tag = tag::normalize(tag)?;
-        let key = crate::labels::series_key(&tag, &self.store.inner.labels, labels)?;
-        self.add_key(&key, minute, count)
+        let values = crate::labels::label_values(&self.store.inner.labels, labels)?;
+        self.add_key(Named::Series(&tag, &values), minute, count)
     }
 
     /// Adds events of a series whose label values are already normalised
@@ -1523,8 +1632,7 @@ impl Batch {
             ))
             .into());
         }
-        let key = crate::labels::series_key_of_values(tag, values);
-        self.add_key(&key, minute, count)
+        self.add_key(Named::Series(tag, values), minute, count)
     }
 
     /// Adds events for a tag already normalised with [`crate::tag::normalize`]
@@ -1538,11 +1646,16 @@ impl Batch {
             ))
             .into());
         }
-        self.add_key(tag, minute, count)
+        self.add_key(Named::<&str>::Tag(tag), minute, count)
     }
 
-    /// Adds events of a dictionary key (a tag, or a series key).
-    fn add_key(&mut self, tag: &str, minute: Minute, count: u64) -> Result<()> {
+    /// Adds events of a tag, or of a series of a labelled store.
+    fn add_key<S: AsRef<str>>(
+        &mut self,
+        named: Named<'_, S>,
+        minute: Minute,
+        count: u64,
+    ) -> Result<()> {
         let inner = &self.store.inner;
         if inner.read_only {
             return Err(Error::ReadOnly);
@@ -1611,7 +1724,7 @@ impl Batch {
             self.events += 1;
             return Ok(());
         }
-        let id = Dict::find_or_intern(&inner.dict, tag, || inner.check_writable())?;
+        let id = inner.intern(named)?;
         self.sum = sum;
         self.events += 1;
         self.max_minute = max_opt(self.max_minute, Some(minute.0));

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["format"],
     &["storage"],
     &["options", "dict", "memtable"],
-    &["view"],
+    &["view", "series"],
     &["query", "compaction"],
     &["recovery"],
     &["store"],

@@ -263,6 +263,7 @@ pub fn sample_manifest() -> Vec<u8> {
         log_durable_end: 64,
         clean: false,
         label_keys: vec!["platform".into(), "region".into()],
+        series_entries: None,
     })
 }
 

@@ -11,7 +11,7 @@
 
 use byteorder::{ByteOrder, LittleEndian};
 
-use super::{check_version, crc32, CorruptionKind, DecodeError, Resolution, VERSION};
+use super::{crc32, CorruptionKind, DecodeError, Resolution, MIN_VERSION, VERSION};
 
 /// Magic of the manifest file.
 pub const MANIFEST_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'M'];
@@ -51,6 +51,13 @@ const M_MINUTE_RET: usize = 80;
 const M_HOUR_RET: usize = 84;
 const M_LOG_DURABLE: usize = 88;
 const M_LABELS_LEN: usize = 96;
+const M_SERIES: usize = 100;
+/// Flag bit 3 (version 5): the store keeps its series in the `tags.series`
+/// file, and bytes 100..104 count the series known durable.
+const FLAG_SERIES: u16 = 1 << 3;
+/// The manifest version of a store with a series file; a store without one
+/// still writes [`VERSION`], so that a build of version 4 reads it.
+pub const SERIES_MANIFEST_VERSION: u16 = 5;
 
 /// The list of live files and the store's durable counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +101,11 @@ pub struct Manifest {
     /// The store's label keys in declaration order (version 3; empty for a
     /// store without labels and for every older store).
     pub label_keys: Vec<String>,
+    /// A labelled store of version 5 keeps its series in `tags.series`:
+    /// `Some(n)`, n of them known durable (as `dict_entries` counts the
+    /// dictionary's). `None`: a store without labels, or a labelled store of
+    /// an earlier version, whose series keys are entries of `tags.dict`.
+    pub series_entries: Option<u32>,
 }
 
 /// Encodes the label keys section: per key, a length byte and the key.
@@ -183,8 +195,17 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     assert!(total <= u64::from(u32::MAX), "manifest too large");
     let mut out = vec![0u8; MANIFEST_FIXED_LEN];
     out[..4].copy_from_slice(&MANIFEST_MAGIC);
-    LittleEndian::write_u16(&mut out[4..6], VERSION);
+    let version = if m.series_entries.is_some() {
+        SERIES_MANIFEST_VERSION
+    } else {
+        VERSION
+    };
+    LittleEndian::write_u16(&mut out[4..6], version);
     let mut flags = 0;
+    if let Some(n) = m.series_entries {
+        flags |= FLAG_SERIES;
+        LittleEndian::write_u32(&mut out[M_SERIES..], n);
+    }
     if m.now.is_some() {
         flags |= FLAG_NOW;
     }
@@ -271,7 +292,17 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         ));
     }
     let version = LittleEndian::read_u16(&buf[4..6]);
-    check_version(version, 4)?;
+    // Version 5 is a manifest's only (a store with a series file).
+    if !(MIN_VERSION..=SERIES_MANIFEST_VERSION).contains(&version) {
+        return Err(DecodeError::new(
+            4,
+            CorruptionKind::UnsupportedVersion {
+                found: version,
+                min: MIN_VERSION,
+                max: SERIES_MANIFEST_VERSION,
+            },
+        ));
+    }
     let fixed = if version >= 2 {
         MANIFEST_FIXED_LEN
     } else {
@@ -285,7 +316,9 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         ));
     }
     let flags = LittleEndian::read_u16(&buf[M_FLAGS..]);
-    let known = if version >= 2 {
+    let known = if version >= SERIES_MANIFEST_VERSION {
+        FLAG_NOW | FLAG_SOURCE | FLAG_CLEAN | FLAG_SERIES
+    } else if version >= 2 {
         FLAG_NOW | FLAG_SOURCE | FLAG_CLEAN
     } else {
         FLAG_NOW | FLAG_SOURCE
@@ -296,18 +329,22 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
             format!("unknown manifest flags {flags:#06x}"),
         ));
     }
-    let reserved_v2 = match version {
-        1 => &[][..],
-        2 => &buf[96..104],
-        _ => &buf[98..104],
-    };
-    if let Some(i) = buf[76..80].iter().chain(reserved_v2).position(|&b| b != 0) {
+    if version >= SERIES_MANIFEST_VERSION && flags & FLAG_SERIES == 0 {
         return Err(DecodeError::invalid(
-            if i < 4 {
-                76 + i
-            } else {
-                104 - reserved_v2.len() + i - 4
-            } as u64,
+            M_FLAGS as u64,
+            format!("a version-{version} manifest without the series flag"),
+        ));
+    }
+    let reserved_v2 = match version {
+        1 => 0..0,
+        2 => 96..104,
+        3 | 4 => 98..104,
+        _ => 98..100,
+    };
+    let mut reserved = (76..80).chain(reserved_v2);
+    if let Some(i) = reserved.find(|&i| buf[i] != 0) {
+        return Err(DecodeError::invalid(
+            i as u64,
             "reserved bytes of the manifest are not zero",
         ));
     }
@@ -367,6 +404,12 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
     }
     let src_start = fixed + labels_len;
     let label_keys = decode_label_keys(&buf[fixed..src_start], fixed)?;
+    if flags & FLAG_SERIES != 0 && label_keys.is_empty() {
+        return Err(DecodeError::invalid(
+            M_FLAGS as u64,
+            "the series flag is set on a store without label keys",
+        ));
+    }
     let src_end = src_start + src_len as usize;
     let next_file_id = LittleEndian::read_u64(&buf[M_NEXT_ID..]);
     let active_log = LittleEndian::read_u64(&buf[M_ACTIVE_LOG..]);
@@ -436,6 +479,8 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
         now: (flags & FLAG_NOW != 0).then_some(now_raw),
         source_position: (flags & FLAG_SOURCE != 0).then(|| buf[src_start..src_end].to_vec()),
         dict_entries: LittleEndian::read_u64(&buf[M_DICT..]),
+        series_entries: (flags & FLAG_SERIES != 0)
+            .then(|| LittleEndian::read_u32(&buf[M_SERIES..])),
         rejected_too_old: LittleEndian::read_u64(&buf[M_TOO_OLD..]),
         rejected_future: LittleEndian::read_u64(&buf[M_FUTURE..]),
         minute_retention,
@@ -449,6 +494,14 @@ pub fn decode_manifest(buf: &[u8]) -> Result<Manifest, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `b` with its CRC made to hold again.
+    fn fix_crc(mut b: Vec<u8>) -> Vec<u8> {
+        let n = b.len() - 4;
+        let crc = crc32(&b[..n]);
+        LittleEndian::write_u32(&mut b[n..], crc);
+        b
+    }
 
     fn sample() -> Manifest {
         Manifest {
@@ -486,6 +539,7 @@ mod tests {
             log_durable_end: 4096,
             clean: true,
             label_keys: vec!["platform".into(), "region".into()],
+            series_entries: Some(41_000),
         }
     }
 
@@ -493,6 +547,27 @@ mod tests {
     fn round_trips() {
         let m = sample();
         assert_eq!(decode_manifest(&encode_manifest(&m)), Ok(m.clone()));
+        // Without a series file it is a version-4 manifest, as before.
+        let v4 = Manifest {
+            series_entries: None,
+            ..m.clone()
+        };
+        let b = encode_manifest(&v4);
+        assert_eq!(LittleEndian::read_u16(&b[4..6]), 4);
+        assert_eq!(decode_manifest(&b), Ok(v4.clone()));
+        assert_eq!(LittleEndian::read_u16(&encode_manifest(&m)[4..6]), 5);
+        // The series flag needs version 5 and label keys, and version 5 the flag.
+        let mut b = encode_manifest(&m);
+        b[4] = 4;
+        assert!(decode_manifest(&fix_crc(b)).is_err());
+        let mut b = encode_manifest(&Manifest {
+            label_keys: vec![],
+            ..m.clone()
+        });
+        assert!(decode_manifest(&b).is_err());
+        b = encode_manifest(&v4);
+        b[4] = 5;
+        assert!(decode_manifest(&fix_crc(b)).is_err());
         let empty = Manifest {
             store_id: 0,
             generation: 0,
@@ -509,6 +584,7 @@ mod tests {
             log_durable_end: 0,
             clean: false,
             label_keys: vec![],
+            series_entries: None,
         };
         assert_eq!(decode_manifest(&encode_manifest(&empty)), Ok(empty.clone()));
         let with_empty_src = Manifest {
@@ -588,13 +664,13 @@ mod tests {
         // the first segment entry, whose byte 8 is its resolution.
         let res = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 32 + 8] = 9);
         assert!(decode_manifest(&res).is_err());
-        let v4 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 5));
+        let v4 = reseal(good.clone(), |b| LittleEndian::write_u16(&mut b[4..6], 6));
         assert_eq!(
             decode_manifest(&v4).unwrap_err().kind,
             CorruptionKind::UnsupportedVersion {
-                found: 5,
+                found: 6,
                 min: 1,
-                max: 4
+                max: 5
             }
         );
         let bad_key = reseal(good.clone(), |b| b[MANIFEST_FIXED_LEN + 1] = b'P');
@@ -613,6 +689,7 @@ mod tests {
     fn version_1_reads() {
         let m = Manifest {
             label_keys: vec![],
+            series_entries: None,
             ..sample()
         };
         let v2 = encode_manifest(&m);
@@ -644,6 +721,7 @@ mod tests {
     fn version_2_reads() {
         let m = Manifest {
             label_keys: vec![],
+            series_entries: None,
             ..sample()
         };
         let v2 = reseal(encode_manifest(&m), |b| {

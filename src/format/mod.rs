@@ -45,6 +45,7 @@ pub mod log;
 pub mod manifest;
 pub mod scan;
 pub mod segment;
+pub mod series;
 pub mod varint;
 
 pub use cells::{Cells, CountOverflow};

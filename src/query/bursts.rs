@@ -167,7 +167,7 @@ fn every_tag_cells(
     hi: u32,
     only: Option<&[u32]>,
 ) -> Result<Vec<TagCells>> {
-    let n = snap.dict().read().len() as u32;
+    let n = snap.id_count() as u32;
     let ids: Vec<u32> = match only {
         Some(ids) => ids.to_vec(),
         None => (0..n).collect(),
@@ -252,7 +252,7 @@ const SPAN_SUMS: usize = 1 << 21;
 /// (a row's recent count is at most the sum of its series' totals, its
 /// baseline at least the sum of their floors), so one path serves both.
 fn candidate_cells(snap: &Snapshot, lo: u32, hi: u32, want: &Wanted<'_>) -> Result<Vec<TagCells>> {
-    let n = snap.dict().read().len();
+    let n = snap.id_count();
     let count_lo = want.count_lo.min(hi);
     let mut totals = vec![0u64; n];
     snap.sum_windows(&[count_lo, hi], |_, tag, c| {

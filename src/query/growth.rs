@@ -362,7 +362,7 @@ impl Snapshot {
         if q.k == 0 {
             return Ok(None);
         }
-        let n = self.dict().read().len();
+        let n = self.id_count();
         let mut recent = vec![0u64; n];
         let mut basec = vec![0u64; n];
         debug_assert!(blo <= bhi && bhi == rlo && rlo <= rhi);
@@ -473,7 +473,7 @@ impl Snapshot {
         if k == 0 {
             return Ok(None);
         }
-        let n = self.dict().read().len();
+        let n = self.id_count();
         let mut counts = vec![0u64; n];
         self.sum_windows(&[lo, hi], |_, tag, c| {
             if let Some(x) = counts.get_mut(tag as usize) {

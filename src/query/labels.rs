@@ -18,6 +18,7 @@ use super::{query_error, Snapshot};
 use crate::dict::{Dict, FxHashMap};
 use crate::error::Result;
 use crate::labels::{split_series_key, Filter, LabelKeys};
+use crate::series::SeriesTable;
 use crate::time::{Step, TimeRange};
 
 /// Id → (tag, values) for a labelled store, extended as the dictionary grows.
@@ -112,11 +113,15 @@ const NOT_SERIES: u32 = u32::MAX;
 const FEW_VALUES: usize = 8;
 
 impl Catalog {
-    /// Decodes the ids the dictionary gained since the last call.
-    fn refresh(&mut self, dict: &Dict, nkeys: usize) -> Result<()> {
+    /// Decodes the ids the dictionary (or the series table) gained since the
+    /// last call.
+    fn refresh(&mut self, dict: &Dict, table: Option<&SeriesTable>, nkeys: usize) -> Result<()> {
         if self.values.len() != nkeys {
             self.values = vec![Vec::new(); nkeys];
             self.value_ix = vec![FxHashMap::default(); nkeys];
+        }
+        if let Some(t) = table {
+            return self.refresh_from_table(dict, t, nkeys);
         }
         let n = dict.len() as u32;
         if n != self.covered {
@@ -130,6 +135,40 @@ impl Catalog {
             return Err(e);
         }
         debug_assert_eq!(self.tag_of.len(), n as usize);
+        self.covered = n;
+        Ok(())
+    }
+
+    /// [`Self::refresh`] on a store with a series table, which numbers tags
+    /// (by their dictionary ids) and values as the catalog does: the
+    /// catalog's tags are the dictionary's entries, its values the table's,
+    /// and each series is its record.
+    fn refresh_from_table(&mut self, dict: &Dict, t: &SeriesTable, nkeys: usize) -> Result<()> {
+        let n = t.len() as u32;
+        if n != self.covered {
+            self.folds.clear();
+        }
+        let from = self.tags.len() as u32;
+        let (tags, tag_ix) = (&mut self.tags, &mut self.tag_ix);
+        dict.for_each_key_from(from, |_, key| match std::str::from_utf8(key) {
+            Ok(name) => {
+                tag_ix.insert(InlineKey::new(key), tags.len() as u32);
+                tags.push(Arc::from(name));
+                true
+            }
+            Err(_) => false,
+        })?;
+        for k in 0..nkeys {
+            for v in self.values[k].len() as u32..t.value_count(k) as u32 {
+                let name: Arc<str> = Arc::from(t.value(k, v));
+                self.value_ix[k].insert(InlineKey::new(name.as_bytes()), v);
+                self.values[k].push(name);
+            }
+        }
+        for id in self.covered..n {
+            self.tag_of.push(t.tag(id).unwrap_or(NOT_SERIES));
+            self.value_of.extend_from_slice(t.value_numbers(id));
+        }
         self.covered = n;
         Ok(())
     }
@@ -356,7 +395,11 @@ impl Snapshot {
     /// Runs `f` with the catalog brought up to date.
     fn with_catalog<T>(&self, f: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
         let mut c = self.catalog.lock();
-        c.refresh(&self.dict().read(), self.labels.len())?;
+        c.refresh(
+            &self.dict().read(),
+            self.series_table().map(|t| t.read()).as_deref(),
+            self.labels.len(),
+        )?;
         f(&c)
     }
 
@@ -405,18 +448,32 @@ impl Snapshot {
         // Catalog, then dictionary: the order every catalog user locks in.
         let mut c = self.catalog.lock();
         let dict = self.dict().read();
-        let len = dict.len();
+        let table = self.series_table().map(|t| t.read());
+        let len = table.as_ref().map_or(dict.len(), |t| t.len());
         if let Some((_, _, hit)) = c.tag_series.iter().find(|(t, l, _)| t == tag && *l == len) {
             return Ok(hit.clone());
         }
-        let prefix = format!("{tag}{}", crate::labels::SEPARATOR);
         let n = self.labels.len();
         let mut all = Vec::new();
-        for (name, id) in dict.entries_with_prefix(&prefix)? {
-            let (_, values) = split_series_key(name);
-            let values: Box<[String]> = values.map(String::from).collect();
-            if values.len() == n {
-                all.push((id, values));
+        if let Some(t) = &table {
+            // The tag's id, then its series: one pass over the records.
+            if let Some(tag_id) = dict.lookup(tag)? {
+                for id in t.series_of_tag(tag_id) {
+                    let values = t.value_numbers(id).iter().enumerate();
+                    all.push((
+                        id,
+                        values.map(|(k, &v)| t.value(k, v).to_string()).collect(),
+                    ));
+                }
+            }
+        } else {
+            let prefix = format!("{tag}{}", crate::labels::SEPARATOR);
+            for (name, id) in dict.entries_with_prefix(&prefix)? {
+                let (_, values) = split_series_key(name);
+                let values: Box<[String]> = values.map(String::from).collect();
+                if values.len() == n {
+                    all.push((id, values));
+                }
             }
         }
         let all: Arc<TagSeries> = all.into();
@@ -436,7 +493,11 @@ impl Snapshot {
             return Ok(None);
         }
         let mut c = self.catalog.lock();
-        c.refresh(&self.dict().read(), self.labels.len())?;
+        c.refresh(
+            &self.dict().read(),
+            self.series_table().map(|t| t.read()).as_deref(),
+            self.labels.len(),
+        )?;
         if let Some((_, f)) = c.folds.iter().find(|(f, _)| f == filter) {
             return Ok(Some(f.clone()));
         }

@@ -35,6 +35,7 @@ use crate::error::{Error, InvalidInput, Result};
 use crate::format::Resolution;
 use crate::labels::LabelKeys;
 use crate::options::Retention;
+use crate::series::SeriesTable;
 use crate::time::{Minute, Step};
 use crate::view::View;
 
@@ -74,6 +75,9 @@ pub(crate) struct Counters {
 pub struct Snapshot {
     view: Arc<View>,
     dict: Arc<RwLock<Dict>>,
+    /// The series of a labelled store of version 5 (`None`: ids are
+    /// dictionary entries).
+    series: Option<Arc<RwLock<SeriesTable>>>,
     retention: Retention,
     counters: Counters,
     labels: Arc<LabelKeys>,
@@ -160,6 +164,7 @@ impl Snapshot {
     pub(crate) fn new(
         view: Arc<View>,
         dict: Arc<RwLock<Dict>>,
+        series: Option<Arc<RwLock<SeriesTable>>>,
         retention: Retention,
         counters: Counters,
         labels: Arc<LabelKeys>,
@@ -168,6 +173,7 @@ impl Snapshot {
         Snapshot {
             view,
             dict,
+            series,
             retention,
             counters,
             labels,
@@ -292,13 +298,41 @@ impl Snapshot {
         &self.dict
     }
 
+    /// Number of ids the log and segments may name: series on a store with a
+    /// series table, dictionary entries otherwise.
+    pub(crate) fn id_count(&self) -> usize {
+        match &self.series {
+            Some(t) => t.read().len(),
+            None => self.dict.read().len(),
+        }
+    }
+
+    /// The series table of a labelled store of version 5.
+    pub(crate) fn series_table(&self) -> Option<&Arc<RwLock<SeriesTable>>> {
+        self.series.as_ref()
+    }
+
+    /// The key of id `id` as the log and segments name it: a tag, or on a
+    /// labelled store a series key (`tag 1F value …`), from `dict` (a guard
+    /// of this snapshot's dictionary) and the series table if there is one.
+    pub(crate) fn key_of(&self, dict: &Dict, id: u32) -> Result<Option<String>> {
+        let Some(table) = &self.series else {
+            return Ok(dict.name(id)?.map(str::to_string));
+        };
+        let t = table.read();
+        let Some(tag) = t.tag(id) else {
+            return Ok(None);
+        };
+        Ok(dict.name(tag)?.map(|name| t.key(id, name)))
+    }
+
     /// Statistics as of this snapshot.
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
             now: self.now(),
             earliest_minute: self.earliest_minute(),
             earliest_kept: self.earliest_time().map(|t| Minute((t / 60) as u32)),
-            tags: self.dict.read().len() as u64,
+            tags: self.id_count() as u64,
             total_count: self.counters.grand_total,
             rejected_too_old: self.counters.rejected_too_old,
             rejected_future: self.counters.rejected_future,

@@ -254,8 +254,8 @@ impl Snapshot {
         let dict = self.dict().read();
         let mut rows = Vec::with_capacity(acc.len());
         for ((tag, m), c) in acc {
-            if let Some(n) = dict.name(tag)? {
-                rows.push((n.to_string(), i64::from(m) * 60, c));
+            if let Some(n) = self.key_of(&dict, tag)? {
+                rows.push((n, i64::from(m) * 60, c));
             }
         }
         rows.sort_unstable();

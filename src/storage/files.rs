@@ -30,6 +30,8 @@ pub const LOCK: &str = "LOCK";
 pub const DICT: &str = "tags.dict";
 /// Name of the dictionary index file.
 pub const INDEX: &str = "tags.idx";
+/// Name of the series file of a labelled store of version 5.
+pub const SERIES: &str = "tags.series";
 /// Suffix of files being written.
 pub const TMP_SUFFIX: &str = ".tmp";
 
@@ -42,6 +44,8 @@ pub enum FileKind {
     Lock,
     /// `tags.dict`
     Dict,
+    /// `tags.series`
+    Series,
     /// A log segment with this id.
     Log(u64),
     /// A sealed segment with this id and resolution.
@@ -76,6 +80,7 @@ pub fn classify(name: &str) -> Option<FileKind> {
         MANIFEST => return Some(FileKind::Manifest),
         LOCK => return Some(FileKind::Lock),
         DICT => return Some(FileKind::Dict),
+        SERIES => return Some(FileKind::Series),
         _ => {}
     }
     let hex_id = |s: &str| {

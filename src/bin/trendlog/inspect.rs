@@ -8,6 +8,9 @@ use trendlog::format::dict_index::{DictIndexView, DICT_INDEX_MAGIC};
 use trendlog::format::log::{decode_block, log_header_store_id, scan_log, LOG_MAGIC};
 use trendlog::format::manifest::{decode_manifest, MANIFEST_MAGIC};
 use trendlog::format::segment::{SegmentView, SEGMENT_MAGIC};
+use trendlog::format::series::{
+    decode_series_block, decode_series_header, SERIES_HEADER_LEN, SERIES_MAGIC,
+};
 use trendlog::format::{DecodeError, Resolution, ScanEnd};
 use trendlog::time::Minute;
 
@@ -281,6 +284,7 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         DICT_MAGIC,
         MANIFEST_MAGIC,
         DICT_INDEX_MAGIC,
+        SERIES_MAGIC,
     ]
     .iter()
     .any(|m| m[..] == head[..]);
@@ -298,6 +302,8 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         dict_report(&bytes)
     } else if magic == MANIFEST_MAGIC {
         manifest_report(&bytes)
+    } else if magic == SERIES_MAGIC {
+        series_report(&bytes)
     } else if magic == DICT_INDEX_MAGIC {
         // An index of layout 1 or 2 reads its names from the tags.dict beside it.
         let dict_path = path.with_file_name("tags.dict");
@@ -309,7 +315,7 @@ fn inspect_file(g: &Global, path: &Path) -> CmdResult {
         let mut r = Report::new("unknown");
         r.problems.push((
             0,
-            "bad magic bytes: not a trendlog log segment, sealed segment, dictionary, dictionary index or manifest"
+            "bad magic bytes: not a trendlog log segment, sealed segment, dictionary, dictionary index, series file or manifest"
                 .into(),
         ));
         r
@@ -505,6 +511,62 @@ fn dict_report(bytes: &[u8]) -> Report {
         json!(scan.valid_end),
     );
     scan_end(&mut r, &scan.end);
+    r
+}
+
+/// A series file: its blocks read in order up to the first that fails to
+/// decode (each block's own checks; whether its values are defined is for
+/// `verify`, which reads the store).
+fn series_report(bytes: &[u8]) -> Report {
+    let mut r = Report::new("series file");
+    let nkeys = match decode_series_header(bytes) {
+        Ok((id, nkeys)) => {
+            store_id_field(&mut r, id);
+            r.field("label keys", nkeys.to_string(), json!(nkeys));
+            nkeys
+        }
+        Err(e) => {
+            r.problem(&e);
+            return r;
+        }
+    };
+    let (mut pos, mut blocks, mut series, mut values) = (SERIES_HEADER_LEN, 0u64, 0u64, 0u64);
+    let mut damage = None;
+    while bytes[pos..].iter().any(|&b| b != 0) {
+        match decode_series_block(&bytes[pos..], nkeys) {
+            Ok(b) => {
+                blocks += 1;
+                series += b.count() as u64;
+                values += b.values.len() as u64;
+                pos += b.len;
+            }
+            Err(e) => {
+                damage = Some(DecodeError {
+                    offset: e.offset + pos as u64,
+                    ..e
+                });
+                break;
+            }
+        }
+    }
+    r.field("series", out::thousands(series), json!(series));
+    r.field("label values", out::thousands(values), json!(values));
+    r.field("blocks", out::thousands(blocks), json!(blocks));
+    r.field("valid end", format!("byte {pos}"), json!(pos));
+    match damage {
+        // What follows may be a write a crash tore (an open decides, from
+        // what the manifest and the log say was durable).
+        Some(e) => r.field(
+            "end",
+            format!(
+                "a block that does not decode at byte {} ({}): a torn write if nothing durable \
+                 names its series, damage otherwise (`trendlog verify` decides)",
+                e.offset, e.kind
+            ),
+            json!({"bad_block": e.offset, "kind": e.kind.to_string()}),
+        ),
+        None => r.field("end", "clean".into(), json!("clean")),
+    }
     r
 }
 
