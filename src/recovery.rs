@@ -94,7 +94,8 @@ pub(crate) struct SeriesState {
 /// [`SeriesState`] with the file's bytes, while recovery decides.
 struct SeriesExamined {
     table: SeriesTable,
-    bytes: Vec<u8>,
+    /// The end of the file's last non-zero byte.
+    nonzero_end: u64,
     end: u64,
     cut: u64,
 }
@@ -116,25 +117,26 @@ fn examine_series(
 ) -> Result<SeriesExamined> {
     let path = dir.join(files::SERIES);
     let nkeys = manifest.label_keys.len();
-    let empty = |bytes| SeriesExamined {
+    let empty = || SeriesExamined {
         table: SeriesTable::new(nkeys),
-        bytes,
+        nonzero_end: 0,
         end: 0,
         cut: 0,
     };
     let Some(bytes) = read_named(vfs, &path, depth, sink)? else {
-        return Ok(empty(Vec::new()));
+        return Ok(empty());
     };
-    let read = match SeriesTable::read(&bytes) {
+    let nonzero_end = garbage_len(&bytes, 0);
+    let read = match SeriesTable::read(bytes) {
         Ok(r) => r,
         Err(e) => {
             sink.decode(&path, e)?;
-            return Ok(empty(bytes));
+            return Ok(empty());
         }
     };
     if let Err(e) = check_store_id(read.store_id, manifest.store_id, SERIES_STORE_ID_AT as u64) {
         sink.decode(&path, e)?;
-        return Ok(empty(bytes));
+        return Ok(empty());
     }
     if read.table.nkeys() != nkeys {
         sink.invalid(
@@ -145,7 +147,7 @@ fn examine_series(
                 read.table.nkeys()
             ),
         )?;
-        return Ok(empty(bytes));
+        return Ok(empty());
     }
     let count = read.table.len() as u32;
     let mut cut = 0;
@@ -154,7 +156,7 @@ fn examine_series(
         if count < promised || named {
             sink.decode(&path, e)?;
         } else {
-            cut = garbage_len(&bytes, read.valid_end);
+            cut = nonzero_end.saturating_sub(read.valid_end);
             sink.note(format!(
                 "{}: torn tail of {cut} bytes at byte {} (unsynced series a crash lost); a \
                  writable open cuts it",
@@ -180,7 +182,7 @@ fn examine_series(
     }
     Ok(SeriesExamined {
         table: read.table,
-        bytes,
+        nonzero_end,
         end: read.valid_end,
         cut,
     })
@@ -334,6 +336,7 @@ pub(crate) fn examine(
     // them (tags, series, then the block), so every id this copy of the log
     // names is in it, and every tag its series name in the dictionary.
     let durable_named = log_bytes.as_deref().map(durable_named_max);
+    files_checked += u64::from(manifest.series_entries.is_some());
     let mut series = match manifest.series_entries {
         None => None,
         Some(promised) => Some(examine_series(
@@ -439,8 +442,7 @@ pub(crate) fn examine(
         None => dict_len,
         Some(st) => {
             let promised = manifest.series_entries.unwrap_or(0);
-            let first_lost = (0..st.table.len() as u32)
-                .find(|&i| st.table.tag(i).is_some_and(|t| t as u64 >= dict_len));
+            let first_lost = st.table.first_naming_tag_from(dict_len);
             if let Some(i) = first_lost {
                 let path = dir.join(files::SERIES);
                 if i < durable_series(promised) {
@@ -451,7 +453,7 @@ pub(crate) fn examine(
                         format!("series {i} names tag {t}, but tags.dict holds {dict_len} tags"),
                     )?;
                 } else if let Some(at) = st.table.cut_from_series(i) {
-                    st.cut = garbage_len(&st.bytes, at);
+                    st.cut = st.nonzero_end.saturating_sub(at);
                     st.end = at;
                     sink.note(format!(
                         "{}: series from {i} name tags a crash lost; a writable open cuts them \

@@ -331,7 +331,7 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
     let series = match manifest.series_entries {
         None => None,
         Some(_) => Some(match read(vfs, &series_path)? {
-            Ok(b) => match SeriesTable::read(&b) {
+            Ok(b) => match SeriesTable::read(b) {
                 Ok(r)
                     if r.store_id == manifest.store_id
                         && r.table.nkeys() == manifest.label_keys.len() =>

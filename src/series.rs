@@ -1,6 +1,6 @@
 //! The series table of a labelled store of format version 5: series id →
-//! (tag id, one value number per label key), read whole from the `series`
-//! file ([`crate::format::series`]) at open and extended by writes.
+//! (tag id, one value number per label key), from the `tags.series` file
+//! ([`crate::format::series`]) and extended by writes.
 //!
 //! In such a store the ids in the log and the segments are series ids, and
 //! `tags.dict` holds tags only (each once, whatever its labels), so a series
@@ -8,12 +8,18 @@
 //! against 27 on the labelled benchmark (docs/performance.md). A labelled
 //! store of an earlier version keeps its series keys in `tags.dict` and no
 //! table.
+//!
+//! An open reads the file whole and checks every block (its CRC, its values,
+//! that its records name only values already defined) but decodes no record
+//! into memory: the records are read in place, on demand, so a question
+//! about one tag costs one pass over the tag fields, and a process that asks
+//! nothing of the labels pays only the read and the checks.
 
 use std::sync::Arc;
 
 use crate::dict::FxHashMap;
 use crate::format::series::{
-    decode_series_block, decode_series_header, encode_series_block, SERIES_HEADER_LEN,
+    decode_series_block, decode_series_header, encode_series_block, record_field, SERIES_HEADER_LEN,
 };
 use crate::format::DecodeError;
 use crate::labels::MAX_LABEL_KEYS;
@@ -22,21 +28,33 @@ use crate::labels::MAX_LABEL_KEYS;
 /// store's keys).
 type Record = (u32, [u32; MAX_LABEL_KEYS]);
 
-/// Where a block of the file starts and what precedes it.
-#[derive(Debug, Clone, Copy)]
+/// A block of the file: where it is, and where its records are.
+#[derive(Debug, Clone)]
 struct Block {
     offset: u64,
     first_id: u32,
+    count: u32,
     values_before: u32,
+    /// Where its records start in the file, and their field widths.
+    records_at: usize,
+    widths: Vec<usize>,
+    width: usize,
+    /// The largest tag id its records name.
+    max_tag: u32,
 }
 
 /// The series of a labelled store: see the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesTable {
     nkeys: usize,
-    /// Per series id, its tag id.
+    /// The file as read at open; `blocks` decode from it.
+    file: Vec<u8>,
+    blocks: Vec<Block>,
+    /// Series of `blocks`: ids `0..in_file`.
+    in_file: u32,
+    /// Series interned since the open: ids `in_file..`, their tag ids and
+    /// `nkeys` value numbers each.
     tags: Vec<u32>,
-    /// Per series id, `nkeys` value numbers.
     vals: Vec<u32>,
     /// Per key, its values by number.
     values: Vec<Vec<Arc<str>>>,
@@ -45,8 +63,6 @@ pub(crate) struct SeriesTable {
     value_order: Vec<(u8, u32)>,
     /// (tag, values) → id, built by the first lookup of a writer.
     map: Option<FxHashMap<Record, u32>>,
-    /// Blocks read from the file, for a cut.
-    blocks: Vec<Block>,
     /// Series and values handed to the file writer.
     flushed: usize,
     values_flushed: usize,
@@ -85,16 +101,12 @@ impl SeriesTable {
     }
 
     /// Reads a whole series file: its header (an error when unusable), then
-    /// every block up to the first that fails to decode or names a label
-    /// value it has not defined, or defines one twice.
-    pub(crate) fn read(buf: &[u8]) -> Result<SeriesRead, DecodeError> {
-        let (store_id, nkeys) = decode_series_header(buf)?;
+    /// every block up to the first that fails to decode, names a label value
+    /// not yet defined, or defines one twice.
+    pub(crate) fn read(buf: Vec<u8>) -> Result<SeriesRead, DecodeError> {
+        let (store_id, nkeys) = decode_series_header(&buf)?;
         let mut t = SeriesTable::new(nkeys);
         let mut pos = SERIES_HEADER_LEN;
-        let mut max = vec![0u32; nkeys];
-        // At most one record per 1 + K bytes.
-        t.tags.reserve(buf.len() / (1 + nkeys));
-        t.vals.reserve(buf.len() / (1 + nkeys) * nkeys);
         let end = loop {
             let rest = &buf[pos..];
             if rest.iter().all(|&b| b == 0) {
@@ -104,12 +116,8 @@ impl SeriesTable {
                 Ok(b) => b,
                 Err(e) => break SeriesEnd::Damaged(e.at_base(pos as u64)),
             };
-            let mark = Block {
-                offset: pos as u64,
-                first_id: t.tags.len() as u32,
-                values_before: t.value_order.len() as u32,
-            };
             let bad = |why: String| DecodeError::invalid(pos as u64, why);
+            let values_before = t.value_order.len() as u32;
             let mut fault = None;
             for &(k, v) in &b.values {
                 if t.value_ix[k].contains_key(v) {
@@ -118,27 +126,41 @@ impl SeriesTable {
                 }
                 t.define(k, v);
             }
-            if fault.is_none() {
-                max.fill(0);
-                b.decode_into(&mut t.tags, &mut t.vals, &mut max);
-                let undefined =
-                    (0..nkeys).find(|&k| b.count() > 0 && max[k] as usize >= t.values[k].len());
-                if let Some(k) = undefined {
+            let max = b.field_max();
+            let count = b.count() as u32;
+            if fault.is_none() && count > 0 {
+                if let Some(k) = (0..nkeys).find(|&k| max[1 + k] as usize >= t.values[k].len()) {
                     fault = Some(bad(format!(
                         "a series names value {} of key {k}, which has {}",
-                        max[k],
+                        max[1 + k],
                         t.values[k].len()
                     )));
                 }
             }
+            let block = Block {
+                offset: pos as u64,
+                first_id: t.in_file,
+                count,
+                values_before,
+                records_at: pos + b.records_at,
+                width: b.widths.iter().sum(),
+                widths: b.widths,
+                max_tag: max[0],
+            };
             if let Some(e) = fault {
-                t.cut_to(mark);
+                t.undefine_to(values_before);
                 break SeriesEnd::Damaged(e);
             }
-            t.blocks.push(mark);
+            let Some(next) = t.in_file.checked_add(count).filter(|&n| n < u32::MAX) else {
+                t.undefine_to(values_before);
+                break SeriesEnd::Damaged(bad("more than 2³² − 1 series".into()));
+            };
+            t.in_file = next;
+            t.blocks.push(block);
             pos += b.len;
         };
-        t.flushed = t.tags.len();
+        t.file = buf;
+        t.flushed = t.len();
         t.values_flushed = t.value_order.len();
         Ok(SeriesRead {
             table: t,
@@ -148,28 +170,30 @@ impl SeriesTable {
         })
     }
 
-    /// Drops the block starting at `mark` and every later one.
-    fn cut_to(&mut self, mark: Block) {
-        self.tags.truncate(mark.first_id as usize);
-        self.vals.truncate(mark.first_id as usize * self.nkeys);
-        while self.value_order.len() > mark.values_before as usize {
+    /// Forgets the values defined from `n` on (in definition order).
+    fn undefine_to(&mut self, n: u32) {
+        while self.value_order.len() > n as usize {
             let (k, _) = self.value_order.pop().expect("a value to drop");
             let v = self.values[k as usize].pop().expect("a value to drop");
             self.value_ix[k as usize].remove(&v);
         }
-        self.blocks.retain(|b| b.first_id < mark.first_id);
-        self.map = None;
-        self.flushed = self.flushed.min(self.tags.len());
-        self.values_flushed = self.values_flushed.min(self.value_order.len());
     }
 
-    /// Drops the series from the block holding `id` on (series a crash
-    /// left without the tags they name); returns the byte offset where that
-    /// block started, the new end of the file's valid part.
+    /// Drops the series from the block holding `id` on (series a crash left
+    /// without the tags they name), in a table just read; returns the byte
+    /// offset where that block started, the new end of the file's valid
+    /// part.
     pub(crate) fn cut_from_series(&mut self, id: u32) -> Option<u64> {
         let i = self.blocks.iter().rposition(|b| b.first_id <= id)?;
-        let mark = self.blocks[i];
-        self.cut_to(mark);
+        let mark = self.blocks[i].clone();
+        self.blocks.truncate(i);
+        self.in_file = mark.first_id;
+        self.tags.clear();
+        self.vals.clear();
+        self.undefine_to(mark.values_before);
+        self.map = None;
+        self.flushed = self.len();
+        self.values_flushed = self.value_order.len();
         Some(mark.offset)
     }
 
@@ -189,18 +213,78 @@ impl SeriesTable {
 
     /// Number of series.
     pub(crate) fn len(&self) -> usize {
-        self.tags.len()
+        self.in_file as usize + self.tags.len()
+    }
+
+    /// The block holding file series `id` (below `in_file`), and the bytes
+    /// of its record.
+    fn file_record(&self, id: u32) -> (&Block, &[u8]) {
+        let i = self.blocks.partition_point(|b| b.first_id <= id) - 1;
+        let b = &self.blocks[i];
+        let at = b.records_at + (id - b.first_id) as usize * b.width;
+        (b, &self.file[at..at + b.width])
     }
 
     /// The tag id of series `id`.
     pub(crate) fn tag(&self, id: u32) -> Option<u32> {
-        self.tags.get(id as usize).copied()
+        if id < self.in_file {
+            let (b, r) = self.file_record(id);
+            return Some(record_field(r, &b.widths, 0));
+        }
+        self.tags.get((id - self.in_file) as usize).copied()
     }
 
-    /// The value numbers of series `id`, one per key.
-    pub(crate) fn value_numbers(&self, id: u32) -> &[u32] {
-        let at = id as usize * self.nkeys;
-        self.vals.get(at..at + self.nkeys).unwrap_or(&[])
+    /// The value numbers of series `id`, one per key (zero past the keys,
+    /// and for an id the table does not hold).
+    pub(crate) fn value_numbers(&self, id: u32) -> [u32; MAX_LABEL_KEYS] {
+        let mut out = [0u32; MAX_LABEL_KEYS];
+        if id < self.in_file {
+            let (b, r) = self.file_record(id);
+            for (k, v) in out.iter_mut().enumerate().take(self.nkeys) {
+                *v = record_field(r, &b.widths, 1 + k);
+            }
+        } else {
+            let at = (id - self.in_file) as usize * self.nkeys;
+            if let Some(v) = self.vals.get(at..at + self.nkeys) {
+                out[..self.nkeys].copy_from_slice(v);
+            }
+        }
+        out
+    }
+
+    /// Calls `f` with every series from `from` on, in id order: its id, tag
+    /// id and value numbers (one per key).
+    pub(crate) fn for_each_from(&self, from: u32, mut f: impl FnMut(u32, u32, &[u32])) {
+        let mut vals = [0u32; MAX_LABEL_KEYS];
+        for b in &self.blocks {
+            if b.first_id + b.count <= from {
+                continue;
+            }
+            let recs = &self.file[b.records_at..b.records_at + b.count as usize * b.width];
+            for (id, r) in (b.first_id..).zip(recs.chunks_exact(b.width)) {
+                if id < from {
+                    continue;
+                }
+                for (k, v) in vals.iter_mut().enumerate().take(self.nkeys) {
+                    *v = record_field(r, &b.widths, 1 + k);
+                }
+                f(id, record_field(r, &b.widths, 0), &vals[..self.nkeys]);
+            }
+        }
+        let ids = (self.in_file..).zip(self.tags.iter().zip(self.vals.chunks_exact(self.nkeys)));
+        for (id, (&tag, v)) in ids {
+            if id >= from {
+                f(id, tag, v);
+            }
+        }
+    }
+
+    /// Value `n` of key `k`.
+    pub(crate) fn value(&self, k: usize, n: u32) -> &str {
+        self.values
+            .get(k)
+            .and_then(|v| v.get(n as usize))
+            .map_or("", |v| v)
     }
 
     /// Number of values of key `k`.
@@ -208,58 +292,91 @@ impl SeriesTable {
         self.values.get(k).map_or(0, Vec::len)
     }
 
-    /// Value `n` of key `k`.
-    pub(crate) fn value(&self, k: usize, n: u32) -> &str {
-        &self.values[k][n as usize]
-    }
-
     /// The number of `value` among key `k`'s values, if defined.
     pub(crate) fn value_number(&self, k: usize, value: &str) -> Option<u32> {
         self.value_ix.get(k)?.get(value).copied()
     }
 
-    /// The largest tag id any series names, if any.
+    /// The largest tag id the series below `below` name, if any.
     pub(crate) fn max_tag(&self, below: usize) -> Option<u32> {
-        self.tags[..below.min(self.tags.len())]
+        let below = below.min(self.len()) as u32;
+        let mut max = None;
+        for b in self
+            .blocks
             .iter()
-            .copied()
-            .max()
+            .filter(|b| b.first_id < below && b.count > 0)
+        {
+            let m = if b.first_id + b.count <= below {
+                b.max_tag
+            } else {
+                (b.first_id..below)
+                    .filter_map(|id| self.tag(id))
+                    .max()
+                    .unwrap_or(0)
+            };
+            max = max.max(Some(m));
+        }
+        let mem = (self.in_file..below).filter_map(|id| self.tag(id)).max();
+        max.max(mem)
     }
 
-    /// The ids of the series of tag `tag`, ascending.
+    /// The first series naming a tag id at or past `n`, if any.
+    pub(crate) fn first_naming_tag_from(&self, n: u64) -> Option<u32> {
+        let in_block = self
+            .blocks
+            .iter()
+            .filter(|b| u64::from(b.max_tag) >= n && b.count > 0)
+            .find_map(|b| {
+                (b.first_id..b.first_id + b.count)
+                    .find(|&id| self.tag(id).is_some_and(|t| u64::from(t) >= n))
+            });
+        in_block.or_else(|| {
+            (self.in_file..self.len() as u32)
+                .find(|&id| self.tag(id).is_some_and(|t| u64::from(t) >= n))
+        })
+    }
+
+    /// The ids of the series of tag `tag`, ascending: one pass over the tag
+    /// fields, skipping blocks whose largest tag is below it.
     pub(crate) fn series_of_tag(&self, tag: u32) -> Vec<u32> {
-        (0u32..)
-            .zip(&self.tags)
-            .filter(|(_, &t)| t == tag)
-            .map(|(i, _)| i)
-            .collect()
+        let mut out = Vec::new();
+        for b in self.blocks.iter().filter(|b| b.max_tag >= tag) {
+            let recs = &self.file[b.records_at..b.records_at + b.count as usize * b.width];
+            for (id, r) in (b.first_id..).zip(recs.chunks_exact(b.width)) {
+                if record_field(r, &b.widths, 0) == tag {
+                    out.push(id);
+                }
+            }
+        }
+        out.extend(
+            (self.in_file..)
+                .zip(&self.tags)
+                .filter(|(_, &t)| t == tag)
+                .map(|(i, _)| i),
+        );
+        out
     }
 
     /// The series key of series `id` (`tag 1F value …`, as a labelled store
     /// of an earlier version holds it in `tags.dict`), given its tag's name.
     pub(crate) fn key(&self, id: u32, tag: &str) -> String {
         let mut s = String::from(tag);
-        for (k, &n) in self.value_numbers(id).iter().enumerate() {
+        for (k, &n) in self.value_numbers(id)[..self.nkeys].iter().enumerate() {
             s.push(crate::labels::SEPARATOR);
             s.push_str(self.value(k, n));
         }
         s
     }
 
-    fn record(&self, tag: u32, vals: &[u32]) -> Record {
-        let mut r = [0u32; MAX_LABEL_KEYS];
-        r[..vals.len()].copy_from_slice(vals);
-        (tag, r)
-    }
-
     fn map(&mut self) -> &mut FxHashMap<Record, u32> {
         if self.map.is_none() {
             let mut m = FxHashMap::default();
-            m.reserve(self.tags.len());
-            for id in 0..self.tags.len() as u32 {
-                let r = self.record(self.tags[id as usize], self.value_numbers(id));
-                m.entry(r).or_insert(id);
-            }
+            m.reserve(self.len());
+            self.for_each_from(0, |id, tag, vals| {
+                let mut r = [0u32; MAX_LABEL_KEYS];
+                r[..vals.len()].copy_from_slice(vals);
+                m.entry((tag, r)).or_insert(id);
+            });
             self.map = Some(m);
         }
         self.map.as_mut().expect("built above")
@@ -291,48 +408,53 @@ impl SeriesTable {
         if let Some(&id) = self.map().get(&r) {
             return Some(id);
         }
-        let id = u32::try_from(self.tags.len())
-            .ok()
-            .filter(|&i| i < u32::MAX)?;
+        let id = u32::try_from(self.len()).ok().filter(|&i| i < u32::MAX)?;
         self.tags.push(tag);
         self.vals.extend_from_slice(&nums[..self.nkeys]);
         self.map().insert(r, id);
         Some(id)
     }
 
-    /// Duplicate series (the first id repeated, and the repeat), checked by
-    /// `verify`: a writer never writes one.
+    /// The first series that repeats an earlier one (the same tag and
+    /// values), and that earlier one: `verify` reports it; a writer never
+    /// writes one.
     pub(crate) fn first_repeat(&self) -> Option<(u32, u32)> {
         let mut m: FxHashMap<Record, u32> = FxHashMap::default();
-        for id in 0..self.tags.len() as u32 {
-            let r = self.record(self.tags[id as usize], self.value_numbers(id));
-            if let Some(&first) = m.get(&r) {
-                return Some((first, id));
+        let mut found = None;
+        self.for_each_from(0, |id, tag, vals| {
+            let mut r = [0u32; MAX_LABEL_KEYS];
+            r[..vals.len()].copy_from_slice(vals);
+            if let Some(&first) = m.get(&(tag, r)) {
+                found = found.or(Some((first, id)));
             }
-            m.insert(r, id);
-        }
-        None
+            m.entry((tag, r)).or_insert(id);
+        });
+        found
     }
 
     /// The blocks to append for the series and values not yet handed to the
-    /// file writer, and the number of series they bring the file to.
+    /// file writer; and where they start (series, values), for
+    /// [`Self::restore_pending`].
     pub(crate) fn take_pending(&mut self) -> (Vec<u8>, usize, usize) {
         let (from, vfrom) = (self.flushed, self.values_flushed);
         let mut out = Vec::new();
-        if from < self.tags.len() || vfrom < self.value_order.len() {
+        if from < self.len() || vfrom < self.value_order.len() {
             let values: Vec<(u8, &str)> = self.value_order[vfrom..]
                 .iter()
                 .map(|&(k, n)| (k, &*self.values[k as usize][n as usize]))
                 .collect();
+            // Series written are always in memory: a table is read whole,
+            // and only later series are pending.
+            let mem = from - self.in_file as usize;
             encode_series_block(
                 self.nkeys,
                 &values,
-                &self.tags[from..],
-                &self.vals[from * self.nkeys..],
+                &self.tags[mem..],
+                &self.vals[mem * self.nkeys..],
                 &mut out,
             );
         }
-        self.flushed = self.tags.len();
+        self.flushed = self.len();
         self.values_flushed = self.value_order.len();
         (out, from, vfrom)
     }
@@ -348,16 +470,6 @@ impl SeriesTable {
     pub(crate) fn flushed_count(&self) -> usize {
         self.flushed
     }
-
-    /// Records that the bytes just written start a block at `offset` (for a
-    /// later cut, and nothing else).
-    pub(crate) fn note_written(&mut self, offset: u64, first_id: usize, values_before: usize) {
-        self.blocks.push(Block {
-            offset,
-            first_id: first_id as u32,
-            values_before: values_before as u32,
-        });
-    }
 }
 
 #[cfg(test)]
@@ -371,6 +483,12 @@ mod tests {
         f
     }
 
+    fn all(t: &SeriesTable) -> Vec<(u32, u32, Vec<u32>)> {
+        let mut v = Vec::new();
+        t.for_each_from(0, |id, tag, vals| v.push((id, tag, vals.to_vec())));
+        v
+    }
+
     #[test]
     fn interns_reads_back_and_cuts() {
         let mut t = SeriesTable::new(2);
@@ -379,29 +497,46 @@ mod tests {
         assert_eq!(t.intern(5, &["instagram", "chicago"]), Some(0));
         let mut f = file(&mut t);
         let first_end = f.len();
-        assert_eq!(t.intern(9, &["x", "chicago"]), Some(2));
+        assert_eq!(t.intern(300, &["x", "chicago"]), Some(2));
         f.extend(t.take_pending().0);
-        let r = SeriesTable::read(&f).unwrap();
+        let r = SeriesTable::read(f.clone()).unwrap();
         assert_eq!(r.end, SeriesEnd::Clean);
         assert_eq!(r.store_id, 7);
         assert_eq!(r.valid_end, f.len() as u64);
         let mut back = r.table;
+        assert_eq!(all(&back), all(&t));
         assert_eq!(back.len(), 3);
         assert_eq!(back.key(2, "t"), "t\u{1f}x\u{1f}chicago");
         assert_eq!(back.series_of_tag(5), vec![0, 1]);
+        assert_eq!(back.max_tag(2), Some(5));
+        assert_eq!(back.max_tag(3), Some(300));
+        assert_eq!(back.first_naming_tag_from(6), Some(2));
+        assert_eq!(back.first_naming_tag_from(301), None);
         assert_eq!(back.intern(5, &["instagram", ""]), Some(1));
+        // A new series after the read lives in memory, and is the next
+        // write's only record.
+        assert_eq!(back.intern(5, &["x", ""]), Some(3));
+        assert_eq!(
+            (back.tag(3), back.series_of_tag(5)),
+            (Some(5), vec![0, 1, 3])
+        );
         assert_eq!(back.first_repeat(), None);
-        // A damaged last block: the first one stands, and the cut forgets
-        // the value it defined.
+        let (more, from, _) = back.take_pending();
+        assert_eq!(from, 3);
+        f.extend(more);
+        let again = SeriesTable::read(f.clone()).unwrap().table;
+        assert_eq!(all(&again), all(&back));
+        // A damaged last block: the others stand, and the cut forgets the
+        // value it defined.
         let mut d = f.clone();
         d[first_end + 9] ^= 1;
-        let r = SeriesTable::read(&d).unwrap();
+        let r = SeriesTable::read(d).unwrap();
         assert_eq!(r.table.len(), 2);
         assert_eq!(r.valid_end, first_end as u64);
         assert!(matches!(r.end, SeriesEnd::Damaged(ref e) if e.offset >= first_end as u64));
         assert_eq!(r.table.value_number(0, "x"), None);
         // A cut at the series of a lost tag.
-        let mut t = SeriesTable::read(&f).unwrap().table;
+        let mut t = SeriesTable::read(f).unwrap().table;
         assert_eq!(t.cut_from_series(2), Some(first_end as u64));
         assert_eq!((t.len(), t.value_number(0, "x")), (2, None));
         assert_eq!(t.intern(9, &["x", "chicago"]), Some(2));
@@ -411,8 +546,16 @@ mod tests {
     fn a_value_used_before_it_is_defined_is_damage() {
         let mut out = encode_series_header(7, 1);
         encode_series_block(1, &[], &[0], &[0], &mut out);
-        let r = SeriesTable::read(&out).unwrap();
+        let r = SeriesTable::read(out).unwrap();
         assert_eq!(r.table.len(), 0);
         assert!(matches!(r.end, SeriesEnd::Damaged(_)));
+    }
+
+    #[test]
+    fn a_repeated_series_is_found() {
+        let mut out = encode_series_header(7, 1);
+        encode_series_block(1, &[(0, "a")], &[3, 4, 3], &[0, 0, 0], &mut out);
+        let t = SeriesTable::read(out).unwrap().table;
+        assert_eq!(t.first_repeat(), Some((0, 2)));
     }
 }

@@ -1238,7 +1238,6 @@ impl Inner {
                     series.write().restore_pending(from, vfrom);
                     return self.guard("writing the series file", Err(e));
                 }
-                series.write().note_written(w.series_end, from, vfrom);
                 w.series_end += pending.len() as u64;
             }
         }

@@ -137,6 +137,8 @@ fn file_kind(name: &str) -> &'static str {
         "manifest"
     } else if name.ends_with(".dict") {
         "dictionary"
+    } else if name.ends_with(".series") {
+        "series file"
     } else if name.ends_with(".log") {
         "log"
     } else if name.ends_with(".min") {
@@ -511,8 +513,8 @@ fn every_damaged_byte_of_a_cleanly_closed_store_is_exact_refused_or_flagged() {
     }
 
     // Store C: labelled (issue 14), written by the binary with label columns and compacted,
-    // so series keys in the dictionary and the manifest's label keys are swept too (export
-    // writes every series with its labels, so it sees any change to them).
+    // so tags.series (each series' tag and label values) and the manifest's label keys are
+    // swept too (export writes every series with its labels, so it sees any change to them).
     let c = dir.path().join("labelled");
     let mut rng = Rng(5);
     let labelled: String = csv

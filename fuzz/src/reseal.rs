@@ -165,6 +165,24 @@ fn dict_blocks(b: &mut [u8]) {
     }
 }
 
+/// A series file (labelled stores of version 5): the header CRC, then each
+/// block's CRC (over its 32-bit body length and the body) for as long as the
+/// lengths chain through the buffer.
+pub fn series(b: &mut [u8]) {
+    header(b, 16);
+    let mut pos = 16usize;
+    while let Some(len) = get32(b, pos).map(|l| l as usize) {
+        let Some(end) = pos.checked_add(8 + len).filter(|&e| e <= b.len()) else {
+            break;
+        };
+        if len == 0 {
+            break;
+        }
+        crc_of_length_and_body(b, pos..pos + 4, pos + 4, end);
+        pos = end;
+    }
+}
+
 /// A manifest: the length field set to the buffer's length, then the CRC.
 pub fn manifest(b: &mut [u8]) {
     if b.len() >= 84 && u32::try_from(b.len()).is_ok() {

@@ -159,6 +159,47 @@ pub fn encode_series_block(
     }
 }
 
+/// The largest value of the `w`-byte field at `off` of each `width`-byte
+/// record of `records`: four bytes read at once and masked to the field,
+/// while four bytes remain, then field by field.
+fn column_max(records: &[u8], width: usize, off: usize, w: usize) -> u32 {
+    let mask = if w >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * w)) - 1
+    };
+    let n = records.len() / width;
+    let read = |at: usize| {
+        let b = &records[at..at + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & mask
+    };
+    // Records whose field has four bytes from it, four at a time into four
+    // maxima (one running maximum is a chain of dependent compares).
+    let fast = if records.len() >= off + 4 {
+        ((records.len() - off - 4) / width + 1).min(n)
+    } else {
+        0
+    };
+    let mut m = [0u32; 4];
+    let mut i = 0;
+    while i + 4 <= fast {
+        for (j, mj) in m.iter_mut().enumerate() {
+            *mj = (*mj).max(read((i + j) * width + off));
+        }
+        i += 4;
+    }
+    let mut max = m.into_iter().max().unwrap_or(0);
+    while i < fast {
+        max = max.max(read(i * width + off));
+        i += 1;
+    }
+    for j in i..n {
+        let at = j * width + off;
+        max = max.max(le(&records[at..at + w]));
+    }
+    max
+}
+
 /// A little-endian field of 1 to 4 bytes.
 #[inline]
 fn le(b: &[u8]) -> u32 {
@@ -188,37 +229,40 @@ pub struct SeriesBlock<'a> {
     /// Label values the block defines: key index and value, in order.
     pub values: Vec<(usize, &'a str)>,
     /// Field widths: the tag's, then each key's value's.
-    widths: Vec<usize>,
-    records: &'a [u8],
+    pub widths: Vec<usize>,
+    /// The records' bytes.
+    pub records: &'a [u8],
+    /// Where the records start, from the start of the block.
+    pub records_at: usize,
     /// The block's whole length, header included.
     pub len: usize,
 }
 
+/// Field `k` (0: the tag; `1 + j`: key `j`'s value) of a record of a block
+/// with field `widths`, from the record's bytes.
+#[inline]
+pub fn record_field(record: &[u8], widths: &[usize], k: usize) -> u32 {
+    let at: usize = widths[..k].iter().sum();
+    le(&record[at..at + widths[k]])
+}
+
 impl SeriesBlock<'_> {
+    /// The largest number of each field over the block's records (0 when
+    /// it has none): the tag's, then each key's value's.
+    pub fn field_max(&self) -> Vec<u32> {
+        let width: usize = self.widths.iter().sum();
+        let mut off = 0;
+        let mut max = Vec::with_capacity(self.widths.len());
+        for &w in &self.widths {
+            max.push(column_max(self.records, width, off, w));
+            off += w;
+        }
+        max
+    }
+
     /// Number of records (series) in the block.
     pub fn count(&self) -> usize {
         self.records.len() / self.widths.iter().sum::<usize>()
-    }
-
-    /// Appends every record to `tags` (its tag id) and `vals` (its value
-    /// numbers, one per key), and raises `max[k]` to the largest value
-    /// number of key `k` seen.
-    pub fn decode_into(&self, tags: &mut Vec<u32>, vals: &mut Vec<u32>, max: &mut [u32]) {
-        let width: usize = self.widths.iter().sum();
-        let n = self.records.len() / width;
-        tags.reserve(n);
-        vals.reserve(n * max.len());
-        for r in self.records.chunks_exact(width) {
-            let (t, mut rest) = r.split_at(self.widths[0]);
-            tags.push(le(t));
-            for (k, m) in max.iter_mut().enumerate() {
-                let (v, after) = rest.split_at(self.widths[1 + k]);
-                let v = le(v);
-                *m = (*m).max(v);
-                vals.push(v);
-                rest = after;
-            }
-        }
     }
 
     /// Record `i`: its tag id, and its value numbers written into `vals`
@@ -335,6 +379,7 @@ pub fn decode_series_block(buf: &[u8], nkeys: usize) -> Result<SeriesBlock<'_>, 
         values,
         widths,
         records,
+        records_at: h + pos,
         len: h + len,
     })
 }

@@ -165,10 +165,11 @@ impl Catalog {
                 self.values[k].push(name);
             }
         }
-        for id in self.covered..n {
-            self.tag_of.push(t.tag(id).unwrap_or(NOT_SERIES));
-            self.value_of.extend_from_slice(t.value_numbers(id));
-        }
+        let (tag_of, value_of) = (&mut self.tag_of, &mut self.value_of);
+        t.for_each_from(self.covered, |_, tag, vals| {
+            tag_of.push(tag);
+            value_of.extend_from_slice(vals);
+        });
         self.covered = n;
         Ok(())
     }
@@ -459,7 +460,8 @@ impl Snapshot {
             // The tag's id, then its series: one pass over the records.
             if let Some(tag_id) = dict.lookup(tag)? {
                 for id in t.series_of_tag(tag_id) {
-                    let values = t.value_numbers(id).iter().enumerate();
+                    let nums = t.value_numbers(id);
+                    let values = nums[..n].iter().enumerate();
                     all.push((
                         id,
                         values.map(|(k, &v)| t.value(k, v).to_string()).collect(),
