@@ -292,9 +292,15 @@ impl SeriesTable {
         self.values.get(k).map_or(0, Vec::len)
     }
 
-    /// The number of `value` among key `k`'s values, if defined.
+    /// The number of `value` among key `k`'s values, if defined: by
+    /// comparing it with each of a key's few values (a platform key's
+    /// handful, on every event a writer adds), by hashing past eight.
     pub(crate) fn value_number(&self, k: usize, value: &str) -> Option<u32> {
-        self.value_ix.get(k)?.get(value).copied()
+        let known = self.values.get(k)?;
+        if known.len() <= 8 {
+            return known.iter().position(|v| **v == *value).map(|i| i as u32);
+        }
+        self.value_ix[k].get(value).copied()
     }
 
     /// The largest tag id the series below `below` name, if any.
@@ -384,10 +390,10 @@ impl SeriesTable {
 
     /// The id of the series of tag id `tag` with label `values`, if the
     /// table holds it.
-    pub(crate) fn find(&mut self, tag: u32, values: &[&str]) -> Option<u32> {
+    pub(crate) fn find<S: AsRef<str>>(&mut self, tag: u32, values: &[S]) -> Option<u32> {
         let mut nums = [0u32; MAX_LABEL_KEYS];
         for (k, v) in values.iter().enumerate() {
-            nums[k] = self.value_number(k, v)?;
+            nums[k] = self.value_number(k, v.as_ref())?;
         }
         self.map().get(&(tag, nums)).copied()
     }
@@ -395,10 +401,11 @@ impl SeriesTable {
     /// The id of the series of tag id `tag` with label `values` (normalised,
     /// one per key), interning it (and any value not yet defined) when new.
     /// `None` when the table is full (2³² − 1 series).
-    pub(crate) fn intern(&mut self, tag: u32, values: &[&str]) -> Option<u32> {
+    pub(crate) fn intern<S: AsRef<str>>(&mut self, tag: u32, values: &[S]) -> Option<u32> {
         debug_assert_eq!(values.len(), self.nkeys);
         let mut nums = [0u32; MAX_LABEL_KEYS];
         for (k, v) in values.iter().enumerate() {
+            let v = v.as_ref();
             nums[k] = match self.value_number(k, v) {
                 Some(n) => n,
                 None => self.define(k, v),

@@ -345,12 +345,15 @@ impl Store {
                 if st.cut > 0 {
                     f.write_at(&vec![0; st.cut as usize], st.end)?;
                 }
-                f.sync()?;
             }
             // What survived a crash of the process may still sit in the page
-            // cache only; make it durable before blocks claim it is.
-            log_file.sync()?;
+            // cache only; make it durable before blocks claim it is (names
+            // before numbers: tags, series, then the log).
             dict_file.sync()?;
+            if let Some(f) = &series_file {
+                f.sync()?;
+            }
+            log_file.sync()?;
         }
         let durable_end = if read_only { 0 } else { log.end };
         let manifest = found.manifest;
@@ -843,8 +846,8 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
             let len = d.len().map_err(|e| Error::io(dir.join(name), e))?;
             if len > header as u64 {
                 return damage(format!(
-                    "the manifest is missing but {name} holds tags ({len} bytes), so data was \
-                     written"
+                    "the manifest is missing but {name} holds entries ({len} bytes), so data \
+                     was written"
                 ));
             }
         }
@@ -1039,13 +1042,12 @@ impl Inner {
             }
             (Named::Series(tag, values), Some(table)) => {
                 let tag = Dict::find_or_intern(&self.dict, tag, writable)?;
-                let values: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
                 let mut t = table.write();
-                if let Some(id) = t.find(tag, &values) {
+                if let Some(id) = t.find(tag, values) {
                     return Ok(id);
                 }
                 self.check_writable()?;
-                t.intern(tag, &values).ok_or_else(|| Error::Poisoned {
+                t.intern(tag, values).ok_or_else(|| Error::Poisoned {
                     reason: "the series table is full (4 294 967 295 series)".into(),
                 })
             }
@@ -1217,6 +1219,17 @@ impl Inner {
 
         // Dictionary entries first: a block must never reach the disk before
         // the names of its tags.
+        // The series are taken before the tags: a batch on another thread
+        // may intern a tag and then a series naming it between the two
+        // takes, and the series taken first can only name tags interned
+        // before them, which the second take then holds. They are written
+        // in the other order (tags, series, then the block).
+        let series = self.series.as_ref().map(|t| t.write().take_pending());
+        let restore_series = || {
+            if let (Some(t), Some((_, from, vfrom))) = (&self.series, &series) {
+                t.write().restore_pending(*from, *vfrom);
+            }
+        };
         let (pending, upto) = self.dict.write().take_pending();
         if !pending.is_empty() {
             let r = w
@@ -1226,16 +1239,15 @@ impl Inner {
                 .write_at(&pending, w.dict_end);
             if let Err(e) = r {
                 self.dict.write().restore_pending(pending, upto);
+                restore_series();
                 return self.guard("writing the tag dictionary", Err(e));
             }
             w.dict_end += pending.len() as u64;
         }
-        // Then the series, which name those tags, before the block names them.
-        if let (Some(series), Some(file)) = (&self.series, &w.series_file) {
-            let (pending, from, vfrom) = series.write().take_pending();
+        if let (Some((pending, ..)), Some(file)) = (&series, &w.series_file) {
             if !pending.is_empty() {
-                if let Err(e) = file.write_at(&pending, w.series_end) {
-                    series.write().restore_pending(from, vfrom);
+                if let Err(e) = file.write_at(pending, w.series_end) {
+                    restore_series();
                     return self.guard("writing the series file", Err(e));
                 }
                 w.series_end += pending.len() as u64;

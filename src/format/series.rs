@@ -107,9 +107,10 @@ fn width_of(n: u32) -> usize {
 /// Encodes one write's new series as blocks appended to `out`: `values`, the
 /// label values first defined by this write (key index, value; numbered after
 /// the values of their key already in the file, in this order), then the
-/// records, `tags[i]` with `vals[i * nkeys..(i + 1) * nkeys]`. All the values
-/// go in the first block; records are split over blocks of at most
-/// [`MAX_SERIES_BLOCK_BODY`] bytes.
+/// records, `tags[i]` with `vals[i * nkeys..(i + 1) * nkeys]`. Usually one
+/// block; a write of more than [`MAX_SERIES_BLOCK_BODY`] bytes is split,
+/// values first (in order, blocks of values only while they fill one), then
+/// records at record boundaries. Nothing is written for a write of neither.
 pub fn encode_series_block(
     nkeys: usize,
     values: &[(u8, &str)],
@@ -118,39 +119,54 @@ pub fn encode_series_block(
     out: &mut Vec<u8>,
 ) {
     debug_assert_eq!(tags.len() * nkeys, vals.len());
-    let mut first = true;
-    let mut from = 0;
-    while first || from < tags.len() {
+    let (mut vi, mut ri) = (0, 0);
+    while vi < values.len() || ri < tags.len() {
+        // Values while they fit beside the count (at most 10 bytes) and
+        // the widths.
+        let mut room = MAX_SERIES_BLOCK_BODY - 10 - (1 + nkeys);
+        let from = vi;
+        while let Some((_, v)) = values.get(vi).filter(|(_, v)| 2 + v.len() <= room) {
+            room -= 2 + v.len();
+            vi += 1;
+        }
         let mut body = Vec::new();
-        let defined: &[(u8, &str)] = if first { values } else { &[] };
-        first = false;
-        varint::put_u64(&mut body, defined.len() as u64);
-        for (k, v) in defined {
+        varint::put_u64(&mut body, (vi - from) as u64);
+        for (k, v) in &values[from..vi] {
             body.push(*k);
             body.push(v.len() as u8);
             body.extend_from_slice(v.as_bytes());
         }
-        // As many records as fit, at the widest widths of the rest (a
-        // bound that only makes the split earlier).
-        let max_tag = tags[from..].iter().copied().max().unwrap_or(0);
+        // Then as many records as fit, once every value is written, at the
+        // widest widths of the rest (a bound that only makes a split earlier).
+        let n = if vi < values.len() {
+            0
+        } else {
+            tags.len() - ri
+        };
+        let max_tag = tags[ri..ri + n].iter().copied().max().unwrap_or(0);
         let mut max_val = vec![0u32; nkeys];
-        for (i, v) in vals[from * nkeys..].iter().enumerate() {
+        for (i, v) in vals[ri * nkeys..(ri + n) * nkeys].iter().enumerate() {
             max_val[i % nkeys] = max_val[i % nkeys].max(*v);
         }
         let widths: Vec<usize> = std::iter::once(width_of(max_tag))
             .chain(max_val.iter().map(|&v| width_of(v)))
             .collect();
         let record: usize = widths.iter().sum();
-        let room = MAX_SERIES_BLOCK_BODY.saturating_sub(body.len() + widths.len());
-        let n = (room / record).max(1).min(tags.len() - from);
+        let room = MAX_SERIES_BLOCK_BODY - body.len() - widths.len();
+        let n = n.min(room / record);
         body.extend(widths.iter().map(|&w| w as u8));
-        for i in from..from + n {
+        for i in ri..ri + n {
             put_field(&mut body, tags[i], widths[0]);
             for k in 0..nkeys {
                 put_field(&mut body, vals[i * nkeys + k], widths[1 + k]);
             }
         }
-        from += n;
+        ri += n;
+        assert!(
+            body.len() <= MAX_SERIES_BLOCK_BODY,
+            "a series block of {} bytes",
+            body.len()
+        );
         let mut len = [0u8; 4];
         LittleEndian::write_u32(&mut len, body.len() as u32);
         out.extend_from_slice(&len);
@@ -458,6 +474,32 @@ mod tests {
         }
         assert_eq!(got.len(), n);
         assert!(got.iter().zip(&tags).all(|((t, v), w)| t == w && v == &[3]));
+    }
+
+    #[test]
+    fn more_than_a_block_of_values_splits_into_blocks_of_values() {
+        let names: Vec<String> = (0..20_000).map(|i| format!("{i:064}")).collect();
+        let values: Vec<(u8, &str)> = names.iter().map(|v| (0, v.as_str())).collect();
+        let tags = [7u32, 8];
+        let vals = [19_999u32, 0];
+        let mut out = Vec::new();
+        encode_series_block(1, &values, &tags, &vals, &mut out);
+        let (mut at, mut got_values, mut got) = (0, Vec::new(), Vec::new());
+        while at < out.len() {
+            let b = decode_series_block(&out[at..], 1).unwrap();
+            assert!(b.len - SERIES_BLOCK_HEADER_LEN <= MAX_SERIES_BLOCK_BODY);
+            got_values.extend(b.values.iter().map(|&(k, v)| (k as u8, v.to_string())));
+            got.extend(records(&b, 1));
+            at += b.len;
+        }
+        assert!(at > MAX_SERIES_BLOCK_BODY, "more than one block");
+        let want: Vec<(u8, String)> = values.iter().map(|&(k, v)| (k, v.to_string())).collect();
+        assert_eq!(got_values, want);
+        assert_eq!(got, vec![(7, vec![19_999]), (8, vec![0])]);
+        // A write of nothing writes nothing.
+        let mut none = Vec::new();
+        encode_series_block(2, &[], &[], &[], &mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -327,7 +327,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             out::thousands(report.cells_after)
         ));
     }
-    // Every file of the store, the dictionary and its index included.
+    // Every file of the store, the dictionary, its index and the series table included.
     let files_bytes: u64 = std::fs::read_dir(store.dir())
         .map(|d| {
             d.filter_map(|e| e.ok()?.metadata().ok())
@@ -336,14 +336,15 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         })
         .unwrap_or(st.bytes);
     say(&format!(
-        "  on disk: {} for {} (tag, minute) cells = {:.1} bytes/cell ({:.2} bytes/post)",
+        "  on disk: {} for {} (series, minute) cells = {:.1} bytes/cell ({:.2} bytes/post)",
         out::bytes(files_bytes),
         out::thousands(st.cells),
         files_bytes as f64 / st.cells.max(1) as f64,
         files_bytes as f64 / posts.max(1) as f64,
     ));
     say(&format!(
-        "    sealed segments {} ({:.1} bytes/cell); the rest is the tag dictionary and its index",
+        "    sealed segments {} ({:.1} bytes/cell); the rest is the tags (once each), their \
+         index and the series table (tag and labels of each series)",
         out::bytes(st.bytes),
         st.bytes as f64 / st.cells.max(1) as f64,
     ));
