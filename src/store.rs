@@ -838,15 +838,19 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
             .map(Some)
             .map_err(|e| Error::io(&p, e))
     };
-    for (name, header) in [
-        (files::DICT, crate::format::dict::DICT_HEADER_LEN),
-        (files::SERIES, crate::format::series::SERIES_HEADER_LEN),
+    for (name, header, what) in [
+        (files::DICT, crate::format::dict::DICT_HEADER_LEN, "tags"),
+        (
+            files::SERIES,
+            crate::format::series::SERIES_HEADER_LEN,
+            "series",
+        ),
     ] {
         if let Some(d) = open(name)? {
             let len = d.len().map_err(|e| Error::io(dir.join(name), e))?;
             if len > header as u64 {
                 return damage(format!(
-                    "the manifest is missing but {name} holds entries ({len} bytes), so data \
+                    "the manifest is missing but {name} holds {what} ({len} bytes), so data \
                      was written"
                 ));
             }
