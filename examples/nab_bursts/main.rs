@@ -4,6 +4,7 @@
 //! cargo run --release --example nab_bursts            # the default parameters
 //! cargo run --release --example nab_bursts -- --grid  # choose on the first five tickers
 //! cargo run --release --example nab_bursts -- --entry 5 --exit 1 --svg docs/bursts-nab.svg
+//! cargo run --release --example nab_bursts -- --experiments  # what else was tried
 //! ```
 //!
 //! Streams the ten series through a store, row by row (each 5-minute count is
@@ -17,6 +18,7 @@
 //! gives those five, the other five (never looked at while choosing), and all
 //! ten. Reads `../shared/data` beside the crate (or `--data DIR`).
 
+mod experiments;
 mod scorer;
 
 use std::collections::BTreeMap;
@@ -490,6 +492,7 @@ fn main() {
 fn run() -> Result<(), String> {
     let mut p = BurstParams::default();
     let mut data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let mut do_experiments = false;
     let (mut do_grid, mut svg_out, mut svg_ticker) = (false, None, "IBM".to_string());
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -497,6 +500,7 @@ fn run() -> Result<(), String> {
         let num = |s: String| s.parse::<f64>().map_err(|e| format!("{s}: {e}"));
         match a.as_str() {
             "--grid" => do_grid = true,
+            "--experiments" => do_experiments = true,
             "--data" => data = PathBuf::from(val()?),
             "--svg" => svg_out = Some(PathBuf::from(val()?)),
             "--svg-ticker" => svg_ticker = val()?,
@@ -529,6 +533,10 @@ fn run() -> Result<(), String> {
     let series = load(&data)?;
     if do_grid {
         grid(&series, &p);
+        return Ok(());
+    }
+    if do_experiments {
+        experiments::run(&series, &p);
         return Ok(());
     }
     println!(
@@ -571,6 +579,7 @@ fn run() -> Result<(), String> {
         &report(&series, &live, |t| !TRAIN.contains(&t)),
     );
     print_report("all ten", &report(&series, &live, |_| true));
+    experiments::ceilings(&series, &live);
     if let Some(path) = svg_out {
         let k = series
             .iter()
