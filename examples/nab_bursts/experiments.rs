@@ -158,7 +158,46 @@ fn two_scale_onsets(series: &[&Series], ps: &(BurstParams, BurstParams)) -> Vec<
         .collect()
 }
 
+/// The series summed into rows of `f` five-minute rows (each stamped at its
+/// last row's time), windows mapped to the new rows.
+fn coarser(s: &Series, f: usize) -> Series {
+    let n = s.times.len() / f;
+    Series {
+        ticker: s.ticker.clone(),
+        times: (0..n).map(|i| s.times[i * f + f - 1]).collect(),
+        values: (0..n)
+            .map(|i| s.values[i * f..i * f + f].iter().sum())
+            .collect(),
+        windows: s
+            .windows
+            .iter()
+            .map(|&(l, r)| (l / f, (r / f).min(n - 1)))
+            .collect(),
+        labels: s.labels.clone(),
+    }
+}
+
+/// The defaults on the same counts arriving in coarser rows (10 minutes to
+/// an hour), beside longer windows: how the detector fares when the data's
+/// own step nears or passes its window.
+fn sampling(series: &[Series], base: &BurstParams) {
+    println!("coarser rows (all ten; fewer windows lie past the probationary rows):");
+    for f in [1, 2, 3, 6, 12] {
+        let rows: Vec<Series> = series.iter().map(|s| coarser(s, f)).collect();
+        let all: Vec<&Series> = rows.iter().collect();
+        for window in [30, 60] {
+            let p = BurstParams {
+                window: mins(window),
+                ..base.clone()
+            };
+            let r = report_of(&all, &pure_onsets_of(&all, &p));
+            print_report(&format!("  rows {:2} min, window {window}", f * 5), &r);
+        }
+    }
+}
+
 pub fn run(series: &[Series], base: &BurstParams) {
+    sampling(series, base);
     // The two-window code with a second window that is the first, unable to
     // start an episode, is the library's detector.
     let off = BurstParams {

@@ -240,7 +240,9 @@ fn report_of(series: &[&Series], onsets: &[Vec<u32>]) -> Report {
             files[k].push(score_file(s.times.len(), &s.windows, &det, *p));
         }
         let prob = scorer::probation(s.times.len());
-        weeks += (s.times.len() - prob) as f64 * 5.0 / (7.0 * 1440.0);
+        // The scored span, from the first scored row to the last.
+        let last = s.times.len() - 1;
+        weeks += (s.times[last] - s.times[prob.min(last)]) as f64 / (7.0 * 86_400.0);
         for &(l, r) in &s.windows {
             let Some(&first) = det.iter().filter(|&&i| i >= l && i <= r && i >= prob).min() else {
                 continue;

@@ -65,6 +65,10 @@ pub const MIN_BLOCKS: u32 = 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstParams {
     /// Length `w` of the recent window; whole minutes, 1 minute to 1 day.
+    /// Keep it at least the step between the data's rows (`1h` for hourly
+    /// counts): a shorter window holds a whole row or nothing, and the
+    /// detector misses most bursts (docs/bursts.md, "Data coarser than the
+    /// window").
     pub window: Duration,
     /// Length of the baseline before it; whole minutes, at least twice the
     /// window, at most 28 days.

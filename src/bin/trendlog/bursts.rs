@@ -79,7 +79,7 @@ pub struct Args {
     /// Only this tag (repeatable).
     #[arg(long = "tag")]
     pub tags: Vec<String>,
-    /// Length of the recent window (whole minutes).
+    /// Length of the recent window (whole minutes; at least the step between the data's rows, 1h for hourly counts).
     #[arg(long, default_value = "30m", value_parser = crate::out::parse_dur, allow_hyphen_values = true)]
     pub window: Duration,
     /// Length of the baseline before it.
