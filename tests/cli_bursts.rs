@@ -449,3 +449,54 @@ fn bursts_edges_inside_hours_are_refused_and_cut_reads_are_said() {
         stderr(&o)
     );
 }
+
+/// Counts that arrive once an hour (at minute 42) under the default 30-minute window: each
+/// window holds a whole row or nothing, so the detector misses a fourfold burst; `bursts`
+/// and `trending --rank burst` say so on stderr and name the window that fits, which finds it.
+#[test]
+fn hourly_rows_under_a_shorter_window_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut csv = String::from("timestamp,tag,count\n");
+    let hours = 8 * 24;
+    for h in 0..hours {
+        let t = T0 + h * 3600 + 42 * 60;
+        let n = if h == hours - 1 { 400 } else { 100 };
+        csv.push_str(&format!("{t},hourly,{n}\n{t},other,50\n"));
+    }
+    let o = run_stdin(&db, &["ingest"], &csv);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let from = ["--from", "2017-10-23"];
+    let plain = run(&db, &["--json", "bursts", from[0], from[1]]);
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        err.contains("60 minutes or more apart")
+            && err.contains("30-minute window")
+            && err.contains("--window 60m"),
+        "{err}"
+    );
+    assert_eq!(json(&plain), serde_json::json!([]), "{err}");
+    let fit = run(
+        &db,
+        &["--json", "bursts", from[0], from[1], "--window", "1h"],
+    );
+    let err = String::from_utf8_lossy(&fit.stderr);
+    assert!(!err.contains("apart"), "{err}");
+    let v = json(&fit);
+    assert_eq!(v[0]["tag"], "hourly", "{v}");
+    assert_eq!(v[0]["onset_unix"], T0 + (hours - 1) * 3600 + 42 * 60, "{v}");
+    let t = run(&db, &["trending", "--rank", "burst", "--window", "30m"]);
+    assert!(
+        String::from_utf8_lossy(&t.stderr).contains("60 minutes or more apart"),
+        "{t:?}"
+    );
+    // Rows every minute say nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    sample(&db);
+    let o = run(&db, &["bursts", "--from", "2017-10-16"]);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("apart"),
+        "{o:?}"
+    );
+}

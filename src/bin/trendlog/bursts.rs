@@ -211,6 +211,9 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
     say_reads_cut(&snap, &p, from)?;
+    if !on_hours {
+        say_if_coarser("bursts", &snap, p.window, to);
+    }
     if a.from.is_some() {
         let what = "no episode is found before it";
         out::say_dropped_before("bursts", &store, &snap, from, what);
@@ -360,6 +363,70 @@ fn say_reads_cut(snap: &trendlog::Snapshot, p: &BurstParams, from: i64) -> CmdRe
     Ok(())
 }
 
+/// Says on stderr when the busiest tags' counts arrive coarser than the
+/// recent window: rows an hour apart under a 30-minute window leave each
+/// window a whole row or nothing, and the detector finds few bursts
+/// (docs/bursts.md, "Data coarser than the window"). Looks at the day of
+/// minutes before `to`: the step of a tag is the greatest common divisor of
+/// the gaps between its minutes with events, read when it has at least 8;
+/// it speaks only when every busy tag read has a step longer than the
+/// window. A failed read says nothing here (the query reports damage).
+fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i64) {
+    const READ: usize = 5;
+    let w = (window.as_secs() / 60) as i64;
+    let Some(end) = snap.now_end().map(|now| now.min(to)) else {
+        return;
+    };
+    let end = end - end.rem_euclid(60);
+    let start = end - 86_400;
+    if out::hours_only_before(snap).is_some_and(|(_, minutes)| start < minutes) {
+        return;
+    }
+    let Ok(day) = TimeRange::new(start, end) else {
+        return;
+    };
+    let Ok(top) = snap.top(day, READ) else {
+        return;
+    };
+    let mut steps: Vec<(i64, String)> = Vec::new();
+    for row in top {
+        let Ok(s) = snap.series(&out::typed(&row.tag), day, Step::Minute) else {
+            return;
+        };
+        let minutes: Vec<i64> = s
+            .points
+            .iter()
+            .filter(|p| p.1 > 0)
+            .map(|p| p.0 / 60)
+            .collect();
+        if minutes.len() >= 8 {
+            let step = minutes.windows(2).fold(0, |g, d| gcd(g, d[1] - d[0]));
+            steps.push((step, row.tag));
+        }
+    }
+    let Some((least, tag)) = steps.iter().min_by_key(|s| s.0) else {
+        return;
+    };
+    if *least > w {
+        out::say_used(
+            cmd,
+            &format!(
+                "the busiest tags' counts arrive {least} minutes or more apart ({tag}: every \
+                 {least} minutes), more than the {w}-minute window: a window holds a whole row \
+                 or none and few bursts can be found; give --window {least}m or longer"
+            ),
+        );
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// `trending --rank burst`: the k tags with the highest burst score at `at`.
 /// With `--where`, only series whose labels match; with `--by`, the `k`
 /// best of each value of that key.
@@ -386,6 +453,11 @@ pub fn trending_by_burst(
     };
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
+    if let Some((window, _, step)) = &used {
+        if *step == Step::Minute {
+            say_if_coarser("trending", snap, p.window, window.to());
+        }
+    }
     if let Some(cut) = snap.burst_reads_cut(at, p)? {
         let what = match (cut.baseline, cut.seasonal) {
             (true, true) => "its baseline and the seasonal days",
