@@ -42,7 +42,7 @@ use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
 use crate::series::{SeriesEnd, SeriesTable};
 use crate::storage::files::{self, classify, FileKind, PathFile};
-use crate::storage::segment::{open_segment, Segment};
+use crate::storage::segment::{open_segment, Ids, Segment};
 use crate::storage::vfs::{OpenMode, Vfs};
 
 /// How deep [`examine`] looks.
@@ -475,9 +475,13 @@ pub(crate) fn examine(
     let mut segments = Vec::with_capacity(manifest.segments.len());
     let mut grand_total: u64 = 0;
     let mut now = manifest.now;
+    let ids = Ids {
+        len: id_len,
+        series: series.is_some(),
+    };
     for entry in &manifest.segments {
         files_checked += 1;
-        let seg = match open_segment(vfs, dir, entry, id_len, manifest.store_id) {
+        let seg = match open_segment(vfs, dir, entry, ids, manifest.store_id) {
             Ok(s) => s,
             Err(Error::Corrupted(c)) => {
                 sink.problem(&c.file, c.offset, c.kind)?;

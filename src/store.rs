@@ -44,7 +44,7 @@ use crate::series::SeriesTable;
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::log::{create_log, ActiveLog, INITIAL_LOG_BYTES};
 use crate::storage::manifest::ManifestFile;
-use crate::storage::segment::{open_segment, write_segment};
+use crate::storage::segment::{open_segment, write_segment, Ids};
 use crate::storage::vfs::{LockGuard, OpenMode, Vfs};
 use crate::tag;
 use crate::time::{Minute, Step, TimeRange};
@@ -1065,12 +1065,18 @@ impl Inner {
             .map(|t| t.read().flushed_count() as u32)
     }
 
-    /// Number of ids the log and segments may name: series in a store with a
+    /// The ids the log and segments may name: series in a store with a
     /// series file, dictionary entries otherwise.
-    fn id_len(&self) -> u64 {
+    fn ids(&self) -> Ids {
         match &self.series {
-            Some(t) => t.read().len() as u64,
-            None => self.dict.read().len() as u64,
+            Some(t) => Ids {
+                len: t.read().len() as u64,
+                series: true,
+            },
+            None => Ids {
+                len: self.dict.read().len() as u64,
+                series: false,
+            },
         }
     }
 
@@ -1408,13 +1414,7 @@ impl Inner {
         );
 
         let segment = match &new_entry {
-            Some(e) => Some(Arc::new(open_segment(
-                vfs,
-                dir,
-                e,
-                self.id_len(),
-                store_id,
-            )?)),
+            Some(e) => Some(Arc::new(open_segment(vfs, dir, e, self.ids(), store_id)?)),
             None => None,
         };
         w.log = Some(new_log);
@@ -1466,7 +1466,7 @@ impl Inner {
                     vfs: self.vfs(),
                     dir: &self.dir,
                     store_id: self.manifest.lock().get().store_id,
-                    dict_len: self.id_len(),
+                    ids: self.ids(),
                     tag_totals: self.opts.segment_tag_totals,
                 };
                 let mut next_id = || self.manifest.lock().allocate_id();

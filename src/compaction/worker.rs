@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::format::manifest::SegmentEntry;
 use crate::format::Resolution;
 use crate::storage::files;
-use crate::storage::segment::{open_all, write_segment, Segment};
+use crate::storage::segment::{open_all, write_segment, Ids, Segment};
 use crate::storage::vfs::Vfs;
 
 /// What the worker needs from the store.
@@ -19,7 +19,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) vfs: &'a dyn Vfs,
     pub(crate) dir: &'a Path,
     pub(crate) store_id: u32,
-    pub(crate) dict_len: u64,
+    pub(crate) ids: Ids,
     /// Whether written segments carry their per-tag totals.
     pub(crate) tag_totals: bool,
 }
@@ -94,7 +94,7 @@ pub(crate) fn execute(
     report.bytes_after += outputs.iter().map(|e| e.byte_len).sum::<u64>();
     let expired = total_in - total_out.min(total_in);
     report.events_expired += expired;
-    let opened = open_all(ctx.vfs, ctx.dir, &outputs, ctx.dict_len, ctx.store_id)?;
+    let opened = open_all(ctx.vfs, ctx.dir, &outputs, ctx.ids, ctx.store_id)?;
     Ok(Outcome {
         input_names: inputs.iter().map(|s| s.name.clone()).collect(),
         inputs: input_ids,

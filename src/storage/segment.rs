@@ -43,18 +43,28 @@ impl Segment {
     }
 }
 
+/// The ids a store's log and segments name, and how many are defined: series
+/// ids in a store with a series file (`tags.series`), tag ids otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ids {
+    /// How many ids are defined (ids `0..len`).
+    pub(crate) len: u64,
+    /// The ids are series ids.
+    pub(crate) series: bool,
+}
+
 fn invalid(path: &Path, why: impl Into<String>) -> Error {
     Error::corrupted(path, 0, CorruptionKind::Invalid(why.into()))
 }
 
 /// Maps segment `entry` of the store in `dir` and checks its header, skip
 /// index and footer (not every group: see [`SegmentView::verify`]) against
-/// the manifest entry, the store id and the dictionary's length.
+/// the manifest entry, the store id and the number of ids defined.
 pub(crate) fn open_segment(
     vfs: &dyn Vfs,
     dir: &Path,
     entry: &SegmentEntry,
-    dict_len: u64,
+    ids: Ids,
     store_id: u32,
 ) -> Result<Segment> {
     let name = files::segment_name(entry.file_id, entry.resolution);
@@ -75,13 +85,15 @@ pub(crate) fn open_segment(
             "the segment header does not match its manifest entry",
         ));
     }
-    if m.cell_count > 0 && u64::from(view.max_tag()) >= dict_len {
+    if m.cell_count > 0 && u64::from(view.max_tag()) >= ids.len {
+        let (max, len) = (view.max_tag(), ids.len);
         return Err(invalid(
             &path,
-            format!(
-                "the segment names tag id {} but the dictionary holds {dict_len} tags",
-                view.max_tag()
-            ),
+            if ids.series {
+                format!("the segment names series id {max} but tags.series holds {len} series")
+            } else {
+                format!("the segment names tag id {max} but the dictionary holds {len} tags")
+            },
         ));
     }
     Ok(Segment {
@@ -145,11 +157,11 @@ pub(crate) fn open_all(
     vfs: &dyn Vfs,
     dir: &Path,
     entries: &[SegmentEntry],
-    dict_len: u64,
+    ids: Ids,
     store_id: u32,
 ) -> Result<Vec<Arc<Segment>>> {
     entries
         .iter()
-        .map(|e| open_segment(vfs, dir, e, dict_len, store_id).map(Arc::new))
+        .map(|e| open_segment(vfs, dir, e, ids, store_id).map(Arc::new))
         .collect()
 }
