@@ -32,10 +32,11 @@ use crate::format::dict::{decode_dict_header, scan_dict};
 use crate::format::dict_index::DictIndexView;
 use crate::format::log::{blocks_from, log_header_store_id, scan_log, LOG_HEADER_LEN};
 use crate::format::segment::SegmentView;
+use crate::format::series::SERIES_STORE_ID_AT;
 use crate::format::{Resolution, ScanEnd};
 use crate::options::{Options, Retention};
 use crate::recovery;
-use crate::series::SeriesTable;
+use crate::series::{SeriesEnd, SeriesTable};
 use crate::storage::files;
 use crate::time::Step;
 
@@ -326,27 +327,35 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
         index.as_ref()?.name(id).ok().flatten().map(str::to_string)
     };
     // A labelled store of version 5: its series, up to any damage, name
-    // tags and values; a series' name is its key (`tag 1F value …`).
+    // tags and values; a series' name is its key (`tag 1F value …`). With
+    // it, where reading them stopped: at damage, or at the file's valid end.
     let series_path = dir.join(files::SERIES);
+    let nkeys = manifest.label_keys.len();
     let series = match manifest.series_entries {
         None => None,
         Some(_) => Some(match read(vfs, &series_path)? {
             Ok(b) => match SeriesTable::read(b) {
-                Ok(r)
-                    if r.store_id == manifest.store_id
-                        && r.table.nkeys() == manifest.label_keys.len() =>
-                {
-                    r.table
+                Ok(r) if r.store_id != manifest.store_id => {
+                    (SeriesTable::new(nkeys), SERIES_STORE_ID_AT as u64)
                 }
-                _ => SeriesTable::new(manifest.label_keys.len()),
+                // The key count, at byte 6 of the header.
+                Ok(r) if r.table.nkeys() != nkeys => (SeriesTable::new(nkeys), 6),
+                Ok(r) => {
+                    let at = match &r.end {
+                        SeriesEnd::Damaged(e) => e.offset,
+                        SeriesEnd::Clean => r.valid_end,
+                    };
+                    (r.table, at)
+                }
+                Err(e) => (SeriesTable::new(nkeys), e.offset),
             },
-            Err(_) => SeriesTable::new(manifest.label_keys.len()),
+            Err(_) => (SeriesTable::new(nkeys), 0),
         }),
     };
     let name = |id: u32| -> Option<String> {
         match &series {
             None => tag_name(id),
-            Some(t) => Some(t.key(id, &tag_name(t.tag(id)?)?)),
+            Some((t, _)) => Some(t.key(id, &tag_name(t.tag(id)?)?)),
         }
     };
 
@@ -391,9 +400,9 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
             ScanEnd::Clean => scan.valid_end,
         };
         lost.push(match &series {
-            Some(t) if first as usize >= t.len() => Lost {
+            Some((t, at)) if first as usize >= t.len() => Lost {
                 file: series_path,
-                offset: 0,
+                offset: *at,
                 what: format!(
                     "{n} cells whose series cannot be read (ids from {first}; {} series read)",
                     t.len()

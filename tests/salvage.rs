@@ -368,3 +368,38 @@ fn a_foreign_log_with_a_damaged_header_is_not_read_after_a_crash() {
         not_above(&rows(&s), &truth, &format!("byte {at}"));
     }
 }
+
+/// Damage inside `tags.series` is named where it lies: the series of the
+/// blocks before it keep their names, and the cells of the rest are named
+/// as lost at the damaged block (the file's start was named before, wherever
+/// the damage was).
+#[test]
+fn damage_inside_the_series_file_is_named_at_its_block() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), true);
+    let path = dir.path().join("tags.series");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // After the 16-byte header, each block: its body's length (u32 LE), a
+    // CRC, the body.
+    let mut blocks = Vec::new();
+    let mut at = 16;
+    while at + 8 <= bytes.len() && bytes[at..].iter().any(|&b| b != 0) {
+        blocks.push(at);
+        at += 8 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    assert!(blocks.len() > 4, "{} blocks", blocks.len());
+    let hit = blocks[blocks.len() / 2];
+    bytes[hit + 9] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let s = salvage(dir.path(), &Options::default()).unwrap();
+    let lost: Vec<_> = s.lost.iter().filter(|l| l.file == path).collect();
+    assert_eq!(lost.len(), 1, "{:?}", s.lost);
+    // The block's CRC, 4 bytes into it, is what fails.
+    assert_eq!(lost[0].offset, hit as u64 + 4, "{:?}", lost[0]);
+    assert!(
+        lost[0].what.contains("whose series cannot be read"),
+        "{:?}",
+        lost[0]
+    );
+    assert!(!s.rows.is_empty(), "the series before the damage are read");
+}
