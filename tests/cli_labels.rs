@@ -220,6 +220,18 @@ fn filters_group_by_and_spread() {
     assert_eq!(ins["label_keys"], serde_json::json!(["platform", "region"]));
     assert_eq!(ins["tags"], 2);
     assert_eq!(ins["labels"][1]["value_count"], 4);
+    // A labelled store of version 5, closed cleanly: every series is
+    // durable, as its manifest records.
+    assert_eq!(ins["format_version"], 5);
+    assert!(ins["series"].as_u64().unwrap() > 2, "{ins}");
+    assert_eq!(ins["durable_series"], ins["series"], "{ins}");
+    let human = stdout(&run(&db, &["inspect"]));
+    assert!(human.contains("\nformat version  5\n"), "{human}");
+    let durable = format!(
+        "\ndurable series  {}  (in tags.series at the last seal or clean close",
+        ins["series"]
+    );
+    assert!(human.contains(&durable), "{human}");
 }
 
 #[test]

@@ -56,10 +56,23 @@ fn files_bytes(dir: &Path) -> u64 {
     })
 }
 
+/// The format version the store's manifest carries and, in a store that
+/// keeps its series in `tags.series` (version 5), how many of them the
+/// manifest records as durable. `None` when the manifest cannot be read
+/// (it was opened just before, so only a file replaced since fails here).
+fn manifest_facts(dir: &Path) -> Option<(u16, Option<u32>)> {
+    let bytes = std::fs::read(dir.join("MANIFEST")).ok()?;
+    let m = decode_manifest(&bytes).ok()?;
+    // A manifest that decodes holds its version at bytes 4..6.
+    Some((u16::from_le_bytes([bytes[4], bytes[5]]), m.series_entries))
+}
+
 fn inspect_store(g: &Global) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let st = snap.stats();
+    let facts = manifest_facts(&g.db);
+    let durable_series = facts.and_then(|(_, n)| n);
     let segs = snap.segments();
     // A labelled store's dictionary holds series (a tag with label values);
     // `tags` counts distinct tags there, `series` the dictionary's entries.
@@ -94,11 +107,13 @@ fn inspect_store(g: &Global) -> CmdResult {
             .collect();
         out::print_json(&json!({
             "dir": g.db.display().to_string(),
+            "format_version": facts.map(|(v, _)| v),
             "now": st.now.map(|m| m.to_unix()),
             "earliest_minute": st.earliest_minute.map(|m| m.to_unix()),
             "earliest_kept": st.earliest_kept.map(|m| m.to_unix()),
             "tags": tags,
             "series": st.tags,
+            "durable_series": durable_series,
             "label_keys": snap.label_keys().names(),
             "labels": label_json,
             "cells": st.cells,
@@ -122,6 +137,10 @@ fn inspect_store(g: &Global) -> CmdResult {
     }
     out::say_used("inspect", &format!("the whole store: {}", out::held(&snap)));
     println!("store           {}", g.db.display());
+    println!(
+        "format version  {}",
+        facts.map_or_else(|| "-".to_string(), |(v, _)| v.to_string())
+    );
     println!("now             {}", minute_str(st.now));
     println!(
         "earliest minute {}  (at minute resolution)",
@@ -129,11 +148,26 @@ fn inspect_store(g: &Global) -> CmdResult {
     );
     println!("earliest kept   {}", minute_str(st.earliest_kept));
     println!("tags            {}", out::thousands(tags));
-    if !labels.is_empty() {
+    // A store with a series file: the series its manifest records as
+    // durable, which a seal or a clean close updates (series written since
+    // are counted above, not here).
+    let durable_line = |n: Option<u32>| {
+        if let Some(n) = n {
+            println!(
+                "durable series  {}  (in tags.series at the last seal or clean close, as the \
+                 manifest records)",
+                out::thousands(u64::from(n))
+            );
+        }
+    };
+    if labels.is_empty() {
+        durable_line(durable_series);
+    } else {
         println!(
             "series          {}  (a tag with one value per label key)",
             out::thousands(st.tags)
         );
+        durable_line(durable_series);
         for (k, vals) in &labels {
             let shown: Vec<String> = vals
                 .iter()
