@@ -123,8 +123,13 @@ fn examine_series(
         end: 0,
         cut: 0,
     };
-    let Some(bytes) = read_named(vfs, &path, depth, sink)? else {
-        return Ok(empty());
+    let bytes = match files::read_file(vfs, &path) {
+        Ok(b) => b,
+        Err(e) if is_missing(&e) => {
+            sink.problem(&path, 0, missing_names_kind(depth, SERIES_HELD))?;
+            return Ok(empty());
+        }
+        Err(e) => return Err(e),
     };
     let nonzero_end = garbage_len(&bytes, 0);
     let read = match SeriesTable::read(bytes) {
@@ -361,8 +366,8 @@ pub(crate) fn examine(
     let dict_path = dir.join(files::DICT);
     let dict_file = match PathFile::open(vfs, dict_path.clone(), OpenMode::READ) {
         Ok(f) => Some(f),
-        Err(e) if is_missing(&e) && depth == Depth::Full => {
-            sink.problem(&dict_path, 0, missing_kind())?;
+        Err(e) if is_missing(&e) => {
+            sink.problem(&dict_path, 0, missing_names_kind(depth, TAGS_HELD))?;
             None
         }
         Err(e) => return Err(e),
@@ -813,6 +818,26 @@ pub(crate) fn is_missing(e: &Error) -> bool {
 /// store never removes a file its manifest still names).
 fn missing_kind() -> CorruptionKind {
     CorruptionKind::Invalid("the file is missing, but the manifest names it".into())
+}
+
+/// What `tags.dict` holds, for [`missing_names_kind`].
+const TAGS_HELD: &str = "the store's tags";
+/// What `tags.series` holds, for [`missing_names_kind`].
+const SERIES_HELD: &str = "the store's series (each one's tag and label values)";
+
+/// What a missing `tags.dict` or `tags.series` is: damage, unlike a missing
+/// log or segment at open (a seal or compaction may have replaced those
+/// since the manifest was read), since a store never removes or replaces
+/// either. `verify` says so as it does of any file; an open, which stops
+/// there, also says what the file held and what to do.
+fn missing_names_kind(depth: Depth, held: &str) -> CorruptionKind {
+    match depth {
+        Depth::Full => missing_kind(),
+        Depth::Open => CorruptionKind::Invalid(format!(
+            "the file is missing, but the manifest names it; it holds {held}, and the store \
+             cannot be opened without it: restore it from a backup of this store"
+        )),
+    }
 }
 
 /// The largest id a block of the log `bytes` known to have been durable

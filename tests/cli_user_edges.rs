@@ -320,6 +320,102 @@ fn a_store_without_its_manifest_is_damage_and_ingest_deletes_nothing() {
     assert_eq!(snapshot(&db), before, "ingest deleted files of a store");
 }
 
+/// A deleted `tags.dict` or `tags.series` (which a store never removes) is
+/// damage: every command exits 1 as for other damage, naming the file, that
+/// the manifest names it and what to do; before, reads and writes printed a
+/// bare "No such file or directory". A refused ingest changes nothing.
+#[test]
+fn a_deleted_dictionary_or_series_file_is_named_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    let o = run_stdin(&plain, &["ingest"], &format!("{T0},a,3\n"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let labelled = dir.path().join("labelled");
+    let cols = "timestamp,tag,count,platform";
+    let o = run_stdin(
+        &labelled,
+        &["ingest", "--columns", cols, "--labels", "platform"],
+        &format!("{T0},a,3,twitter\n"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let cases = [
+        (&plain, "tags.dict", "it holds the store's tags"),
+        (&labelled, "tags.dict", "it holds the store's tags"),
+        (&labelled, "tags.series", "it holds the store's series"),
+    ];
+    for (db, file, held) in cases {
+        let work = dir.path().join(format!("work-{file}"));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir(&work).unwrap();
+        for e in std::fs::read_dir(db).unwrap() {
+            let e = e.unwrap();
+            if e.file_name() != "LOCK" && e.file_name() != file {
+                std::fs::copy(e.path(), work.join(e.file_name())).unwrap();
+            }
+        }
+        let listing = |d: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+            let mut v: Vec<_> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap())
+                .filter(|e| e.file_name() != "LOCK")
+                .map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    (n, std::fs::read(e.path()).unwrap())
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let before = listing(&work);
+        let line = if db == &labelled {
+            format!("{},b,1,twitter\n", T0 + 60)
+        } else {
+            format!("{},b,1\n", T0 + 60)
+        };
+        let ingest: &[&str] = if db == &labelled {
+            &["ingest", "--columns", cols]
+        } else {
+            &["ingest"]
+        };
+        for (args, input) in [
+            (&["query", "a"][..], String::new()),
+            (&["top"][..], String::new()),
+            (&["inspect"][..], String::new()),
+            (ingest, line),
+        ] {
+            let o = run_stdin(&work, args, &input);
+            let err = stderr(&o);
+            assert_eq!(code(&o), 1, "{file} {args:?}: {err}");
+            let said = format!(
+                "{file} at byte 0: invalid structure: the file is missing, but the manifest \
+                 names it; {held}"
+            );
+            assert!(err.contains(&said), "{file} {args:?}: {err}");
+            assert!(
+                err.contains("cannot be opened without it: restore it from a backup of this store"),
+                "{file} {args:?}: {err}"
+            );
+            assert!(!err.contains("No such file"), "{file} {args:?}: {err}");
+        }
+        assert_eq!(
+            listing(&work),
+            before,
+            "a refused ingest changed {file}'s store"
+        );
+        // verify reports it as before.
+        let o = run(&work, &["verify"]);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains(&format!(
+                "{file} at byte 0: invalid structure: the file is missing, but the manifest \
+                 names it\n"
+            )),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
 /// A bad `--where` is refused with one line on stderr: no range line is
 /// printed first, as if the command had started.
 #[test]
