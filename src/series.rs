@@ -400,22 +400,32 @@ impl SeriesTable {
 
     /// The id of the series of tag id `tag` with label `values` (normalised,
     /// one per key), interning it (and any value not yet defined) when new.
-    /// `None` when the table is full (2³² − 1 series).
+    /// `None` when the table is full (2³² − 1 series): nothing is defined
+    /// then, so no value of a refused series reaches the file.
     pub(crate) fn intern<S: AsRef<str>>(&mut self, tag: u32, values: &[S]) -> Option<u32> {
         debug_assert_eq!(values.len(), self.nkeys);
         let mut nums = [0u32; MAX_LABEL_KEYS];
+        let mut known = true;
         for (k, v) in values.iter().enumerate() {
-            let v = v.as_ref();
-            nums[k] = match self.value_number(k, v) {
-                Some(n) => n,
-                None => self.define(k, v),
-            };
+            match self.value_number(k, v.as_ref()) {
+                Some(n) => nums[k] = n,
+                None => known = false,
+            }
         }
-        let r = (tag, nums);
-        if let Some(&id) = self.map().get(&r) {
-            return Some(id);
+        // A series with a value not yet defined is new.
+        if known {
+            if let Some(&id) = self.map().get(&(tag, nums)) {
+                return Some(id);
+            }
         }
         let id = u32::try_from(self.len()).ok().filter(|&i| i < u32::MAX)?;
+        for (k, v) in values.iter().enumerate() {
+            let v = v.as_ref();
+            if self.value_number(k, v).is_none() {
+                nums[k] = self.define(k, v);
+            }
+        }
+        let r = (tag, nums);
         self.tags.push(tag);
         self.vals.extend_from_slice(&nums[..self.nkeys]);
         self.map().insert(r, id);
@@ -547,6 +557,26 @@ mod tests {
         assert_eq!(t.cut_from_series(2), Some(first_end as u64));
         assert_eq!((t.len(), t.value_number(0, "x")), (2, None));
         assert_eq!(t.intern(9, &["x", "chicago"]), Some(2));
+    }
+
+    #[test]
+    fn a_full_table_refuses_a_series_and_defines_none_of_its_values() {
+        let mut t = SeriesTable::new(2);
+        assert_eq!(t.intern(5, &["ig", "paris"]), Some(0));
+        t.take_pending();
+        // 2³² − 1 series, as far as `intern` can tell (the table's count;
+        // its one real series keeps its place in the lookup map).
+        t.in_file = u32::MAX - 1;
+        assert_eq!(t.len(), u32::MAX as usize);
+        // A series it holds is still found.
+        assert_eq!(t.intern(5, &["ig", "paris"]), Some(0));
+        // A new one is refused, with a new value or with known ones, and
+        // leaves no value behind for the next write to carry.
+        assert_eq!(t.intern(5, &["x", "paris"]), None);
+        assert_eq!(t.intern(6, &["ig", "paris"]), None);
+        assert_eq!(t.value_number(0, "x"), None);
+        assert_eq!((t.value_count(0), t.value_count(1)), (1, 1));
+        assert_eq!(t.value_order.len(), t.values_flushed);
     }
 
     #[test]
