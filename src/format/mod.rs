@@ -33,6 +33,7 @@
 //! to the start of the buffer it was given) and a [`CorruptionKind`].
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use byteorder::{ByteOrder, LittleEndian};
 
@@ -192,7 +193,9 @@ pub(crate) const fn align8(n: u64) -> u64 {
 
 /// Checks a fixed-size file header laid out the same way in every version:
 /// `magic` at 0, a `u16` version at 4, and a CRC32 of `buf[..crc_at]` stored
-/// at `crc_at` (the last 4 bytes of a `header_len`-byte header).
+/// at `crc_at` (the last 4 bytes of a `header_len`-byte header); the version
+/// must lie in `MIN_VERSION..=MAX_VERSION`, the range of every file kind
+/// but the series file (see [`check_file_header_versions`]).
 ///
 /// The order of checks is magic, length, CRC, version, so a damaged version
 /// field reads as a checksum mismatch rather than as a file from the future.
@@ -201,6 +204,17 @@ pub(crate) fn check_file_header(
     buf: &[u8],
     magic: [u8; 4],
     header_len: usize,
+) -> Result<u16, DecodeError> {
+    check_file_header_versions(buf, magic, header_len, MIN_VERSION..=MAX_VERSION)
+}
+
+/// [`check_file_header`] for a file kind that has its own range of
+/// `versions` (the series file exists from version 5 only).
+pub(crate) fn check_file_header_versions(
+    buf: &[u8],
+    magic: [u8; 4],
+    header_len: usize,
+    versions: RangeInclusive<u16>,
 ) -> Result<u16, DecodeError> {
     let crc_at = header_len - 4;
     let prefix = buf.len().min(4);
@@ -223,21 +237,30 @@ pub(crate) fn check_file_header(
         ));
     }
     let version = LittleEndian::read_u16(&buf[4..6]);
-    check_version(version, 4)?;
+    check_version_in(version, 4, versions)?;
     Ok(version)
 }
 
 /// Accepts `found` if it lies in `MIN_VERSION..=MAX_VERSION`.
 pub(crate) fn check_version(found: u16, offset: u64) -> Result<(), DecodeError> {
-    if (MIN_VERSION..=MAX_VERSION).contains(&found) {
+    check_version_in(found, offset, MIN_VERSION..=MAX_VERSION)
+}
+
+/// Accepts `found` if it lies in `versions`; the error names the range.
+fn check_version_in(
+    found: u16,
+    offset: u64,
+    versions: RangeInclusive<u16>,
+) -> Result<(), DecodeError> {
+    if versions.contains(&found) {
         Ok(())
     } else {
         Err(DecodeError::new(
             offset,
             CorruptionKind::UnsupportedVersion {
                 found,
-                min: MIN_VERSION,
-                max: MAX_VERSION,
+                min: *versions.start(),
+                max: *versions.end(),
             },
         ))
     }

@@ -20,7 +20,7 @@
 
 use byteorder::{ByteOrder, LittleEndian};
 
-use super::{crc32, varint, CorruptionKind, DecodeError};
+use super::{check_file_header_versions, crc32, varint, CorruptionKind, DecodeError};
 use crate::labels::{MAX_LABEL_KEYS, MAX_LABEL_VALUE_BYTES};
 
 /// Magic of the series file.
@@ -53,35 +53,12 @@ pub fn encode_series_header(store_id: u32, nkeys: usize) -> Vec<u8> {
 /// Checks the series file header at the start of `buf`: magic, length, CRC,
 /// version, a key count of 1 to 8. Returns the store id and the key count.
 pub fn decode_series_header(buf: &[u8]) -> Result<(u32, usize), DecodeError> {
-    let prefix = buf.len().min(4);
-    if buf[..prefix] != SERIES_MAGIC[..prefix] {
-        return Err(DecodeError::new(0, CorruptionKind::BadMagic));
-    }
-    if buf.len() < SERIES_HEADER_LEN {
-        return Err(DecodeError::truncated(
-            0,
-            SERIES_HEADER_LEN as u64,
-            buf.len() as u64,
-        ));
-    }
-    let (stored, computed) = (LittleEndian::read_u32(&buf[12..16]), crc32(&buf[..12]));
-    if stored != computed {
-        return Err(DecodeError::new(
-            12,
-            CorruptionKind::ChecksumMismatch { stored, computed },
-        ));
-    }
-    let version = LittleEndian::read_u16(&buf[4..6]);
-    if version != SERIES_VERSION {
-        return Err(DecodeError::new(
-            4,
-            CorruptionKind::UnsupportedVersion {
-                found: version,
-                min: SERIES_VERSION,
-                max: SERIES_VERSION,
-            },
-        ));
-    }
+    check_file_header_versions(
+        buf,
+        SERIES_MAGIC,
+        SERIES_HEADER_LEN,
+        SERIES_VERSION..=SERIES_VERSION,
+    )?;
     let nkeys = LittleEndian::read_u16(&buf[6..8]) as usize;
     if !(1..=MAX_LABEL_KEYS).contains(&nkeys) {
         return Err(DecodeError::invalid(
@@ -426,6 +403,49 @@ mod tests {
         assert!(decode_series_header(&encode_series_header(1, 0)).is_err());
         assert!(decode_series_header(&encode_series_header(1, 9)).is_err());
         assert!(decode_series_header(&h[..15]).is_err());
+    }
+
+    /// The header's errors, as the file-header check shared with every
+    /// other file kind gives them, with the series file's own versions.
+    #[test]
+    fn header_errors_name_the_place_and_the_versions_read() {
+        let h = encode_series_header(7, 1);
+        let err = |b: &[u8]| decode_series_header(b).unwrap_err();
+        assert_eq!(
+            err(&[0xB7, b'x']),
+            DecodeError::new(0, CorruptionKind::BadMagic)
+        );
+        assert_eq!(err(&h[..15]), DecodeError::truncated(0, 16, 15));
+        let mut d = h.clone();
+        d[9] ^= 1;
+        assert!(matches!(
+            err(&d),
+            DecodeError {
+                offset: 12,
+                kind: CorruptionKind::ChecksumMismatch { .. }
+            }
+        ));
+        // Version 4, with a CRC that holds: a file of the wrong version.
+        let mut v4 = h.clone();
+        v4[4] = 4;
+        let crc = crc32(&v4[..12]);
+        v4[12..16].copy_from_slice(&crc.to_le_bytes());
+        let e = err(&v4);
+        assert_eq!(
+            e,
+            DecodeError::new(
+                4,
+                CorruptionKind::UnsupportedVersion {
+                    found: 4,
+                    min: 5,
+                    max: 5
+                }
+            )
+        );
+        assert_eq!(
+            e.kind.to_string(),
+            "format version 4 is not supported (this build reads versions 5 to 5)"
+        );
     }
 
     #[test]
