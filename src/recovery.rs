@@ -524,7 +524,7 @@ pub(crate) fn examine(
         &log_path,
         log_bytes,
         &manifest,
-        id_len,
+        ids,
         &mut grand_total,
         &mut now,
         &mut cells_checked,
@@ -614,7 +614,7 @@ fn examine_log(
     log_path: &Path,
     bytes: Option<Vec<u8>>,
     manifest: &Manifest,
-    dict_len: u64,
+    ids: Ids,
     grand_total: &mut u64,
     now: &mut Option<u32>,
     cells_checked: &mut u64,
@@ -682,8 +682,14 @@ fn examine_log(
             }
         };
         if block.cell_count() > 0
-            && u64::from(block.tag(block.cell_count() as usize - 1)) >= dict_len
+            && u64::from(block.tag(block.cell_count() as usize - 1)) >= ids.len
         {
+            // What its ids name, in the words the messages use.
+            let (names, holder) = if ids.series {
+                ("series", "tags.series")
+            } else {
+                ("tags", "the dictionary")
+            };
             // Its tags' dictionary entries were lost with a crash, so the
             // block (and all after it) was never made durable: a torn tail.
             // Unless the manifest or a later block records the log as
@@ -695,12 +701,14 @@ fn examine_log(
                 sink.invalid(
                     log_path,
                     off,
-                    "a block below the recorded durability point names tags the dictionary lacks",
+                    format!(
+                        "a block below the recorded durability point names {names} {holder} lacks"
+                    ),
                 )?;
             }
             st.dropped_blocks = (scan.blocks.len() - i) as u64;
             sink.note(format!(
-                "{}: {} block(s) from byte {off} name tags the dictionary lost in a crash; \
+                "{}: {} block(s) from byte {off} name {names} {holder} lost in a crash; \
                  a writable open drops them (they were never made durable)",
                 log_path.display(),
                 st.dropped_blocks

@@ -62,3 +62,43 @@ fn a_segment_past_a_damaged_series_table_names_series_ids() {
         "a series id called a tag id: {said:#?}"
     );
 }
+
+/// The same damage while the series' cells are still in the log (synced, never sealed): the
+/// log's check names series and `tags.series`, not tags and the dictionary.
+#[test]
+fn a_durable_log_block_past_a_damaged_series_table_names_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .background_compaction(false)
+        .label_keys(LabelKeys::parse("region").unwrap());
+    let s = Store::open(dir.path(), opts).unwrap();
+    for batch in 0..10i64 {
+        let mut b = s.batch();
+        for i in 0..20 {
+            let region = format!("r{batch}-{i}");
+            b.add_labelled("metoo", &[("region", &region)], T0 + batch * 60, 1)
+                .unwrap();
+        }
+        b.commit().unwrap();
+        s.sync().unwrap();
+    }
+    // A process that ends without a close: the cells stay in the log.
+    std::mem::forget(s);
+    let path = dir.path().join("tags.series");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let r = trendlog::verify::verify(dir.path(), &Options::default()).unwrap();
+    let said: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        said.iter()
+            .any(|p| p.contains("names series tags.series lacks")),
+        "{said:#?}"
+    );
+    assert!(
+        !said.iter().any(|p| p.contains("dictionary lacks")),
+        "series called tags: {said:#?}"
+    );
+}
