@@ -366,10 +366,11 @@ fn say_reads_cut(snap: &trendlog::Snapshot, p: &BurstParams, from: i64) -> CmdRe
 /// Says on stderr when the busiest tags' counts arrive coarser than the
 /// recent window: rows an hour apart under a 30-minute window leave each
 /// window a whole row or nothing, and the detector finds few bursts
-/// (docs/bursts.md, "Data coarser than the window"). Looks at the day of
-/// minutes before `to`: the step of a tag is the greatest common divisor of
-/// the gaps between its minutes with events, read when it has at least 8;
-/// it speaks only when every busy tag read has a step longer than the
+/// (docs/bursts.md, "Data coarser than the window"). Reads the five busiest
+/// tags of the last two hours of minutes before `to`, then each one's
+/// minutes over the last twelve hours: its step is the greatest common
+/// divisor of the gaps between its minutes with events, taken when it has
+/// at least 6. It speaks only when every step taken is longer than the
 /// window. A failed read says nothing here (the query reports damage).
 fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i64) {
     const READ: usize = 5;
@@ -378,14 +379,17 @@ fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i6
         return;
     };
     let end = end - end.rem_euclid(60);
-    let start = end - 86_400;
+    let start = end - 12 * 3600;
     if out::hours_only_before(snap).is_some_and(|(_, minutes)| start < minutes) {
         return;
     }
-    let Ok(day) = TimeRange::new(start, end) else {
+    let (Ok(day), Ok(recent)) = (
+        TimeRange::new(start, end),
+        TimeRange::new(end - 2 * 3600, end),
+    ) else {
         return;
     };
-    let Ok(top) = snap.top(day, READ) else {
+    let Ok(top) = snap.top(recent, READ) else {
         return;
     };
     let mut steps: Vec<(i64, String)> = Vec::new();
@@ -399,7 +403,7 @@ fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i6
             .filter(|p| p.1 > 0)
             .map(|p| p.0 / 60)
             .collect();
-        if minutes.len() >= 8 {
+        if minutes.len() >= 6 {
             let step = minutes.windows(2).fold(0, |g, d| gcd(g, d[1] - d[0]));
             steps.push((step, row.tag));
         }
