@@ -211,9 +211,6 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     }
     out::say_chosen_range("bursts", &range, chose_from.as_deref(), a.to.is_none());
     say_reads_cut(&snap, &p, from)?;
-    if !on_hours {
-        say_if_coarser("bursts", &snap, p.window, to);
-    }
     if a.from.is_some() {
         let what = "no episode is found before it";
         out::say_dropped_before("bursts", &store, &snap, from, what);
@@ -237,6 +234,11 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .collect(),
     };
     a.select.say_if_unmet(&snap, rows.is_empty());
+    // Only when fewer episodes than asked came back (why so few?); after
+    // the query, whose tag catalog serves the check too.
+    if !on_hours && rows.len() < a.k {
+        say_if_coarser("bursts", &snap, p.window, to);
+    }
     if g.json {
         let v: Vec<_> = rows
             .iter()
@@ -366,14 +368,15 @@ fn say_reads_cut(snap: &trendlog::Snapshot, p: &BurstParams, from: i64) -> CmdRe
 /// Says on stderr when the busiest tags' counts arrive coarser than the
 /// recent window: rows an hour apart under a 30-minute window leave each
 /// window a whole row or nothing, and the detector finds few bursts
-/// (docs/bursts.md, "Data coarser than the window"). Reads the five busiest
-/// tags of the last two hours of minutes before `to`, then each one's
+/// (docs/bursts.md, "Data coarser than the window"). Reads the three busiest
+/// tags of the last hour of minutes before `to`, then each one's
 /// minutes over the last twelve hours: its step is the greatest common
 /// divisor of the gaps between its minutes with events, taken when it has
 /// at least 6. It speaks only when every step taken is longer than the
 /// window. A failed read says nothing here (the query reports damage).
+/// Callers ask only when fewer rows than asked came back.
 fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i64) {
-    const READ: usize = 5;
+    const READ: usize = 3;
     let w = (window.as_secs() / 60) as i64;
     let Some(end) = snap.now_end().map(|now| now.min(to)) else {
         return;
@@ -383,10 +386,8 @@ fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i6
     if out::hours_only_before(snap).is_some_and(|(_, minutes)| start < minutes) {
         return;
     }
-    let (Ok(day), Ok(recent)) = (
-        TimeRange::new(start, end),
-        TimeRange::new(end - 2 * 3600, end),
-    ) else {
+    let (Ok(day), Ok(recent)) = (TimeRange::new(start, end), TimeRange::new(end - 3600, end))
+    else {
         return;
     };
     let Ok(top) = snap.top(recent, READ) else {
@@ -457,7 +458,7 @@ pub fn trending_by_burst(
     };
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
-    if let Some((window, _, step)) = &used {
+    if let (Some((window, _, step)), true) = (&used, rows.len() < k) {
         if *step == Step::Minute {
             say_if_coarser("trending", snap, p.window, window.to());
         }
