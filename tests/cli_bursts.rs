@@ -470,7 +470,7 @@ fn hourly_rows_under_a_shorter_window_are_named() {
     let plain = run(&db, &["--json", "bursts", from[0], from[1]]);
     let err = String::from_utf8_lossy(&plain.stderr);
     assert!(
-        err.contains("60 minutes or more apart")
+        err.contains("hourly: every 60 minutes")
             && err.contains("30-minute window")
             && err.contains("--window 60m"),
         "{err}"
