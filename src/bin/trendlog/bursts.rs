@@ -236,8 +236,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     a.select.say_if_unmet(&snap, rows.is_empty());
     // Only when fewer episodes than asked came back (why so few?); after
     // the query, whose tag catalog serves the check too.
-    if !on_hours && rows.len() < a.k {
-        say_if_coarser("bursts", &snap, p.window, to);
+    if !on_hours && rows.len() < a.k && !a.select.narrows() {
+        say_if_coarser("bursts", &snap, p.window, to, &a.tags);
     }
     if g.json {
         let v: Vec<_> = rows
@@ -365,17 +365,25 @@ fn say_reads_cut(snap: &trendlog::Snapshot, p: &BurstParams, from: i64) -> CmdRe
     Ok(())
 }
 
-/// Says on stderr when the busiest tag's counts arrive coarser than the
-/// recent window: rows an hour apart under a 30-minute window leave each
-/// window a whole row or nothing, and the detector finds few bursts
-/// (docs/bursts.md, "Data coarser than the window"). Reads the busiest tag
-/// of the last hour of minutes before `to`, then its minutes over the last
-/// twelve hours: its step is the greatest common divisor of the gaps
-/// between its minutes with events, taken when it has at least 6. A failed
-/// read says nothing here (the query reports damage). Callers ask only when
-/// fewer rows than asked came back; it costs a `top` of one hour and one
+/// Says on stderr when a tag's counts arrive coarser than the recent
+/// window: rows an hour apart under a 30-minute window leave each window a
+/// whole row or nothing, and the detector finds few bursts (docs/bursts.md,
+/// "Data coarser than the window"). Looks at the busiest of `tags` (the
+/// ones asked for) in the last hour of minutes before `to`, or at the
+/// store's busiest tag when none were asked for, then at its minutes over
+/// the last twelve hours: its step is the greatest common divisor of the
+/// gaps between its minutes with events, taken when it has at least 6. A
+/// failed read says nothing here (the query reports damage). Callers ask
+/// only when fewer rows than asked came back and no label filter or
+/// grouping narrowed the question; it costs a `top` of one hour and one
 /// tag's series (about 2 ms on the labelled demo store).
-fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i64) {
+fn say_if_coarser(
+    cmd: &str,
+    snap: &trendlog::Snapshot,
+    window: Duration,
+    to: i64,
+    tags: &[String],
+) {
     let w = (window.as_secs() / 60) as i64;
     let Some(end) = snap.now_end().map(|now| now.min(to)) else {
         return;
@@ -389,10 +397,28 @@ fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i6
     else {
         return;
     };
-    let Some(tag) = snap.top(recent, 1).ok().and_then(|t| t.into_iter().next()) else {
-        return;
+    let tag = if tags.is_empty() {
+        let Some(row) = snap.top(recent, 1).ok().and_then(|t| t.into_iter().next()) else {
+            return;
+        };
+        out::typed(&row.tag).into_owned()
+    } else {
+        // The busiest of the tags asked for (as typed: `series` normalises).
+        let mut best: Option<(u64, &String)> = None;
+        for t in tags {
+            let Ok(n) = snap.total(t, recent) else {
+                return;
+            };
+            if n > 0 && best.is_none_or(|(m, _)| n > m) {
+                best = Some((n, t));
+            }
+        }
+        let Some((_, t)) = best else {
+            return;
+        };
+        t.clone()
     };
-    let Ok(s) = snap.series(&out::typed(&tag.tag), day, Step::Minute) else {
+    let Ok(s) = snap.series(&tag, day, Step::Minute) else {
         return;
     };
     let minutes: Vec<i64> = s
@@ -412,7 +438,7 @@ fn say_if_coarser(cmd: &str, snap: &trendlog::Snapshot, window: Duration, to: i6
                 "the busiest tag's counts arrive {step} minutes or more apart ({}: every {step} \
                  minutes), more than the {w}-minute window: a window holds a whole row or none \
                  and few bursts can be found; give --window {step}m or longer",
-                tag.tag
+                s.tag
             ),
         );
     }
@@ -452,9 +478,9 @@ pub fn trending_by_burst(
     };
     select.say_if_unmet(snap, rows.is_empty());
     let used = snap.burst_window(at, p)?;
-    if let (Some((window, _, step)), true) = (&used, rows.len() < k) {
+    if let (Some((window, _, step)), true) = (&used, rows.len() < k && !select.narrows()) {
         if *step == Step::Minute {
-            say_if_coarser("trending", snap, p.window, window.to());
+            say_if_coarser("trending", snap, p.window, window.to(), &[]);
         }
     }
     if let Some(cut) = snap.burst_reads_cut(at, p)? {

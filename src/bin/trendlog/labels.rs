@@ -21,6 +21,11 @@ pub struct Select {
 }
 
 impl Select {
+    /// True when `--where` or `--by` narrows or splits the question.
+    pub fn narrows(&self) -> bool {
+        !self.conds.is_empty() || self.by.is_some()
+    }
+
     /// The filter, its keys checked against the store's (exit 2 otherwise).
     pub fn filter(&self, snap: &Snapshot) -> Result<Filter, Fail> {
         let f = Filter::parse(&self.conds).map_err(|e| Fail::usage(format!("--where: {e}")))?;
