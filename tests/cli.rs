@@ -116,10 +116,10 @@ fn inspect_verify_compact_report_and_exit_codes() {
     assert_eq!(v["tags"], 3);
     assert_eq!(v["total"], 2500 + 465 + 7);
     // A store without labels: version 4, no series file.
-    assert_eq!(v["format_version"], 4);
+    assert_eq!(v["manifest_version"], 4);
     assert!(v["durable_series"].is_null(), "{v}");
     let human = stdout(&run(&db, &["inspect"]));
-    assert!(human.contains("\nformat version  4\n"), "{human}");
+    assert!(human.contains("\nmanifest        version 4\n"), "{human}");
     assert!(!human.contains("durable series"), "{human}");
     assert!(!v["segments"].as_array().unwrap().is_empty());
     let v = json(&run(&db, &["--json", "compact"]));

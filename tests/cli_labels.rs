@@ -222,15 +222,22 @@ fn filters_group_by_and_spread() {
     assert_eq!(ins["labels"][1]["value_count"], 4);
     // A labelled store of version 5, closed cleanly: every series is
     // durable, as its manifest records.
-    assert_eq!(ins["format_version"], 5);
+    assert_eq!(ins["manifest_version"], 5);
     assert!(ins["series"].as_u64().unwrap() > 2, "{ins}");
     assert_eq!(ins["durable_series"], ins["series"], "{ins}");
     let human = stdout(&run(&db, &["inspect"]));
-    assert!(human.contains("\nformat version  5\n"), "{human}");
-    let durable = format!(
-        "\ndurable series  {}  (in tags.series at the last seal or clean close",
-        ins["series"]
-    );
+    assert!(human.contains("\nmanifest        version 5\n"), "{human}");
+    // As the table prints counts: with thousands separators.
+    let n = ins["series"].as_u64().unwrap().to_string();
+    let mut grouped = String::new();
+    for (i, c) in n.chars().enumerate() {
+        if i > 0 && (n.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let durable =
+        format!("\ndurable series  {grouped}  (in tags.series at the last seal or clean close");
     assert!(human.contains(&durable), "{human}");
 }
 

@@ -82,10 +82,10 @@ fn answers_then_takes_a_write(name: &str, after_write: impl Fn(&Path)) {
     // `inspect` shows the version the manifest carries, and no durable
     // series count: the store has no series file.
     let ins = json(&run(db, &["--json", "inspect"]));
-    assert_eq!(ins["format_version"], manifest_version(db), "{ins}");
+    assert_eq!(ins["manifest_version"], manifest_version(db), "{ins}");
     assert!(ins["durable_series"].is_null(), "{ins}");
     let human = stdout(&run(db, &["inspect"]));
-    let version = format!("\nformat version  {}\n", manifest_version(db));
+    let version = format!("\nmanifest        version {}\n", manifest_version(db));
     assert!(human.contains(&version), "{human}");
     assert!(!human.contains("durable series"), "{human}");
     // One event of a new tag and a new series.

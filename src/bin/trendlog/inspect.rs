@@ -56,10 +56,13 @@ fn files_bytes(dir: &Path) -> u64 {
     })
 }
 
-/// The format version the store's manifest carries and, in a store that
-/// keeps its series in `tags.series` (version 5), how many of them the
-/// manifest records as durable. `None` when the manifest cannot be read
-/// (it was opened just before, so only a file replaced since fails here).
+/// The format version the store's manifest carries (the store's other
+/// files carry their own: a version-3 labelled store keeps a version-3
+/// `tags.dict` under a version-4 manifest) and, in a store that keeps its
+/// series in `tags.series` (version 5), how many of them the manifest
+/// records as durable. Read from the file again after the open, so a writer
+/// that seals in between makes these the newer manifest's figures; `None`
+/// when it cannot be read then (replaced or removed since).
 fn manifest_facts(dir: &Path) -> Option<(u16, Option<u32>)> {
     let bytes = std::fs::read(dir.join("MANIFEST")).ok()?;
     let m = decode_manifest(&bytes).ok()?;
@@ -107,7 +110,7 @@ fn inspect_store(g: &Global) -> CmdResult {
             .collect();
         out::print_json(&json!({
             "dir": g.db.display().to_string(),
-            "format_version": facts.map(|(v, _)| v),
+            "manifest_version": facts.map(|(v, _)| v),
             "now": st.now.map(|m| m.to_unix()),
             "earliest_minute": st.earliest_minute.map(|m| m.to_unix()),
             "earliest_kept": st.earliest_kept.map(|m| m.to_unix()),
@@ -138,7 +141,7 @@ fn inspect_store(g: &Global) -> CmdResult {
     out::say_used("inspect", &format!("the whole store: {}", out::held(&snap)));
     println!("store           {}", g.db.display());
     println!(
-        "format version  {}",
+        "manifest        version {}",
         facts.map_or_else(|| "-".to_string(), |(v, _)| v.to_string())
     );
     println!("now             {}", minute_str(st.now));
