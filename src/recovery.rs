@@ -123,13 +123,9 @@ fn examine_series(
         end: 0,
         cut: 0,
     };
-    let bytes = match files::read_file(vfs, &path) {
-        Ok(b) => b,
-        Err(e) if is_missing(&e) => {
-            sink.problem(&path, 0, missing_names_kind(depth, SERIES_HELD))?;
-            return Ok(empty());
-        }
-        Err(e) => return Err(e),
+    let missing = missing_names_kind(depth, SERIES_HELD);
+    let Some(bytes) = read_named(vfs, &path, Some(missing), sink)? else {
+        return Ok(empty());
     };
     let nonzero_end = garbage_len(&bytes, 0);
     let read = match SeriesTable::read(bytes) {
@@ -334,7 +330,8 @@ pub(crate) fn examine(
     // this copy names entries that the dictionary read next holds, even while
     // another process writes (it only adds later entries and blocks).
     let log_path: PathBuf = dir.join(files::log_name(manifest.active_log));
-    let log_bytes = read_named(vfs, &log_path, depth, &mut sink)?;
+    let log_missing = (depth == Depth::Full).then(missing_kind);
+    let log_bytes = read_named(vfs, &log_path, log_missing, &mut sink)?;
 
     // A labelled store of version 5: its series, read after the log and
     // before the dictionary, in the reverse of the order a writer writes
@@ -684,12 +681,7 @@ fn examine_log(
         if block.cell_count() > 0
             && u64::from(block.tag(block.cell_count() as usize - 1)) >= ids.len
         {
-            // What its ids name, in the words the messages use.
-            let (names, holder) = if ids.series {
-                ("series", "tags.series")
-            } else {
-                ("tags", "the dictionary")
-            };
+            let (names, holder) = (ids.many(), ids.holder());
             // Its tags' dictionary entries were lost with a crash, so the
             // block (and all after it) was never made durable: a torn tail.
             // Unless the manifest or a later block records the log as
@@ -798,22 +790,22 @@ fn examine_log(
 }
 
 /// The bytes of `path`, a file the manifest names; `None` when it is missing
-/// and `depth` is `Full` (reported as a problem). At open a missing file is
-/// the I/O error, which the caller retries: a seal or compaction may have
-/// replaced it since the manifest was read.
+/// and `missing` gives what that is (reported as a problem). Without it a
+/// missing file is the I/O error: at open the caller retries, as a seal or
+/// compaction may have replaced a log since the manifest was read.
 fn read_named(
     vfs: &dyn Vfs,
     path: &Path,
-    depth: Depth,
+    missing: Option<CorruptionKind>,
     sink: &mut Sink,
 ) -> Result<Option<Vec<u8>>> {
-    match files::read_file(vfs, path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if is_missing(&e) && depth == Depth::Full => {
-            sink.problem(path, 0, missing_kind())?;
+    match (files::read_file(vfs, path), missing) {
+        (Ok(b), _) => Ok(Some(b)),
+        (Err(e), Some(kind)) if is_missing(&e) => {
+            sink.problem(path, 0, kind)?;
             Ok(None)
         }
-        Err(e) => Err(e),
+        (Err(e), _) => Err(e),
     }
 }
 

@@ -53,6 +53,35 @@ pub(crate) struct Ids {
     pub(crate) series: bool,
 }
 
+impl Ids {
+    /// What one id names, as messages say it: "series" or "tag".
+    pub(crate) fn one(&self) -> &'static str {
+        if self.series {
+            "series"
+        } else {
+            "tag"
+        }
+    }
+
+    /// What the ids name, as messages say it: "series" or "tags".
+    pub(crate) fn many(&self) -> &'static str {
+        if self.series {
+            "series"
+        } else {
+            "tags"
+        }
+    }
+
+    /// The file that defines them, as messages say it.
+    pub(crate) fn holder(&self) -> &'static str {
+        if self.series {
+            "tags.series"
+        } else {
+            "the dictionary"
+        }
+    }
+}
+
 fn invalid(path: &Path, why: impl Into<String>) -> Error {
     Error::corrupted(path, 0, CorruptionKind::Invalid(why.into()))
 }
@@ -89,11 +118,12 @@ pub(crate) fn open_segment(
         let (max, len) = (view.max_tag(), ids.len);
         return Err(invalid(
             &path,
-            if ids.series {
-                format!("the segment names series id {max} but tags.series holds {len} series")
-            } else {
-                format!("the segment names tag id {max} but the dictionary holds {len} tags")
-            },
+            format!(
+                "the segment names {} id {max} but {} holds {len} {}",
+                ids.one(),
+                ids.holder(),
+                ids.many()
+            ),
         ));
     }
     Ok(Segment {
