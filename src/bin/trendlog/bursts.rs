@@ -234,8 +234,8 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
             .collect(),
     };
     a.select.say_if_unmet(&snap, rows.is_empty());
-    // Only when fewer episodes than asked came back (why so few?); after
-    // the query, whose tag catalog serves the check too.
+    // Only when fewer episodes than asked came back (why so few?), so after
+    // the query.
     if !on_hours && rows.len() < a.k && !a.select.narrows() {
         say_if_coarser("bursts", &snap, p.window, to, &a.tags);
     }
@@ -393,7 +393,7 @@ fn say_if_coarser(
     if out::hours_only_before(snap).is_some_and(|(_, minutes)| start < minutes) {
         return;
     }
-    let (Ok(day), Ok(recent)) = (TimeRange::new(start, end), TimeRange::new(end - 3600, end))
+    let (Ok(half_day), Ok(recent)) = (TimeRange::new(start, end), TimeRange::new(end - 3600, end))
     else {
         return;
     };
@@ -418,7 +418,7 @@ fn say_if_coarser(
         };
         t.clone()
     };
-    let Ok(s) = snap.series(&tag, day, Step::Minute) else {
+    let Ok(s) = snap.series(&tag, half_day, Step::Minute) else {
         return;
     };
     let minutes: Vec<i64> = s
