@@ -79,6 +79,74 @@ fn cells(s: &Series) -> Vec<(u32, u64)> {
         .collect()
 }
 
+/// A series' events per minute as running sums, and the novelty test read
+/// from them.
+struct Sums {
+    first: u32,
+    /// `cum[i]`: the events of the minutes before `first + i`.
+    cum: Vec<u64>,
+}
+
+impl Sums {
+    fn of(cells: &[(u32, u64)], first: u32, last: u32) -> Sums {
+        let n = (last - first) as usize;
+        let mut cum = vec![0u64; n + 1];
+        for &(m, v) in cells {
+            cum[(m - first) as usize + 1] += v;
+        }
+        for i in 0..n {
+            cum[i + 1] += cum[i];
+        }
+        Sums { first, cum }
+    }
+
+    /// Events of the minutes `[lo, hi)`.
+    fn sum(&self, lo: i64, hi: i64) -> u64 {
+        let n = self.cum.len() as i64 - 1;
+        let a = (lo - i64::from(self.first)).clamp(0, n) as usize;
+        let b = (hi - i64::from(self.first)).clamp(0, n) as usize;
+        self.cum[b.max(a)] - self.cum[a]
+    }
+
+    /// The recent count of the `w`-minute window ending at minute `t`, and
+    /// whether it passes `p`'s novelty test (docs/bursts.md, "Episodes").
+    fn recent_and_novel(&self, p: &BurstParams, w: i64, t: i64) -> (u64, bool) {
+        let r = self.sum(t - w + 1, t + 1);
+        let nb = (p.novelty.as_secs() / 60).div_ceil(w as u64) as i64;
+        let hist = i64::from(self.first);
+        let jv = hist.div_euclid(w) + i64::from(hist.rem_euclid(w) != 0);
+        let jr = (t - w + 1).div_euclid(w);
+        let most = ((jr - nb).max(jv)..jr)
+            .map(|j| self.sum(j * w, j * w + w))
+            .max()
+            .unwrap_or(0);
+        (
+            r,
+            nb == 0 || r >= (p.novelty_factor * most as f64).ceil() as u64,
+        )
+    }
+}
+
+/// The library's idle/active machine over per-minute `start` (an onset may
+/// begin) and `stays` (the score is at or above `exit`): the onsets.
+fn machine(first: u32, cooldown: u32, start: &[bool], stays: &[bool]) -> Vec<u32> {
+    let (mut active, mut below, mut out) = (false, 0u32, Vec::new());
+    for i in 0..start.len() {
+        if active {
+            if stays[i] {
+                below = 0;
+            } else {
+                below += 1;
+                active = below < cooldown;
+            }
+        } else if start[i] {
+            (active, below) = (true, 0);
+            out.push(first + i as u32);
+        }
+    }
+    out
+}
+
 /// Two scales at once: an onset when either detector's entry, count and
 /// novelty conditions hold; the episode ends when both scores stayed below
 /// `exit` for the cooldown. The scores are the library's
@@ -94,66 +162,121 @@ fn two_scale_onsets(series: &[&Series], ps: &(BurstParams, BurstParams)) -> Vec<
         .iter()
         .map(|s| {
             let c = cells(s);
-            let first = (s.times[0] / 60) as u32;
-            let last = (s.times[s.times.len() - 1] / 60) as u32 + 1;
+            let (first, last) = span(s);
+            let sums = Sums::of(&c, first, last);
             let n = (last - first) as usize;
-            let mut dense = vec![0u64; n];
-            for &(m, v) in &c {
-                dense[(m - first) as usize] += v;
-            }
-            let mut cum = vec![0u64; n + 1];
-            for i in 0..n {
-                cum[i + 1] = cum[i] + dense[i];
-            }
-            let sum = |lo: i64, hi: i64| -> u64 {
-                let a = (lo - i64::from(first)).clamp(0, n as i64) as usize;
-                let b = (hi - i64::from(first)).clamp(0, n as i64) as usize;
-                cum[b.max(a)] - cum[a]
-            };
-            // Per scale: may an onset start at each minute, and the score.
-            let per: Vec<(Vec<bool>, Vec<f64>)> = dets
-                .iter()
-                .zip(params)
-                .map(|(d, p)| {
-                    let z = d.scores(&c, first, first, last);
-                    let w = i64::from(d.window());
-                    let nb = (p.novelty.as_secs() / 60).div_ceil(w as u64) as i64;
-                    let hist = i64::from(first);
-                    let jv = hist.div_euclid(w) + i64::from(hist.rem_euclid(w) != 0);
-                    let start: Vec<bool> = (0..n)
-                        .map(|i| {
-                            let t = i64::from(first) + i as i64;
-                            let r = sum(t - w + 1, t + 1);
-                            let jr = (t - w + 1).div_euclid(w);
-                            let most = (jr - nb).max(jv)..jr;
-                            let most = most.map(|j| sum(j * w, j * w + w)).max().unwrap_or(0);
-                            let novel =
-                                nb == 0 || r >= (p.novelty_factor * most as f64).ceil() as u64;
-                            z[i].is_some_and(|z| z >= p.entry) && r >= p.min_count && novel
-                        })
-                        .collect();
-                    (
-                        start,
-                        z.iter().map(|z| z.unwrap_or(f64::NEG_INFINITY)).collect(),
-                    )
-                })
-                .collect();
-            let cool = (ps.0.cooldown.as_secs() / 60) as u32;
-            let (mut active, mut below, mut out) = (false, 0u32, Vec::new());
-            for i in 0..n {
-                if active {
-                    if per.iter().any(|(_, z)| z[i] >= ps.0.exit) {
-                        below = 0;
-                    } else {
-                        below += 1;
-                        active = below < cool;
-                    }
-                } else if per.iter().any(|(start, _)| start[i]) {
-                    (active, below) = (true, 0);
-                    out.push(first + i as u32);
+            let (mut start, mut stays) = (vec![false; n], vec![false; n]);
+            for (d, p) in dets.iter().zip(params) {
+                let z = d.scores(&c, first, first, last);
+                let w = i64::from(d.window());
+                for i in 0..n {
+                    let (r, novel) = sums.recent_and_novel(p, w, i64::from(first) + i as i64);
+                    start[i] |= z[i].is_some_and(|z| z >= p.entry) && r >= p.min_count && novel;
+                    stays[i] |= z[i].is_some_and(|z| z >= ps.0.exit);
                 }
             }
-            out
+            machine(first, (ps.0.cooldown.as_secs() / 60) as u32, &start, &stays)
+        })
+        .collect()
+}
+
+/// A series' first minute and the minute after its last row.
+fn span(s: &Series) -> (u32, u32) {
+    (
+        (s.times[0] / 60) as u32,
+        (s.times[s.times.len() - 1] / 60) as u32 + 1,
+    )
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos' approximation, g = 7, nine terms;
+/// about 15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    use std::f64::consts::PI;
+    if x < 0.5 {
+        return (PI / (PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let a = C[1..]
+        .iter()
+        .enumerate()
+        .fold(C[0], |a, (i, c)| a + c / (x + i as f64 + 1.0));
+    0.5 * (2.0 * PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// `-log10 P(X >= r)` for a count `X` of mean `mu` and variance `phi * mu`:
+/// Poisson when `phi` is 1, negative binomial above. For `r > mu`, where
+/// the terms of the tail fall geometrically from the first.
+fn tail_surprise(r: u64, mu: f64, phi: f64) -> f64 {
+    let k0 = r as f64;
+    let (first, q, shape) = if phi <= 1.0 {
+        (-mu + k0 * mu.ln() - ln_gamma(k0 + 1.0), mu, None)
+    } else {
+        let (q, size) = ((phi - 1.0) / phi, mu / (phi - 1.0));
+        let lp = ln_gamma(k0 + size) - ln_gamma(size) - ln_gamma(k0 + 1.0)
+            + size * (1.0 / phi).ln()
+            + k0 * q.ln();
+        (lp, q, Some(size))
+    };
+    // term(k + 1) / term(k): mu / (k + 1) (Poisson), (k + size) q / (k + 1).
+    let (mut total, mut term, mut k) = (1.0, 1.0, k0);
+    while term > 1e-12 * total {
+        term *= match shape {
+            None => q / (k + 1.0),
+            Some(size) => (k + size) * q / (k + 1.0),
+        };
+        k += 1.0;
+        total += term;
+    }
+    -(first + total.ln()) / std::f64::consts::LN_10
+}
+
+/// The detector with its entry test on the count's tail probability instead
+/// of the Anscombe score: an onset where `R > mu`, `R >= min_count`, the
+/// novelty test holds and `-log10 P(X >= R) >= level` for a count of the
+/// baseline's mean `mu` and dispersion `phi` (negative binomial, Poisson at
+/// `phi = 1`); episodes end as the library's (the score below `exit`).
+/// `mu` is the library's ([`Detector::score_detail`]); `phi` is recovered
+/// from the score, `((g(R) - g(mu)) / score)^2`.
+fn tail_onsets(series: &[&Series], pl: &(BurstParams, f64)) -> Vec<Vec<u32>> {
+    let (p, level) = pl;
+    let det = Detector::new(p, 1).expect("valid");
+    let g = |x: f64| 2.0 * (x + 0.375).sqrt();
+    series
+        .iter()
+        .map(|s| {
+            let c = cells(s);
+            let (first, last) = span(s);
+            let sums = Sums::of(&c, first, last);
+            let z = det.scores(&c, first, first, last);
+            let w = i64::from(det.window());
+            let n = (last - first) as usize;
+            let (mut start, mut stays) = (vec![false; n], vec![false; n]);
+            for i in 0..n {
+                let Some(zi) = z[i] else { continue };
+                stays[i] = zi >= p.exit;
+                let t = first + i as u32;
+                let (r, novel) = sums.recent_and_novel(p, w, i64::from(t));
+                // Any tail level worth trying needs a score above 2.
+                if zi < 2.0 || r < p.min_count || !novel {
+                    continue;
+                }
+                let (_, _, mu) = det.score_detail(&c, first, t).expect("scored above");
+                let phi = ((g(r as f64) - g(mu)) / zi).powi(2).max(1.0);
+                start[i] = tail_surprise(r, mu, phi) >= *level;
+            }
+            machine(first, (p.cooldown.as_secs() / 60) as u32, &start, &stays)
         })
         .collect()
 }
@@ -250,4 +373,11 @@ pub fn run(series: &[Series], base: &BurstParams) {
         }
     }
     choose("two windows", series, &grid, two_scale_onsets);
+    // The other count-honest score: the Poisson / negative binomial
+    // tail of the recent count, on the same baseline and dispersion.
+    let grid: Vec<_> = [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 14.0, 16.0, 20.0]
+        .into_iter()
+        .map(|level| (format!("tail -log10 p >= {level}"), (base.clone(), level)))
+        .collect();
+    choose("tail probability", series, &grid, tail_onsets);
 }
