@@ -270,14 +270,22 @@ pub(crate) fn garbage_len(bytes: &[u8], from: u64) -> u64 {
 
 /// Reads the manifest of the store in `dir`. `Ok(None)` when there is none.
 pub(crate) fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Manifest>> {
+    Ok(read_manifest_versioned(vfs, dir)?.map(|(m, _)| m))
+}
+
+/// [`read_manifest`], with the format version the file was written with.
+pub(crate) fn read_manifest_versioned(
+    vfs: &dyn Vfs,
+    dir: &Path,
+) -> Result<Option<(Manifest, u16)>> {
     let path = dir.join(files::MANIFEST);
     if !vfs.exists(&path).map_err(|e| Error::io(dir, e))? {
         return Ok(None);
     }
     let bytes = files::read_file(vfs, &path)?;
-    decode_manifest(&bytes)
-        .map(Some)
-        .map_err(|e| Error::corrupted(&path, e.offset, e.kind))
+    let m = decode_manifest(&bytes).map_err(|e| Error::corrupted(&path, e.offset, e.kind))?;
+    // A manifest that decodes holds its version at bytes 4..6.
+    Ok(Some((m, u16::from_le_bytes([bytes[4], bytes[5]]))))
 }
 
 /// Examines the store in `dir` whose manifest is `manifest`, without writing.

@@ -261,7 +261,7 @@ impl Store {
             }
         };
         let mut created = false;
-        let manifest = match recovery::read_manifest(&*vfs, dir)? {
+        let (manifest, manifest_version) = match recovery::read_manifest_versioned(&*vfs, dir)? {
             Some(m) => m,
             None if read_only => {
                 return Err(lost_manifest(&*vfs, dir)?.unwrap_or(Error::NotAStore {
@@ -270,7 +270,9 @@ impl Store {
             }
             None => {
                 created = true;
-                create_store(&*vfs, dir, &opts)?
+                let m = create_store(&*vfs, dir, &opts)?;
+                let v = crate::format::manifest::written_version(&m);
+                (m, v)
             }
         };
         let labels = LabelKeys::new(&manifest.label_keys)?;
@@ -397,7 +399,7 @@ impl Store {
             writer: Mutex::new(writer),
             rejected_too_old: AtomicU64::new(manifest.rejected_too_old),
             rejected_future: AtomicU64::new(manifest.rejected_future),
-            manifest: Mutex::new(ManifestFile::new(dir, manifest)),
+            manifest: Mutex::new(ManifestFile::new(dir, manifest, manifest_version)),
             retention: RwLock::new(retention),
             compaction_lock: Mutex::new(()),
             poison: Mutex::new(None),
@@ -574,6 +576,53 @@ impl Store {
     /// The store's label keys (empty for a store without labels).
     pub fn label_keys(&self) -> &LabelKeys {
         &self.inner.labels
+    }
+
+    /// The format version of the store's `MANIFEST` as this handle last read
+    /// or wrote it: 5 for a labelled store that keeps its series in
+    /// `tags.series`, 4 for every other store this build writes, 1 to 4 for
+    /// an older store not written since it was opened (a read-only handle
+    /// never writes). The store's other files carry their own versions
+    /// (docs/format.md): a labelled store of version 3 keeps a version-3
+    /// `tags.dict` under a version-4 manifest.
+    ///
+    /// ```
+    /// use trendlog::labels::LabelKeys;
+    /// use trendlog::{Options, Store};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let labelled = tempfile::tempdir().unwrap();
+    /// let plain = Store::open(dir.path(), Options::default()).unwrap();
+    /// assert_eq!(plain.manifest_version(), 4);
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = Store::open(labelled.path(), Options::default().label_keys(keys)).unwrap();
+    /// assert_eq!(store.manifest_version(), 5);
+    /// ```
+    pub fn manifest_version(&self) -> u16 {
+        self.inner.manifest.lock().version()
+    }
+
+    /// In a store that keeps its series in `tags.series` (manifest version
+    /// 5), how many series the manifest records as durable: those in the
+    /// file at the last seal or clean close (series written since count in
+    /// [`Stats::tags`](crate::Stats::tags), not here). `None` for every other
+    /// store.
+    ///
+    /// ```
+    /// use trendlog::labels::LabelKeys;
+    /// use trendlog::{Options, Store};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys.clone())).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("metoo", &[("region", "paris")], 1_508_112_000, 5).unwrap();
+    /// b.commit().unwrap();
+    /// assert_eq!(store.durable_series(), Some(0));
+    /// store.close().unwrap();
+    /// let ro = Store::open_read_only(dir.path()).unwrap();
+    /// assert_eq!(ro.durable_series(), Some(1));
+    /// ```
+    pub fn durable_series(&self) -> Option<u32> {
+        self.inner.manifest.lock().get().series_entries
     }
 
     /// The store's retention, as stored in the store.

@@ -80,3 +80,39 @@ fn a_commit_never_writes_series_whose_tags_it_has_not_written() {
         t.join().unwrap();
     }
 }
+
+/// A read-only handle answers from the manifest it opened with: its
+/// manifest version and durable series stay those while a writer seals
+/// more series (`inspect` reads them from the handle, so its lines agree
+/// with the segments it lists).
+#[test]
+fn a_reader_keeps_the_manifest_it_opened_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || {
+        Options::default()
+            .label_keys(LabelKeys::parse("region").unwrap())
+            .background_compaction(false)
+    };
+    let w = Store::open(dir.path(), opts()).unwrap();
+    let mut b = w.batch();
+    b.add_labelled("metoo", &[("region", "paris")], T0, 5)
+        .unwrap();
+    b.commit().unwrap();
+    w.seal().unwrap();
+    let ro = Store::open_read_only(dir.path()).unwrap();
+    let mut b = w.batch();
+    b.add_labelled("metoo", &[("region", "tokyo")], T0 + 60, 7)
+        .unwrap();
+    b.commit().unwrap();
+    w.seal().unwrap();
+    assert_eq!(w.durable_series(), Some(2));
+    assert_eq!((ro.manifest_version(), ro.durable_series()), (5, Some(1)));
+    let sealed = |s: &Store| s.snapshot().segments().iter().filter(|x| x.sealed).count();
+    assert_eq!(sealed(&ro), 1);
+    let again = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!(
+        (again.manifest_version(), again.durable_series()),
+        (5, Some(2))
+    );
+    assert_eq!(sealed(&again), 2);
+}

@@ -173,6 +173,17 @@ impl SegmentEntry {
     }
 }
 
+/// The format version [`encode_manifest`] writes `m` with: the series
+/// file's version (5) when the store keeps its series in `tags.series`,
+/// else [`VERSION`], so that a build of version 4 reads every other store.
+pub fn written_version(m: &Manifest) -> u16 {
+    if m.series_entries.is_some() {
+        SERIES_MANIFEST_VERSION
+    } else {
+        VERSION
+    }
+}
+
 /// Encodes a manifest.
 ///
 /// # Panics
@@ -195,12 +206,7 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
     assert!(total <= u64::from(u32::MAX), "manifest too large");
     let mut out = vec![0u8; MANIFEST_FIXED_LEN];
     out[..4].copy_from_slice(&MANIFEST_MAGIC);
-    let version = if m.series_entries.is_some() {
-        SERIES_MANIFEST_VERSION
-    } else {
-        VERSION
-    };
-    LittleEndian::write_u16(&mut out[4..6], version);
+    LittleEndian::write_u16(&mut out[4..6], written_version(m));
     let mut flags = 0;
     if let Some(n) = m.series_entries {
         flags |= FLAG_SERIES;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::format::manifest::{encode_manifest, Manifest};
+use crate::format::manifest::{encode_manifest, written_version, Manifest};
 use crate::storage::files;
 use crate::storage::vfs::Vfs;
 
@@ -15,20 +15,30 @@ use crate::storage::vfs::Vfs;
 pub(crate) struct ManifestFile {
     dir: PathBuf,
     current: Manifest,
+    /// The format version of the file as last read or written: an older
+    /// store keeps its version until its first commit.
+    version: u16,
 }
 
 impl ManifestFile {
-    /// Wraps the manifest just read from (or written to) `dir`.
-    pub(crate) fn new(dir: &Path, current: Manifest) -> ManifestFile {
+    /// Wraps the manifest just read from (or written to) `dir`, whose file
+    /// has format version `version`.
+    pub(crate) fn new(dir: &Path, current: Manifest, version: u16) -> ManifestFile {
         ManifestFile {
             dir: dir.to_path_buf(),
             current,
+            version,
         }
     }
 
     /// The manifest as last written.
     pub(crate) fn get(&self) -> &Manifest {
         &self.current
+    }
+
+    /// The format version of the file as last read or written.
+    pub(crate) fn version(&self) -> u16 {
+        self.version
     }
 
     /// Allocates a file id. Ids only reach the disk with the next commit; an
@@ -47,6 +57,7 @@ impl ManifestFile {
         next.generation += 1;
         edit(&mut next);
         files::write_atomic(vfs, &self.dir, files::MANIFEST, &encode_manifest(&next))?;
+        self.version = written_version(&next);
         self.current = next;
         Ok(())
     }

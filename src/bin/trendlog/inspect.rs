@@ -56,26 +56,14 @@ fn files_bytes(dir: &Path) -> u64 {
     })
 }
 
-/// The format version the store's manifest carries (the store's other
-/// files carry their own: a version-3 labelled store keeps a version-3
-/// `tags.dict` under a version-4 manifest) and, in a store that keeps its
-/// series in `tags.series` (version 5), how many of them the manifest
-/// records as durable. Read from the file again after the open, so a writer
-/// that seals in between makes these the newer manifest's figures; `None`
-/// when it cannot be read then (replaced or removed since).
-fn manifest_facts(dir: &Path) -> Option<(u16, Option<u32>)> {
-    let bytes = std::fs::read(dir.join("MANIFEST")).ok()?;
-    let m = decode_manifest(&bytes).ok()?;
-    // A manifest that decodes holds its version at bytes 4..6.
-    Some((u16::from_le_bytes([bytes[4], bytes[5]]), m.series_entries))
-}
-
 fn inspect_store(g: &Global) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let st = snap.stats();
-    let facts = manifest_facts(&g.db);
-    let durable_series = facts.and_then(|(_, n)| n);
+    // The manifest the store was opened with (a read-only handle never
+    // writes one), so these agree with the snapshot's segments.
+    let manifest_version = store.manifest_version();
+    let durable_series = store.durable_series();
     let segs = snap.segments();
     // A labelled store's dictionary holds series (a tag with label values);
     // `tags` counts distinct tags there, `series` the dictionary's entries.
@@ -110,7 +98,7 @@ fn inspect_store(g: &Global) -> CmdResult {
             .collect();
         out::print_json(&json!({
             "dir": g.db.display().to_string(),
-            "manifest_version": facts.map(|(v, _)| v),
+            "manifest_version": manifest_version,
             "now": st.now.map(|m| m.to_unix()),
             "earliest_minute": st.earliest_minute.map(|m| m.to_unix()),
             "earliest_kept": st.earliest_kept.map(|m| m.to_unix()),
@@ -140,10 +128,7 @@ fn inspect_store(g: &Global) -> CmdResult {
     }
     out::say_used("inspect", &format!("the whole store: {}", out::held(&snap)));
     println!("store           {}", g.db.display());
-    println!(
-        "manifest        version {}",
-        facts.map_or_else(|| "-".to_string(), |(v, _)| v.to_string())
-    );
+    println!("manifest        version {manifest_version}");
     println!("now             {}", minute_str(st.now));
     println!(
         "earliest minute {}  (at minute resolution)",
