@@ -3,6 +3,9 @@
 //! of 1,000 and 100,000 events. Each iteration opens a fresh store (untimed)
 //! and times the ingest of the first 500,000 events of the issue-7 workload
 //! (5M events / 24 h, 200,000 tags), including the interning of new tags.
+//! `labelled_threads2_batch_1k`: the same with two label keys (3 platforms,
+//! 50 regions, picked from the tag's index), two threads, so both look up
+//! their series in the shared series table at once.
 //! `normalize/*`: the cost of `tag::normalize` alone on short tags, already
 //! normal or not, the first step of every `Batch::add`.
 
@@ -57,6 +60,47 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    g.bench_function("labelled_threads2_batch_1k", |b| {
+        let platforms = ["twitter", "instagram", "facebook"];
+        let regions: Vec<String> = (0..50).map(|r| format!("r{r}")).collect();
+        let keys = trendlog::labels::LabelKeys::parse("platform,region").expect("keys");
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let opts = common::opts().label_keys(keys.clone());
+                let store = trendlog::Store::open(dir.path(), opts).expect("open");
+                (dir, store)
+            },
+            |(dir, store)| {
+                std::thread::scope(|s| {
+                    for part in 0..2 {
+                        let (store, names) = (store.clone(), &data.names);
+                        let (platforms, regions) = (&platforms, &regions);
+                        s.spawn(move || {
+                            for (i, chunk) in events.chunks(1_000).enumerate() {
+                                if i % 2 != part {
+                                    continue;
+                                }
+                                let mut b = store.batch();
+                                for e in chunk {
+                                    let t = e.tag_index as usize;
+                                    let labels = [
+                                        ("platform", platforms[t % 3]),
+                                        ("region", regions[t % 50].as_str()),
+                                    ];
+                                    b.add_labelled(&names[t], &labels, e.ts, e.count)
+                                        .expect("add");
+                                }
+                                b.commit().expect("commit");
+                            }
+                        });
+                    }
+                });
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
