@@ -391,11 +391,21 @@ impl SeriesTable {
     /// The id of the series of tag id `tag` with label `values`, if the
     /// table holds it.
     pub(crate) fn find<S: AsRef<str>>(&mut self, tag: u32, values: &[S]) -> Option<u32> {
+        self.map();
+        self.find_mapped(tag, values)
+    }
+
+    /// [`Self::find`] through a shared borrow: `None` also while the lookup
+    /// map is not built yet (the first `find` or `intern` builds it), so a
+    /// writer looks up under a read lock and takes the write lock only then
+    /// or for a new series.
+    pub(crate) fn find_mapped<S: AsRef<str>>(&self, tag: u32, values: &[S]) -> Option<u32> {
+        let map = self.map.as_ref()?;
         let mut nums = [0u32; MAX_LABEL_KEYS];
         for (k, v) in values.iter().enumerate() {
             nums[k] = self.value_number(k, v.as_ref())?;
         }
-        self.map().get(&(tag, nums)).copied()
+        map.get(&(tag, nums)).copied()
     }
 
     /// The id of the series of tag id `tag` with label `values` (normalised,
@@ -557,6 +567,20 @@ mod tests {
         assert_eq!(t.cut_from_series(2), Some(first_end as u64));
         assert_eq!((t.len(), t.value_number(0, "x")), (2, None));
         assert_eq!(t.intern(9, &["x", "chicago"]), Some(2));
+    }
+
+    /// The shared-borrow lookup finds what `find` finds once the map is
+    /// built, and before that says nothing (the caller falls back to `find`).
+    #[test]
+    fn find_mapped_needs_the_map_and_then_agrees_with_find() {
+        let mut t = SeriesTable::new(2);
+        assert_eq!(t.intern(5, &["ig", "paris"]), Some(0));
+        let mut back = SeriesTable::read(file(&mut t)).unwrap().table;
+        assert_eq!(back.find_mapped(5, &["ig", "paris"]), None);
+        assert_eq!(back.find(5, &["ig", "paris"]), Some(0));
+        assert_eq!(back.find_mapped(5, &["ig", "paris"]), Some(0));
+        assert_eq!(back.find_mapped(5, &["ig", "rome"]), None);
+        assert_eq!(back.find_mapped(6, &["ig", "paris"]), None);
     }
 
     #[test]

@@ -1095,6 +1095,12 @@ impl Inner {
             }
             (Named::Series(tag, values), Some(table)) => {
                 let tag = Dict::find_or_intern(&self.dict, tag, writable)?;
+                // Most adds name a known series: found under the shared
+                // lock, so threads adding at once and readers do not wait
+                // on each other.
+                if let Some(id) = table.read().find_mapped(tag, values) {
+                    return Ok(id);
+                }
                 let mut t = table.write();
                 if let Some(id) = t.find(tag, values) {
                     return Ok(id);
