@@ -470,15 +470,23 @@ impl Detector {
     }
 
     /// Bins of data before bin `t` that the score at `t` and the onset
-    /// decision (the novelty test) read.
+    /// decision (the novelty test) read: the farther of the oldest baseline
+    /// or novelty block (each block ends at or before the recent window's
+    /// start, so within `(blocks + 2) * w`) and the oldest seasonal window
+    /// (`days * day + w`).
     pub fn lookback(&self) -> u32 {
-        self.w * (self.k.max(self.nb) + 2) + self.days * self.day
+        (self.w * (self.k.max(self.nb) + 2)).max(self.seasonal_reach())
     }
 
     /// Bins of data before bin `t` that the score alone reads (a ranking
     /// by score makes no onset decision).
     pub fn score_lookback(&self) -> u32 {
-        self.w * (self.k + 2) + self.days * self.day
+        (self.w * (self.k + 2)).max(self.seasonal_reach())
+    }
+
+    /// Bins before bin `t` that the oldest seasonal window reaches.
+    fn seasonal_reach(&self) -> u32 {
+        self.w + self.days * self.day
     }
 
     /// The first bin the score at bin `t` reads: the start of its oldest
@@ -1441,6 +1449,18 @@ mod tests {
             let before: Vec<u32> = fast.iter().map(|e| e.onset).filter(|&o| o < cut).collect();
             let got: Vec<u32> = short.iter().map(|e| e.onset).collect();
             prop_assert_eq!(before, got);
+            // What a range from `cut` on reads is all the data it needs:
+            // cells from `lookback` (scores alone: `score_lookback`) before
+            // it give the same episodes and scores as the whole series.
+            let from_lb = |lb: u32| &cells[cells.partition_point(|c| c.0 < cut.saturating_sub(lb))..];
+            prop_assert_eq!(
+                d.episodes(from_lb(d.lookback()), history, cut, n),
+                d.episodes(&cells, history, cut, n)
+            );
+            prop_assert_eq!(
+                d.scores(from_lb(d.score_lookback()), history, cut, n),
+                d.scores(&cells, history, cut, n)
+            );
         }
     }
 }
