@@ -127,24 +127,60 @@ impl Sums {
     }
 }
 
-/// The library's idle/active machine over per-minute `start` (an onset may
-/// begin) and `stays` (the score is at or above `exit`): the onsets.
-fn machine(first: u32, cooldown: u32, start: &[bool], stays: &[bool]) -> Vec<u32> {
-    let (mut active, mut below, mut out) = (false, 0u32, Vec::new());
-    for i in 0..start.len() {
-        if active {
-            if stays[i] {
-                below = 0;
-            } else {
-                below += 1;
-                active = below < cooldown;
+/// A series' minutes as the experiments read them: its cells, its first
+/// minute, the minute after its last row and the running sums.
+struct Minutes {
+    cells: Vec<(u32, u64)>,
+    first: u32,
+    last: u32,
+    sums: Sums,
+}
+
+/// Per series, `mark` says for each minute whether an onset may begin
+/// (`start`) and whether an episode goes on (`stays`: the score at or
+/// above `exit`); the library's idle/active machine with a cooldown of
+/// `cooldown` then gives the onsets.
+fn onsets_where(
+    series: &[&Series],
+    cooldown: std::time::Duration,
+    mark: impl Fn(&Minutes, &mut [bool], &mut [bool]),
+) -> Vec<Vec<u32>> {
+    let cooldown = (cooldown.as_secs() / 60) as u32;
+    series
+        .iter()
+        .map(|s| {
+            let cells = cells(s);
+            let (first, last) = (
+                (s.times[0] / 60) as u32,
+                (s.times[s.times.len() - 1] / 60) as u32 + 1,
+            );
+            let sums = Sums::of(&cells, first, last);
+            let m = Minutes {
+                cells,
+                first,
+                last,
+                sums,
+            };
+            let n = (last - first) as usize;
+            let (mut start, mut stays) = (vec![false; n], vec![false; n]);
+            mark(&m, &mut start, &mut stays);
+            let (mut active, mut below, mut out) = (false, 0u32, Vec::new());
+            for i in 0..n {
+                if active {
+                    if stays[i] {
+                        below = 0;
+                    } else {
+                        below += 1;
+                        active = below < cooldown;
+                    }
+                } else if start[i] {
+                    (active, below) = (true, 0);
+                    out.push(first + i as u32);
+                }
             }
-        } else if start[i] {
-            (active, below) = (true, 0);
-            out.push(first + i as u32);
-        }
-    }
-    out
+            out
+        })
+        .collect()
 }
 
 /// Two scales at once: an onset when either detector's entry, count and
@@ -158,34 +194,17 @@ fn two_scale_onsets(series: &[&Series], ps: &(BurstParams, BurstParams)) -> Vec<
         Detector::new(&ps.1, 1).expect("valid"),
     ];
     let params = [&ps.0, &ps.1];
-    series
-        .iter()
-        .map(|s| {
-            let c = cells(s);
-            let (first, last) = span(s);
-            let sums = Sums::of(&c, first, last);
-            let n = (last - first) as usize;
-            let (mut start, mut stays) = (vec![false; n], vec![false; n]);
-            for (d, p) in dets.iter().zip(params) {
-                let z = d.scores(&c, first, first, last);
-                let w = i64::from(d.window());
-                for i in 0..n {
-                    let (r, novel) = sums.recent_and_novel(p, w, i64::from(first) + i as i64);
-                    start[i] |= z[i].is_some_and(|z| z >= p.entry) && r >= p.min_count && novel;
-                    stays[i] |= z[i].is_some_and(|z| z >= ps.0.exit);
-                }
+    onsets_where(series, ps.0.cooldown, |m, start, stays| {
+        for (d, p) in dets.iter().zip(params) {
+            let z = d.scores(&m.cells, m.first, m.first, m.last);
+            let w = i64::from(d.window());
+            for (i, z) in z.iter().enumerate() {
+                let (r, novel) = m.sums.recent_and_novel(p, w, i64::from(m.first) + i as i64);
+                start[i] |= z.is_some_and(|z| z >= p.entry) && r >= p.min_count && novel;
+                stays[i] |= z.is_some_and(|z| z >= ps.0.exit);
             }
-            machine(first, (ps.0.cooldown.as_secs() / 60) as u32, &start, &stays)
-        })
-        .collect()
-}
-
-/// A series' first minute and the minute after its last row.
-fn span(s: &Series) -> (u32, u32) {
-    (
-        (s.times[0] / 60) as u32,
-        (s.times[s.times.len() - 1] / 60) as u32 + 1,
-    )
+        }
+    })
 }
 
 /// `ln Γ(x)` for `x > 0` (Lanczos' approximation, g = 7, nine terms;
@@ -253,32 +272,25 @@ fn tail_onsets(series: &[&Series], pl: &(BurstParams, f64)) -> Vec<Vec<u32>> {
     let (p, level) = pl;
     let det = Detector::new(p, 1).expect("valid");
     let g = |x: f64| 2.0 * (x + 0.375).sqrt();
-    series
-        .iter()
-        .map(|s| {
-            let c = cells(s);
-            let (first, last) = span(s);
-            let sums = Sums::of(&c, first, last);
-            let z = det.scores(&c, first, first, last);
-            let w = i64::from(det.window());
-            let n = (last - first) as usize;
-            let (mut start, mut stays) = (vec![false; n], vec![false; n]);
-            for i in 0..n {
-                let Some(zi) = z[i] else { continue };
-                stays[i] = zi >= p.exit;
-                let t = first + i as u32;
-                let (r, novel) = sums.recent_and_novel(p, w, i64::from(t));
-                // Any tail level worth trying needs a score above 2.
-                if zi < 2.0 || r < p.min_count || !novel {
-                    continue;
-                }
-                let (_, _, mu) = det.score_detail(&c, first, t).expect("scored above");
-                let phi = ((g(r as f64) - g(mu)) / zi).powi(2).max(1.0);
-                start[i] = tail_surprise(r, mu, phi) >= *level;
+    onsets_where(series, p.cooldown, |m, start, stays| {
+        let z = det.scores(&m.cells, m.first, m.first, m.last);
+        let w = i64::from(det.window());
+        for (i, z) in z.iter().enumerate() {
+            let Some(z) = *z else { continue };
+            stays[i] = z >= p.exit;
+            let t = m.first + i as u32;
+            let (r, novel) = m.sums.recent_and_novel(p, w, i64::from(t));
+            // Any tail level worth trying needs a score above 2.
+            if z < 2.0 || r < p.min_count || !novel {
+                continue;
             }
-            machine(first, (p.cooldown.as_secs() / 60) as u32, &start, &stays)
-        })
-        .collect()
+            let (_, _, mu) = det
+                .score_detail(&m.cells, m.first, t)
+                .expect("scored above");
+            let phi = ((g(r as f64) - g(mu)) / z).powi(2).max(1.0);
+            start[i] = tail_surprise(r, mu, phi) >= *level;
+        }
+    })
 }
 
 /// The series summed into rows of `f` five-minute rows (each stamped at its
