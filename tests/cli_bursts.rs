@@ -111,7 +111,19 @@ fn out_of_range_parameters_exit_2_and_name_the_parameter() {
             err.contains(name) && err.contains("must be"),
             "{args:?}: {err}"
         );
+        // The flag that sets it follows the parameter's name.
+        let flag = format!("(--{}", name.replace('_', "-"));
+        assert!(err.contains(&flag), "{args:?}: {err}");
     }
+    // A window alone can make the default baseline too short: the message
+    // names both flags.
+    let o = run(&db, &["bursts", "--window", "1440m"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("(--baseline, at least twice --window"),
+        "{err}"
+    );
 }
 
 #[test]

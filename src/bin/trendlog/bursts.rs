@@ -128,6 +128,24 @@ pub fn params(
     }
 }
 
+/// A parameter out of its range, in the words of the flags: the library's
+/// message names the parameter as the library spells it (`novelty_factor`),
+/// and the flag that sets it follows. A baseline shorter than twice the
+/// window may come from `--window` alone (the baseline's default is 24h), so
+/// that message says which two flags to change.
+fn invalid_params(e: trendlog::Error) -> Fail {
+    let mut msg = e.to_string();
+    if let trendlog::Error::InvalidInput(trendlog::InvalidInput::BurstParameter { name, .. }) = &e {
+        msg += &match *name {
+            "baseline" => " (--baseline, at least twice --window: give a longer --baseline or a \
+                           shorter --window)"
+                .to_string(),
+            name => format!(" (--{})", name.replace('_', "-")),
+        };
+    }
+    Fail::usage(msg)
+}
+
 /// The dispersion a `--dispersion` value names (clap admits only the two).
 pub fn dispersion(name: &str) -> Dispersion {
     if name == "successive" {
@@ -150,7 +168,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
     let store = out::open_read(&g.db)?;
     let snap = store.snapshot();
     let p = params(a.window, a.baseline, a.min_count, a.prior, &a.detector);
-    p.validate().map_err(|e| Fail::usage(e.to_string()))?;
+    p.validate().map_err(invalid_params)?;
     // A bad --where or --by is refused before anything about the range is said.
     let selections = a.select.groups_or_filter(&snap)?;
     for t in &a.tags {
@@ -463,7 +481,7 @@ pub fn trending_by_burst(
     k: usize,
     select: &crate::labels::Select,
 ) -> CmdResult {
-    p.validate().map_err(|e| Fail::usage(e.to_string()))?;
+    p.validate().map_err(invalid_params)?;
     let groups = select.groups_or_filter(snap)?;
     let filter = select.filter(snap)?;
     let rows: Vec<(Option<String>, _)> = match &select.by {
