@@ -268,7 +268,8 @@ fn trending_by_burst_takes_the_score_flags_of_bursts() {
 /// A burst score reads the same window on previous days. Days older than the minute retention
 /// are held only as hours; a window of whole hours ending on an hour reads them from the hours,
 /// so the score does not depend on the minute retention. Before, it left those days out: 2 of 6
-/// days in the store below (expected 426 instead of 326).
+/// days in the store below (expected 426 instead of 326). Six seasonal days are asked for, as
+/// the defaults had when this was found.
 #[test]
 fn burst_scores_read_seasonal_days_held_only_as_hours() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,6 +294,8 @@ fn burst_scores_read_seasonal_days_held_only_as_hours() {
                 window,
                 "--baseline",
                 "24h",
+                "--seasonal-days",
+                "6",
                 "--min-count",
                 "1",
                 "-k",

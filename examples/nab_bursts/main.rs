@@ -311,10 +311,12 @@ fn grid(series: &[Series], base: &BurstParams) {
     for dispersion in [Dispersion::Successive] {
         for window in [30, 60] {
             for baseline in [1440, 2880] {
-                // At most 6 seasonal days (and 6 novelty days below): what
-                // the detector reads must lie within the minutes a store keeps
-                // by default (7 days), or a live store would not see it.
-                for seasonal_days in [3, 6] {
+                // At most 4 seasonal days (and 4 novelty days below): what
+                // the detector reads before a range, the 2-day horizon and
+                // then the farther of those look-backs, must lie within the
+                // minutes a store keeps by default (7 days), or a live store
+                // would not see it (6 days, before the horizon was counted).
+                for seasonal_days in [3, 4] {
                     for cool in [360, 720, 1440] {
                         for exit in [-1.0, 0.0, 1.0] {
                             for entry in [5.0, 6.0, 7.0, 8.0, 10.0] {
@@ -346,7 +348,7 @@ fn grid(series: &[Series], base: &BurstParams) {
     }
     // A third pass, on the second's choice: the novelty test (look-back and
     // factor; 0 days = off), with the entry level chosen again beside it.
-    for days in [0, 1, 2, 3, 4, 6] {
+    for days in [0, 1, 2, 3, 4] {
         let factors: &[f64] = if days == 0 {
             &[1.0]
         } else {

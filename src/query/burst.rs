@@ -59,9 +59,14 @@ pub const MIN_BLOCKS: u32 = 4;
 
 /// Burst-detection parameters. `Default` gives the values chosen on five of
 /// NAB's realTweets series (docs/bursts.md): a 30-minute window, a 24-hour
-/// baseline with [`Dispersion::Successive`], a 6-day seasonal baseline,
+/// baseline with [`Dispersion::Successive`], a 4-day seasonal baseline,
 /// entry 6, exit 0, a 6-hour cooldown, min_count 10, prior 1/60 events per
 /// minute, a 4-day novelty look-back with factor 0.9, a 48-hour horizon.
+/// Together they read 6 days and 1 hour before a range's start (the
+/// horizon, then [`Detector::lookback`]), within the 7 days of minutes a
+/// store keeps by default: `onsets_since` the store's now, and any range
+/// starting less than 23 hours before it, read only minutes the store
+/// still holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstParams {
     /// Length `w` of the recent window; whole minutes, 1 minute to 1 day.
@@ -108,7 +113,7 @@ impl Default for BurstParams {
         BurstParams {
             window: Duration::from_secs(30 * 60),
             baseline: Duration::from_secs(24 * 3600),
-            seasonal_days: 6,
+            seasonal_days: 4,
             dispersion: Dispersion::Successive,
             entry: 6.0,
             exit: 0.0,
