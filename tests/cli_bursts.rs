@@ -540,3 +540,39 @@ fn hourly_rows_under_a_shorter_window_are_named() {
         "{o:?}"
     );
 }
+
+/// A store too young for any baseline block says so instead of naming a baseline after the
+/// window it scored; an empty store's range is said to be empty, not a range from 1970.
+#[test]
+fn young_and_empty_stores_describe_their_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let o = run_stdin(
+        &one,
+        &["ingest", "-"],
+        "timestamp,tag,count\n2017-10-16T15:30:00Z,a,5\n",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&one, &["trending", "--rank", "burst"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "recent window 2017-10-16T14:31:00Z → 2017-10-16T15:31:00Z, no baseline yet (the \
+             store's data starts after 2017-10-16T14:00:00Z)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let empty = dir.path().join("empty");
+    let o = run_stdin(&empty, &["ingest", "-"], "timestamp,tag,count\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for cmd in [&["bursts"][..], &["query", "x"][..]] {
+        let o = run(&empty, cmd);
+        assert_eq!(code(&o), 0, "{cmd:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("(no --from: nothing (the store is empty))"),
+            "{cmd:?}: {}",
+            stderr(&o)
+        );
+    }
+}

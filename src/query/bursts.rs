@@ -1033,8 +1033,9 @@ impl Snapshot {
         let (lo, hi) = d.baseline_bins(plan.tb);
         // The first whole block at or after the store's history.
         let first_block = plan.history.div_ceil(d.window()) * d.window();
-        let lo = i64::from(lo.max(first_block)) * bin;
-        let hi = (i64::from(hi) * bin).max(lo);
+        // No whole block yet: an empty baseline where it would end.
+        let lo = i64::from(lo.max(first_block).min(hi)) * bin;
+        let hi = i64::from(hi) * bin;
         let step = if plan.bin == 1 {
             Step::Minute
         } else {

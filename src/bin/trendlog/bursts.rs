@@ -207,6 +207,10 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
         );
     }
     let chose_from = a.from.is_none().then(|| {
+        if snap.earliest_time().is_none() {
+            // Not a range from 1970: there is nothing to start from.
+            return out::held(&snap);
+        }
         let mut why = String::from("the minutes held, onsets to the minute");
         if let Some((first, minutes)) = out::hours_only_before(&snap) {
             let hour = out::when(first - first.rem_euclid(3600));

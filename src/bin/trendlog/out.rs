@@ -621,15 +621,22 @@ pub fn say_trending_windows_at(
     baseline: (i64, i64),
     step: &str,
 ) {
+    let baseline = if baseline.0 < baseline.1 {
+        format!("baseline {} → {}", when(baseline.0), when(baseline.1))
+    } else {
+        // A burst ranking on a store younger than one baseline block.
+        format!(
+            "no baseline yet (the store's data starts after {})",
+            when(baseline.1)
+        )
+    };
     say_used(
         "trending",
         &format!(
-            "at {} (no --at: {why_at}), recent window {} → {}, baseline {} → {}, at {step}",
+            "at {} (no --at: {why_at}), recent window {} → {}, {baseline}, at {step}",
             when(at),
             when(recent.0),
             when(recent.1),
-            when(baseline.0),
-            when(baseline.1),
         ),
     );
 }

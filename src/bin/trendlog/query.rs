@@ -42,6 +42,10 @@ fn chose_from(snap: &trendlog::Snapshot, a: &Args) -> Option<String> {
     if a.from.is_some() {
         return None;
     }
+    if snap.earliest_time().is_none() {
+        // Not a range from 1970: there is nothing to start from.
+        return Some(out::held(snap));
+    }
     Some(match (a.step, out::hours_only_before(snap)) {
         (Step::Minute, Some((first, minutes))) => format!(
             "from the earliest minute held at 1m; the data from {} to {} is held \
