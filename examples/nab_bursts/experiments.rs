@@ -343,7 +343,7 @@ pub fn run(series: &[Series], base: &BurstParams) {
     if two_scale_onsets(&all, &(base.clone(), off)) != pure_onsets_of(&all, base) {
         println!("two-window code DIFFERS from the library's detector with its second window off");
     }
-    // The novelty look-back beyond the 6 days the grid allowed (a store
+    // The novelty look-back beyond the 4 days the grid allows (a store
     // keeps 7 days of minutes by default; a longer look-back needs a longer
     // minute retention).
     let mut grid = Vec::new();

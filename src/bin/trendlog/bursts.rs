@@ -132,15 +132,21 @@ pub fn params(
 /// message names the parameter as the library spells it (`novelty_factor`),
 /// and the flag that sets it follows. A baseline shorter than twice the
 /// window may come from `--window` alone (the baseline's default is 24h), so
-/// that message says which two flags to change.
+/// that message names both flags.
 fn invalid_params(e: trendlog::Error) -> Fail {
     let mut msg = e.to_string();
-    if let trendlog::Error::InvalidInput(trendlog::InvalidInput::BurstParameter { name, .. }) = &e {
-        msg += &match *name {
-            "baseline" => " (--baseline, at least twice --window: give a longer --baseline or a \
-                           shorter --window)"
-                .to_string(),
-            name => format!(" (--{})", name.replace('_', "-")),
+    if let trendlog::Error::InvalidInput(trendlog::InvalidInput::BurstParameter {
+        name,
+        valid,
+        ..
+    }) = &e
+    {
+        msg += &if *name == "baseline" && valid.starts_with("at least twice the window") {
+            "; the flags are --baseline and --window: give a longer --baseline or a shorter \
+             --window"
+                .to_string()
+        } else {
+            format!("; the flag is --{}", name.replace('_', "-"))
         };
     }
     Fail::usage(msg)
@@ -526,7 +532,7 @@ pub fn trending_by_burst(
         out::say_trending_windows(
             snap.now_end().unwrap_or(window.to()),
             (window.from(), window.to()),
-            (baseline.from(), baseline.to()),
+            &out::baseline_words(snap, (baseline.from(), baseline.to())),
             &step.to_string(),
         );
     }
@@ -555,12 +561,11 @@ pub fn trending_by_burst(
         ""
     };
     println!(
-        "trending by burst score at {}  window {} → {}  baseline {} → {}{hours}",
+        "trending by burst score at {}  window {} → {}  {}{hours}",
         out::when(at.or_else(|| snap.now_end()).unwrap_or(window.to())),
         out::when(window.from()),
         out::when(window.to()),
-        out::when(baseline.from()),
-        out::when(baseline.to()),
+        out::baseline_words(snap, (baseline.from(), baseline.to())),
     );
     let mut t = Table::new(&[
         ("rank", Align::Right),

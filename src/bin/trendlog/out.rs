@@ -607,9 +607,23 @@ pub fn say_used(cmd: &str, text: &str) {
     err_line!("{cmd}: {text}");
 }
 
+/// The baseline `[from, to)` (unix seconds) in words: "baseline A → B", or,
+/// when it is empty (a burst ranking on a store younger than one baseline
+/// block), that there is none yet and where the store's data starts.
+pub fn baseline_words(snap: &Snapshot, baseline: (i64, i64)) -> String {
+    if baseline.0 < baseline.1 {
+        return format!("baseline {} → {}", when(baseline.0), when(baseline.1));
+    }
+    format!(
+        "no baseline yet (the store's data starts at {})",
+        when(snap.earliest_time().unwrap_or(baseline.1))
+    )
+}
+
 /// Says on stderr, for `trending` without `--at`, the time and the windows
-/// scored (`[from, to)` unix seconds each) and their resolution.
-pub fn say_trending_windows(at: i64, recent: (i64, i64), baseline: (i64, i64), step: &str) {
+/// scored (`[from, to)` unix seconds each; the baseline in
+/// [`baseline_words`]) and their resolution.
+pub fn say_trending_windows(at: i64, recent: (i64, i64), baseline: &str, step: &str) {
     say_trending_windows_at(at, "the end of the store's now", recent, baseline, step);
 }
 
@@ -618,18 +632,9 @@ pub fn say_trending_windows_at(
     at: i64,
     why_at: &str,
     recent: (i64, i64),
-    baseline: (i64, i64),
+    baseline: &str,
     step: &str,
 ) {
-    let baseline = if baseline.0 < baseline.1 {
-        format!("baseline {} → {}", when(baseline.0), when(baseline.1))
-    } else {
-        // A burst ranking on a store younger than one baseline block.
-        format!(
-            "no baseline yet (the store's data starts after {})",
-            when(baseline.1)
-        )
-    };
     say_used(
         "trending",
         &format!(

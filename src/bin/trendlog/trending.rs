@@ -170,7 +170,7 @@ pub fn run(g: &Global, a: Args) -> CmdResult {
                 end,
                 why_at,
                 ((end - w).max(0), end),
-                ((end - w - b).max(0), (end - w).max(0)),
+                &out::baseline_words(&snap, ((end - w - b).max(0), (end - w).max(0))),
                 resolution,
             );
         }
