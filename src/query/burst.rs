@@ -494,12 +494,17 @@ impl Detector {
         self.w + self.days * self.day
     }
 
+    /// The first bin the seasonal windows of the score at bin `t` read (0
+    /// when it would lie before bin 0).
+    pub fn seasonal_start(&self, t: u32) -> u32 {
+        (t + 1).saturating_sub(self.seasonal_reach())
+    }
+
     /// The first bin the score at bin `t` reads: the start of its oldest
     /// baseline block or of its oldest seasonal window, whichever is
     /// earlier (0 when either would start before bin 0).
     pub fn score_reach(&self, t: u32) -> u32 {
-        let seasonal = (t + 1).saturating_sub(self.w + self.days * self.day);
-        self.baseline_bins(t).0.min(seasonal)
+        self.baseline_bins(t).0.min(self.seasonal_start(t))
     }
 
     /// The bins `[lo, hi)` of the baseline blocks the score at bin `t`

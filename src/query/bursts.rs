@@ -1116,11 +1116,11 @@ impl Snapshot {
             return Ok(None);
         };
         let (d, t, floor) = (&plan.detector, plan.tb, plan.floor);
-        let seasonal_start = (t + 1).saturating_sub(d.window() + p.seasonal_days * 1440);
         Ok(Some(ReadsCut {
             before: i64::from(floor) * 60,
             baseline: d.baseline_bins(t).0 < floor,
-            seasonal: p.seasonal_days > 0 && seasonal_start < floor,
+            // Plans that are cut run on minutes: bins are minutes here.
+            seasonal: p.seasonal_days > 0 && d.seasonal_start(t) < floor,
         }))
     }
 
