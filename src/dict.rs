@@ -111,7 +111,7 @@ pub(crate) const INDEX_FILE: &str = files::INDEX;
 /// tail), never below `dict_end`; and nothing truncates it. A map of it may
 /// include bytes past `dict_end` that a writer later fills (a zeroed torn tail
 /// is overwritten in place); they are never read through the map.
-struct MapBytes(Mapped);
+pub(crate) struct MapBytes(pub(crate) Mapped);
 
 impl AsRef<[u8]> for MapBytes {
     fn as_ref(&self) -> &[u8] {

@@ -28,7 +28,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::dict::Dict;
+use crate::dict::{Dict, MapBytes};
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::dict::scan_dict;
 use crate::format::log::{
@@ -37,10 +37,11 @@ use crate::format::log::{
 };
 use crate::format::manifest::{decode_manifest, Manifest};
 use crate::format::scan::ScanEnd;
-use crate::format::series::SERIES_STORE_ID_AT;
+use crate::format::series::{SERIES_HEADER_LEN, SERIES_STORE_ID_AT};
+use crate::format::series_index::{encode_series_index, SeriesIndexView};
 use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
-use crate::series::{SeriesEnd, SeriesTable};
+use crate::series::{SeriesEnd, SeriesRead, SeriesTable};
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::segment::{open_segment, Ids, Segment};
 use crate::storage::vfs::{OpenMode, Vfs};
@@ -50,6 +51,10 @@ use crate::storage::vfs::{OpenMode, Vfs};
 pub(crate) enum Depth {
     /// What an open needs: stop at the first problem.
     Open,
+    /// What a read-only open needs: as [`Depth::Open`], and a series file
+    /// may be read through its index (`tags.sidx`), its records checked as
+    /// they are read. A writer's open reads and checks it whole.
+    OpenReadOnly,
     /// Everything, reporting every problem: `verify`.
     Full,
 }
@@ -123,16 +128,28 @@ fn examine_series(
         end: 0,
         cut: 0,
     };
-    let missing = missing_names_kind(depth, SERIES_HELD);
-    let Some(bytes) = read_named(vfs, &path, Some(missing), sink)? else {
-        return Ok(empty());
+    let indexed = match depth {
+        Depth::OpenReadOnly => read_series_indexed(vfs, dir)?,
+        Depth::Open | Depth::Full => None,
     };
-    let nonzero_end = garbage_len(&bytes, 0);
-    let read = match SeriesTable::read(bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            sink.decode(&path, e)?;
-            return Ok(empty());
+    let (read, nonzero_end) = match indexed {
+        Some(r) => r,
+        None => {
+            let missing = missing_names_kind(depth, SERIES_HELD);
+            let Some(bytes) = read_named(vfs, &path, Some(missing), sink)? else {
+                return Ok(empty());
+            };
+            let nonzero_end = garbage_len(&bytes, 0);
+            if depth == Depth::Full {
+                check_series_index(vfs, dir, &bytes, manifest.store_id, sink)?;
+            }
+            match SeriesTable::read(bytes) {
+                Ok(r) => (r, nonzero_end),
+                Err(e) => {
+                    sink.decode(&path, e)?;
+                    return Ok(empty());
+                }
+            }
         }
     };
     if let Err(e) = check_store_id(read.store_id, manifest.store_id, SERIES_STORE_ID_AT as u64) {
@@ -173,7 +190,7 @@ fn examine_series(
         )?;
     }
     if depth == Depth::Full {
-        if let Some((first, again)) = read.table.first_repeat() {
+        if let Some((first, again)) = sink.settle(read.table.first_repeat())? {
             sink.invalid(
                 &path,
                 0,
@@ -187,6 +204,99 @@ fn examine_series(
         end: read.valid_end,
         cut,
     })
+}
+
+/// `verify`'s check of the series index, if there is one: every page, and
+/// byte for byte the index the series file's bytes (`file`) give for the
+/// part it covers. Damage in the series file itself is left to its read.
+fn check_series_index(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &[u8],
+    store_id: u32,
+    sink: &mut Sink,
+) -> Result<()> {
+    let path = dir.join(files::SERIES_INDEX);
+    let index = match files::read_file(vfs, &path) {
+        Ok(b) => b,
+        Err(e) if is_missing(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let view = match SeriesIndexView::open(&index[..]) {
+        Ok(v) => v,
+        Err(e) => return sink.decode(&path, e),
+    };
+    if let Err(e) = view.check_every_page() {
+        return sink.decode(&path, e);
+    }
+    let end = view.series_end();
+    let Some(covered) = file.get(..end as usize) else {
+        return sink.invalid(
+            &path,
+            16,
+            format!(
+                "the index covers {end} bytes of tags.series, which has {}; {SIDX_REBUILT}",
+                file.len()
+            ),
+        );
+    };
+    match encode_series_index(covered, store_id) {
+        Ok(want) if want != index => sink.invalid(
+            &path,
+            0,
+            format!(
+                "the index does not match the first {end} bytes of tags.series; {SIDX_REBUILT}"
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// What to do about a series index that does not match its file.
+const SIDX_REBUILT: &str = "it is derived from tags.series: delete it, and the next seal or clean \
+                            close writes it again";
+
+/// The series file read through its index, and the end of its last
+/// non-zero byte; `None` when there is no index or it does not fit the file
+/// (the caller reads the file whole, and meets any damage there). The
+/// index is derived from the file, so a damaged one costs the read it
+/// saves, never the open.
+fn read_series_indexed(vfs: &dyn Vfs, dir: &Path) -> Result<Option<(SeriesRead, u64)>> {
+    let index_path = dir.join(files::SERIES_INDEX);
+    let series_path = dir.join(files::SERIES);
+    if !vfs.exists(&index_path).unwrap_or(false) {
+        return Ok(None);
+    }
+    let Ok(view) = vfs
+        .map(&index_path)
+        .map_err(|_| ())
+        .and_then(|m| SeriesIndexView::open(MapBytes(m)).map_err(|_| ()))
+    else {
+        return Ok(None);
+    };
+    let Ok(file) = PathFile::open(vfs, series_path.clone(), OpenMode::READ) else {
+        return Ok(None);
+    };
+    let io = |e| Error::io(&series_path, e);
+    let len = file.file.len().map_err(io)?;
+    let covered = view.series_end();
+    if len < covered || len - covered > usize::MAX as u64 {
+        return Ok(None);
+    }
+    let mut head = vec![0u8; SERIES_HEADER_LEN.min(len as usize)];
+    file.file.read_exact_at(&mut head, 0).map_err(io)?;
+    let mut tail = vec![0u8; (len - covered) as usize];
+    file.file.read_exact_at(&mut tail, covered).map_err(io)?;
+    let Ok(map) = vfs.map(&series_path) else {
+        return Ok(None);
+    };
+    let nonzero_end = covered + garbage_len(&tail, 0);
+    let paths = (index_path, series_path);
+    Ok(
+        SeriesTable::read_indexed(&head, MapBytes(map), view, tail, paths)
+            .ok()
+            .map(|r| (r, nonzero_end)),
+    )
 }
 
 /// The active log as recovery leaves it.
@@ -225,7 +335,7 @@ impl Sink {
             kind,
         };
         match self.depth {
-            Depth::Open => Err(Error::Corrupted(c)),
+            Depth::Open | Depth::OpenReadOnly => Err(Error::Corrupted(c)),
             Depth::Full => {
                 // Two checks may meet the same damage (the dictionary's open
                 // and its full check both read the index header): one
@@ -248,6 +358,20 @@ impl Sink {
 
     fn note(&mut self, n: String) {
         self.notes.push(n);
+    }
+
+    /// The value of a read that may meet damage (a record of an indexed
+    /// series file, checked as it is read): the damage is a problem, and
+    /// at [`Depth::Full`] the read counts as empty.
+    fn settle<T: Default>(&mut self, r: Result<T>) -> Result<T> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(Error::Corrupted(c)) => {
+                self.problem(&c.file, c.offset, c.kind)?;
+                Ok(T::default())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -385,10 +509,13 @@ pub(crate) fn examine(
     //
     // In a store with a series file the log names series, and the series
     // name tags: a tag is needed when a series that cannot be lost names it.
-    let needed_tag = series.as_ref().map(|st| {
-        let keep = durable_series(manifest.series_entries.unwrap_or(0));
-        st.table.max_tag(keep as usize)
-    });
+    let needed_tag = match &series {
+        None => None,
+        Some(st) => {
+            let keep = durable_series(manifest.series_entries.unwrap_or(0));
+            Some(sink.settle(st.table.max_tag(keep as usize))?)
+        }
+    };
     let lost_unsynced = |x: usize| {
         x as u64 >= manifest.dict_entries
             && match needed_tag {
@@ -452,11 +579,11 @@ pub(crate) fn examine(
         None => dict_len,
         Some(st) => {
             let promised = manifest.series_entries.unwrap_or(0);
-            let first_lost = st.table.first_naming_tag_from(dict_len);
+            let first_lost = sink.settle(st.table.first_naming_tag_from(dict_len))?;
             if let Some(i) = first_lost {
                 let path = dir.join(files::SERIES);
                 if i < durable_series(promised) {
-                    let t = st.table.tag(i).unwrap_or(0);
+                    let t = sink.settle(st.table.tag(i))?.unwrap_or(0);
                     sink.invalid(
                         &path,
                         0,
@@ -841,7 +968,7 @@ const SERIES_HELD: &str = "the store's series (each one's tag and label values)"
 fn missing_names_kind(depth: Depth, held: &str) -> CorruptionKind {
     match depth {
         Depth::Full => missing_kind(),
-        Depth::Open => CorruptionKind::Invalid(format!(
+        Depth::Open | Depth::OpenReadOnly => CorruptionKind::Invalid(format!(
             "the file is missing, but the manifest names it; it holds {held}, and the store \
              cannot be opened without it: restore it from a backup of this store"
         )),

@@ -355,7 +355,8 @@ pub fn salvage(dir: &Path, opts: &Options) -> Result<Salvage> {
     let name = |id: u32| -> Option<String> {
         match &series {
             None => tag_name(id),
-            Some((t, _)) => Some(t.key(id, &tag_name(t.tag(id)?)?)),
+            // Salvage reads the file whole: its records read without fault.
+            Some((t, _)) => t.key(id, &tag_name(t.tag(id).ok()??)?).ok(),
         }
     };
 

@@ -14,15 +14,31 @@
 //! into memory: the records are read in place, on demand, so a question
 //! about one tag costs one pass over the tag fields, and a process that asks
 //! nothing of the labels pays only the read and the checks.
+//!
+//! A read-only open of a store with a series index (`tags.sidx`,
+//! [`crate::format::series_index`]) reads neither: it maps the file, takes
+//! the blocks and label values from the index, and reads only the blocks
+//! written after the index. A record is then read in place and checked by
+//! its 4 KiB page's CRC (from the index) the first time it is touched, and
+//! a tag's series come from the index's list for that tag, so a question
+//! about one tag costs that tag's pages. Damage found so late is an
+//! [`Error::Corrupted`] naming the file that holds it.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::dict::FxHashMap;
+use crate::dict::{FxHashMap, MapBytes};
+use crate::error::{CorruptionKind, Error, Result};
 use crate::format::series::{
     decode_series_block, decode_series_header, encode_series_block, record_field, SERIES_HEADER_LEN,
 };
-use crate::format::DecodeError;
+use crate::format::series_index::{
+    encode_series_index, PageChecks, SeriesIndexView, SERIES_INDEX_PAGE,
+};
+use crate::format::{crc32, DecodeError};
 use crate::labels::MAX_LABEL_KEYS;
+use crate::storage::files::{self, PathFile};
+use crate::storage::vfs::{OpenMode, Vfs};
 
 /// A series as a hash key: its tag id and its value numbers (zero past the
 /// store's keys).
@@ -43,12 +59,127 @@ struct Block {
     max_tag: u32,
 }
 
+/// A mapped `tags.series` below the end its index covers, with that index.
+struct Indexed {
+    map: MapBytes,
+    index: SeriesIndexView<MapBytes>,
+    /// The end of the covered part: `index.series_end()`.
+    covered: usize,
+    /// One bit per page of `map` below `covered`, set once its CRC matched.
+    pages: PageChecks,
+    index_path: PathBuf,
+    series_path: PathBuf,
+}
+
+/// The bytes of `tags.series` that records are read from.
+enum FileBytes {
+    /// The file as read at open (from offset 0).
+    Read(Vec<u8>),
+    /// A mapped covered part, checked page by page as it is read, and the
+    /// bytes after it as read at open.
+    Indexed(Box<Indexed>, Vec<u8>),
+}
+
+impl Default for FileBytes {
+    fn default() -> FileBytes {
+        FileBytes::Read(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileBytes::Read(b) => write!(f, "Read({} bytes)", b.len()),
+            FileBytes::Indexed(ix, tail) => {
+                write!(f, "Indexed({} + {} bytes)", ix.covered, tail.len())
+            }
+        }
+    }
+}
+
+impl FileBytes {
+    /// `len` bytes at file offset `at`, which lie within one block; in the
+    /// covered part, after checking the pages they touch.
+    fn get(&self, at: usize, len: usize) -> Result<&[u8]> {
+        match self {
+            FileBytes::Read(b) => Ok(&b[at..at + len]),
+            FileBytes::Indexed(ix, tail) if at >= ix.covered => {
+                Ok(&tail[at - ix.covered..at - ix.covered + len])
+            }
+            FileBytes::Indexed(ix, _) => {
+                let bytes = ix.map.as_ref();
+                if len > 0 {
+                    for p in at / SERIES_INDEX_PAGE..=(at + len - 1) / SERIES_INDEX_PAGE {
+                        ix.pages
+                            .check(p, || {
+                                let stored = ix.index.file_page_crc(p).map_err(Fault::Index)?;
+                                let from = p * SERIES_INDEX_PAGE;
+                                let to = (from + SERIES_INDEX_PAGE).min(ix.covered);
+                                let computed = crc32(&bytes[from..to]);
+                                if stored == computed {
+                                    return Ok(());
+                                }
+                                Err(Fault::File(DecodeError::new(
+                                    from as u64,
+                                    CorruptionKind::ChecksumMismatch { stored, computed },
+                                )))
+                            })
+                            .map_err(|f| f.into_error(ix))?;
+                    }
+                }
+                Ok(&bytes[at..at + len])
+            }
+        }
+    }
+
+    /// The index's series of `tag`, when the file is indexed.
+    fn indexed_series(&self, tag: u32) -> Result<Option<Vec<u32>>> {
+        match self {
+            FileBytes::Read(_) => Ok(None),
+            FileBytes::Indexed(ix, _) => ix
+                .index
+                .series_of_tag(tag)
+                .map(Some)
+                .map_err(|e| Fault::Index(e).into_error(ix)),
+        }
+    }
+
+    /// Series ids below this are listed by the index.
+    fn indexed_len(&self) -> u32 {
+        match self {
+            FileBytes::Read(_) => 0,
+            FileBytes::Indexed(ix, _) => ix.index.len(),
+        }
+    }
+}
+
+/// Damage found through the index: in it, or in the file page it checks.
+enum Fault {
+    Index(DecodeError),
+    File(DecodeError),
+}
+
+impl Fault {
+    fn into_error(self, ix: &Indexed) -> Error {
+        match self {
+            Fault::Index(e) => Error::corrupted(&ix.index_path, e.offset, e.kind),
+            Fault::File(e) => Error::corrupted(&ix.series_path, e.offset, e.kind),
+        }
+    }
+}
+
+impl From<DecodeError> for Fault {
+    fn from(e: DecodeError) -> Fault {
+        Fault::Index(e)
+    }
+}
+
 /// The series of a labelled store: see the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesTable {
     nkeys: usize,
-    /// The file as read at open; `blocks` decode from it.
-    file: Vec<u8>,
+    /// The file as read (or mapped) at open; `blocks` decode from it.
+    file: FileBytes,
     blocks: Vec<Block>,
     /// Series of `blocks`: ids `0..in_file`.
     in_file: u32,
@@ -106,17 +237,105 @@ impl SeriesTable {
     pub(crate) fn read(buf: Vec<u8>) -> Result<SeriesRead, DecodeError> {
         let (store_id, nkeys) = decode_series_header(&buf)?;
         let mut t = SeriesTable::new(nkeys);
-        let mut pos = SERIES_HEADER_LEN;
+        let (valid_end, end) = t.read_blocks(&buf, SERIES_HEADER_LEN, 0);
+        t.file = FileBytes::Read(buf);
+        t.flushed = t.len();
+        t.values_flushed = t.value_order.len();
+        Ok(SeriesRead {
+            table: t,
+            store_id,
+            valid_end,
+            end,
+        })
+    }
+
+    /// Reads a series file through its index: `head` is the file's header,
+    /// `map` the whole file mapped (at least the index's `series_end` bytes),
+    /// `tail` the bytes from `series_end` on. The blocks and values below
+    /// `series_end` come from the index, unchecked against the file until a
+    /// record is read; the blocks after it are read and checked as
+    /// [`Self::read`] reads them. `Err` when the index does not fit the
+    /// file: the caller reads the file whole instead.
+    pub(crate) fn read_indexed(
+        head: &[u8],
+        map: MapBytes,
+        index: SeriesIndexView<MapBytes>,
+        tail: Vec<u8>,
+        (index_path, series_path): (PathBuf, PathBuf),
+    ) -> Result<SeriesRead, DecodeError> {
+        let (store_id, nkeys) = decode_series_header(head)?;
+        let covered = index.series_end();
+        let fits = nkeys == index.nkeys()
+            && store_id == index.store_id()
+            && (map.as_ref().len() as u64) >= covered;
+        if !fits {
+            return Err(DecodeError::invalid(
+                0,
+                "the index does not fit tags.series",
+            ));
+        }
+        let mut t = SeriesTable::new(nkeys);
+        for (k, v) in index.values()? {
+            if t.value_ix[k].contains_key(v) {
+                return Err(DecodeError::invalid(0, "a label value is indexed twice"));
+            }
+            t.define(k, v);
+        }
+        for b in index.blocks()? {
+            t.blocks.push(Block {
+                offset: b.offset,
+                first_id: b.first_id,
+                count: b.count,
+                values_before: b.values_before,
+                records_at: (b.offset + u64::from(b.records_rel)) as usize,
+                width: b.widths.iter().sum(),
+                widths: b.widths,
+                max_tag: b.max_tag,
+            });
+        }
+        t.in_file = index.len();
+        let covered = covered as usize;
+        let (valid_end, end) = t.read_blocks(&tail, 0, covered);
+        let pages = covered.div_ceil(SERIES_INDEX_PAGE);
+        t.file = FileBytes::Indexed(
+            Box::new(Indexed {
+                map,
+                index,
+                covered,
+                pages: PageChecks::new(pages),
+                index_path,
+                series_path,
+            }),
+            tail,
+        );
+        t.flushed = t.len();
+        t.values_flushed = t.value_order.len();
+        Ok(SeriesRead {
+            table: t,
+            store_id,
+            valid_end,
+            end,
+        })
+    }
+
+    /// Reads the blocks of `buf` from `from`, `buf[0]` being file offset
+    /// `base`, after those the table holds: returns the file offset where
+    /// the valid ones end, and how they end.
+    fn read_blocks(&mut self, buf: &[u8], from: usize, base: usize) -> (u64, SeriesEnd) {
+        let t = self;
+        let nkeys = t.nkeys;
+        let mut pos = from;
         let end = loop {
             let rest = &buf[pos..];
+            let at = base + pos;
             if rest.iter().all(|&b| b == 0) {
                 break SeriesEnd::Clean;
             }
             let b = match decode_series_block(rest, nkeys) {
                 Ok(b) => b,
-                Err(e) => break SeriesEnd::Damaged(e.at_base(pos as u64)),
+                Err(e) => break SeriesEnd::Damaged(e.at_base(at as u64)),
             };
-            let bad = |why: String| DecodeError::invalid(pos as u64, why);
+            let bad = |why: String| DecodeError::invalid(at as u64, why);
             let values_before = t.value_order.len() as u32;
             let mut fault = None;
             for &(k, v) in &b.values {
@@ -138,11 +357,11 @@ impl SeriesTable {
                 }
             }
             let block = Block {
-                offset: pos as u64,
+                offset: at as u64,
                 first_id: t.in_file,
                 count,
                 values_before,
-                records_at: pos + b.records_at,
+                records_at: at + b.records_at,
                 width: b.widths.iter().sum(),
                 widths: b.widths,
                 max_tag: max[0],
@@ -159,15 +378,7 @@ impl SeriesTable {
             t.blocks.push(block);
             pos += b.len;
         };
-        t.file = buf;
-        t.flushed = t.len();
-        t.values_flushed = t.value_order.len();
-        Ok(SeriesRead {
-            table: t,
-            store_id,
-            valid_end: pos as u64,
-            end,
-        })
+        ((base + pos) as u64, end)
     }
 
     /// Forgets the values defined from `n` on (in definition order).
@@ -218,28 +429,33 @@ impl SeriesTable {
 
     /// The block holding file series `id` (below `in_file`), and the bytes
     /// of its record.
-    fn file_record(&self, id: u32) -> (&Block, &[u8]) {
+    fn file_record(&self, id: u32) -> Result<(&Block, &[u8])> {
         let i = self.blocks.partition_point(|b| b.first_id <= id) - 1;
         let b = &self.blocks[i];
         let at = b.records_at + (id - b.first_id) as usize * b.width;
-        (b, &self.file[at..at + b.width])
+        Ok((b, self.file.get(at, b.width)?))
+    }
+
+    /// The records of block `b`.
+    fn records(&self, b: &Block) -> Result<&[u8]> {
+        self.file.get(b.records_at, b.count as usize * b.width)
     }
 
     /// The tag id of series `id`.
-    pub(crate) fn tag(&self, id: u32) -> Option<u32> {
+    pub(crate) fn tag(&self, id: u32) -> Result<Option<u32>> {
         if id < self.in_file {
-            let (b, r) = self.file_record(id);
-            return Some(record_field(r, &b.widths, 0));
+            let (b, r) = self.file_record(id)?;
+            return Ok(Some(record_field(r, &b.widths, 0)));
         }
-        self.tags.get((id - self.in_file) as usize).copied()
+        Ok(self.tags.get((id - self.in_file) as usize).copied())
     }
 
     /// The value numbers of series `id`, one per key (zero past the keys,
     /// and for an id the table does not hold).
-    pub(crate) fn value_numbers(&self, id: u32) -> [u32; MAX_LABEL_KEYS] {
+    pub(crate) fn value_numbers(&self, id: u32) -> Result<[u32; MAX_LABEL_KEYS]> {
         let mut out = [0u32; MAX_LABEL_KEYS];
         if id < self.in_file {
-            let (b, r) = self.file_record(id);
+            let (b, r) = self.file_record(id)?;
             for (k, v) in out.iter_mut().enumerate().take(self.nkeys) {
                 *v = record_field(r, &b.widths, 1 + k);
             }
@@ -249,18 +465,22 @@ impl SeriesTable {
                 out[..self.nkeys].copy_from_slice(v);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Calls `f` with every series from `from` on, in id order: its id, tag
     /// id and value numbers (one per key).
-    pub(crate) fn for_each_from(&self, from: u32, mut f: impl FnMut(u32, u32, &[u32])) {
+    pub(crate) fn for_each_from(
+        &self,
+        from: u32,
+        mut f: impl FnMut(u32, u32, &[u32]),
+    ) -> Result<()> {
         let mut vals = [0u32; MAX_LABEL_KEYS];
         for b in &self.blocks {
             if b.first_id + b.count <= from {
                 continue;
             }
-            let recs = &self.file[b.records_at..b.records_at + b.count as usize * b.width];
+            let recs = self.records(b)?;
             for (id, r) in (b.first_id..).zip(recs.chunks_exact(b.width)) {
                 if id < from {
                     continue;
@@ -277,6 +497,7 @@ impl SeriesTable {
                 f(id, tag, v);
             }
         }
+        Ok(())
     }
 
     /// Value `n` of key `k`.
@@ -304,7 +525,7 @@ impl SeriesTable {
     }
 
     /// The largest tag id the series below `below` name, if any.
-    pub(crate) fn max_tag(&self, below: usize) -> Option<u32> {
+    pub(crate) fn max_tag(&self, below: usize) -> Result<Option<u32>> {
         let below = below.min(self.len()) as u32;
         let mut max = None;
         for b in self
@@ -315,39 +536,47 @@ impl SeriesTable {
             let m = if b.first_id + b.count <= below {
                 b.max_tag
             } else {
-                (b.first_id..below)
-                    .filter_map(|id| self.tag(id))
-                    .max()
-                    .unwrap_or(0)
+                let mut m = 0;
+                for id in b.first_id..below {
+                    m = m.max(self.tag(id)?.unwrap_or(0));
+                }
+                m
             };
             max = max.max(Some(m));
         }
-        let mem = (self.in_file..below).filter_map(|id| self.tag(id)).max();
-        max.max(mem)
+        let in_mem = below.saturating_sub(self.in_file) as usize;
+        let mem = self.tags[..in_mem].iter().copied().max();
+        Ok(max.max(mem))
     }
 
     /// The first series naming a tag id at or past `n`, if any.
-    pub(crate) fn first_naming_tag_from(&self, n: u64) -> Option<u32> {
-        let in_block = self
+    pub(crate) fn first_naming_tag_from(&self, n: u64) -> Result<Option<u32>> {
+        for b in self
             .blocks
             .iter()
             .filter(|b| u64::from(b.max_tag) >= n && b.count > 0)
-            .find_map(|b| {
-                (b.first_id..b.first_id + b.count)
-                    .find(|&id| self.tag(id).is_some_and(|t| u64::from(t) >= n))
-            });
-        in_block.or_else(|| {
-            (self.in_file..self.len() as u32)
-                .find(|&id| self.tag(id).is_some_and(|t| u64::from(t) >= n))
-        })
+        {
+            let recs = self.records(b)?;
+            let hit = recs
+                .chunks_exact(b.width)
+                .position(|r| u64::from(record_field(r, &b.widths, 0)) >= n);
+            if let Some(i) = hit {
+                return Ok(Some(b.first_id + i as u32));
+            }
+        }
+        let mem = self.tags.iter().position(|&t| u64::from(t) >= n);
+        Ok(mem.map(|i| self.in_file + i as u32))
     }
 
-    /// The ids of the series of tag `tag`, ascending: one pass over the tag
-    /// fields, skipping blocks whose largest tag is below it.
-    pub(crate) fn series_of_tag(&self, tag: u32) -> Vec<u32> {
-        let mut out = Vec::new();
-        for b in self.blocks.iter().filter(|b| b.max_tag >= tag) {
-            let recs = &self.file[b.records_at..b.records_at + b.count as usize * b.width];
+    /// The ids of the series of tag `tag`, ascending: from the index's list
+    /// for the series it covers, then one pass over the tag fields of the
+    /// other blocks, skipping those whose largest tag is below it.
+    pub(crate) fn series_of_tag(&self, tag: u32) -> Result<Vec<u32>> {
+        let indexed = self.file.indexed_len();
+        let mut out = self.file.indexed_series(tag)?.unwrap_or_default();
+        let rest = self.blocks.iter().filter(|b| b.first_id >= indexed);
+        for b in rest.filter(|b| b.max_tag >= tag) {
+            let recs = self.records(b)?;
             for (id, r) in (b.first_id..).zip(recs.chunks_exact(b.width)) {
                 if record_field(r, &b.widths, 0) == tag {
                     out.push(id);
@@ -360,29 +589,33 @@ impl SeriesTable {
                 .filter(|(_, &t)| t == tag)
                 .map(|(i, _)| i),
         );
-        out
+        Ok(out)
     }
 
     /// The series key of series `id` (`tag 1F value …`, as a labelled store
     /// of an earlier version holds it in `tags.dict`), given its tag's name.
-    pub(crate) fn key(&self, id: u32, tag: &str) -> String {
+    pub(crate) fn key(&self, id: u32, tag: &str) -> Result<String> {
         let mut s = String::from(tag);
-        for (k, &n) in self.value_numbers(id)[..self.nkeys].iter().enumerate() {
+        for (k, &n) in self.value_numbers(id)?[..self.nkeys].iter().enumerate() {
             s.push(crate::labels::SEPARATOR);
             s.push_str(self.value(k, n));
         }
-        s
+        Ok(s)
     }
 
+    /// The lookup map of a writer's table. A writer's table is read whole
+    /// and checked at open (only a read-only handle's is indexed), so
+    /// reading its records cannot fail.
     fn map(&mut self) -> &mut FxHashMap<Record, u32> {
         if self.map.is_none() {
             let mut m = FxHashMap::default();
             m.reserve(self.len());
-            self.for_each_from(0, |id, tag, vals| {
+            let read = self.for_each_from(0, |id, tag, vals| {
                 let mut r = [0u32; MAX_LABEL_KEYS];
                 r[..vals.len()].copy_from_slice(vals);
                 m.entry((tag, r)).or_insert(id);
             });
+            debug_assert!(read.is_ok(), "a writer's table is read whole");
             self.map = Some(m);
         }
         self.map.as_mut().expect("built above")
@@ -445,7 +678,7 @@ impl SeriesTable {
     /// The first series that repeats an earlier one (the same tag and
     /// values), and that earlier one: `verify` reports it; a writer never
     /// writes one.
-    pub(crate) fn first_repeat(&self) -> Option<(u32, u32)> {
+    pub(crate) fn first_repeat(&self) -> Result<Option<(u32, u32)>> {
         let mut m: FxHashMap<Record, u32> = FxHashMap::default();
         let mut found = None;
         self.for_each_from(0, |id, tag, vals| {
@@ -455,8 +688,8 @@ impl SeriesTable {
                 found = found.or(Some((first, id)));
             }
             m.entry((tag, r)).or_insert(id);
-        });
-        found
+        })?;
+        Ok(found)
     }
 
     /// The blocks to append for the series and values not yet handed to the
@@ -499,6 +732,62 @@ impl SeriesTable {
     }
 }
 
+/// Writes `tags.sidx` for the first `count` series of `tags.series` (ending
+/// at byte `end`, all of them durable) when there is none, when the one there
+/// cannot be read, or when it misses enough of them: at least 256 and a 64th
+/// of those it covers, so a store growing in many small writes rewrites it
+/// a bounded number of times, and an open reads at most that many series
+/// past it. Built from the file's bytes, which it checks; written through a
+/// temporary file, so a crash leaves the old index or the new one. Returns
+/// whether it wrote.
+pub(crate) fn write_index(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    store_id: u32,
+    (count, end): (usize, u64),
+) -> Result<bool> {
+    let index_path = dir.join(files::SERIES_INDEX);
+    if count == 0 {
+        return Ok(false);
+    }
+    if vfs.exists(&index_path).unwrap_or(false) {
+        let have = vfs
+            .map(&index_path)
+            .ok()
+            .and_then(|m| SeriesIndexView::open(MapBytes(m)).ok())
+            .filter(|v| v.store_id() == store_id)
+            .map(|v| v.len() as usize);
+        if let Some(have) = have {
+            if count < have || count - have < (have / 64).max(256) {
+                return Ok(false);
+            }
+        }
+    }
+    let series_path = dir.join(files::SERIES);
+    let file = PathFile::open(vfs, series_path.clone(), OpenMode::READ)?;
+    let len = usize::try_from(end).map_err(|_| invalid(&series_path, end, "too large"))?;
+    let mut bytes = vec![0u8; len];
+    file.file
+        .read_exact_at(&mut bytes, 0)
+        .map_err(|e| Error::io(&series_path, e))?;
+    let index = encode_series_index(&bytes, store_id)
+        .map_err(|e| Error::corrupted(&series_path, e.offset, e.kind))?;
+    let n = SeriesIndexView::open(&index[..]).map_or(0, |v| v.len() as usize);
+    if n != count {
+        return Err(invalid(
+            &series_path,
+            end,
+            format!("tags.series holds {n} series below byte {end}, not {count}"),
+        ));
+    }
+    files::write_atomic(vfs, dir, files::SERIES_INDEX, &index)?;
+    Ok(true)
+}
+
+fn invalid(path: &Path, offset: u64, why: impl Into<String>) -> Error {
+    Error::corrupted(path, offset, CorruptionKind::Invalid(why.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,7 +801,8 @@ mod tests {
 
     fn all(t: &SeriesTable) -> Vec<(u32, u32, Vec<u32>)> {
         let mut v = Vec::new();
-        t.for_each_from(0, |id, tag, vals| v.push((id, tag, vals.to_vec())));
+        t.for_each_from(0, |id, tag, vals| v.push((id, tag, vals.to_vec())))
+            .unwrap();
         v
     }
 
@@ -533,21 +823,21 @@ mod tests {
         let mut back = r.table;
         assert_eq!(all(&back), all(&t));
         assert_eq!(back.len(), 3);
-        assert_eq!(back.key(2, "t"), "t\u{1f}x\u{1f}chicago");
-        assert_eq!(back.series_of_tag(5), vec![0, 1]);
-        assert_eq!(back.max_tag(2), Some(5));
-        assert_eq!(back.max_tag(3), Some(300));
-        assert_eq!(back.first_naming_tag_from(6), Some(2));
-        assert_eq!(back.first_naming_tag_from(301), None);
+        assert_eq!(back.key(2, "t").unwrap(), "t\u{1f}x\u{1f}chicago");
+        assert_eq!(back.series_of_tag(5).unwrap(), vec![0, 1]);
+        assert_eq!(back.max_tag(2).unwrap(), Some(5));
+        assert_eq!(back.max_tag(3).unwrap(), Some(300));
+        assert_eq!(back.first_naming_tag_from(6).unwrap(), Some(2));
+        assert_eq!(back.first_naming_tag_from(301).unwrap(), None);
         assert_eq!(back.intern(5, &["instagram", ""]), Some(1));
         // A new series after the read lives in memory, and is the next
         // write's only record.
         assert_eq!(back.intern(5, &["x", ""]), Some(3));
         assert_eq!(
-            (back.tag(3), back.series_of_tag(5)),
+            (back.tag(3).unwrap(), back.series_of_tag(5).unwrap()),
             (Some(5), vec![0, 1, 3])
         );
-        assert_eq!(back.first_repeat(), None);
+        assert_eq!(back.first_repeat().unwrap(), None);
         let (more, from, _) = back.take_pending();
         assert_eq!(from, 3);
         f.extend(more);
@@ -617,6 +907,116 @@ mod tests {
         let mut out = encode_series_header(7, 1);
         encode_series_block(1, &[(0, "a")], &[3, 4, 3], &[0, 0, 0], &mut out);
         let t = SeriesTable::read(out).unwrap().table;
-        assert_eq!(t.first_repeat(), Some((0, 2)));
+        assert_eq!(t.first_repeat().unwrap(), Some((0, 2)));
+    }
+
+    /// A file of `n` series over `tags` tags in blocks of `per` series, its
+    /// label values defined as they first appear.
+    fn big_file(n: u32, tags: u32, per: usize) -> (Vec<u8>, SeriesTable) {
+        let mut t = SeriesTable::new(2);
+        let mut f = encode_series_header(7, 2);
+        for i in 0..n {
+            // Distinct series, each tag's spread over the blocks.
+            let tag = (i * 7919) % tags;
+            let (a, b) = (format!("p{}", (i / tags) % 3), format!("r{}", i / tags / 3));
+            t.intern(tag, &[a.as_str(), b.as_str()]);
+            if (i as usize + 1).is_multiple_of(per) {
+                f.extend(t.take_pending().0);
+            }
+        }
+        f.extend(t.take_pending().0);
+        (f, t)
+    }
+
+    fn indexed(file: &[u8], covered: usize) -> SeriesRead {
+        let index = encode_series_index(&file[..covered], 7).unwrap();
+        let map: crate::storage::vfs::Mapped = Arc::new(index);
+        let view = SeriesIndexView::open(MapBytes(map)).unwrap();
+        let fmap: crate::storage::vfs::Mapped = Arc::new(file.to_vec());
+        let paths = (PathBuf::from("tags.sidx"), PathBuf::from("tags.series"));
+        let tail = file[covered..].to_vec();
+        SeriesTable::read_indexed(
+            &file[..SERIES_HEADER_LEN],
+            MapBytes(fmap),
+            view,
+            tail,
+            paths,
+        )
+        .unwrap()
+    }
+
+    /// A table read through its index answers every question as the table
+    /// read whole does, with the index covering all, part or none of it.
+    #[test]
+    fn an_indexed_table_answers_as_the_whole_read() {
+        let (f, _) = big_file(5000, 700, 900);
+        let whole = SeriesTable::read(f.clone()).unwrap();
+        let starts: Vec<usize> = whole
+            .table
+            .blocks
+            .iter()
+            .map(|b| b.offset as usize)
+            .collect();
+        for covered in [f.len(), starts[3], SERIES_HEADER_LEN] {
+            let r = indexed(&f, covered);
+            assert_eq!((r.valid_end, &r.end), (whole.valid_end, &whole.end));
+            let (a, b) = (&whole.table, &r.table);
+            assert_eq!(a.len(), b.len());
+            assert_eq!(all(a), all(b));
+            for k in 0..2 {
+                assert_eq!(a.value_count(k), b.value_count(k));
+            }
+            for tag in [0, 1, 350, 699, 700] {
+                assert_eq!(a.series_of_tag(tag).unwrap(), b.series_of_tag(tag).unwrap());
+            }
+            for id in [0, 1, 899, 900, 4999] {
+                assert_eq!(a.tag(id).unwrap(), b.tag(id).unwrap());
+                assert_eq!(a.value_numbers(id).unwrap(), b.value_numbers(id).unwrap());
+            }
+            for below in [0, 10, 950, 5000] {
+                assert_eq!(a.max_tag(below).unwrap(), b.max_tag(below).unwrap());
+            }
+            for n in [0, 600, 699, 700] {
+                assert_eq!(
+                    a.first_naming_tag_from(n).unwrap(),
+                    b.first_naming_tag_from(n).unwrap()
+                );
+            }
+        }
+    }
+
+    /// Damage to a covered page of the file is found by the first read of a
+    /// record on that page, named in the file, and leaves other pages
+    /// readable.
+    #[test]
+    fn damage_under_the_index_is_found_where_it_is_read() {
+        let (mut f, _) = big_file(5000, 700, 900);
+        let whole = SeriesTable::read(f.clone()).unwrap().table;
+        let b = &whole.blocks[2];
+        let id = b.first_id + 100;
+        let at = b.records_at + 100 * b.width;
+        let index = encode_series_index(&f, 7).unwrap();
+        f[at] ^= 1;
+        let map: crate::storage::vfs::Mapped = Arc::new(index);
+        let view = SeriesIndexView::open(MapBytes(map)).unwrap();
+        let fmap: crate::storage::vfs::Mapped = Arc::new(f.clone());
+        let paths = (PathBuf::from("tags.sidx"), PathBuf::from("tags.series"));
+        let head = f[..SERIES_HEADER_LEN].to_vec();
+        let t = SeriesTable::read_indexed(&head, MapBytes(fmap), view, Vec::new(), paths)
+            .unwrap()
+            .table;
+        let e = t.tag(id).unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupted(c) if c.file == Path::new("tags.series")
+                && c.offset as usize == at / SERIES_INDEX_PAGE * SERIES_INDEX_PAGE),
+            "{e}"
+        );
+        assert!(t.for_each_from(0, |_, _, _| {}).is_err());
+        assert_eq!(t.tag(0).unwrap(), whole.tag(0).unwrap());
+        let far = whole.blocks[4].first_id;
+        assert_eq!(
+            t.value_numbers(far).unwrap(),
+            whole.value_numbers(far).unwrap()
+        );
     }
 }

@@ -301,7 +301,12 @@ impl Store {
             };
             return Err(InvalidInput::BadLabelKeys(why).into());
         }
-        let found = recovery::examine(&*vfs, dir, manifest, Depth::Open)?;
+        let depth = if read_only {
+            Depth::OpenReadOnly
+        } else {
+            Depth::Open
+        };
+        let found = recovery::examine(&*vfs, dir, manifest, depth)?;
         let mut report = RecoveryReport::default();
         let mode = if read_only {
             OpenMode::READ
@@ -1229,6 +1234,11 @@ impl Inner {
             (store_id, durable as usize, w.dict_end),
             IndexWhen::Added,
         );
+        // The series index likewise, when the series grew enough since it.
+        if let Some(n) = series {
+            let at = (n as usize, w.series_end);
+            let _ = crate::series::write_index(self.vfs(), &self.dir, store_id, at);
+        }
         Ok(())
     }
 
@@ -1467,6 +1477,9 @@ impl Inner {
             (store_id, flushed_entries as usize, w.dict_end),
             IndexWhen::Grown,
         );
+        if let Some(n) = flushed_series {
+            let _ = crate::series::write_index(vfs, dir, store_id, (n as usize, w.series_end));
+        }
 
         let segment = match &new_entry {
             Some(e) => Some(Arc::new(open_segment(vfs, dir, e, self.ids(), store_id)?)),

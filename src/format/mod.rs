@@ -47,6 +47,7 @@ pub mod manifest;
 pub mod scan;
 pub mod segment;
 pub mod series;
+pub mod series_index;
 pub mod varint;
 
 pub use cells::{Cells, CountOverflow};

@@ -166,10 +166,16 @@ impl Catalog {
             }
         }
         let (tag_of, value_of) = (&mut self.tag_of, &mut self.value_of);
-        t.for_each_from(self.covered, |_, tag, vals| {
+        let read = t.for_each_from(self.covered, |_, tag, vals| {
             tag_of.push(tag);
             value_of.extend_from_slice(vals);
         });
+        if let Err(e) = read {
+            // Forget the ids of a walk that damage stopped part way.
+            self.tag_of.truncate(self.covered as usize);
+            self.value_of.truncate(self.covered as usize * nkeys);
+            return Err(e);
+        }
         self.covered = n;
         Ok(())
     }
@@ -459,8 +465,8 @@ impl Snapshot {
         if let Some(t) = &table {
             // The tag's id, then its series: one pass over the records.
             if let Some(tag_id) = dict.lookup(tag)? {
-                for id in t.series_of_tag(tag_id) {
-                    let nums = t.value_numbers(id);
+                for id in t.series_of_tag(tag_id)? {
+                    let nums = t.value_numbers(id)?;
                     let values = nums[..n].iter().enumerate();
                     all.push((
                         id,

@@ -320,10 +320,10 @@ impl Snapshot {
             return Ok(dict.name(id)?.map(str::to_string));
         };
         let t = table.read();
-        let Some(tag) = t.tag(id) else {
+        let Some(tag) = t.tag(id)? else {
             return Ok(None);
         };
-        Ok(dict.name(tag)?.map(|name| t.key(id, name)))
+        dict.name(tag)?.map(|name| t.key(id, name)).transpose()
     }
 
     /// Statistics as of this snapshot.

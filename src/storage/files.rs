@@ -14,6 +14,7 @@
 //! | `log-{id:016x}.log` | a log segment (the active one is appended to) |
 //! | `seg-{id:016x}.min` / `.hour` | sealed segments of minute / hourly cells |
 //! | `tags.idx` | the dictionary index, rewritten whole through `tags.idx.tmp` |
+//! | `tags.sidx` | the series index of a labelled store, rewritten whole through `tags.sidx.tmp` |
 //! | `<one of the names above>.tmp` | a file being written; removed on open, never promoted (any other `.tmp` file is the user's, and left alone) |
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ pub const DICT: &str = "tags.dict";
 pub const INDEX: &str = "tags.idx";
 /// Name of the series file of a labelled store of version 5.
 pub const SERIES: &str = "tags.series";
+/// Name of the series index, derived from `tags.series`.
+pub const SERIES_INDEX: &str = "tags.sidx";
 /// Suffix of files being written.
 pub const TMP_SUFFIX: &str = ".tmp";
 
@@ -73,7 +76,9 @@ pub fn segment_name(id: u64, res: Resolution) -> String {
 /// its files': a user's `notes.tmp` beside a store is not touched.
 pub fn classify(name: &str) -> Option<FileKind> {
     if let Some(base) = name.strip_suffix(TMP_SUFFIX) {
-        let ours = base == INDEX || classify(base).is_some_and(|k| k != FileKind::Temp);
+        let ours = base == INDEX
+            || base == SERIES_INDEX
+            || classify(base).is_some_and(|k| k != FileKind::Temp);
         return ours.then_some(FileKind::Temp);
     }
     match name {

@@ -1,0 +1,202 @@
+//! The series index (`tags.sidx`) of a labelled store: a clean close writes
+//! it, a read-only open reads `tags.series` through it, and its answers are
+//! those of a store read whole. Damage to it, or to the part of `tags.series`
+//! it covers, never yields a wrong answer: every query answers exactly or
+//! fails with `Error::Corrupted`, and `verify` reports the damage.
+
+use std::path::Path;
+
+use trendlog::labels::{Filter, LabelKeys};
+use trendlog::time::TimeRange;
+use trendlog::{Error, Options, Store, SyncPolicy};
+
+const T0: i64 = 1_508_025_600;
+const TAGS: usize = 400;
+const PLATFORMS: [&str; 3] = ["facebook", "instagram", "twitter"];
+
+fn opts() -> Options {
+    Options::default()
+        .sync_policy(SyncPolicy::Manual)
+        .background_compaction(false)
+        .label_keys(LabelKeys::parse("platform,region").unwrap())
+}
+
+fn tag(i: usize) -> String {
+    format!("tag{i:04}")
+}
+
+/// Adds `n` series from series number `from` on, in batches of 500, each
+/// batch its own block of `tags.series`: eight series of a tag in a row,
+/// then the next tag's, round after round over the tags.
+fn add(s: &Store, from: usize, n: usize) {
+    for chunk in (from..from + n).collect::<Vec<_>>().chunks(500) {
+        let mut b = s.batch();
+        for &i in chunk {
+            let round = i / (8 * TAGS);
+            let (t, p, r) = (
+                (i / 8) % TAGS,
+                PLATFORMS[i % 3],
+                format!("r{round}-{}", i % 8),
+            );
+            b.add_labelled(
+                &tag(t),
+                &[("platform", p), ("region", &r)],
+                T0 + (i as i64 % 60) * 60,
+                i as u64 % 7 + 1,
+            )
+            .unwrap();
+        }
+        b.commit().unwrap();
+    }
+}
+
+fn build(dir: &Path, n: usize) {
+    let s = Store::open(dir, opts()).unwrap();
+    add(&s, 0, n);
+    s.close().unwrap();
+}
+
+/// Every tag's total, its total on one platform, its series by region, and
+/// the top five; or the corruption error that stopped them.
+fn answers(dir: &Path) -> Result<Vec<u64>, Error> {
+    let s = Store::open_read_only_with(dir, opts())?;
+    let all = TimeRange::new(T0, T0 + 3600).unwrap();
+    let snap = s.snapshot();
+    let ig = Filter::parse(&["platform=instagram"]).unwrap();
+    let mut v = Vec::new();
+    for t in (0..TAGS).map(tag) {
+        v.push(snap.total(&t, all)?);
+        v.push(snap.total_where(&t, all, &ig)?);
+    }
+    v.extend(snap.top(all, 5)?.into_iter().map(|r| r.count));
+    Ok(v)
+}
+
+/// The answers of the store with its index removed (read whole).
+fn answers_unindexed(dir: &Path) -> Vec<u64> {
+    let copy = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "tags.sidx" {
+            std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+        }
+    }
+    answers(copy.path()).unwrap()
+}
+
+fn index_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("tags.sidx")).unwrap().len()
+}
+
+#[test]
+fn a_clean_close_writes_the_index_and_reads_through_it_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 3000);
+    let first = index_len(dir.path());
+    let want = answers_unindexed(dir.path());
+    assert_eq!(answers(dir.path()).unwrap(), want);
+    // A few more series (fewer than 256) leave the index as it is; a read
+    // through it reads them after it.
+    let s = Store::open(dir.path(), opts()).unwrap();
+    add(&s, 3000, 100);
+    s.close().unwrap();
+    assert_eq!(index_len(dir.path()), first);
+    let want = answers_unindexed(dir.path());
+    assert_eq!(answers(dir.path()).unwrap(), want);
+    // Many more rewrite it.
+    let s = Store::open(dir.path(), opts()).unwrap();
+    add(&s, 3100, 1000);
+    s.close().unwrap();
+    assert!(index_len(dir.path()) > first);
+    let want = answers_unindexed(dir.path());
+    assert_eq!(answers(dir.path()).unwrap(), want);
+    assert!(trendlog::verify::verify(dir.path(), &opts())
+        .unwrap()
+        .is_clean());
+    // A deleted index is written again by the next clean close.
+    std::fs::remove_file(dir.path().join("tags.sidx")).unwrap();
+    assert_eq!(answers(dir.path()).unwrap(), want);
+    Store::open(dir.path(), opts()).unwrap().close().unwrap();
+    assert!(dir.path().join("tags.sidx").exists());
+}
+
+fn check(dir: &Path, file: &str, at: usize, want: &[u64]) {
+    let path = dir.join(file);
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[at] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    match answers(dir) {
+        Ok(got) => assert_eq!(got, want, "{file} byte {at}: a wrong answer"),
+        Err(Error::Corrupted(_)) => {}
+        Err(e) => panic!("{file} byte {at}: {e}"),
+    }
+    let report = trendlog::verify::verify(dir, &opts()).unwrap();
+    assert!(
+        !report.is_clean(),
+        "{file} byte {at}: verify called it clean"
+    );
+    std::fs::write(&path, &good).unwrap();
+}
+
+#[test]
+fn damage_to_the_index_or_what_it_covers_is_refused_or_exact_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 3000);
+    let want = answers(dir.path()).unwrap();
+    let stride = if std::env::var_os("TRENDLOG_STRESS").is_some() {
+        7
+    } else {
+        61
+    };
+    for file in ["tags.sidx", "tags.series"] {
+        let len = std::fs::metadata(dir.path().join(file)).unwrap().len() as usize;
+        for at in (0..len).step_by(stride) {
+            check(dir.path(), file, at, &want);
+        }
+    }
+}
+
+/// A read-only open reads only the pages of `tags.series` its questions
+/// touch: damage elsewhere in the file leaves one tag's answers exact, and
+/// a question over every series meets it.
+#[test]
+fn a_read_only_open_checks_the_pages_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 3000);
+    let all = TimeRange::new(T0, T0 + 3600).unwrap();
+    let s = Store::open_read_only_with(dir.path(), opts()).unwrap();
+    let want: Vec<u64> = (0..TAGS)
+        .map(|t| s.snapshot().total(&tag(t), all).unwrap())
+        .collect();
+    drop(s);
+    let path = dir.path().join("tags.series");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let s = Store::open_read_only_with(dir.path(), opts()).unwrap();
+    let snap = s.snapshot();
+    let mut exact = 0;
+    for (t, w) in want.iter().enumerate() {
+        match snap.total(&tag(t), all) {
+            Ok(got) => {
+                assert_eq!(got, *w, "tag {t}");
+                exact += 1;
+            }
+            Err(Error::Corrupted(c)) => assert!(c.file.ends_with("tags.series"), "{c}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(exact > 0, "no tag was answered");
+    match snap.top(all, 5) {
+        Err(Error::Corrupted(c)) => assert!(c.file.ends_with("tags.series"), "{c}"),
+        other => panic!("a ranking over every series read past the damage: {other:?}"),
+    }
+    // A writable open reads the file whole, and refuses it.
+    drop(s);
+    assert!(matches!(
+        Store::open(dir.path(), opts()),
+        Err(Error::Corrupted(_))
+    ));
+}
