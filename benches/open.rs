@@ -6,11 +6,44 @@
 //! active log holds one unsealed hour (208,000 events), which is replayed.
 //! Set `TRENDLOG_BENCH_OPEN_MIB` to change the large size; in test mode
 //! (`-- --test`) the stores are 8 and 16 MiB.
+//!
+//! `labelled_one_tag/{indexed,whole}`: a read-only open of a labelled store
+//! of 600,000 series (150,000 tags × 4 platforms, one cell each) and one
+//! tag's total, with the series index (`tags.sidx`) and with it removed (the
+//! whole `tags.series` read), in the same process: their ratio is what the
+//! index saves a cold one-tag question. In test mode, 6,000 series.
 
 mod common;
 
+use std::path::Path;
+
 use criterion::{criterion_group, criterion_main, Criterion};
+use trendlog::labels::LabelKeys;
+use trendlog::time::TimeRange;
 use trendlog::Store;
+
+const PLATFORMS: [&str; 4] = ["facebook", "instagram", "twitter", "tiktok"];
+
+/// A labelled store of `tags` tags on every platform, sealed (so an open
+/// replays no log) and closed cleanly.
+fn labelled_store(dir: &Path, tags: usize) {
+    let opts = common::opts().label_keys(LabelKeys::parse("platform").expect("keys"));
+    let store = Store::open(dir, opts).expect("open");
+    for chunk in (0..tags * PLATFORMS.len())
+        .collect::<Vec<_>>()
+        .chunks(100_000)
+    {
+        let mut b = store.batch();
+        for &i in chunk {
+            let (t, p) = (i / PLATFORMS.len(), PLATFORMS[i % PLATFORMS.len()]);
+            b.add_labelled(&format!("tag{t}"), &[("platform", p)], 1_508_025_600, 1)
+                .expect("add");
+        }
+        b.commit().expect("commit");
+    }
+    store.seal().expect("seal");
+    store.close().expect("close");
+}
 
 fn bench(c: &mut Criterion) {
     let large_mib: u64 = std::env::var("TRENDLOG_BENCH_OPEN_MIB")
@@ -47,6 +80,27 @@ fn bench(c: &mut Criterion) {
     g.bench_function("active_log_1h", |b| {
         b.iter_with_large_drop(|| Store::open(dir.path(), common::opts()).expect("open"))
     });
+    let tags = if common::test_mode() { 1_500 } else { 150_000 };
+    let indexed = tempfile::tempdir().expect("tempdir");
+    labelled_store(indexed.path(), tags);
+    let whole = tempfile::tempdir().expect("tempdir");
+    for e in std::fs::read_dir(indexed.path()).expect("dir") {
+        let e = e.expect("entry");
+        if e.file_name() != "tags.sidx" {
+            std::fs::copy(e.path(), whole.path().join(e.file_name())).expect("copy");
+        }
+    }
+    assert!(indexed.path().join("tags.sidx").exists(), "no series index");
+    let day = TimeRange::new(1_508_025_600, 1_508_112_000).expect("range");
+    let tag = format!("tag{}", tags / 2);
+    for (name, dir) in [("indexed", &indexed), ("whole", &whole)] {
+        g.bench_function(format!("labelled_one_tag/{name}"), |b| {
+            b.iter(|| {
+                let s = Store::open_read_only_with(dir.path(), common::opts()).expect("open");
+                assert_eq!(s.snapshot().total(&tag, day).expect("total"), 4);
+            })
+        });
+    }
     g.finish();
 }
 

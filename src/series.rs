@@ -9,11 +9,12 @@
 //! store of an earlier version keeps its series keys in `tags.dict` and no
 //! table.
 //!
-//! An open reads the file whole and checks every block (its CRC, its values,
-//! that its records name only values already defined) but decodes no record
-//! into memory: the records are read in place, on demand, so a question
-//! about one tag costs one pass over the tag fields, and a process that asks
-//! nothing of the labels pays only the read and the checks.
+//! A writable open reads the file whole and checks every block (its CRC,
+//! its values, that its records name only values already defined) but
+//! decodes no record into memory: the records are read in place, on demand,
+//! so a question about one tag costs one pass over the tag fields, and a
+//! process that asks nothing of the labels pays only the read and the
+//! checks.
 //!
 //! A read-only open of a store with a series index (`tags.sidx`,
 //! [`crate::format::series_index`]) reads neither: it maps the file, takes
@@ -703,8 +704,8 @@ impl SeriesTable {
                 .iter()
                 .map(|&(k, n)| (k, &*self.values[k as usize][n as usize]))
                 .collect();
-            // Series written are always in memory: a table is read whole,
-            // and only later series are pending.
+            // Series written are always in memory: a table is read (or
+            // indexed) at open, and only later series are pending.
             let mem = from - self.in_file as usize;
             encode_series_block(
                 self.nkeys,

@@ -13,8 +13,9 @@
 //! store of 200,000 tags and a few dozen label values spends 5 bytes per
 //! series.
 //!
-//! The file is read whole: a block that fails to decode ends the valid part
-//! ([`decode_series_block`]); whether what follows is a torn write or damage
+//! A writable open reads the file whole (a read-only one reads it through
+//! its index, [`super::series_index`], when there is one): a block that
+//! fails to decode ends the valid part ([`decode_series_block`]); whether what follows is a torn write or damage
 //! is decided by what the manifest and the log say was durable
 //! (`crate::series`), not by looking for a later valid block.
 
