@@ -423,6 +423,12 @@ impl SeriesTable {
         self.nkeys
     }
 
+    /// Number of series read through the series index (0 when the file
+    /// was read whole).
+    pub(crate) fn indexed_len(&self) -> u32 {
+        self.file.indexed_len()
+    }
+
     /// Number of series.
     pub(crate) fn len(&self) -> usize {
         self.in_file as usize + self.tags.len()

@@ -630,6 +630,31 @@ impl Store {
         self.inner.manifest.lock().get().series_entries
     }
 
+    /// In a store that keeps its series in `tags.series`, how many of them
+    /// this handle reads through the series index (`tags.sidx`): a
+    /// read-only open maps the file and reads only the series past them. 0
+    /// when it reads the whole file: a writable handle always does, and so
+    /// does a read-only one when the store has no usable index. `None` for
+    /// every other store.
+    ///
+    /// ```
+    /// use trendlog::labels::LabelKeys;
+    /// use trendlog::{Options, Store};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let keys = LabelKeys::parse("region").unwrap();
+    /// let store = Store::open(dir.path(), Options::default().label_keys(keys.clone())).unwrap();
+    /// let mut b = store.batch();
+    /// b.add_labelled("metoo", &[("region", "paris")], 1_508_112_000, 5).unwrap();
+    /// b.commit().unwrap();
+    /// assert_eq!(store.indexed_series(), Some(0));
+    /// store.close().unwrap(); // writes the index
+    /// let ro = Store::open_read_only(dir.path()).unwrap();
+    /// assert_eq!(ro.indexed_series(), Some(1));
+    /// ```
+    pub fn indexed_series(&self) -> Option<u32> {
+        self.inner.series.as_ref().map(|t| t.read().indexed_len())
+    }
+
     /// The store's retention, as stored in the store.
     ///
     /// ```

@@ -84,6 +84,13 @@ fn answers_unindexed(dir: &Path) -> Vec<u64> {
     answers(copy.path()).unwrap()
 }
 
+/// How many series a read-only open reads through the index.
+fn indexed(dir: &Path) -> Option<u32> {
+    Store::open_read_only_with(dir, opts())
+        .unwrap()
+        .indexed_series()
+}
+
 fn index_len(dir: &Path) -> u64 {
     std::fs::metadata(dir.join("tags.sidx")).unwrap().len()
 }
@@ -93,6 +100,7 @@ fn a_clean_close_writes_the_index_and_reads_through_it_agree() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 3000);
     let first = index_len(dir.path());
+    assert_eq!(indexed(dir.path()), Some(3000));
     let want = answers_unindexed(dir.path());
     assert_eq!(answers(dir.path()).unwrap(), want);
     // A few more series (fewer than 256) leave the index as it is; a read
@@ -101,6 +109,7 @@ fn a_clean_close_writes_the_index_and_reads_through_it_agree() {
     add(&s, 3000, 100);
     s.close().unwrap();
     assert_eq!(index_len(dir.path()), first);
+    assert_eq!(indexed(dir.path()), Some(3000));
     let want = answers_unindexed(dir.path());
     assert_eq!(answers(dir.path()).unwrap(), want);
     // Many more rewrite it.
@@ -108,6 +117,7 @@ fn a_clean_close_writes_the_index_and_reads_through_it_agree() {
     add(&s, 3100, 1000);
     s.close().unwrap();
     assert!(index_len(dir.path()) > first);
+    assert_eq!(indexed(dir.path()), Some(4100));
     let want = answers_unindexed(dir.path());
     assert_eq!(answers(dir.path()).unwrap(), want);
     assert!(trendlog::verify::verify(dir.path(), &opts())
@@ -116,6 +126,7 @@ fn a_clean_close_writes_the_index_and_reads_through_it_agree() {
     // A deleted index is written again by the next clean close.
     std::fs::remove_file(dir.path().join("tags.sidx")).unwrap();
     assert_eq!(answers(dir.path()).unwrap(), want);
+    assert_eq!(indexed(dir.path()), Some(0));
     Store::open(dir.path(), opts()).unwrap().close().unwrap();
     assert!(dir.path().join("tags.sidx").exists());
 }

@@ -64,6 +64,7 @@ fn inspect_store(g: &Global) -> CmdResult {
     // writes one), so these agree with the snapshot's segments.
     let manifest_version = store.manifest_version();
     let durable_series = store.durable_series();
+    let indexed_series = store.indexed_series();
     let segs = snap.segments();
     // A labelled store's dictionary holds series (a tag with label values);
     // `tags` counts distinct tags there, `series` the dictionary's entries.
@@ -105,6 +106,7 @@ fn inspect_store(g: &Global) -> CmdResult {
             "tags": tags,
             "series": st.tags,
             "durable_series": durable_series,
+            "indexed_series": indexed_series,
             "label_keys": snap.label_keys().names(),
             "labels": label_json,
             "cells": st.cells,
@@ -146,6 +148,18 @@ fn inspect_store(g: &Global) -> CmdResult {
                  manifest records)",
                 out::thousands(u64::from(n))
             );
+        }
+        match indexed_series {
+            Some(0) => println!(
+                "series index    none  (a read-only open reads tags.series whole; the next seal \
+                 or clean close writes tags.sidx)"
+            ),
+            Some(n) => println!(
+                "series index    {}  (series a read-only open reads through tags.sidx; those \
+                 after them are read from tags.series)",
+                out::thousands(u64::from(n))
+            ),
+            None => {}
         }
     };
     if labels.is_empty() {
