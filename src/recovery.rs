@@ -28,7 +28,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::dict::{Dict, MapBytes};
+use crate::dict::Dict;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::format::dict::scan_dict;
 use crate::format::log::{
@@ -37,11 +37,11 @@ use crate::format::log::{
 };
 use crate::format::manifest::{decode_manifest, Manifest};
 use crate::format::scan::ScanEnd;
-use crate::format::series::{SERIES_HEADER_LEN, SERIES_STORE_ID_AT};
+use crate::format::series::SERIES_STORE_ID_AT;
 use crate::format::series_index::{encode_series_index, SeriesIndexView};
 use crate::format::{check_store_id, DecodeError};
 use crate::memtable::Memtable;
-use crate::series::{SeriesEnd, SeriesRead, SeriesTable};
+use crate::series::{SeriesEnd, SeriesTable};
 use crate::storage::files::{self, classify, FileKind, PathFile};
 use crate::storage::segment::{open_segment, Ids, Segment};
 use crate::storage::vfs::{OpenMode, Vfs};
@@ -129,7 +129,9 @@ fn examine_series(
         cut: 0,
     };
     let indexed = match depth {
-        Depth::OpenReadOnly => read_series_indexed(vfs, dir)?,
+        Depth::OpenReadOnly => {
+            crate::series::read_through_index(vfs, dir, promised)?.map(|r| (r.read, r.nonzero_end))
+        }
         Depth::Open | Depth::Full => None,
     };
     let (read, nonzero_end) = match indexed {
@@ -222,12 +224,17 @@ fn check_series_index(
         Err(e) if is_missing(&e) => return Ok(()),
         Err(e) => return Err(e),
     };
+    let damaged = |e: DecodeError| (e.offset, format!("{}; {SIDX_REBUILT}", e.kind));
     let view = match SeriesIndexView::open(&index[..]) {
         Ok(v) => v,
-        Err(e) => return sink.decode(&path, e),
+        Err(e) => {
+            let (at, why) = damaged(e);
+            return sink.invalid(&path, at, why);
+        }
     };
     if let Err(e) = view.check_every_page() {
-        return sink.decode(&path, e);
+        let (at, why) = damaged(e);
+        return sink.invalid(&path, at, why);
     }
     let end = view.series_end();
     let Some(covered) = file.get(..end as usize) else {
@@ -240,64 +247,28 @@ fn check_series_index(
             ),
         );
     };
+    // A range that does not decode as whole blocks is the index's fault
+    // when the file's own read (which reports its damage) finds it sound.
+    let sound_file = || {
+        SeriesTable::read(file.to_vec())
+            .is_ok_and(|r| r.end == SeriesEnd::Clean || r.valid_end >= end)
+    };
     match encode_series_index(covered, store_id) {
-        Ok(want) if want != index => sink.invalid(
+        Ok(want) if want == index => Ok(()),
+        Err(_) if !sound_file() => Ok(()),
+        _ => sink.invalid(
             &path,
             0,
             format!(
                 "the index does not match the first {end} bytes of tags.series; {SIDX_REBUILT}"
             ),
         ),
-        _ => Ok(()),
     }
 }
 
 /// What to do about a series index that does not match its file.
 const SIDX_REBUILT: &str = "it is derived from tags.series: delete it, and the next seal or clean \
                             close writes it again";
-
-/// The series file read through its index, and the end of its last
-/// non-zero byte; `None` when there is no index or it does not fit the file
-/// (the caller reads the file whole, and meets any damage there). The
-/// index is derived from the file, so a damaged one costs the read it
-/// saves, never the open.
-fn read_series_indexed(vfs: &dyn Vfs, dir: &Path) -> Result<Option<(SeriesRead, u64)>> {
-    let index_path = dir.join(files::SERIES_INDEX);
-    let series_path = dir.join(files::SERIES);
-    if !vfs.exists(&index_path).unwrap_or(false) {
-        return Ok(None);
-    }
-    let Ok(view) = vfs
-        .map(&index_path)
-        .map_err(|_| ())
-        .and_then(|m| SeriesIndexView::open(MapBytes(m)).map_err(|_| ()))
-    else {
-        return Ok(None);
-    };
-    let Ok(file) = PathFile::open(vfs, series_path.clone(), OpenMode::READ) else {
-        return Ok(None);
-    };
-    let io = |e| Error::io(&series_path, e);
-    let len = file.file.len().map_err(io)?;
-    let covered = view.series_end();
-    if len < covered || len - covered > usize::MAX as u64 {
-        return Ok(None);
-    }
-    let mut head = vec![0u8; SERIES_HEADER_LEN.min(len as usize)];
-    file.file.read_exact_at(&mut head, 0).map_err(io)?;
-    let mut tail = vec![0u8; (len - covered) as usize];
-    file.file.read_exact_at(&mut tail, covered).map_err(io)?;
-    let Ok(map) = vfs.map(&series_path) else {
-        return Ok(None);
-    };
-    let nonzero_end = covered + garbage_len(&tail, 0);
-    let paths = (index_path, series_path);
-    Ok(
-        SeriesTable::read_indexed(&head, MapBytes(map), view, tail, paths)
-            .ok()
-            .map(|r| (r, nonzero_end)),
-    )
-}
 
 /// The active log as recovery leaves it.
 #[derive(Default)]
@@ -471,6 +442,10 @@ pub(crate) fn examine(
     // names is in it, and every tag its series name in the dictionary.
     let durable_named = log_bytes.as_deref().map(durable_named_max);
     files_checked += u64::from(manifest.series_entries.is_some());
+    // `verify` checks the series index too, when there is one.
+    let index_there = || vfs.exists(&dir.join(files::SERIES_INDEX)).unwrap_or(false);
+    files_checked +=
+        u64::from(depth == Depth::Full && manifest.series_entries.is_some() && index_there());
     let mut series = match manifest.series_entries {
         None => None,
         Some(promised) => Some(examine_series(

@@ -145,6 +145,24 @@ impl FileBytes {
         }
     }
 
+    /// Damage in the index that a read of the file found: an error naming
+    /// the index (or, without one, the file).
+    fn index_fault(&self, why: String) -> Error {
+        let path = match self {
+            FileBytes::Read(_) => PathBuf::from(files::SERIES),
+            FileBytes::Indexed(ix, _) => ix.index_path.clone(),
+        };
+        Error::corrupted(path, 0, CorruptionKind::Invalid(why))
+    }
+
+    /// Checks every page of the index, if there is one.
+    fn check_index(&self) -> std::result::Result<(), DecodeError> {
+        match self {
+            FileBytes::Read(_) => Ok(()),
+            FileBytes::Indexed(ix, _) => ix.index.check_every_page(),
+        }
+    }
+
     /// Series ids below this are listed by the index.
     fn indexed_len(&self) -> u32 {
         match self {
@@ -309,6 +327,7 @@ impl SeriesTable {
             }),
             tail,
         );
+        t.bind_index()?;
         t.flushed = t.len();
         t.values_flushed = t.value_order.len();
         Ok(SeriesRead {
@@ -317,6 +336,41 @@ impl SeriesTable {
             valid_end,
             end,
         })
+    }
+
+    /// Checks, through their page CRCs, that the file below the index's end
+    /// is the one it was built from, where it matters at open: the page that
+    /// holds the last covered block's length field (which must span exactly
+    /// to the index's end, so the blocks after it are read from a block
+    /// boundary) and the last covered page. An index of another copy of the
+    /// store, or one covering more than the file holds, fails here, and the
+    /// file is read whole instead.
+    fn bind_index(&self) -> std::result::Result<(), DecodeError> {
+        let FileBytes::Indexed(ix, _) = &self.file else {
+            return Ok(());
+        };
+        let covered = ix.covered;
+        let unbound = |why: &str| DecodeError::invalid(0, format!("the index {why}"));
+        let indexed: Vec<&Block> = self
+            .blocks
+            .iter()
+            .take_while(|b| (b.offset as usize) < covered)
+            .collect();
+        if let Some(last) = indexed.last() {
+            let at = last.offset as usize;
+            let len = self
+                .file
+                .get(at, 4)
+                .map_err(|_| unbound("does not match tags.series"))?;
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            if at + 8 + len != covered {
+                return Err(unbound("ends inside a block of tags.series"));
+            }
+        }
+        self.file
+            .get(covered - 1, 1)
+            .map_err(|_| unbound("does not match tags.series"))?;
+        Ok(())
     }
 
     /// Reads the blocks of `buf` from `from`, `buf[0]` being file offset
@@ -443,6 +497,28 @@ impl SeriesTable {
         Ok((b, self.file.get(at, b.width)?))
     }
 
+    /// The tag id of record `r` of block `b`, with its value numbers written
+    /// into `vals` (one per key). A tag past the block's largest, or a value
+    /// number past its key's values, is refused: a table read whole checked
+    /// both at open, one read through an index trusts the index's block
+    /// table, and this keeps a crafted index from reaching past them.
+    fn decode(&self, b: &Block, r: &[u8], vals: &mut [u32]) -> Result<u32> {
+        let tag = record_field(r, &b.widths, 0);
+        let mut bad = tag > b.max_tag;
+        for (k, v) in vals.iter_mut().enumerate().take(self.nkeys) {
+            *v = record_field(r, &b.widths, 1 + k);
+            bad |= *v as usize >= self.values[k].len();
+        }
+        if bad {
+            return Err(self.file.index_fault(format!(
+                "a record of the block at byte {} names tag {tag} or a value past those \
+                 defined",
+                b.offset
+            )));
+        }
+        Ok(tag)
+    }
+
     /// The records of block `b`.
     fn records(&self, b: &Block) -> Result<&[u8]> {
         self.file.get(b.records_at, b.count as usize * b.width)
@@ -452,7 +528,8 @@ impl SeriesTable {
     pub(crate) fn tag(&self, id: u32) -> Result<Option<u32>> {
         if id < self.in_file {
             let (b, r) = self.file_record(id)?;
-            return Ok(Some(record_field(r, &b.widths, 0)));
+            let mut vals = [0u32; MAX_LABEL_KEYS];
+            return self.decode(b, r, &mut vals).map(Some);
         }
         Ok(self.tags.get((id - self.in_file) as usize).copied())
     }
@@ -463,9 +540,7 @@ impl SeriesTable {
         let mut out = [0u32; MAX_LABEL_KEYS];
         if id < self.in_file {
             let (b, r) = self.file_record(id)?;
-            for (k, v) in out.iter_mut().enumerate().take(self.nkeys) {
-                *v = record_field(r, &b.widths, 1 + k);
-            }
+            self.decode(b, r, &mut out)?;
         } else {
             let at = (id - self.in_file) as usize * self.nkeys;
             if let Some(v) = self.vals.get(at..at + self.nkeys) {
@@ -492,10 +567,8 @@ impl SeriesTable {
                 if id < from {
                     continue;
                 }
-                for (k, v) in vals.iter_mut().enumerate().take(self.nkeys) {
-                    *v = record_field(r, &b.widths, 1 + k);
-                }
-                f(id, record_field(r, &b.widths, 0), &vals[..self.nkeys]);
+                let tag = self.decode(b, r, &mut vals)?;
+                f(id, tag, &vals[..self.nkeys]);
             }
         }
         let ids = (self.in_file..).zip(self.tags.iter().zip(self.vals.chunks_exact(self.nkeys)));
@@ -581,6 +654,20 @@ impl SeriesTable {
     pub(crate) fn series_of_tag(&self, tag: u32) -> Result<Vec<u32>> {
         let indexed = self.file.indexed_len();
         let mut out = self.file.indexed_series(tag)?.unwrap_or_default();
+        // Series a cut dropped (never durable, so never indexed by a sound
+        // index) are not the table's.
+        out.retain(|&id| id < self.in_file);
+        // Each listed series' record must name the tag: reading it checks
+        // its page, which the values read next need anyway.
+        for &id in &out {
+            let named = self.tag(id)?;
+            if named != Some(tag) {
+                return Err(self.file.index_fault(format!(
+                    "the index lists series {id} under tag {tag}, but its record names tag {}",
+                    named.map_or("none".into(), |t| t.to_string())
+                )));
+            }
+        }
         let rest = self.blocks.iter().filter(|b| b.first_id >= indexed);
         for b in rest.filter(|b| b.max_tag >= tag) {
             let recs = self.records(b)?;
@@ -739,9 +826,71 @@ impl SeriesTable {
     }
 }
 
+/// A series file read through its index, and where its last non-zero byte
+/// ends.
+pub(crate) struct ReadThrough {
+    pub(crate) read: SeriesRead,
+    pub(crate) nonzero_end: u64,
+}
+
+/// Reads the series file in `dir` through its index (`tags.sidx`): `None`
+/// when there is none or it does not fit the file (the caller reads the
+/// file whole, and meets any damage there). The index is derived from the
+/// file, so a damaged one costs the read it saves, never the open. It is
+/// written after the manifest that promises its series, so one covering
+/// more than `promised` is not this store's history, and is not used
+/// either.
+pub(crate) fn read_through_index(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    promised: u32,
+) -> Result<Option<ReadThrough>> {
+    let index_path = dir.join(files::SERIES_INDEX);
+    let series_path = dir.join(files::SERIES);
+    if !vfs.exists(&index_path).unwrap_or(false) {
+        return Ok(None);
+    }
+    let Ok(view) = vfs
+        .map(&index_path)
+        .map_err(|_| ())
+        .and_then(|m| SeriesIndexView::open(MapBytes(m)).map_err(|_| ()))
+    else {
+        return Ok(None);
+    };
+    let Ok(file) = PathFile::open(vfs, series_path.clone(), OpenMode::READ) else {
+        return Ok(None);
+    };
+    let io = |e| Error::io(&series_path, e);
+    let len = file.file.len().map_err(io)?;
+    let covered = view.series_end();
+    if view.len() > promised || len < covered || len - covered > usize::MAX as u64 {
+        return Ok(None);
+    }
+    let mut head = vec![0u8; SERIES_HEADER_LEN.min(len as usize)];
+    file.file.read_exact_at(&mut head, 0).map_err(io)?;
+    let mut tail = vec![0u8; (len - covered) as usize];
+    file.file.read_exact_at(&mut tail, covered).map_err(io)?;
+    let Ok(map) = vfs.map(&series_path) else {
+        return Ok(None);
+    };
+    let nonzero_end = covered
+        + tail
+            .iter()
+            .rposition(|&b| b != 0)
+            .map_or(0, |p| p as u64 + 1);
+    let paths = (index_path, series_path);
+    Ok(
+        SeriesTable::read_indexed(&head, MapBytes(map), view, tail, paths)
+            .ok()
+            .map(|read| ReadThrough { read, nonzero_end }),
+    )
+}
+
 /// Writes `tags.sidx` for the first `count` series of `tags.series` (ending
-/// at byte `end`, all of them durable) when there is none, when the one there
-/// cannot be read, or when it misses enough of them: at least 256 and a 64th
+/// at byte `end`, all of them durable) when there is none, when a read-only
+/// open would not use the one there (another store's, or not the history of
+/// this file: [`read_through_index`]), when a page of it is damaged, or when
+/// it misses enough of them: at least 256 and a 64th
 /// of those it covers, so a store growing in many small writes rewrites it
 /// a bounded number of times, and an open reads at most that many series
 /// past it. Built from the file's bytes, which it checks; written through a
@@ -753,21 +902,20 @@ pub(crate) fn write_index(
     store_id: u32,
     (count, end): (usize, u64),
 ) -> Result<bool> {
-    let index_path = dir.join(files::SERIES_INDEX);
     if count == 0 {
         return Ok(false);
     }
-    if vfs.exists(&index_path).unwrap_or(false) {
-        let have = vfs
-            .map(&index_path)
-            .ok()
-            .and_then(|m| SeriesIndexView::open(MapBytes(m)).ok())
-            .filter(|v| v.store_id() == store_id)
-            .map(|v| v.len() as usize);
-        if let Some(have) = have {
-            if count < have || count - have < (have / 64).max(256) {
-                return Ok(false);
-            }
+    // An index kept must be one a read-only open would use (this store's,
+    // fitting the file as it is now, no longer than the series durable),
+    // and sound in every page: a damaged one fails the questions that read
+    // it, so it is written again.
+    let promised = u32::try_from(count).unwrap_or(u32::MAX);
+    let have = read_through_index(vfs, dir, promised)?
+        .filter(|r| r.read.store_id == store_id && r.read.table.file.check_index().is_ok())
+        .map(|r| r.read.table.indexed_len() as usize);
+    if let Some(have) = have {
+        if count - have < (have / 64).max(256) {
+            return Ok(false);
         }
     }
     let series_path = dir.join(files::SERIES);

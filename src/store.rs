@@ -548,7 +548,8 @@ impl Store {
     }
 
     /// Whether `name` is the name of a file a store keeps in its directory:
-    /// `MANIFEST`, `LOCK`, `tags.dict`, `tags.idx`, a log `log-<16 hex>.log`
+    /// `MANIFEST`, `LOCK`, `tags.dict`, `tags.idx`, `tags.series`,
+    /// `tags.sidx`, a log `log-<16 hex>.log`
     /// or a segment `seg-<16 hex>.min|.hour` (not a `.tmp` file a write in
     /// progress leaves, nor anything else: a user's `log-2024-05.txt` is
     /// not).
@@ -559,7 +560,9 @@ impl Store {
     /// assert!(!Store::is_store_file_name("log-2024-05.txt"));
     /// ```
     pub fn is_store_file_name(name: &str) -> bool {
-        name == files::INDEX || files::classify(name).is_some_and(|k| k != files::FileKind::Temp)
+        name == files::INDEX
+            || name == files::SERIES_INDEX
+            || files::classify(name).is_some_and(|k| k != files::FileKind::Temp)
     }
 
     /// Whether this open created the store (no manifest was there when it
@@ -900,7 +903,7 @@ pub(crate) fn lost_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Error>> 
                     "the manifest is missing but {n} exists, so the store was sealed"
                 ))
             }
-            _ if n == crate::dict::INDEX_FILE => {
+            _ if n == crate::dict::INDEX_FILE || n == files::SERIES_INDEX => {
                 return damage(format!(
                     "the manifest is missing but {n} exists, so the store was sealed or closed"
                 ))
@@ -1002,6 +1005,7 @@ fn create_store(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<Manifest> {
     // head holds); without them, a dictionary or log may be a user's.
     let sealed = names.iter().any(|n| {
         n == files::INDEX
+            || n == files::SERIES_INDEX
             || matches!(classify(n), Some(FileKind::Segment(..)))
             || matches!(classify(n), Some(FileKind::Log(id)) if id != 1)
     });

@@ -386,8 +386,15 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
     /// they touch.
     fn body(&self, at: usize, len: usize) -> Result<&[u8], DecodeError> {
         let buf = self.bytes.as_ref();
-        let end = at + len;
-        debug_assert!(end <= self.body_len);
+        let Some(end) = at.checked_add(len).filter(|&e| e <= self.body_len) else {
+            return Err(DecodeError::invalid(
+                (SERIES_INDEX_HEADER_LEN + at.min(self.body_len)) as u64,
+                format!(
+                    "a read of {len} bytes past the index's {}-byte body",
+                    self.body_len
+                ),
+            ));
+        };
         let table_at = SERIES_INDEX_HEADER_LEN + self.body_len;
         if len > 0 {
             for p in at / SERIES_INDEX_PAGE..=(end - 1) / SERIES_INDEX_PAGE {
@@ -485,7 +492,9 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
     pub fn values(&self) -> Result<Vec<(usize, &str)>, DecodeError> {
         let raw = self.body(self.values_at(), self.values_len)?;
         let base = (SERIES_INDEX_HEADER_LEN + self.values_at()) as u64;
-        let mut out = Vec::with_capacity(self.nvalues as usize);
+        // Each value takes at least two bytes: no more room than the
+        // section holds, whatever the header counts.
+        let mut out = Vec::with_capacity((self.nvalues as usize).min(raw.len() / 2));
         let mut pos = 0;
         while pos < raw.len() {
             let bad = || DecodeError::invalid(base + pos as u64, "a label value does not decode");
@@ -544,8 +553,16 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
         Ok(ids)
     }
 
-    /// The stored CRC of page `p` of `tags.series` (below `series_end`).
+    /// The stored CRC of page `p` of `tags.series` (below `series_end`; a
+    /// page past it is an error).
     pub fn file_page_crc(&self, p: usize) -> Result<u32, DecodeError> {
+        let pages = self.series_end.div_ceil(SERIES_INDEX_PAGE as u64);
+        if p as u64 >= pages {
+            return Err(DecodeError::invalid(
+                H_SERIES_END as u64,
+                format!("page {p} of tags.series, which the index covers in {pages}"),
+            ));
+        }
         Ok(LittleEndian::read_u32(
             self.body(self.file_crcs_at() + 4 * p, 4)?,
         ))
