@@ -183,6 +183,41 @@ pub fn series(b: &mut [u8]) {
     }
 }
 
+/// A series index (`tags.sidx`): the body's size from the header's counts,
+/// then the CRC of each 4 KiB body page, the CRC of that page table (header
+/// bytes 44..48) and the header's CRC, when the file is as long as the
+/// counts say.
+pub fn series_index(b: &mut [u8]) {
+    const H: usize = 64;
+    let (Some(n), Some(end), Some(blocks), Some(tags), Some(values_len)) = (
+        get32(b, 12),
+        get64(b, 16),
+        get32(b, 24),
+        get32(b, 32),
+        get32(b, 40),
+    ) else {
+        return;
+    };
+    let body = 32 * u64::from(blocks)
+        + u64::from(values_len)
+        + 4 * (u64::from(tags) + 1 + u64::from(n))
+        + 4 * end.div_ceil(4096);
+    let pages = body.div_ceil(4096);
+    if H as u64 + body + 4 * pages != b.len() as u64 {
+        header(b, H);
+        return;
+    }
+    let table_at = H + body as usize;
+    for p in 0..pages as usize {
+        let from = H + p * 4096;
+        let c = crc32(&b[from..(from + 4096).min(table_at)]);
+        put32(b, table_at + 4 * p, c);
+    }
+    let c = crc32(&b[table_at..]);
+    put32(b, 44, c);
+    header(b, H);
+}
+
 /// A manifest: the length field set to the buffer's length, then the CRC.
 pub fn manifest(b: &mut [u8]) {
     if b.len() >= 84 && u32::try_from(b.len()).is_ok() {
