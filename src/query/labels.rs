@@ -727,11 +727,21 @@ impl Snapshot {
         if pairs.is_empty() {
             return Ok(Vec::new());
         }
+        let name = |(k, v): (usize, &str)| (self.labels.names()[k].clone(), v.to_owned());
+        if let Some(t) = self.series_table() {
+            // The series table knows every value without decoding a record.
+            let t = t.read();
+            return Ok(pairs
+                .into_iter()
+                .filter(|&(k, v)| t.value_number(k, v).is_none())
+                .map(name)
+                .collect());
+        }
         self.with_catalog(|c| {
             Ok(pairs
                 .into_iter()
                 .filter(|&(k, v)| !c.value_ix[k].contains_key(v.as_bytes()))
-                .map(|(k, v)| (self.labels.names()[k].clone(), v.to_owned()))
+                .map(name)
                 .collect())
         })
     }
