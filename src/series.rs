@@ -33,10 +33,8 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::format::series::{
     decode_series_block, decode_series_header, encode_series_block, record_field, SERIES_HEADER_LEN,
 };
-use crate::format::series_index::{
-    encode_series_index, PageChecks, SeriesIndexView, SERIES_INDEX_PAGE,
-};
-use crate::format::{crc32, DecodeError};
+use crate::format::series_index::{encode_series_index, SeriesIndexView, SERIES_INDEX_PAGE};
+use crate::format::DecodeError;
 use crate::labels::MAX_LABEL_KEYS;
 use crate::storage::files::{self, PathFile};
 use crate::storage::vfs::{OpenMode, Vfs};
@@ -67,7 +65,7 @@ struct Indexed {
     /// The end of the covered part: `index.series_end()`.
     covered: usize,
     /// One bit per page of `map` below `covered`, set once its CRC matched.
-    pages: PageChecks,
+    pages: Vec<std::sync::atomic::AtomicU64>,
     index_path: PathBuf,
     series_path: PathBuf,
 }
@@ -109,25 +107,19 @@ impl FileBytes {
             }
             FileBytes::Indexed(ix, _) => {
                 let bytes = ix.map.as_ref();
-                if len > 0 {
-                    for p in at / SERIES_INDEX_PAGE..=(at + len - 1) / SERIES_INDEX_PAGE {
-                        ix.pages
-                            .check(p, || {
-                                let stored = ix.index.file_page_crc(p).map_err(Fault::Index)?;
-                                let from = p * SERIES_INDEX_PAGE;
-                                let to = (from + SERIES_INDEX_PAGE).min(ix.covered);
-                                let computed = crc32(&bytes[from..to]);
-                                if stored == computed {
-                                    return Ok(());
-                                }
-                                Err(Fault::File(DecodeError::new(
-                                    from as u64,
-                                    CorruptionKind::ChecksumMismatch { stored, computed },
-                                )))
-                            })
-                            .map_err(|f| f.into_error(ix))?;
-                    }
-                }
+                crate::format::dict_index::check_pages(
+                    &ix.pages,
+                    &bytes[..ix.covered],
+                    at..at + len,
+                    |p| ix.index.file_page_crc(p).map_err(Fault::Index),
+                    |lo, stored, computed| {
+                        Fault::File(DecodeError::new(
+                            lo as u64,
+                            CorruptionKind::ChecksumMismatch { stored, computed },
+                        ))
+                    },
+                )
+                .map_err(|f| f.into_error(ix))?;
                 Ok(&bytes[at..at + len])
             }
         }
@@ -258,14 +250,20 @@ impl SeriesTable {
         let mut t = SeriesTable::new(nkeys);
         let (valid_end, end) = t.read_blocks(&buf, SERIES_HEADER_LEN, 0);
         t.file = FileBytes::Read(buf);
-        t.flushed = t.len();
-        t.values_flushed = t.value_order.len();
-        Ok(SeriesRead {
-            table: t,
+        Ok(t.read_as(store_id, (valid_end, end)))
+    }
+
+    /// A table just read, as a [`SeriesRead`]: everything it holds is in
+    /// the file, so nothing is pending.
+    fn read_as(mut self, store_id: u32, (valid_end, end): (u64, SeriesEnd)) -> SeriesRead {
+        self.flushed = self.len();
+        self.values_flushed = self.value_order.len();
+        SeriesRead {
+            table: self,
             store_id,
             valid_end,
             end,
-        })
+        }
     }
 
     /// Reads a series file through its index: `head` is the file's header,
@@ -321,21 +319,14 @@ impl SeriesTable {
                 map,
                 index,
                 covered,
-                pages: PageChecks::new(pages),
+                pages: crate::format::dict_index::page_bits(pages),
                 index_path,
                 series_path,
             }),
             tail,
         );
         t.bind_index()?;
-        t.flushed = t.len();
-        t.values_flushed = t.value_order.len();
-        Ok(SeriesRead {
-            table: t,
-            store_id,
-            valid_end,
-            end,
-        })
+        Ok(t.read_as(store_id, (valid_end, end)))
     }
 
     /// Checks, through their page CRCs, that the file below the index's end

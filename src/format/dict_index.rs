@@ -266,7 +266,9 @@ fn assemble(
 /// last one short) that the bytes `range` touch, once per page: `checked`
 /// holds a bit per page, set once its CRC matched. `stored(p)` is page `p`'s
 /// recorded CRC; `mismatch(page offset, stored, computed)` is the error.
-fn check_pages<E>(
+/// The series index (`super::series_index`) checks its pages, and those of
+/// `tags.series`, the same way.
+pub(crate) fn check_pages<E>(
     checked: &[AtomicU64],
     bytes: &[u8],
     range: std::ops::Range<usize>,
@@ -290,6 +292,11 @@ fn check_pages<E>(
         checked[w].fetch_or(bit, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// A bitmap for [`check_pages`] of `pages` pages, none checked yet.
+pub(crate) fn page_bits(pages: usize) -> Vec<AtomicU64> {
+    (0..pages.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
 }
 
 /// One CRC32 per page of `body`, little-endian.

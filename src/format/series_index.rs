@@ -28,13 +28,13 @@
 //! whole (through a temporary file) when the series have grown enough, and
 //! `verify` compares it with the index the file gives.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use byteorder::{ByteOrder, LittleEndian};
 
+use super::dict_index::{check_pages, page_bits, DICT_INDEX_PAGE};
 use super::series::{decode_series_block, decode_series_header, SERIES_HEADER_LEN};
 use super::{crc32, CorruptionKind, DecodeError};
 use crate::labels::MAX_LABEL_KEYS;
+use std::sync::atomic::AtomicU64;
 
 /// Magic of the series index file.
 pub const SERIES_INDEX_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'X'];
@@ -42,8 +42,9 @@ pub const SERIES_INDEX_MAGIC: [u8; 4] = [0xB7, b'T', b'L', b'X'];
 pub const SERIES_INDEX_HEADER_LEN: usize = 64;
 /// Offset of the store id in the header.
 pub const SERIES_INDEX_STORE_ID_AT: usize = 8;
-/// Size of a checksummed page, of the body and of `tags.series`.
-pub const SERIES_INDEX_PAGE: usize = 4096;
+/// Size of a checksummed page, of the body and of `tags.series` (that of
+/// the dictionary index).
+pub const SERIES_INDEX_PAGE: usize = DICT_INDEX_PAGE;
 /// Bytes per entry of the block table.
 pub const SERIES_INDEX_BLOCK_LEN: usize = 32;
 /// The version the header records (that of `tags.series`).
@@ -212,32 +213,6 @@ pub fn encode_series_index(file: &[u8], store_id: u32) -> Result<Vec<u8>, Decode
     Ok(out)
 }
 
-/// Pages checked once each: one bit per page, set when its CRC matched.
-#[derive(Debug)]
-pub(crate) struct PageChecks(Vec<AtomicU64>);
-
-impl PageChecks {
-    /// `pages` pages, none checked yet.
-    pub(crate) fn new(pages: usize) -> PageChecks {
-        PageChecks((0..pages.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
-    }
-
-    /// Checks page `p` with `check` unless it passed before.
-    pub(crate) fn check<E>(
-        &self,
-        p: usize,
-        check: impl FnOnce() -> Result<(), E>,
-    ) -> Result<(), E> {
-        let (word, bit) = (&self.0[p / 64], 1u64 << (p % 64));
-        if word.load(Ordering::Acquire) & bit != 0 {
-            return Ok(());
-        }
-        check()?;
-        word.fetch_or(bit, Ordering::AcqRel);
-        Ok(())
-    }
-}
-
 /// A series index read in place. `bytes.as_ref()` must return the same
 /// bytes on every call.
 pub struct SeriesIndexView<B: AsRef<[u8]>> {
@@ -251,7 +226,8 @@ pub struct SeriesIndexView<B: AsRef<[u8]>> {
     ntags: u32,
     values_len: usize,
     body_len: usize,
-    checked: PageChecks,
+    /// One bit per body page: set once the page's CRC matched.
+    checked: Vec<AtomicU64>,
 }
 
 impl<B: AsRef<[u8]>> std::fmt::Debug for SeriesIndexView<B> {
@@ -347,7 +323,7 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
             ntags,
             values_len: values_len as usize,
             body_len: body_len as usize,
-            checked: PageChecks::new(pages as usize),
+            checked: page_bits(pages as usize),
             bytes,
         })
     }
@@ -396,26 +372,20 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
             ));
         };
         let table_at = SERIES_INDEX_HEADER_LEN + self.body_len;
-        if len > 0 {
-            for p in at / SERIES_INDEX_PAGE..=(end - 1) / SERIES_INDEX_PAGE {
-                self.checked.check(p, || {
-                    let from = SERIES_INDEX_HEADER_LEN + p * SERIES_INDEX_PAGE;
-                    let to = (from + SERIES_INDEX_PAGE).min(table_at);
-                    let stored = LittleEndian::read_u32(&buf[table_at + 4 * p..]);
-                    let computed = crc32(&buf[from..to]);
-                    if stored == computed {
-                        Ok(())
-                    } else {
-                        Err(DecodeError::new(
-                            from as u64,
-                            CorruptionKind::ChecksumMismatch { stored, computed },
-                        ))
-                    }
-                })?;
-            }
-        }
-        let from = SERIES_INDEX_HEADER_LEN + at;
-        Ok(&buf[from..from + len])
+        let body = &buf[SERIES_INDEX_HEADER_LEN..table_at];
+        check_pages(
+            &self.checked,
+            body,
+            at..end,
+            |p| Ok(LittleEndian::read_u32(&buf[table_at + 4 * p..])),
+            |lo, stored, computed| {
+                DecodeError::new(
+                    (SERIES_INDEX_HEADER_LEN + lo) as u64,
+                    CorruptionKind::ChecksumMismatch { stored, computed },
+                )
+            },
+        )?;
+        Ok(&body[at..end])
     }
 
     fn values_at(&self) -> usize {
