@@ -2,6 +2,8 @@
 //! covers never yields a wrong answer: every query answers exactly or fails
 //! with `Error::Corrupted`, and `verify` reports the damage.
 
+mod common;
+
 use std::path::Path;
 
 use trendlog::time::TimeRange;
@@ -47,22 +49,7 @@ fn answers(dir: &Path) -> Result<Vec<u64>, Error> {
 }
 
 fn check(dir: &Path, file: &str, at: usize, want: &[u64]) {
-    let path = dir.join(file);
-    let good = std::fs::read(&path).unwrap();
-    let mut bad = good.clone();
-    bad[at] ^= 0x20;
-    std::fs::write(&path, &bad).unwrap();
-    match answers(dir) {
-        Ok(got) => assert_eq!(got, want, "{file} byte {at}: a wrong answer"),
-        Err(Error::Corrupted(_)) => {}
-        Err(e) => panic!("{file} byte {at}: {e}"),
-    }
-    let report = trendlog::verify::verify(dir, &opts()).unwrap();
-    assert!(
-        !report.is_clean(),
-        "{file} byte {at}: verify called it clean"
-    );
-    std::fs::write(&path, &good).unwrap();
+    common::flip_is_refused_or_exact(dir, (file, at), want, answers, &opts());
 }
 
 #[test]

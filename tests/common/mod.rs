@@ -24,6 +24,7 @@ pub fn stress() -> u64 {
 }
 
 /// The shared seeded PRNG (SplitMix64), so every failure replays from its seed.
+#[allow(unused_imports)]
 pub use trendlog_testkit::SplitMix64 as Rng;
 
 /// Expected counts, keyed by (normalised tag, hour since the epoch): the
@@ -134,4 +135,33 @@ pub fn spawn_self(name: &str, env: &[(&str, String)]) -> std::process::Child {
         cmd.env(k, v);
     }
     cmd.spawn().expect("spawning the child test process")
+}
+
+/// Flips bit 5 of byte `at` of `file` in the store at `dir`, asks
+/// `answers` (a read-only open and its questions), and restores the byte:
+/// the answers must equal `want` or stop at `Error::Corrupted`, never be
+/// wrong, and `verify` must report the damage.
+pub fn flip_is_refused_or_exact(
+    dir: &std::path::Path,
+    (file, at): (&str, usize),
+    want: &[u64],
+    answers: impl Fn(&std::path::Path) -> Result<Vec<u64>, Error>,
+    opts: &trendlog::Options,
+) {
+    let path = dir.join(file);
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[at] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    match answers(dir) {
+        Ok(got) => assert_eq!(got, want, "{file} byte {at}: a wrong answer"),
+        Err(Error::Corrupted(_)) => {}
+        Err(e) => panic!("{file} byte {at}: {e}"),
+    }
+    let report = trendlog::verify::verify(dir, opts).unwrap();
+    assert!(
+        !report.is_clean(),
+        "{file} byte {at}: verify called it clean"
+    );
+    std::fs::write(&path, &good).unwrap();
 }
