@@ -148,11 +148,12 @@ impl Catalog {
         if n != self.covered {
             self.folds.clear();
         }
+        // Tags are numbered by their dictionary ids, so no name -> number
+        // map is built (`tag_ix` serves the text keys of earlier versions).
         let from = self.tags.len() as u32;
-        let (tags, tag_ix) = (&mut self.tags, &mut self.tag_ix);
+        let tags = &mut self.tags;
         dict.for_each_key_from(from, |_, key| match std::str::from_utf8(key) {
             Ok(name) => {
-                tag_ix.insert(InlineKey::new(key), tags.len() as u32);
                 tags.push(Arc::from(name));
                 true
             }
