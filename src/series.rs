@@ -107,6 +107,18 @@ impl FileBytes {
             }
             FileBytes::Indexed(ix, _) => {
                 let bytes = ix.map.as_ref();
+                if at + len > ix.covered {
+                    // Only a crafted block table reaches across the end.
+                    return Err(Fault::Index(DecodeError::invalid(
+                        0,
+                        format!(
+                            "a read of bytes {at}..{} of tags.series, past the index's {}",
+                            at + len,
+                            ix.covered
+                        ),
+                    ))
+                    .into_error(ix));
+                }
                 crate::format::dict_index::check_pages(
                     &ix.pages,
                     &bytes[..ix.covered],
@@ -147,11 +159,18 @@ impl FileBytes {
         Error::corrupted(path, 0, CorruptionKind::Invalid(why))
     }
 
-    /// Checks every page of the index, if there is one.
-    fn check_index(&self) -> std::result::Result<(), DecodeError> {
+    /// Checks every page of the index, if there is one, and every page of
+    /// the file it covers against the CRCs it records: an index kept by a
+    /// writer must be this file's, page by page.
+    fn check_index(&self) -> Result<()> {
         match self {
             FileBytes::Read(_) => Ok(()),
-            FileBytes::Indexed(ix, _) => ix.index.check_every_page(),
+            FileBytes::Indexed(ix, _) => {
+                ix.index
+                    .check_every_page()
+                    .map_err(|e| Fault::Index(e).into_error(ix))?;
+                self.get(0, ix.covered).map(|_| ())
+            }
         }
     }
 

@@ -157,7 +157,10 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.stop_threads();
-        if !self.inner.read_only && !self.inner.is_poisoned() {
+        // Never while unwinding: a panic may have stopped a seal between
+        // its manifest and the switch to its new log, and a clean close
+        // would then record the old log's end in the new manifest.
+        if !self.inner.read_only && !self.inner.is_poisoned() && !std::thread::panicking() {
             // Best effort: a store dropped without close() still closes
             // cleanly.
             let _ = self.inner.close_cleanly();
@@ -1495,20 +1498,6 @@ impl Inner {
         // The old log is no longer live; if removing it fails, the next open
         // removes it as an orphan.
         let _ = vfs.remove(&dir.join(files::log_name(old_log)));
-        // The dictionary index covers the entries this seal made durable; it
-        // is derived data (a missing or stale index only means more of
-        // tags.dict is scanned at open), so a failure to write it is not one
-        // of the seal's.
-        let _ = Dict::write_index(
-            &self.dict,
-            vfs,
-            dir,
-            (store_id, flushed_entries as usize, w.dict_end),
-            IndexWhen::Grown,
-        );
-        if let Some(n) = flushed_series {
-            let _ = crate::series::write_index(vfs, dir, store_id, (n as usize, w.series_end));
-        }
 
         let segment = match &new_entry {
             Some(e) => Some(Arc::new(open_segment(vfs, dir, e, self.ids(), store_id)?)),
@@ -1528,6 +1517,20 @@ impl Inner {
             v.runs.clear();
             v.active_log = Some(info);
         });
+        // The indexes cover what this seal made durable. They are derived
+        // data (a missing or stale one only means more of tags.dict or
+        // tags.series is read at open), so a failure to write one is not
+        // the seal's, and they are written once the seal is whole.
+        let _ = Dict::write_index(
+            &self.dict,
+            vfs,
+            dir,
+            (store_id, flushed_entries as usize, w.dict_end),
+            IndexWhen::Grown,
+        );
+        if let Some(n) = flushed_series {
+            let _ = crate::series::write_index(vfs, dir, store_id, (n as usize, w.series_end));
+        }
         Ok(())
     }
 

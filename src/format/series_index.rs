@@ -433,6 +433,12 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
             if b.offset != next_at || b.first_id != next_id || b.values_before < values {
                 return bad("out of order");
             }
+            // A block's records follow its header, its value count and its
+            // widths.
+            let least = super::series::SERIES_BLOCK_HEADER_LEN + 2 + self.nkeys;
+            if (b.records_rel as usize) < least {
+                return bad("its records start inside its header");
+            }
             let width: u64 = b.widths.iter().sum::<usize>() as u64;
             let end = b.offset + u64::from(b.records_rel) + width * u64::from(b.count);
             if b.values_before > self.nvalues
@@ -449,7 +455,7 @@ impl<B: AsRef<[u8]>> SeriesIndexView<B> {
             values = b.values_before;
             out.push(b);
         }
-        if next_id != self.n || (self.nblocks > 0 && next_at != self.series_end) {
+        if next_id != self.n || next_at != self.series_end {
             return Err(DecodeError::invalid(
                 H_COUNT as u64,
                 "the blocks do not cover the series the header counts",
