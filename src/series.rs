@@ -198,12 +198,6 @@ impl Fault {
     }
 }
 
-impl From<DecodeError> for Fault {
-    fn from(e: DecodeError) -> Fault {
-        Fault::Index(e)
-    }
-}
-
 /// The series of a labelled store: see the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesTable {
